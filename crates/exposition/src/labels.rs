@@ -1,0 +1,574 @@
+//! Label sets: the identity of every series and target in Scrapeline.
+//!
+//! A [`Labels`] is immutable and sorted by name, with at most one value per name, stored in one
+//! string buffer plus one small table of offsets. Two label sets are equal exactly when they hold
+//! the same pairs, and [`Labels::stable_hash`] is the same 64-bit value Prometheus computes for
+//! the same set (`xxhash64` over `name 0xff value 0xff …`), so hashes can be compared with
+//! Prometheus' and survive restarts.
+//!
+//! Edit a label set with a [`LabelsBuilder`]: it keeps its buffers between uses, so relabeling
+//! many targets in a row allocates only when the result is taken out with
+//! [`LabelsBuilder::labels`].
+//!
+//! ```
+//! use scrapeline_exposition::labels::{Labels, LabelsBuilder};
+//!
+//! let ls = Labels::from_pairs([("job", "node"), ("__name__", "up"), ("instance", "a:9100")]);
+//! assert_eq!(ls.get("job"), Some("node"));
+//! assert_eq!(ls.to_string(), r#"{__name__="up", instance="a:9100", job="node"}"#);
+//!
+//! let mut b = LabelsBuilder::from_labels(&ls);
+//! b.set("job", "other");
+//! b.del("instance");
+//! assert_eq!(b.labels().to_string(), r#"{__name__="up", job="other"}"#);
+//! ```
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// The reserved label name that holds a series' metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One label: a name and a value, borrowed from a [`Labels`] or a builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label<'a> {
+    /// The label name.
+    pub name: &'a str,
+    /// The label value. Never empty inside a [`Labels`] built by the parser or relabeling,
+    /// since Prometheus treats an empty value as an absent label.
+    pub value: &'a str,
+}
+
+/// An immutable label set, sorted by name, one value per name.
+///
+/// Layout: all names and values back to back in one `str`, and for every label the end offset
+/// of its name and of its value. Cloning copies both buffers; share with `Arc<Labels>` where a
+/// set is held in many places.
+#[derive(Clone, Default)]
+pub struct Labels {
+    data: Box<str>,
+    /// `ends[2*i]` is where name `i` ends, `ends[2*i+1]` where value `i` ends.
+    ends: Box<[u32]>,
+}
+
+impl Labels {
+    /// The empty label set.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Builds a label set from pairs in any order. When a name repeats, the last value wins.
+    /// Pairs with an empty value are kept; use a [`LabelsBuilder`] to get Prometheus'
+    /// "empty value means absent" rule.
+    pub fn from_pairs<N, V, I>(pairs: I) -> Self
+    where
+        N: AsRef<str>,
+        V: AsRef<str>,
+        I: IntoIterator<Item = (N, V)>,
+    {
+        let mut items: Vec<(N, V)> = pairs.into_iter().collect();
+        // Stable sort keeps the input order among equal names, so "last wins" below holds.
+        items.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let mut out: Vec<(&str, &str)> = Vec::with_capacity(items.len());
+        for (n, v) in &items {
+            let (n, v) = (n.as_ref(), v.as_ref());
+            match out.last_mut() {
+                Some(last) if last.0 == n => last.1 = v,
+                _ => out.push((n, v)),
+            }
+        }
+        Self::from_sorted_iter(out.iter().copied())
+    }
+
+    /// Builds a label set from pairs that are already sorted by name with no repeated name.
+    ///
+    /// This is the fast path for callers that keep their labels sorted (the parser's label
+    /// scratch, the builder). Order is checked in debug builds only; unsorted input yields a set
+    /// whose lookups may miss, never undefined behaviour.
+    pub fn from_sorted_iter<'a, I>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+        I::IntoIter: Clone,
+    {
+        let iter = pairs.into_iter();
+        let (mut bytes, mut count) = (0usize, 0usize);
+        for (n, v) in iter.clone() {
+            bytes += n.len() + v.len();
+            count += 1;
+        }
+        let mut data = String::with_capacity(bytes);
+        let mut ends = Vec::with_capacity(count * 2);
+        let mut prev: Option<&str> = None;
+        for (n, v) in iter {
+            debug_assert!(
+                prev.is_none_or(|p| p < n),
+                "labels not sorted: {prev:?} then {n:?}"
+            );
+            prev = Some(n);
+            data.push_str(n);
+            ends.push(offset(data.len()));
+            data.push_str(v);
+            ends.push(offset(data.len()));
+        }
+        Labels {
+            data: data.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    /// The number of labels.
+    pub fn len(&self) -> usize {
+        self.ends.len() / 2
+    }
+
+    /// Whether the set has no labels.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The label at position `i` in name order.
+    fn at(&self, i: usize) -> Label<'_> {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[2 * i - 1] as usize
+        };
+        let name_end = self.ends[2 * i] as usize;
+        let value_end = self.ends[2 * i + 1] as usize;
+        Label {
+            name: &self.data[start..name_end],
+            value: &self.data[name_end..value_end],
+        }
+    }
+
+    /// The labels in name order.
+    pub fn iter(&self) -> LabelsIter<'_> {
+        LabelsIter {
+            labels: self,
+            front: 0,
+            back: self.len(),
+        }
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let l = self.at(mid);
+            match l.name.cmp(name) {
+                Ordering::Equal => return Some(l.value),
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+            }
+        }
+        None
+    }
+
+    /// Whether label `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The metric name (`__name__`), if present.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// The 64-bit hash Prometheus' `labels.Hash()` gives the same set: xxhash64 (seed 0) over
+    /// every `name 0xff value 0xff` in name order. Stable across runs, builds and machines.
+    pub fn stable_hash(&self) -> u64 {
+        let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+        for l in self.iter() {
+            h.update(l.name.as_bytes());
+            h.update(&[0xff]);
+            h.update(l.value.as_bytes());
+            h.update(&[0xff]);
+        }
+        h.digest()
+    }
+
+    /// Bytes of heap this set holds, for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.data.len() + self.ends.len() * std::mem::size_of::<u32>()
+    }
+}
+
+fn offset(n: usize) -> u32 {
+    // A label set over 4 GiB cannot come from any parser or config here (bodies are limited far
+    // below that); saturate rather than wrap so a bug cannot alias labels.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data && self.ends == other.ends
+    }
+}
+
+impl Eq for Labels {}
+
+impl Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.stable_hash());
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    /// Label by label, name then value, a shorter prefix first: Prometheus' `labels.Compare`.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus' `labels.String()`: `{a="1", b="2"}` with Go-quoted values; names that are not
+    /// legacy-valid are quoted too, as Prometheus 3 does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, l) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            if is_legacy_label_name(l.name) {
+                f.write_str(l.name)?;
+            } else {
+                write_go_quoted(f, l.name)?;
+            }
+            f.write_str("=")?;
+            write_go_quoted(f, l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// Whether `name` matches the legacy label-name rule `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_legacy_label_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
+        _ => return false,
+    }
+    b[1..]
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Whether `name` matches the legacy metric-name rule `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_legacy_metric_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
+        _ => return false,
+    }
+    b[1..]
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+}
+
+/// Writes `s` as Go's `strconv.Quote` does for valid UTF-8 (printable characters kept,
+/// `\"`, `\\`, `\n`, `\t`, `\r` and other control characters escaped).
+fn write_go_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    use fmt::Write;
+    f.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\t' => f.write_str("\\t")?,
+            '\r' => f.write_str("\\r")?,
+            '\u{7}' => f.write_str("\\a")?,
+            '\u{8}' => f.write_str("\\b")?,
+            '\u{c}' => f.write_str("\\f")?,
+            '\u{b}' => f.write_str("\\v")?,
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(f, "\\x{:02x}", c as u32)?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
+}
+
+/// Iterator over a [`Labels`] in name order.
+#[derive(Clone)]
+pub struct LabelsIter<'a> {
+    labels: &'a Labels,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for LabelsIter<'a> {
+    type Item = Label<'a>;
+
+    fn next(&mut self) -> Option<Label<'a>> {
+        if self.front >= self.back {
+            return None;
+        }
+        let l = self.labels.at(self.front);
+        self.front += 1;
+        Some(l)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for LabelsIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back -= 1;
+        Some(self.labels.at(self.back))
+    }
+}
+
+impl ExactSizeIterator for LabelsIter<'_> {}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = Label<'a>;
+    type IntoIter = LabelsIter<'a>;
+    fn into_iter(self) -> LabelsIter<'a> {
+        self.iter()
+    }
+}
+
+/// A mutable, sorted label set for relabeling and label population.
+///
+/// Follows Prometheus' rule that an empty value means "absent": [`set`](Self::set) with an
+/// empty value deletes the label. The builder keeps its string buffers across
+/// [`reset`](Self::reset) calls, so reusing one builder for many label sets allocates only while
+/// it grows.
+#[derive(Clone, Default)]
+pub struct LabelsBuilder {
+    /// Sorted by name; entries at `len..` are spare buffers kept for reuse.
+    entries: Vec<(String, String)>,
+    len: usize,
+}
+
+impl LabelsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder holding a copy of `labels`.
+    pub fn from_labels(labels: &Labels) -> Self {
+        let mut b = Self::new();
+        b.reset(labels);
+        b
+    }
+
+    /// Replaces the content with a copy of `labels`, reusing buffers.
+    pub fn reset(&mut self, labels: &Labels) {
+        self.clear();
+        for l in labels {
+            self.push_unchecked(l.name, l.value);
+        }
+    }
+
+    /// Removes every label, keeping buffers.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn push_unchecked(&mut self, name: &str, value: &str) {
+        if self.len < self.entries.len() {
+            let e = &mut self.entries[self.len];
+            e.0.clear();
+            e.0.push_str(name);
+            e.1.clear();
+            e.1.push_str(value);
+        } else {
+            self.entries.push((name.to_owned(), value.to_owned()));
+        }
+        self.len += 1;
+    }
+
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.entries[..self.len].binary_search_by(|e| e.0.as_str().cmp(name))
+    }
+
+    /// The value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.find(name).ok().map(|i| self.entries[i].1.as_str())
+    }
+
+    /// Sets `name` to `value`; an empty value deletes the label (Prometheus' rule).
+    pub fn set(&mut self, name: &str, value: &str) {
+        if value.is_empty() {
+            self.del(name);
+            return;
+        }
+        match self.find(name) {
+            Ok(i) => {
+                let v = &mut self.entries[i].1;
+                v.clear();
+                v.push_str(value);
+            }
+            Err(i) => {
+                // Append at the end (reusing a spare buffer), then rotate into place.
+                self.push_unchecked(name, value);
+                self.entries[i..self.len].rotate_right(1);
+            }
+        }
+    }
+
+    /// Removes `name` if present.
+    pub fn del(&mut self, name: &str) {
+        if let Ok(i) = self.find(name) {
+            self.entries[i..self.len].rotate_left(1);
+            self.len -= 1;
+        }
+    }
+
+    /// Keeps only the labels for which `keep(name, value)` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        let mut w = 0;
+        for r in 0..self.len {
+            let e = &self.entries[r];
+            if keep(&e.0, &e.1) {
+                self.entries.swap(w, r);
+                w += 1;
+            }
+        }
+        self.len = w;
+    }
+
+    /// The labels in name order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Label<'_>> + Clone {
+        self.entries[..self.len].iter().map(|e| Label {
+            name: &e.0,
+            value: &e.1,
+        })
+    }
+
+    /// The number of labels.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the builder holds no labels.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the content equals `labels`, without building a new set.
+    pub fn equals(&self, labels: &Labels) -> bool {
+        self.len == labels.len() && self.iter().zip(labels.iter()).all(|(a, b)| a == b)
+    }
+
+    /// The current content as an immutable [`Labels`].
+    pub fn labels(&self) -> Labels {
+        Labels::from_sorted_iter(self.iter().map(|l| (l.name, l.value)))
+    }
+}
+
+impl fmt::Debug for LabelsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.labels(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_pairs_sorts_and_last_wins() {
+        let ls = Labels::from_pairs([("b", "1"), ("a", "2"), ("b", "3")]);
+        let v: Vec<_> = ls.iter().map(|l| (l.name, l.value)).collect();
+        assert_eq!(v, vec![("a", "2"), ("b", "3")]);
+        assert_eq!(ls.get("b"), Some("3"));
+        assert_eq!(ls.get("c"), None);
+        assert_eq!(ls.len(), 2);
+    }
+
+    #[test]
+    fn empty_set() {
+        let ls = Labels::empty();
+        assert!(ls.is_empty());
+        assert_eq!(ls.to_string(), "{}");
+        assert_eq!(ls.get(""), None);
+    }
+
+    #[test]
+    fn hash_matches_prometheus() {
+        // Prometheus: labels.FromStrings("foo", "bar", "baz", "qux").Hash() over
+        // "baz\xffqux\xfffoo\xffbar\xff" with xxhash64 seed 0.
+        let ls = Labels::from_pairs([("foo", "bar"), ("baz", "qux")]);
+        let want = xxhash_rust::xxh64::xxh64(b"baz\xffqux\xfffoo\xffbar\xff", 0);
+        assert_eq!(ls.stable_hash(), want);
+        assert_ne!(
+            ls.stable_hash(),
+            Labels::from_pairs([("foo", "ba"), ("baz", "qux")]).stable_hash()
+        );
+    }
+
+    #[test]
+    fn equality_respects_boundaries() {
+        let a = Labels::from_pairs([("ab", "c")]);
+        let b = Labels::from_pairs([("a", "bc")]);
+        assert_ne!(a, b);
+        assert_ne!(a.stable_hash(), b.stable_hash());
+    }
+
+    #[test]
+    fn ordering_is_prometheus_compare() {
+        let a = Labels::from_pairs([("a", "1")]);
+        let b = Labels::from_pairs([("a", "1"), ("b", "1")]);
+        let c = Labels::from_pairs([("a", "2")]);
+        assert!(a < b && b < c);
+    }
+
+    #[test]
+    fn display_quotes_like_go() {
+        let ls = Labels::from_pairs([("a", "x\"y\\z\n"), ("k8s.ns", "v")]);
+        assert_eq!(ls.to_string(), r#"{a="x\"y\\z\n", "k8s.ns"="v"}"#);
+    }
+
+    #[test]
+    fn builder_set_del_reuse() {
+        let mut b = LabelsBuilder::new();
+        b.set("c", "3");
+        b.set("a", "1");
+        b.set("b", "2");
+        b.set("a", "");
+        assert_eq!(b.labels(), Labels::from_pairs([("b", "2"), ("c", "3")]));
+        b.reset(&Labels::from_pairs([("z", "26")]));
+        assert_eq!(b.labels(), Labels::from_pairs([("z", "26")]));
+        b.set("m", "13");
+        b.del("z");
+        b.del("nope");
+        assert_eq!(b.labels(), Labels::from_pairs([("m", "13")]));
+        b.set("x", "1");
+        b.set("y", "2");
+        b.retain(|n, _| n != "x");
+        assert_eq!(b.labels(), Labels::from_pairs([("m", "13"), ("y", "2")]));
+        assert!(b.equals(&Labels::from_pairs([("m", "13"), ("y", "2")])));
+    }
+
+    #[test]
+    fn legacy_names() {
+        assert!(is_legacy_label_name("_a1"));
+        assert!(!is_legacy_label_name("1a"));
+        assert!(!is_legacy_label_name("a:b"));
+        assert!(is_legacy_metric_name("a:b_c"));
+        assert!(!is_legacy_metric_name(""));
+    }
+}
