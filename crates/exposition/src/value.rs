@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for v in [1.0e-9, 3.14159, 2.5e15, 123.0, 9.999999e5, 0.000123] {
+        for v in [1.0e-9, 3.25159, 2.5e15, 123.0, 9.999999e5, 0.000123] {
             assert_eq!(f(v).parse::<f64>().unwrap(), v);
         }
     }
