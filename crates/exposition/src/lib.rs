@@ -11,6 +11,8 @@
 //!   output is byte-compatible with what real targets send.
 
 pub mod labels;
+pub mod parser;
 pub mod value;
 
 pub use labels::{Label, Labels, LabelsBuilder};
+pub use parser::{Entry, Exemplar, Format, MetricType, ParseError, Parser, Series};

@@ -1,5 +1,18 @@
 //! Target discovery and relabeling.
 //!
-//! This crate will own `TargetGroup`, the discoverers (Kubernetes roles, `static_configs`,
-//! `file_sd_configs`) that send full replacement groups keyed by source, and relabeling with
-//! exact Prometheus semantics (`relabel_configs`, `metric_relabel_configs`).
+//! Discovery finds what to scrape and describes each target as a label set; relabeling rewrites
+//! those label sets (and, in the scrape crate, every scraped series) with Prometheus' exact rules.
+//!
+//! # Where to start
+//! - [`TargetGroup`]: what every discoverer produces — full replacement groups keyed by source.
+//! - [`relabel`]: `relabel_configs` / `metric_relabel_configs`, compiled once, applied to a
+//!   [`LabelsBuilder`](scrapeline_exposition::LabelsBuilder).
+//! - [`config`]: the `*_sd_configs` sections of `prometheus.yml`.
+//! - [`kubernetes`]: the six Kubernetes roles over list/watch.
+
+pub mod config;
+pub mod kubernetes;
+pub mod relabel;
+pub mod target_group;
+
+pub use target_group::TargetGroup;

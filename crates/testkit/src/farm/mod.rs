@@ -1,0 +1,1 @@
+//! A scrape target farm on loopback: many targets, changing series, faults.
