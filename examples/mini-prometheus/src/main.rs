@@ -1,5 +1,22 @@
 //! mini-prometheus: the whole Scrapeline pipeline as one binary.
+//!
+//! Run with no arguments to monitor this machine with the embedded default config, or with
+//! `--config FILE` (also `--config.file`) to run a Prometheus-compatible `prometheus.yml`.
+//! Subcommands expose each stage on its own: `parse`, `relabel`, `sd`, `cgroup`, `check config`.
 
-fn main() {
-    println!("mini-prometheus: not yet wired");
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::dispatch(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mini-prometheus: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
