@@ -1,0 +1,271 @@
+//! The collector: configuration, cgroup listing (the walker) and one collection.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::CgroupError;
+use crate::fs::{HostPaths, Reader, join_rel, read_parsed};
+use crate::layout::Layout;
+use crate::machine;
+use crate::meta::PodLookup;
+use crate::parse::{self, MountInfo};
+use crate::path::{CgroupIdentity, CgroupKind, decode};
+use crate::read::{Ctx, read_cgroup};
+use crate::stats::{CollectStats, Collection, MachineInfo};
+
+/// Where the collector reads from and which cgroups it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorConfig {
+    /// The host's root filesystem (`/`; `/rootfs` in a container; a fixture directory in
+    /// tests). The other paths default to below it.
+    pub rootfs: PathBuf,
+    /// The host's `/sys/fs/cgroup` (default `<rootfs>/sys/fs/cgroup`), e.g.
+    /// `/host/sys/fs/cgroup` in a DaemonSet.
+    pub cgroup_root: Option<PathBuf>,
+    /// The host's `/proc` (default `<rootfs>/proc`), e.g. `/host/proc`.
+    pub proc_root: Option<PathBuf>,
+    /// The host's `/sys` (default `<rootfs>/sys`).
+    pub sys_root: Option<PathBuf>,
+    /// Cgroup subtrees reported recursively besides `/` (which is always reported, alone).
+    /// Default: the kubelet's node-allocatable roots `/kubepods` and `/kubepods.slice`; add
+    /// e.g. `/system.slice/kubelet.service` as the kubelet does for its own cgroup.
+    pub roots: Vec<String>,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            rootfs: PathBuf::from("/"),
+            cgroup_root: None,
+            proc_root: None,
+            sys_root: None,
+            roots: vec!["/kubepods".to_string(), "/kubepods.slice".to_string()],
+        }
+    }
+}
+
+impl CollectorConfig {
+    /// The default configuration for a host whose root filesystem is at `rootfs`.
+    pub fn with_rootfs(rootfs: impl Into<PathBuf>) -> Self {
+        Self {
+            rootfs: rootfs.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A cAdvisor-compatible cgroup collector. Create it once; call [`Collector::collect`] per
+/// scrape (it takes `&self`, so one collector can be shared behind an `Arc`).
+pub struct Collector {
+    paths: HostPaths,
+    layout: Layout,
+    mounts: Vec<MountInfo>,
+    machine: MachineInfo,
+    roots: Vec<String>,
+    lookup: Option<Arc<dyn PodLookup + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("paths", &self.paths)
+            .field("layout", &self.layout)
+            .field("roots", &self.roots)
+            .field("pod_lookup", &self.lookup.is_some())
+            .finish()
+    }
+}
+
+impl Collector {
+    /// Reads `<proc_root>/self/mountinfo`, detects the cgroup layout and the machine's
+    /// static facts. Fails only when `mountinfo` cannot be read or lists no cgroup mount.
+    pub fn new(config: CollectorConfig) -> Result<Self, CgroupError> {
+        let paths = HostPaths::new(
+            &config.rootfs,
+            config.cgroup_root.as_deref(),
+            config.proc_root.as_deref(),
+            config.sys_root.as_deref(),
+        );
+        let mi_path = paths.proc_root.join("self/mountinfo");
+        let mounts = read_parsed(&mi_path, parse::parse_mountinfo)?;
+        let layout = Layout::detect(&mounts, |mp| paths.resolve_mount_point(mp))
+            .ok_or(CgroupError::NoCgroupMounts { path: mi_path })?;
+        let mut reader = Reader::new();
+        let machine = machine::read_static(&paths, &mut reader);
+        Ok(Self {
+            paths,
+            layout,
+            mounts,
+            machine,
+            roots: config.roots,
+            lookup: None,
+        })
+    }
+
+    /// Sets the source of Kubernetes metadata (`namespace`, `pod`, `container`, `image`).
+    pub fn set_pod_lookup(&mut self, lookup: Arc<dyn PodLookup + Send + Sync>) {
+        self.lookup = Some(lookup);
+    }
+
+    /// Builder form of [`Collector::set_pod_lookup`].
+    pub fn with_pod_lookup(mut self, lookup: Arc<dyn PodLookup + Send + Sync>) -> Self {
+        self.set_pod_lookup(lookup);
+        self
+    }
+
+    /// The detected layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The resolved host paths.
+    pub fn paths(&self) -> &HostPaths {
+        &self.paths
+    }
+
+    /// Reads every reported cgroup now. `now_ms` is the collection time (ms since the Unix
+    /// epoch): the timestamp of every sample, `container_last_seen`, and the reference for
+    /// the boot-time floor of start times. Never fails: what cannot be read is skipped and
+    /// counted in [`Collection::stats`].
+    pub fn collect(&self, now_ms: i64) -> Collection {
+        let mut reader = Reader::new();
+        let mut machine = self.machine.clone();
+        machine::refresh(
+            &mut machine,
+            &self.paths,
+            &mut reader,
+            now_ms.div_euclid(1000),
+        );
+        let devices = machine::device_names(&self.paths, &self.mounts, &mut reader);
+        let cgroups = self.list(&mut reader.stats);
+        let ctx = Ctx {
+            layout: &self.layout,
+            paths: &self.paths,
+            machine: &machine,
+            devices: &devices,
+            lookup: self.lookup.as_deref(),
+        };
+        let mut containers = Vec::with_capacity(cgroups.len());
+        for (id, identity) in cgroups {
+            match read_cgroup(&ctx, &mut reader, &id, identity) {
+                Some(c) => containers.push(c),
+                None => reader.stats.cgroups_vanished += 1,
+            }
+        }
+        let mut stats = reader.stats;
+        stats.cgroups = containers.len() as u64;
+        Collection {
+            timestamp_ms: now_ms,
+            machine,
+            containers,
+            stats,
+        }
+    }
+
+    /// Lists `/` and every cgroup below the configured roots, over all hierarchies the
+    /// collector reads, sorted by path. Containers are leaves: their sub-cgroups (crun's
+    /// `container`, `.mount` units) are in their hierarchical stats already; CRI-O conmon
+    /// scopes are not containers and are left out.
+    fn list(&self, stats: &mut CollectStats) -> Vec<(String, CgroupIdentity)> {
+        let mut found: BTreeMap<String, CgroupIdentity> = BTreeMap::new();
+        found.insert("/".to_string(), decode("/"));
+        let dirs = self.layout.stat_dirs();
+        let mut any_base = false;
+        for base in &dirs {
+            match std::fs::metadata(base) {
+                Ok(m) if m.is_dir() => any_base = true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(_) => {
+                    stats.list_failed = true;
+                    continue;
+                }
+            }
+            for root in &self.roots {
+                let root = normalize(root);
+                if root == "/" {
+                    walk(base, "", &mut found, stats);
+                    continue;
+                }
+                let dir = join_rel(base, &root);
+                if !dir.is_dir() {
+                    continue;
+                }
+                let identity = decode(&root);
+                let leaf = is_leaf(&identity);
+                if identity.kind == CgroupKind::Conmon {
+                    continue;
+                }
+                found.entry(root.clone()).or_insert(identity);
+                if !leaf {
+                    walk(&dir, &root, &mut found, stats);
+                }
+            }
+        }
+        if !any_base {
+            stats.list_failed = true;
+        }
+        found.into_iter().collect()
+    }
+}
+
+fn normalize(root: &str) -> String {
+    let t = root.trim_end_matches('/');
+    if t.is_empty() {
+        "/".to_string()
+    } else if t.starts_with('/') {
+        t.to_string()
+    } else {
+        format!("/{t}")
+    }
+}
+
+fn is_leaf(id: &CgroupIdentity) -> bool {
+    matches!(
+        id.kind,
+        CgroupKind::Container | CgroupKind::Conmon | CgroupKind::ContainerSubcgroup
+    )
+}
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    found: &mut BTreeMap<String, CgroupIdentity>,
+    stats: &mut CollectStats,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            stats.cgroups_vanished += 1;
+            return;
+        }
+        Err(_) => {
+            stats.files_unreadable += 1;
+            return;
+        }
+    };
+    for e in entries {
+        let Ok(e) = e else {
+            stats.files_unreadable += 1;
+            continue;
+        };
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let name = e.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let child = format!("{rel}/{name}");
+        let identity = decode(&child);
+        if identity.kind == CgroupKind::Conmon {
+            continue;
+        }
+        let leaf = is_leaf(&identity);
+        found.entry(child.clone()).or_insert(identity);
+        if !leaf {
+            walk(&e.path(), &child, found, stats);
+        }
+    }
+}

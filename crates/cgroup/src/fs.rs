@@ -1,0 +1,222 @@
+//! The filesystem layer: where the host's `/proc`, `/sys` and cgroup trees are, and a file
+//! reader that reuses one buffer and turns per-file failures into counters.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{CgroupError, FormatError};
+use crate::layout::CGROUP_MOUNT_BASE;
+use crate::stats::CollectStats;
+
+/// Where to find the host's files. All default to paths under [`HostPaths::rootfs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPaths {
+    /// The host's root filesystem as seen by the collector (`/`, or `/rootfs` in a
+    /// container, or a fixture directory in tests).
+    pub rootfs: PathBuf,
+    /// Where the host's `/sys/fs/cgroup` is (`/host/sys/fs/cgroup`). Mount points under
+    /// `/sys/fs/cgroup` in `mountinfo` are resolved below it.
+    pub cgroup_root: PathBuf,
+    /// Where the host's `/proc` is (`/host/proc`).
+    pub proc_root: PathBuf,
+    /// Where the host's `/sys` is (block devices, DMI, CPU topology).
+    pub sys_root: PathBuf,
+}
+
+impl HostPaths {
+    /// Paths for a host whose root filesystem is at `rootfs`, with optional overrides.
+    pub fn new(
+        rootfs: &Path,
+        cgroup_root: Option<&Path>,
+        proc_root: Option<&Path>,
+        sys_root: Option<&Path>,
+    ) -> Self {
+        Self {
+            rootfs: rootfs.to_path_buf(),
+            cgroup_root: cgroup_root
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| rootfs.join("sys/fs/cgroup")),
+            proc_root: proc_root
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| rootfs.join("proc")),
+            sys_root: sys_root
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| rootfs.join("sys")),
+        }
+    }
+
+    /// Maps a mount point as `mountinfo` lists it to the directory to read: under
+    /// [`Self::cgroup_root`] for `/sys/fs/cgroup/...`, under [`Self::rootfs`] otherwise.
+    pub fn resolve_mount_point(&self, mount_point: &str) -> PathBuf {
+        if let Some(rest) = mount_point.strip_prefix(CGROUP_MOUNT_BASE)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return join_rel(&self.cgroup_root, rest);
+        }
+        join_rel(&self.rootfs, mount_point)
+    }
+}
+
+/// Joins `rel` (which may start with `/`, like a cgroup path) below `base`.
+pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
+    let rel = rel.trim_start_matches('/');
+    if rel.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}
+
+/// Reads a whole file into a `String`, with the path in the error.
+pub fn read_file(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Parses `path`'s content with `parse`, putting the path into the error.
+pub fn read_parsed<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, FormatError>,
+) -> Result<T, CgroupError> {
+    let s = read_file(path)?;
+    parse(&s).map_err(|source| CgroupError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A reader for one collection: one reusable buffer and path, failures counted into
+/// [`CollectStats`] instead of returned.
+#[derive(Debug, Default)]
+pub struct Reader {
+    buf: String,
+    path: PathBuf,
+    /// Counters of what failed.
+    pub stats: CollectStats,
+}
+
+impl Reader {
+    /// A new reader with empty counters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `dir/name`. `None` when it does not exist (normal: not every cgroup has every
+    /// file) or cannot be read (counted in [`CollectStats::files_unreadable`]).
+    pub fn read(&mut self, dir: &Path, name: &str) -> Option<&str> {
+        self.path.as_mut_os_string().clear();
+        self.path.push(dir);
+        self.path.push(name);
+        self.buf.clear();
+        let res = std::fs::File::open(&self.path).and_then(|mut f| f.read_to_string(&mut self.buf));
+        match res {
+            Ok(_) => Some(self.buf.as_str()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => {
+                self.stats.files_unreadable += 1;
+                None
+            }
+        }
+    }
+
+    /// Reads and parses `dir/name`; parse failures are counted in
+    /// [`CollectStats::parse_errors`].
+    pub fn parsed<T>(
+        &mut self,
+        dir: &Path,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, FormatError>,
+    ) -> Option<T> {
+        let s = self.read(dir, name)?;
+        match parse(s) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.stats.parse_errors += 1;
+                None
+            }
+        }
+    }
+
+    /// Reads a flat-keyed file (`memory.stat`, `cpu.stat`) and calls `each` per valid
+    /// `key value` line. Malformed lines are counted and skipped. Returns false when the
+    /// file could not be read.
+    pub fn flat_keyed(&mut self, dir: &Path, name: &str, mut each: impl FnMut(&str, u64)) -> bool {
+        let mut bad = 0;
+        let Some(s) = self.read(dir, name) else {
+            return false;
+        };
+        for kv in crate::parse::flat_keyed(s) {
+            match kv {
+                Ok((k, v)) => each(k, v),
+                Err(_) => bad += 1,
+            }
+        }
+        self.stats.parse_errors += bad;
+        true
+    }
+
+    /// The modification time of `dir/name` (or of `dir` when `name` is empty) in Unix
+    /// seconds.
+    pub fn mtime(&mut self, dir: &Path, name: &str) -> Option<i64> {
+        self.path.as_mut_os_string().clear();
+        self.path.push(dir);
+        if !name.is_empty() {
+            self.path.push(name);
+        }
+        match std::fs::metadata(&self.path).and_then(|m| m.modified()) {
+            Ok(t) => Some(match t.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => {
+                self.stats.files_unreadable += 1;
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_and_join() {
+        let h = HostPaths::new(Path::new("/fx"), Some(Path::new("/host/cg")), None, None);
+        assert_eq!(h.proc_root, PathBuf::from("/fx/proc"));
+        assert_eq!(
+            h.resolve_mount_point("/sys/fs/cgroup/cpu,cpuacct"),
+            PathBuf::from("/host/cg/cpu,cpuacct")
+        );
+        assert_eq!(h.resolve_mount_point("/sys/fs/cgroup"), PathBuf::from("/host/cg"));
+        assert_eq!(h.resolve_mount_point("/cgroup/x"), PathBuf::from("/fx/cgroup/x"));
+        assert_eq!(join_rel(Path::new("/a"), "/"), PathBuf::from("/a"));
+        assert_eq!(join_rel(Path::new("/a"), "/b/c"), PathBuf::from("/a/b/c"));
+    }
+
+    #[test]
+    fn errors_carry_the_path() {
+        let e = read_file(Path::new("/nonexistent/x")).unwrap_err();
+        assert!(e.is_not_found());
+        assert!(e.to_string().starts_with("reading /nonexistent/x: "));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("memory.current");
+        std::fs::write(&p, "abc\n").unwrap();
+        let e = read_parsed(&p, crate::parse::parse_u64).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "parsing {}: line 1: expected an unsigned integer, got \"abc\"",
+                p.display()
+            )
+        );
+        let mut r = Reader::new();
+        assert_eq!(r.parsed(dir.path(), "memory.current", crate::parse::parse_u64), None);
+        assert_eq!(r.stats.parse_errors, 1);
+        assert_eq!(r.read(dir.path(), "nope"), None);
+        assert_eq!(r.stats.files_unreadable, 0);
+    }
+}

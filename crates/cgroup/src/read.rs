@@ -1,0 +1,555 @@
+//! Reading one cgroup's stats from v1 or v2 files, with cAdvisor's arithmetic.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::fs::{HostPaths, Reader, join_rel};
+use crate::layout::Layout;
+use crate::meta::{ContainerMeta, PodLookup};
+use crate::parse;
+use crate::path::{CgroupIdentity, CgroupKind};
+use crate::stats::{
+    CfsStats, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats, ProcessStats,
+    SpecStats,
+};
+
+/// Anything above this is "unlimited" (v1 writes `9223372036854771712`).
+const UNLIMITED: u64 = 1 << 62;
+/// USER_HZ: `cpuacct.stat` counts in these ticks per second.
+const USER_HZ: u64 = 100;
+
+/// Everything shared by the reads of one collection.
+pub(crate) struct Ctx<'a> {
+    pub layout: &'a Layout,
+    pub paths: &'a HostPaths,
+    pub machine: &'a MachineInfo,
+    pub devices: &'a HashMap<(u32, u32), String>,
+    pub lookup: Option<&'a (dyn PodLookup + Send + Sync)>,
+}
+
+/// Reads one cgroup. `None` when it vanished (counted by the caller through the reader).
+pub(crate) fn read_cgroup(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    id: &str,
+    identity: CgroupIdentity,
+) -> Option<ContainerStats> {
+    let is_root = identity.kind == CgroupKind::Root;
+    let mut c = ContainerStats {
+        id: id.to_string(),
+        identity,
+        container: String::new(),
+        image: String::new(),
+        name: String::new(),
+        namespace: String::new(),
+        pod: String::new(),
+        start_time_unix: 0,
+        cpu: None,
+        memory: None,
+        spec: SpecStats::default(),
+        disk_io: Vec::new(),
+        network: Vec::new(),
+        processes: None,
+    };
+    let meta = fill_labels(ctx, &mut c);
+
+    // Creation time: min over hierarchy directories of the dir mtime and the rarely
+    // modified cgroup.clone_children (v1) / cgroup.events (v2), floored at boot.
+    let marker = if ctx.layout.is_v1() {
+        "cgroup.clone_children"
+    } else {
+        "cgroup.events"
+    };
+    let mut created: Option<i64> = None;
+    let mut dirs_present = 0;
+    for base in ctx.layout.stat_dirs() {
+        let dir = join_rel(base, id);
+        if let Some(t) = r.mtime(&dir, "") {
+            dirs_present += 1;
+            created = Some(created.map_or(t, |c| c.min(t)));
+            if let Some(t) = r.mtime(&dir, marker) {
+                created = Some(created.map_or(t, |c| c.min(t)));
+            }
+        }
+    }
+    if dirs_present == 0 {
+        return None;
+    }
+    c.start_time_unix = created.unwrap_or(0).max(ctx.machine.boot_time_unix);
+
+    let (first_pid, procs_found) = if ctx.layout.is_v1() {
+        read_v1(ctx, r, &mut c, is_root)
+    } else {
+        read_v2(ctx, r, &mut c, is_root)
+    };
+
+    // Network: the root (pid 1) and pod sandboxes only.
+    let net_pid = if is_root {
+        Some(1)
+    } else if c.identity.kind == CgroupKind::Container && is_sandbox(ctx, r, &meta, first_pid) {
+        first_pid
+    } else {
+        None
+    };
+    if let Some(pid) = net_pid {
+        let dir = ctx.paths.proc_root.join(pid.to_string()).join("net");
+        if let Some(ifaces) = r.parsed(&dir, "dev", parse::parse_net_dev) {
+            c.network = ifaces;
+        }
+    }
+
+    // A cgroup removed while we read it: `cgroup.procs`, which every cgroup has, went
+    // missing under us.
+    if !procs_found {
+        let still_there = ctx
+            .layout
+            .stat_dirs()
+            .iter()
+            .any(|b| join_rel(b, id).is_dir());
+        if !still_there {
+            return None;
+        }
+    }
+    Some(c)
+}
+
+/// Sets the Kubernetes labels from the path and the pod lookup.
+fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<ContainerMeta> {
+    let id = &c.identity;
+    let uid = id.pod_uid.as_deref()?;
+    match id.kind {
+        CgroupKind::Pod => {
+            if let Some(m) = ctx.lookup.and_then(|l| l.lookup(uid, "")) {
+                c.namespace = m.namespace;
+                c.pod = m.pod;
+            }
+            None
+        }
+        CgroupKind::Container => {
+            let cid = id.container_id.as_deref().unwrap_or_default();
+            let meta = ctx.lookup.and_then(|l| l.lookup(uid, cid));
+            c.name = cid.to_string();
+            if let Some(m) = &meta {
+                c.namespace.clone_from(&m.namespace);
+                c.pod.clone_from(&m.pod);
+                c.container.clone_from(&m.container);
+                c.image.clone_from(&m.image);
+                if let Some(n) = &m.name {
+                    c.name.clone_from(n);
+                }
+            }
+            meta
+        }
+        _ => None,
+    }
+}
+
+/// Whether a container cgroup is the pod sandbox: from the metadata when there is some,
+/// else whether its first process is `pause`.
+fn is_sandbox(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    meta: &Option<ContainerMeta>,
+    first_pid: Option<u32>,
+) -> bool {
+    if let Some(m) = meta {
+        return m.sandbox;
+    }
+    let Some(pid) = first_pid else { return false };
+    let dir = ctx.paths.proc_root.join(pid.to_string());
+    r.read(&dir, "comm").is_some_and(|s| s.trim() == "pause")
+}
+
+fn dir_of(layout: &Layout, controller: &str, id: &str) -> Option<PathBuf> {
+    layout.controller(controller).map(|b| join_rel(b, id))
+}
+
+/// v1: each controller in its own hierarchy. Returns the first pid of the cgroup and
+/// whether its `cgroup.procs` (in the cpu hierarchy) was there.
+fn read_v1(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    c: &mut ContainerStats,
+    is_root: bool,
+) -> (Option<u32>, bool) {
+    let layout = ctx.layout;
+    let mut first_pid = None;
+    let mut procs_found = false;
+    let mut quota_set = false;
+
+    // cpu.shares exists in every cgroup of the cpu hierarchy: it tells whether the cgroup
+    // has a cpu path (cAdvisor's HasCpu) without an extra stat.
+    let cpu_dir = dir_of(layout, "cpu", &c.id);
+    let shares = cpu_dir
+        .as_deref()
+        .and_then(|d| r.parsed(d, "cpu.shares", parse::parse_u64));
+    if let (Some(dir), Some(shares)) = (cpu_dir, shares) {
+        c.spec.cpu_shares = Some(shares);
+        c.spec.cpu_period_us =
+            Some(r.parsed(&dir, "cpu.cfs_period_us", parse::parse_u64).unwrap_or(0));
+        if let Some(q) = r.parsed(&dir, "cpu.cfs_quota_us", parse::parse_i64)
+            && let Ok(q) = u64::try_from(q)
+        {
+            c.spec.cpu_quota_us = Some(q);
+            quota_set = q != 0;
+        }
+        let procs = r.read(&dir, "cgroup.procs").map(parse::parse_procs);
+        if let Some(p) = procs {
+            procs_found = true;
+            first_pid = p.first;
+            c.processes.get_or_insert_with(ProcessStats::default).processes = p.count;
+        }
+        let mut cfs = CfsStats::default();
+        if quota_set
+            && r.flat_keyed(&dir, "cpu.stat", |k, v| match k {
+                "nr_periods" => cfs.periods = v,
+                "nr_throttled" => cfs.throttled_periods = v,
+                "throttled_time" => cfs.throttled_ns = v,
+                _ => {}
+            })
+        {
+            c.cpu.get_or_insert_with(CpuStats::default).cfs = Some(cfs);
+        }
+    }
+    if let Some(dir) = dir_of(layout, "cpuacct", &c.id) {
+        if let Some(u) = r.parsed(&dir, "cpuacct.usage", parse::parse_u64) {
+            c.cpu.get_or_insert_with(CpuStats::default).usage_ns = u;
+        }
+        let (mut user, mut system) = (None, None);
+        r.flat_keyed(&dir, "cpuacct.stat", |k, v| match k {
+            "user" => user = Some(v),
+            "system" => system = Some(v),
+            _ => {}
+        });
+        if user.is_some() || system.is_some() {
+            let cpu = c.cpu.get_or_insert_with(CpuStats::default);
+            cpu.user_ns = user.unwrap_or(0).saturating_mul(1_000_000_000 / USER_HZ);
+            cpu.system_ns = system.unwrap_or(0).saturating_mul(1_000_000_000 / USER_HZ);
+        }
+    }
+    if let Some(dir) = dir_of(layout, "memory", &c.id) {
+        // rss, cache, mapped_file, swap, inactive_file, active_file: local and total_.
+        let mut local = [None::<u64>; 6];
+        let mut total = [None::<u64>; 6];
+        let mut m = MemoryStats::default();
+        let mut pg = (0u64, 0u64);
+        let ok = r.flat_keyed(&dir, "memory.stat", |k, v| {
+            let (key, slots) = match k.strip_prefix("total_") {
+                Some(k) => (k, &mut total),
+                None => (k, &mut local),
+            };
+            match k {
+                "pgfault" => pg.0 = v,
+                "pgmajfault" => pg.1 = v,
+                _ => {}
+            }
+            let i = match key {
+                "rss" => 0,
+                "cache" => 1,
+                "mapped_file" => 2,
+                "swap" => 3,
+                "inactive_file" => 4,
+                "active_file" => 5,
+                _ => return,
+            };
+            if let Some(s) = slots.get_mut(i) {
+                *s = Some(v);
+            }
+        });
+        if ok {
+            // The hierarchical total_ key wins over the local one (use_hierarchy = 1).
+            let g = |i: usize| {
+                total
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .or(local.get(i).copied().flatten())
+                    .unwrap_or(0)
+            };
+            m.rss_bytes = g(0);
+            m.cache_bytes = g(1);
+            m.mapped_file_bytes = g(2);
+            m.swap_bytes = g(3);
+            m.inactive_file_bytes = g(4);
+            m.active_file_bytes = g(5);
+            m.pgfault = pg.0;
+            m.pgmajfault = pg.1;
+            m.usage_bytes = r.parsed(&dir, "memory.usage_in_bytes", parse::parse_u64).unwrap_or(0);
+            m.max_usage_bytes = r
+                .parsed(&dir, "memory.max_usage_in_bytes", parse::parse_u64)
+                .unwrap_or(0);
+            m.failcnt = r.parsed(&dir, "memory.failcnt", parse::parse_u64).unwrap_or(0);
+            m.working_set_bytes = m.usage_bytes.saturating_sub(m.inactive_file_bytes);
+            c.memory = Some(m);
+            let limit = if is_root {
+                ctx.machine.memory_bytes
+            } else {
+                r.parsed(&dir, "memory.limit_in_bytes", parse::parse_u64)
+                    .map(|l| if l > UNLIMITED { 0 } else { l })
+                    .unwrap_or(0)
+            };
+            c.spec.memory_limit_bytes = Some(limit);
+        }
+    }
+    if let Some(dir) = dir_of(layout, "pids", &c.id) {
+        let p = c.processes.get_or_insert_with(ProcessStats::default);
+        if !is_root {
+            // cAdvisor drops the pids path of the v1 root: threads and max stay 0.
+            p.threads = r.parsed(&dir, "pids.current", parse::parse_u64).unwrap_or(0);
+            p.threads_max = r
+                .parsed(&dir, "pids.max", parse::parse_max)
+                .flatten()
+                .unwrap_or(0);
+        }
+    }
+    if let Some(dir) = dir_of(layout, "blkio", &c.id) {
+        read_blkio(ctx, r, c, &dir);
+    }
+    if is_root {
+        first_pid = Some(1);
+    }
+    (first_pid, procs_found)
+}
+
+/// runc's `fs/blkio.go` file-group choice: the first group whose first file has entries.
+fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: &Path) {
+    const GROUPS: [(&str, &str, &str); 5] = [
+        (
+            "blkio.bfq.sectors_recursive",
+            "blkio.bfq.io_serviced_recursive",
+            "blkio.bfq.io_service_bytes_recursive",
+        ),
+        (
+            "blkio.bfq.io_serviced_recursive",
+            "blkio.bfq.io_serviced_recursive",
+            "blkio.bfq.io_service_bytes_recursive",
+        ),
+        (
+            "blkio.sectors_recursive",
+            "blkio.io_serviced_recursive",
+            "blkio.io_service_bytes_recursive",
+        ),
+        (
+            "blkio.throttle.io_serviced_recursive",
+            "blkio.throttle.io_serviced_recursive",
+            "blkio.throttle.io_service_bytes_recursive",
+        ),
+        (
+            "blkio.throttle.io_serviced",
+            "blkio.throttle.io_serviced",
+            "blkio.throttle.io_service_bytes",
+        ),
+    ];
+    for (probe, serviced_file, bytes_file) in GROUPS {
+        let Some(p) = r.parsed(dir, probe, parse::parse_blkio) else {
+            continue;
+        };
+        if p.entries.is_empty() {
+            continue;
+        }
+        let serviced = if probe == serviced_file {
+            p
+        } else {
+            r.parsed(dir, serviced_file, parse::parse_blkio)
+                .unwrap_or_default()
+        };
+        let bytes = r.parsed(dir, bytes_file, parse::parse_blkio).unwrap_or_default();
+        r.stats.unknown_keys += serviced.unknown_keys + bytes.unknown_keys;
+        let mut per_dev: Vec<DiskIo> = Vec::new();
+        let mut slot = |major: u32, minor: u32| -> usize {
+            match per_dev.iter().position(|d| d.major == major && d.minor == minor) {
+                Some(i) => i,
+                None => {
+                    per_dev.push(DiskIo {
+                        major,
+                        minor,
+                        ..DiskIo::default()
+                    });
+                    per_dev.len() - 1
+                }
+            }
+        };
+        let mut sets: Vec<(usize, parse::BlkioOp, u64, bool)> = Vec::new();
+        for e in &bytes.entries {
+            sets.push((slot(e.major, e.minor), e.op, e.value, true));
+        }
+        for e in &serviced.entries {
+            sets.push((slot(e.major, e.minor), e.op, e.value, false));
+        }
+        for (i, op, v, is_bytes) in sets {
+            if let Some(d) = per_dev.get_mut(i) {
+                match (op, is_bytes) {
+                    (parse::BlkioOp::Read, true) => d.read_bytes = v,
+                    (parse::BlkioOp::Write, true) => d.write_bytes = v,
+                    (parse::BlkioOp::Read, false) => d.reads = v,
+                    (parse::BlkioOp::Write, false) => d.writes = v,
+                    _ => {}
+                }
+            }
+        }
+        finish_disk_io(ctx, r, c, per_dev);
+        return;
+    }
+}
+
+/// Names devices, sorts by `MAJ:MIN` and drops devices whose name repeats.
+fn finish_disk_io(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, mut devs: Vec<DiskIo>) {
+    devs.sort_by_key(|d| (d.major, d.minor));
+    for d in &mut devs {
+        if let Some(n) = ctx.devices.get(&(d.major, d.minor)) {
+            d.device.clone_from(n);
+        }
+    }
+    let before = devs.len();
+    let mut seen: Vec<String> = Vec::with_capacity(devs.len());
+    devs.retain(|d| {
+        if seen.contains(&d.device) {
+            false
+        } else {
+            seen.push(d.device.clone());
+            true
+        }
+    });
+    r.stats.duplicate_devices += (before - devs.len()) as u64;
+    c.disk_io = devs;
+}
+
+/// v2: one tree. Returns the first pid of the cgroup and whether `cgroup.procs` was there.
+fn read_v2(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    c: &mut ContainerStats,
+    is_root: bool,
+) -> (Option<u32>, bool) {
+    let Some(base) = ctx.layout.unified.as_deref() else {
+        return (None, false);
+    };
+    let dir = join_rel(base, &c.id);
+
+    // CPU.
+    let (quota, period) = r
+        .parsed(&dir, "cpu.max", parse::parse_cpu_max)
+        .unwrap_or((None, 0));
+    c.spec.cpu_period_us = Some(period);
+    c.spec.cpu_quota_us = quota;
+    c.spec.cpu_shares = Some(
+        r.parsed(&dir, "cpu.weight", parse::parse_u64)
+            .map(weight_to_shares)
+            .unwrap_or(0),
+    );
+    let mut cpu = CpuStats::default();
+    let mut cfs = CfsStats::default();
+    if r.flat_keyed(&dir, "cpu.stat", |k, v| match k {
+        "usage_usec" => cpu.usage_ns = v.saturating_mul(1000),
+        "user_usec" => cpu.user_ns = v.saturating_mul(1000),
+        "system_usec" => cpu.system_ns = v.saturating_mul(1000),
+        "nr_periods" => cfs.periods = v,
+        "nr_throttled" => cfs.throttled_periods = v,
+        "throttled_usec" => cfs.throttled_ns = v.saturating_mul(1000),
+        _ => {}
+    }) {
+        if quota.is_some_and(|q| q != 0) {
+            cpu.cfs = Some(cfs);
+        }
+        c.cpu = Some(cpu);
+    }
+
+    // Memory.
+    let mut m = MemoryStats::default();
+    let (mut anon, mut file) = (0u64, 0u64);
+    if r.flat_keyed(&dir, "memory.stat", |k, v| match k {
+        "anon" => anon = v,
+        "file" => file = v,
+        "file_mapped" => m.mapped_file_bytes = v,
+        "inactive_file" => m.inactive_file_bytes = v,
+        "active_file" => m.active_file_bytes = v,
+        "pgfault" => m.pgfault = v,
+        "pgmajfault" => m.pgmajfault = v,
+        _ => {}
+    }) {
+        m.rss_bytes = anon;
+        m.cache_bytes = file;
+        m.usage_bytes = r
+            .parsed(&dir, "memory.current", parse::parse_u64)
+            .unwrap_or(anon.saturating_add(file));
+        m.working_set_bytes = m.usage_bytes.saturating_sub(m.inactive_file_bytes);
+        m.max_usage_bytes = if is_root {
+            0
+        } else {
+            r.parsed(&dir, "memory.peak", parse::parse_u64).unwrap_or(0)
+        };
+        m.swap_bytes = match r.parsed(&dir, "memory.swap.current", parse::parse_u64) {
+            Some(s) => s,
+            None if is_root => ctx.machine.swap_used_bytes,
+            None => 0,
+        };
+        c.memory = Some(m);
+        c.spec.memory_limit_bytes = Some(if is_root {
+            ctx.machine.memory_bytes
+        } else {
+            r.parsed(&dir, "memory.max", parse::parse_max)
+                .flatten()
+                .map(|l| if l > UNLIMITED { 0 } else { l })
+                .unwrap_or(0)
+        });
+    }
+
+    // Processes.
+    let procs = r.read(&dir, "cgroup.procs").map(parse::parse_procs);
+    let procs_found = procs.is_some();
+    let procs = procs.unwrap_or_default();
+    let threads = r
+        .parsed(&dir, "pids.current", parse::parse_u64)
+        .unwrap_or(procs.count);
+    let threads_max = r
+        .parsed(&dir, "pids.max", parse::parse_max)
+        .flatten()
+        .unwrap_or(0);
+    c.processes = Some(ProcessStats {
+        processes: procs.count,
+        threads,
+        threads_max,
+    });
+
+    // Block I/O.
+    if let Some(io) = r.parsed(&dir, "io.stat", parse::parse_io_stat) {
+        r.stats.unknown_keys += io.unknown_keys;
+        let devs = io
+            .devices
+            .iter()
+            .map(|l| DiskIo {
+                major: l.major,
+                minor: l.minor,
+                device: String::new(),
+                read_bytes: l.rbytes,
+                write_bytes: l.wbytes,
+                reads: l.rios,
+                writes: l.wios,
+            })
+            .collect();
+        finish_disk_io(ctx, r, c, devs);
+    }
+    (if is_root { Some(1) } else { procs.first }, procs_found)
+}
+
+/// cAdvisor's `cpu.weight` → shares: `2 + ((w − 1) × 262142) / 9999` (integer).
+pub fn weight_to_shares(w: u64) -> u64 {
+    if w == 0 {
+        return 0;
+    }
+    2 + ((w - 1).saturating_mul(262_142)) / 9999
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights() {
+        assert_eq!(weight_to_shares(14), 342);
+        assert_eq!(weight_to_shares(35), 893);
+        assert_eq!(weight_to_shares(1), 2);
+        assert_eq!(weight_to_shares(149), 3882);
+        assert_eq!(weight_to_shares(6), 133);
+    }
+}
