@@ -1,11 +1,50 @@
 //! The pull parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0.
 //!
-//! CONTRACT STUB: the public types and signatures below are fixed (other crates code against
-//! them); the implementation is being written.
+//! [`Parser`] walks a whole response body (`&[u8]`) and yields one [`Entry`] per line that
+//! carries information: samples ([`Series`]), `# HELP`, `# TYPE`, `# UNIT`, comments and
+//! OpenMetrics' `# EOF`. Entries borrow from the input; nothing is allocated per sample on the
+//! common path. Label pairs are not decoded while parsing (only validated): ask for them with
+//! [`Series::labels`] or [`Series::write_labels`], or use [`Series::raw`] as a cache key and
+//! skip them altogether, as Prometheus' scrape cache does.
+//!
+//! # What is accepted
+//!
+//! - [`Format::Text`] accepts exactly what Prometheus 3's `PromParser` (plus the scrape loop's
+//!   label checks) accepts: blanks (spaces, tabs) between tokens, blank lines, free comments, a
+//!   trailing comma in a label set, `{}`, quoted UTF-8 metric and label names
+//!   (`{"name.x","l.y"="v"}`), values in Go's `ParseFloat` syntax, integer millisecond
+//!   timestamps. It rejects duplicate label names (including `__name__` inside the braces),
+//!   invalid names, bad UTF-8, and anything after the value and timestamp. Like Prometheus it
+//!   treats a NUL byte where a line should start as the end of the body.
+//! - [`Format::OpenMetrics`] is strict: it classifies every case of the OpenMetrics 1.0 parser
+//!   conformance suite as the suite says (the suite's reference parser, Python's
+//!   `prometheus_client`, is the authority where the specification leaves room): `# EOF`
+//!   required and final, single spaces, metadata rules, type/suffix rules, histogram,
+//!   summary, info and stateset value rules, exemplars (only on counters' `_total` and
+//!   histogram buckets, at most 128 characters of labels), float-second timestamps, sample
+//!   grouping and timestamp order. Quoted UTF-8 names are accepted as Prometheus 3 does.
+//!
+//! ```
+//! use scrapeline_exposition::parser::{Entry, Format, Parser};
+//!
+//! let body = b"# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 1027 1395066363000\n";
+//! let mut p = Parser::new(body, Format::Text);
+//! assert!(matches!(p.next_entry().unwrap(), Some(Entry::Type { .. })));
+//! let Some(Entry::Series(s)) = p.next_entry().unwrap() else { panic!() };
+//! assert_eq!(s.name(), "http_requests_total");
+//! assert_eq!(s.labels().collect::<Vec<_>>(), vec![("code".into(), "200".into())]);
+//! assert_eq!((s.value, s.timestamp_ms), (1027.0, Some(1395066363000)));
+//! assert_eq!(p.next_entry().unwrap(), None);
+//! ```
+
+mod float;
+mod om;
+mod scan;
+mod text;
 
 use std::borrow::Cow;
 
-use crate::labels::LabelsBuilder;
+use crate::labels::{LabelsBuilder, METRIC_NAME};
 
 /// Which exposition format a body is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,9 +58,19 @@ pub enum Format {
 impl Format {
     /// The format a response's `Content-Type` announces, as Prometheus decides it; `None` when
     /// the type is missing or not an exposition format (the caller then applies its fallback).
+    ///
+    /// Only the media type counts (case-insensitive, parameters such as `version` and
+    /// `charset` ignored): `application/openmetrics-text` is OpenMetrics, `text/plain` is the
+    /// text format. Protobuf and anything else give `None`.
     pub fn from_content_type(content_type: &str) -> Option<Format> {
-        let _ = content_type;
-        todo!()
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            Some(Format::OpenMetrics)
+        } else if media.eq_ignore_ascii_case("text/plain") {
+            Some(Format::Text)
+        } else {
+            None
+        }
     }
 }
 
@@ -44,6 +93,41 @@ pub enum MetricType {
     StateSet,
     /// `untyped` (text) or `unknown` (OpenMetrics).
     Unknown,
+}
+
+impl MetricType {
+    /// The keyword a `# TYPE` line uses for this type in `format` (`untyped` vs `unknown`).
+    /// Types the text format lacks (gaugehistogram, info, stateset) are `untyped` there.
+    pub fn as_str(self, format: Format) -> &'static str {
+        match (self, format) {
+            (MetricType::Counter, _) => "counter",
+            (MetricType::Gauge, _) => "gauge",
+            (MetricType::Histogram, _) => "histogram",
+            (MetricType::Summary, _) => "summary",
+            (MetricType::GaugeHistogram, Format::OpenMetrics) => "gaugehistogram",
+            (MetricType::Info, Format::OpenMetrics) => "info",
+            (MetricType::StateSet, Format::OpenMetrics) => "stateset",
+            (MetricType::Unknown, Format::OpenMetrics) => "unknown",
+            (_, Format::Text) => "untyped",
+        }
+    }
+
+    /// The suffixes a sample name may add to the family name for this type in `format`
+    /// (`""` is the bare family name).
+    pub fn suffixes(self, format: Format) -> &'static [&'static str] {
+        match (self, format) {
+            (MetricType::Counter, Format::OpenMetrics) => &["_total", "_created"],
+            (MetricType::Summary, Format::OpenMetrics) => &["", "_count", "_sum", "_created"],
+            (MetricType::Histogram, Format::OpenMetrics) => {
+                &["_count", "_sum", "_bucket", "_created"]
+            }
+            (MetricType::GaugeHistogram, Format::OpenMetrics) => &["_gcount", "_gsum", "_bucket"],
+            (MetricType::Info, Format::OpenMetrics) => &["_info"],
+            (MetricType::Histogram, Format::Text) => &["_bucket", "_sum", "_count"],
+            (MetricType::Summary, Format::Text) => &["", "_sum", "_count"],
+            _ => &[""],
+        }
+    }
 }
 
 /// A parse failure: where, and what was expected.
@@ -84,20 +168,182 @@ pub struct Series<'a> {
 }
 
 impl<'a> Series<'a> {
+    fn raw_str(&self) -> Cow<'a, str> {
+        match std::str::from_utf8(self.raw) {
+            Ok(s) => Cow::Borrowed(s),
+            // Only reachable for a `Series` built by hand: the parser validated `raw`.
+            Err(_) => Cow::Owned(String::from_utf8_lossy(self.raw).into_owned()),
+        }
+    }
+
     /// The metric name, unescaped.
     pub fn name(&self) -> Cow<'a, str> {
-        todo!()
+        match self.raw_str() {
+            Cow::Borrowed(s) => RawLabels::new(s).name(),
+            Cow::Owned(s) => Cow::Owned(RawLabels::new(&s).name().into_owned()),
+        }
     }
 
     /// The label pairs (not including the metric name), unescaped, in input order.
     pub fn labels(&self) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + 'a {
-        std::iter::empty()
+        let s = self.raw_str();
+        let owned: Option<Vec<(Cow<'a, str>, Cow<'a, str>)>> = match &s {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(o) => Some(
+                RawLabels::new(o)
+                    .map(|(n, v)| (Cow::Owned(n.into_owned()), Cow::Owned(v.into_owned())))
+                    .collect(),
+            ),
+        };
+        let borrowed = match s {
+            Cow::Borrowed(b) => Some(RawLabels::new(b)),
+            Cow::Owned(_) => None,
+        };
+        borrowed
+            .into_iter()
+            .flatten()
+            .chain(owned.into_iter().flatten())
     }
 
-    /// Clears `builder` and fills it with `__name__` and every label of this series.
+    /// Clears `builder` and fills it with `__name__` and every label of this series. As in
+    /// Prometheus, a label with an empty value is absent.
     pub fn write_labels(&self, builder: &mut LabelsBuilder) {
-        let _ = builder;
-        todo!()
+        builder.clear();
+        builder.set(METRIC_NAME, &self.name());
+        for (n, v) in self.labels() {
+            builder.set(&n, &v);
+        }
+    }
+}
+
+/// Walks validated series bytes (`name{labels}` or `{"name", labels}`), yielding label pairs.
+#[derive(Clone)]
+struct RawLabels<'a> {
+    s: &'a str,
+    /// Position inside the braces, or `s.len()` when there are none.
+    pos: usize,
+}
+
+impl<'a> RawLabels<'a> {
+    fn new(s: &'a str) -> Self {
+        let b = s.as_bytes();
+        let pos = if b.first() == Some(&b'{') {
+            1
+        } else {
+            let end = scan::metric_name_end(b, 0);
+            match b.get(scan::skip_blanks(b, end)) {
+                Some(b'{') => scan::skip_blanks(b, end) + 1,
+                _ => s.len(),
+            }
+        };
+        RawLabels { s, pos }
+    }
+
+    /// The metric name: the leading legacy name, or the quoted string inside the braces that
+    /// is not followed by `=`.
+    fn name(&self) -> Cow<'a, str> {
+        let b = self.s.as_bytes();
+        if b.first() != Some(&b'{') {
+            let end = scan::metric_name_end(b, 0);
+            return Cow::Borrowed(self.s.get(..end).unwrap_or(""));
+        }
+        let mut p = 1;
+        loop {
+            p = scan::skip_blanks(b, p);
+            let Some(t) = self.token(p) else {
+                return Cow::Borrowed("");
+            };
+            let after = scan::skip_blanks(b, t.end);
+            if b.get(after) != Some(&b'=') {
+                return t.text;
+            }
+            // Skip `= "value"` and an optional comma.
+            let v = scan::skip_blanks(b, after + 1);
+            let Ok(q) = scan::scan_quoted(b, v) else {
+                return Cow::Borrowed("");
+            };
+            p = scan::skip_blanks(b, q.end);
+            if b.get(p) == Some(&b',') {
+                p += 1;
+            }
+        }
+    }
+
+    /// A label name or quoted string at `p`.
+    fn token(&self, p: usize) -> Option<Token<'a>> {
+        let b = self.s.as_bytes();
+        match b.get(p)? {
+            b'"' => {
+                let q = scan::scan_quoted(b, p).ok()?;
+                let inner = self.s.get(p + 1..q.end - 1)?;
+                Some(Token {
+                    text: if q.escaped {
+                        scan::unescape(inner)
+                    } else {
+                        Cow::Borrowed(inner)
+                    },
+                    end: q.end,
+                })
+            }
+            c if scan::is_label_start(*c) => {
+                let end = scan::label_name_end(b, p);
+                Some(Token {
+                    text: Cow::Borrowed(self.s.get(p..end)?),
+                    end,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+struct Token<'a> {
+    text: Cow<'a, str>,
+    end: usize,
+}
+
+impl<'a> Iterator for RawLabels<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.s.as_bytes();
+        loop {
+            let p = scan::skip_blanks(b, self.pos);
+            if p >= b.len() || b[p] == b'}' {
+                self.pos = b.len();
+                return None;
+            }
+            let Some(name) = self.token(p) else {
+                self.pos = b.len();
+                return None;
+            };
+            let mut q = scan::skip_blanks(b, name.end);
+            if b.get(q) != Some(&b'=') {
+                // The quoted metric name inside the braces.
+                if b.get(q) == Some(&b',') {
+                    q += 1;
+                }
+                self.pos = q;
+                continue;
+            }
+            let v = scan::skip_blanks(b, q + 1);
+            let Ok(quoted) = scan::scan_quoted(b, v) else {
+                self.pos = b.len();
+                return None;
+            };
+            let inner = self.s.get(v + 1..quoted.end - 1).unwrap_or("");
+            let value = if quoted.escaped {
+                scan::unescape(inner)
+            } else {
+                Cow::Borrowed(inner)
+            };
+            let mut next = scan::skip_blanks(b, quoted.end);
+            if b.get(next) == Some(&b',') {
+                next += 1;
+            }
+            self.pos = next;
+            return Some((name.text, value));
+        }
     }
 }
 
@@ -127,7 +373,8 @@ pub enum Entry<'a> {
         /// The unit.
         unit: Cow<'a, str>,
     },
-    /// Any other comment line (text format only), without the leading `#`.
+    /// Any other comment line (text format only), without the leading `#` and the blanks
+    /// after it. Comments that are not valid UTF-8 are skipped (Prometheus ignores comments).
     Comment(&'a str),
     /// `# EOF` (OpenMetrics; the last entry).
     Eof,
@@ -137,19 +384,113 @@ pub enum Entry<'a> {
 pub struct Parser<'a> {
     input: &'a [u8],
     format: Format,
+    pos: usize,
+    done: bool,
+    /// Label-name spans of the current series (content without quotes, escaped flag), reused
+    /// across lines for the duplicate-name check.
+    names: Vec<(usize, usize, bool)>,
+    /// OpenMetrics family-level state.
+    om: om::State,
 }
 
 impl<'a> Parser<'a> {
     /// A parser over `input` in `format`.
     pub fn new(input: &'a [u8], format: Format) -> Self {
-        Parser { input, format }
+        Parser {
+            input,
+            format,
+            pos: 0,
+            done: false,
+            names: Vec::new(),
+            om: om::State::default(),
+        }
+    }
+
+    /// The format this parser reads.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// The next entry; `Ok(None)` at the end of a valid body. After an error the parser is
     /// finished: every later call returns `Ok(None)`.
     pub fn next_entry(&mut self) -> Result<Option<Entry<'a>>, ParseError> {
-        let _ = (self.input, self.format);
-        todo!()
+        if self.done {
+            return Ok(None);
+        }
+        let r = match self.format {
+            Format::Text => self.next_text(),
+            Format::OpenMetrics => self.next_om(),
+        };
+        match r {
+            Ok(Some(e)) => {
+                if matches!(e, Entry::Eof) {
+                    self.done = true;
+                }
+                Ok(Some(e))
+            }
+            Ok(None) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// A [`ParseError`] at byte offset `at`.
+    #[cold]
+    fn error(&self, at: usize, message: impl Into<String>) -> ParseError {
+        let at = at.min(self.input.len());
+        let before = &self.input[..at];
+        let line = 1 + memchr::memchr_iter(b'\n', before).count();
+        let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        ParseError {
+            line,
+            column: at - line_start + 1,
+            message: message.into(),
+        }
+    }
+
+    /// Records a label name (content span) and fails when it repeats an earlier one of the same
+    /// series or is `__name__` (which the metric name already holds).
+    fn check_label_name(
+        &mut self,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        at: usize,
+    ) -> Result<(), ParseError> {
+        let b = self.input;
+        let name = &b[start..end];
+        let dup = if escaped {
+            let this = scan::unescape(scan::utf8(name).unwrap_or(""));
+            this == METRIC_NAME
+                || self.names.iter().any(|&(s, e, esc)| {
+                    let other = scan::utf8(&b[s..e]).unwrap_or("");
+                    if esc {
+                        scan::unescape(other) == this
+                    } else {
+                        other == this
+                    }
+                })
+        } else {
+            name == METRIC_NAME.as_bytes()
+                || self.names.iter().any(|&(s, e, esc)| {
+                    if esc {
+                        scan::unescape(scan::utf8(&b[s..e]).unwrap_or("")).as_bytes() == name
+                    } else {
+                        &b[s..e] == name
+                    }
+                })
+        };
+        if dup {
+            let shown = scan::unescape(scan::utf8(name).unwrap_or("")).into_owned();
+            return Err(self.error(at, format!("duplicate label name \"{shown}\"")));
+        }
+        self.names.push((start, end, escaped));
+        Ok(())
     }
 }
 
@@ -159,3 +500,6 @@ impl<'a> Iterator for Parser<'a> {
         self.next_entry().transpose()
     }
 }
+
+#[cfg(test)]
+mod tests;

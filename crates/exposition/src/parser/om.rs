@@ -1,0 +1,765 @@
+//! OpenMetrics 1.0: strict line syntax and the family-level rules (metadata placement, type
+//! suffixes, value rules per type, grouping, timestamp order, histogram consistency), as the
+//! OpenMetrics conformance suite and its reference parser define them.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+use super::float::{parse_om_timestamp, parse_value};
+use super::scan::{self, excerpt};
+use super::{Entry, Exemplar, MetricType, ParseError, Parser, RawLabels, Series};
+use crate::parser::Format;
+
+/// Family-level state carried between lines.
+#[derive(Default)]
+pub(super) struct State {
+    fam: Option<Family>,
+    /// Every sample name claimed by a finished family (clash detection).
+    seen_names: HashSet<String>,
+}
+
+struct Family {
+    name: String,
+    typ: Option<MetricType>,
+    help: bool,
+    unit: Option<String>,
+    has_samples: bool,
+    /// Group (label set without le/quantile/state label) of the previous sample.
+    group: Option<u64>,
+    /// Timestamp (seconds) of the previous sample.
+    group_ts: Option<f64>,
+    seen_groups: HashSet<u64>,
+    hist: Option<HistRun>,
+}
+
+impl Family {
+    fn new(name: String, typ: Option<MetricType>) -> Self {
+        Family {
+            name,
+            typ,
+            help: false,
+            unit: None,
+            has_samples: false,
+            group: None,
+            group_ts: None,
+            seen_groups: HashSet::new(),
+            hist: None,
+        }
+    }
+
+    fn kind(&self) -> MetricType {
+        self.typ.unwrap_or(MetricType::Unknown)
+    }
+
+    /// Whether a sample called `sample` belongs to this family.
+    fn allows(&self, sample: &str) -> bool {
+        let Some(rest) = sample.strip_prefix(self.name.as_str()) else {
+            return false;
+        };
+        match self.typ {
+            None => rest.is_empty(),
+            Some(t) => t.suffixes(Format::OpenMetrics).contains(&rest),
+        }
+    }
+}
+
+/// One run of histogram samples sharing group and timestamp (the reference parser's
+/// `_check_histogram`).
+struct HistRun {
+    group: u64,
+    ts: Option<f64>,
+    count: Option<f64>,
+    bucket: Option<f64>,
+    value: f64,
+    neg_buckets: bool,
+    has_sum: bool,
+    has_gsum: bool,
+    neg_gsum: bool,
+}
+
+impl HistRun {
+    fn new(group: u64, ts: Option<f64>) -> Self {
+        HistRun {
+            group,
+            ts,
+            count: None,
+            bucket: None,
+            value: 0.0,
+            neg_buckets: false,
+            has_sum: false,
+            has_gsum: false,
+            neg_gsum: false,
+        }
+    }
+
+    fn check(&self, name: &str) -> Result<(), String> {
+        if self.bucket != Some(f64::INFINITY) {
+            return Err(format!("histogram \"{name}\" has no +Inf bucket"));
+        }
+        if let Some(c) = self.count
+            && c != self.value
+        {
+            return Err(format!(
+                "histogram \"{name}\": count {c} does not match the +Inf bucket {}",
+                self.value
+            ));
+        }
+        if self.has_sum && self.count.is_none() {
+            return Err(format!("histogram \"{name}\": _sum without _count"));
+        }
+        if self.has_gsum && self.count.is_none() {
+            return Err(format!("histogram \"{name}\": _gsum without _gcount"));
+        }
+        if !(self.has_sum || self.has_gsum) && self.count.is_some() {
+            return Err(format!("histogram \"{name}\": _count without _sum"));
+        }
+        if self.neg_buckets && self.has_sum {
+            return Err(format!(
+                "histogram \"{name}\" has negative buckets and a _sum"
+            ));
+        }
+        if !self.neg_buckets && self.neg_gsum {
+            return Err(format!(
+                "histogram \"{name}\": negative _gsum without negative buckets"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `s` is an integral, finite value.
+fn is_integer(v: f64) -> bool {
+    v.is_finite() && v.fract() == 0.0
+}
+
+/// A parsed sample line before the family rules are applied.
+struct Line<'a> {
+    name: Cow<'a, str>,
+    raw: &'a [u8],
+    value: f64,
+    ts: Option<(i64, f64)>,
+    exemplar: Option<Exemplar<'a>>,
+}
+
+impl<'a> Parser<'a> {
+    pub(super) fn next_om(&mut self) -> Result<Option<Entry<'a>>, ParseError> {
+        let b = self.input;
+        let ls = self.pos;
+        if ls >= b.len() {
+            self.finish_family(ls)?;
+            return Err(self.error(ls, "expected \"# EOF\" at the end of the body"));
+        }
+        let le = memchr::memchr(b'\n', &b[ls..]).map_or(b.len(), |i| ls + i);
+        let next = (le + 1).min(b.len());
+        let line = &b[ls..le];
+        if line == b"# EOF" {
+            if next < b.len() {
+                return Err(self.error(next, "unexpected text after \"# EOF\""));
+            }
+            self.finish_family(ls)?;
+            self.pos = b.len();
+            return Ok(Some(Entry::Eof));
+        }
+        match line.first() {
+            None => Err(self.error(ls, "blank lines are not allowed in OpenMetrics")),
+            Some(b'#') => {
+                let e = self.om_metadata(ls, le)?;
+                self.pos = next;
+                Ok(Some(e))
+            }
+            Some(_) => {
+                let l = self.om_line(ls, le)?;
+                let e = self.om_sample(l, ls)?;
+                self.pos = next;
+                Ok(Some(e))
+            }
+        }
+    }
+
+    /// Closes the current family: name clashes, unit rules, the last histogram run.
+    fn finish_family(&mut self, at: usize) -> Result<(), ParseError> {
+        let Some(fam) = self.om.fam.take() else {
+            return Ok(());
+        };
+        let kind = fam.kind();
+        let mut claim = |suffix: &str| -> Result<(), String> {
+            let n = format!("{}{suffix}", fam.name);
+            if !self.om.seen_names.insert(n.clone()) {
+                return Err(format!("clashing metric name \"{n}\""));
+            }
+            Ok(())
+        };
+        let mut result = claim("");
+        for s in kind.suffixes(Format::OpenMetrics) {
+            if result.is_ok() && !s.is_empty() {
+                result = claim(s);
+            }
+        }
+        if result.is_ok()
+            && let Some(u) = fam.unit.as_deref()
+            && !u.is_empty()
+        {
+            if !fam.name.strip_suffix(u).is_some_and(|p| p.ends_with('_')) {
+                result = Err(format!(
+                    "unit \"{u}\" is not a suffix of metric name \"{}\"",
+                    fam.name
+                ));
+            } else if matches!(kind, MetricType::Info | MetricType::StateSet) {
+                result = Err(format!(
+                    "metric \"{}\" of type {} cannot have a unit",
+                    fam.name,
+                    kind.as_str(Format::OpenMetrics)
+                ));
+            }
+        }
+        if result.is_ok()
+            && let Some(run) = &fam.hist
+        {
+            result = run.check(&fam.name);
+        }
+        result.map_err(|m| self.error(at, m))
+    }
+
+    /// `# HELP|TYPE|UNIT name text`.
+    fn om_metadata(&mut self, ls: usize, le: usize) -> Result<Entry<'a>, ParseError> {
+        let b = &self.input[..le];
+        let kw_at = ls + 2;
+        let kind = if b.get(ls + 1) != Some(&b' ') {
+            None
+        } else if b[kw_at..].starts_with(b"HELP ") {
+            Some(0)
+        } else if b[kw_at..].starts_with(b"TYPE ") {
+            Some(1)
+        } else if b[kw_at..].starts_with(b"UNIT ") {
+            Some(2)
+        } else {
+            None
+        };
+        let Some(kind) = kind else {
+            return Err(self.error(
+                ls,
+                format!(
+                    "expected \"# HELP\", \"# TYPE\", \"# UNIT\" or \"# EOF\", found \"{}\"",
+                    excerpt(&b[ls..])
+                ),
+            ));
+        };
+        let kw = ["HELP", "TYPE", "UNIT"][kind];
+        let n = kw_at + 5;
+        let (name, name_end): (Cow<'a, str>, usize) = match b.get(n) {
+            Some(b'"') => {
+                let q = scan::scan_quoted(b, n)
+                    .map_err(|at| self.error(at, "unterminated quoted metric name"))?;
+                let inner = scan::utf8(&self.input[n + 1..q.end - 1])
+                    .ok_or_else(|| self.error(n, "metric name is not valid UTF-8"))?;
+                if inner.is_empty() {
+                    return Err(self.error(n, "empty metric name"));
+                }
+                (
+                    if q.escaped {
+                        scan::unescape(inner)
+                    } else {
+                        Cow::Borrowed(inner)
+                    },
+                    q.end,
+                )
+            }
+            Some(&c) if scan::is_metric_start(c) => {
+                let e = scan::metric_name_end(b, n);
+                (
+                    Cow::Borrowed(scan::utf8(&self.input[n..e]).unwrap_or("")),
+                    e,
+                )
+            }
+            _ => return Err(self.error(n, format!("expected metric name after {kw}"))),
+        };
+        if b.get(name_end) != Some(&b' ') {
+            return Err(self.error(
+                name_end,
+                format!("expected ' ' and text after the metric name in {kw}"),
+            ));
+        }
+        let text_start = name_end + 1;
+        let text = scan::utf8(&self.input[text_start..le])
+            .ok_or_else(|| self.error(text_start, format!("{kw} text is not valid UTF-8")))?;
+        // Family bookkeeping.
+        let same = self.om.fam.as_ref().is_some_and(|f| f.name == name);
+        if same {
+            if self.om.fam.as_ref().is_some_and(|f| f.has_samples) {
+                return Err(self.error(ls, format!("{kw} for \"{name}\" after its samples")));
+            }
+        } else {
+            self.finish_family(ls)?;
+            self.om.fam = Some(Family::new(name.clone().into_owned(), None));
+        }
+        let dup = || format!("second {kw} line for metric \"{name}\"");
+        match kind {
+            0 => {
+                let fam = self.om.fam.as_mut();
+                if fam.as_ref().is_some_and(|f| f.help) {
+                    return Err(self.error(ls, dup()));
+                }
+                if let Some(f) = fam {
+                    f.help = true;
+                }
+                Ok(Entry::Help {
+                    name,
+                    text: scan::unescape(text),
+                })
+            }
+            1 => {
+                if self.om.fam.as_ref().is_some_and(|f| f.typ.is_some()) {
+                    return Err(self.error(ls, dup()));
+                }
+                let kind = match text {
+                    "counter" => MetricType::Counter,
+                    "gauge" => MetricType::Gauge,
+                    "histogram" => MetricType::Histogram,
+                    "gaugehistogram" => MetricType::GaugeHistogram,
+                    "summary" => MetricType::Summary,
+                    "info" => MetricType::Info,
+                    "stateset" => MetricType::StateSet,
+                    "unknown" => MetricType::Unknown,
+                    other => {
+                        return Err(self.error(
+                            text_start,
+                            format!("invalid metric type \"{}\"", excerpt(other.as_bytes())),
+                        ));
+                    }
+                };
+                if let Some(f) = self.om.fam.as_mut() {
+                    f.typ = Some(kind);
+                }
+                Ok(Entry::Type { name, kind })
+            }
+            _ => {
+                if self.om.fam.as_ref().is_some_and(|f| f.unit.is_some()) {
+                    return Err(self.error(ls, dup()));
+                }
+                if let Some(f) = self.om.fam.as_mut() {
+                    f.unit = Some(text.to_owned());
+                }
+                Ok(Entry::Unit {
+                    name,
+                    unit: Cow::Borrowed(text),
+                })
+            }
+        }
+    }
+
+    /// The syntax of a sample line `[ls, le)`.
+    fn om_line(&mut self, ls: usize, le: usize) -> Result<Line<'a>, ParseError> {
+        let input = self.input;
+        let b = &input[..le];
+        self.names.clear();
+        let (raw_end, name) = match b[ls] {
+            b'{' => {
+                let (end, name) = self.om_labels(b, ls + 1, false, false)?;
+                let name = name.ok_or_else(|| self.error(ls, "metric name not set"))?;
+                (end, Some(name))
+            }
+            c if scan::is_metric_start(c) => {
+                let e = scan::metric_name_end(b, ls);
+                if b.get(e) == Some(&b'{') {
+                    let (end, _) = self.om_labels(b, e + 1, true, false)?;
+                    (end, None)
+                } else {
+                    (e, None)
+                }
+            }
+            _ => {
+                return Err(self.error(
+                    ls,
+                    format!(
+                        "expected a metric name or '#' at the start of a line, found \"{}\"",
+                        excerpt(&b[ls..])
+                    ),
+                ));
+            }
+        };
+        let raw = &input[ls..raw_end];
+        let raw_str =
+            scan::utf8(raw).ok_or_else(|| self.error(ls, "invalid UTF-8 in label set"))?;
+        let name = match name {
+            Some((s, e, esc)) => {
+                let inner = raw_str.get(s - ls..e - ls).unwrap_or("");
+                if esc {
+                    scan::unescape(inner)
+                } else {
+                    Cow::Borrowed(inner)
+                }
+            }
+            None => Cow::Borrowed(raw_str.get(..scan::metric_name_end(raw, 0)).unwrap_or("")),
+        };
+        let mut p = raw_end;
+        if b.get(p) != Some(&b' ') {
+            return Err(self.error(
+                p,
+                format!("expected ' ' and a value after \"{}\"", excerpt(raw)),
+            ));
+        }
+        p += 1;
+        let vend = memchr::memchr(b' ', &b[p..]).map_or(le, |i| p + i);
+        let value = parse_value(&b[p..vend])
+            .ok_or_else(|| self.error(p, format!("invalid value \"{}\"", excerpt(&b[p..vend]))))?;
+        let mut line = Line {
+            name,
+            raw,
+            value,
+            ts: None,
+            exemplar: None,
+        };
+        if vend == le {
+            return Ok(line);
+        }
+        p = vend + 1;
+        if b.get(p) != Some(&b'#') {
+            let tend = memchr::memchr(b' ', &b[p..]).map_or(le, |i| p + i);
+            line.ts = Some(parse_om_timestamp(&b[p..tend]).ok_or_else(|| {
+                self.error(p, format!("invalid timestamp \"{}\"", excerpt(&b[p..tend])))
+            })?);
+            if tend == le {
+                return Ok(line);
+            }
+            p = tend + 1;
+        }
+        if !b[p..].starts_with(b"# {") {
+            return Err(self.error(
+                p,
+                format!(
+                    "expected \"# {{\" to start an exemplar, found \"{}\"",
+                    excerpt(&b[p..])
+                ),
+            ));
+        }
+        line.exemplar = Some(self.om_exemplar(b, p + 2)?);
+        Ok(line)
+    }
+
+    /// ` # {labels} value [timestamp]` from the `{` at `p` to the end of `b`.
+    fn om_exemplar(&mut self, b: &'a [u8], p: usize) -> Result<Exemplar<'a>, ParseError> {
+        self.names.clear();
+        let (end, _) = self.om_labels(b, p + 1, true, true)?;
+        let raw = scan::utf8(&b[p..end])
+            .ok_or_else(|| self.error(p, "invalid UTF-8 in exemplar labels"))?;
+        let labels: Vec<(Cow<'a, str>, Cow<'a, str>)> = RawLabels::new(raw).collect();
+        let len: usize = labels
+            .iter()
+            .map(|(n, v)| n.chars().count() + v.chars().count())
+            .sum();
+        if len > 128 {
+            return Err(self.error(
+                p,
+                format!("exemplar labels are {len} characters long, more than 128"),
+            ));
+        }
+        if b.get(end) != Some(&b' ') {
+            return Err(self.error(end, "expected ' ' and a value after the exemplar labels"));
+        }
+        let vs = end + 1;
+        let vend = memchr::memchr(b' ', &b[vs..]).map_or(b.len(), |i| vs + i);
+        let value = parse_value(&b[vs..vend]).ok_or_else(|| {
+            self.error(
+                vs,
+                format!("invalid exemplar value \"{}\"", excerpt(&b[vs..vend])),
+            )
+        })?;
+        let mut timestamp_ms = None;
+        if vend < b.len() {
+            let ts = vend + 1;
+            timestamp_ms = Some(
+                parse_om_timestamp(&b[ts..])
+                    .ok_or_else(|| {
+                        self.error(
+                            ts,
+                            format!("invalid exemplar timestamp \"{}\"", excerpt(&b[ts..])),
+                        )
+                    })?
+                    .0,
+            );
+        }
+        Ok(Exemplar {
+            labels,
+            value,
+            timestamp_ms,
+        })
+    }
+
+    /// A strict label set after the `{` at `p` (no blanks, no trailing comma). Returns the
+    /// index after `}` and, when the metric name was inside, its span (content, escaped).
+    #[allow(clippy::type_complexity)]
+    fn om_labels(
+        &mut self,
+        b: &[u8],
+        mut p: usize,
+        has_name: bool,
+        exemplar: bool,
+    ) -> Result<(usize, Option<(usize, usize, bool)>), ParseError> {
+        let mut name = None;
+        if b.get(p) == Some(&b'}') {
+            return Ok((p + 1, name));
+        }
+        loop {
+            let tok = p;
+            let (ns, ne, esc, after) = match b.get(p) {
+                Some(b'"') => {
+                    let q = scan::scan_quoted(b, p)
+                        .map_err(|at| self.error(at, "unterminated quoted name"))?;
+                    (p + 1, q.end - 1, q.escaped, q.end)
+                }
+                Some(&c) if scan::is_label_start(c) => {
+                    let e = scan::label_name_end(b, p);
+                    (p, e, false, e)
+                }
+                _ => {
+                    return Err(self.error(
+                        p,
+                        format!("expected label name, found \"{}\"", excerpt(&b[p..])),
+                    ));
+                }
+            };
+            p = after;
+            let quoted = b[tok] == b'"';
+            if quoted && matches!(b.get(p), Some(b',' | b'}')) && !has_name && !exemplar {
+                if name.is_some() {
+                    return Err(self.error(tok, "metric name already set"));
+                }
+                if ne == ns {
+                    return Err(self.error(tok, "empty metric name"));
+                }
+                name = Some((ns, ne, esc));
+            } else {
+                let shown = || excerpt(&b[ns..ne]);
+                if quoted && ne == ns {
+                    return Err(self.error(tok, "empty label name"));
+                }
+                if b.get(p) != Some(&b'=') {
+                    return Err(
+                        self.error(p, format!("expected '=' after label name \"{}\"", shown()))
+                    );
+                }
+                self.check_label_name(ns, ne, esc, tok)?;
+                p += 1;
+                if b.get(p) != Some(&b'"') {
+                    return Err(self.error(
+                        p,
+                        format!("expected '\"' to start the value of label \"{}\"", shown()),
+                    ));
+                }
+                let q = scan::scan_quoted(b, p).map_err(|at| {
+                    self.error(at, format!("unterminated value of label \"{}\"", shown()))
+                })?;
+                p = q.end;
+            }
+            match b.get(p) {
+                Some(b',') => p += 1,
+                Some(b'}') => return Ok((p + 1, name)),
+                _ => {
+                    return Err(self.error(p, "expected ',' or '}' after a label".to_string()));
+                }
+            }
+        }
+    }
+
+    /// Applies the family rules to a parsed sample line.
+    fn om_sample(&mut self, l: Line<'a>, ls: usize) -> Result<Entry<'a>, ParseError> {
+        let sname: &str = &l.name;
+        if !self.om.fam.as_ref().is_some_and(|f| f.allows(sname)) {
+            self.finish_family(ls)?;
+            self.om.fam = Some(Family::new(sname.to_owned(), Some(MetricType::Unknown)));
+        }
+        let Some(fam) = self.om.fam.as_ref() else {
+            return Err(self.error(ls, "internal: no family"));
+        };
+        let kind = fam.kind();
+        let suffix = sname.get(fam.name.len()..).unwrap_or("");
+        let hist = matches!(kind, MetricType::Histogram | MetricType::GaugeHistogram);
+        let bucket = suffix == "_bucket";
+        let quantile_sample = kind == MetricType::Summary && suffix.is_empty();
+        // One pass over the labels: the group hash and the labels the rules look at.
+        let raw = scan::utf8(l.raw).unwrap_or("");
+        let mut group: u64 = 0;
+        let mut le: Option<Cow<'a, str>> = None;
+        let mut quantile: Option<Cow<'a, str>> = None;
+        let mut state_label = false;
+        for (n, v) in RawLabels::new(raw) {
+            let skip = match &*n {
+                "le" if hist && bucket => {
+                    le = Some(v.clone());
+                    true
+                }
+                "quantile" if quantile_sample => {
+                    quantile = Some(v.clone());
+                    true
+                }
+                _ if kind == MetricType::StateSet && n == fam.name.as_str() => {
+                    state_label = true;
+                    true
+                }
+                _ => kind == MetricType::Info,
+            };
+            if !skip {
+                group = group.wrapping_add(xxh3_64_with_seed(v.as_bytes(), xxh3_64(n.as_bytes())));
+            }
+        }
+        let fail = |p: &Self, m: String| -> ParseError { p.error(ls, m) };
+        if kind == MetricType::StateSet && !state_label {
+            return Err(fail(
+                self,
+                format!("stateset sample lacks the label \"{}\"", fam.name),
+            ));
+        }
+        let v = l.value;
+        let mut le_value = None;
+        if hist && bucket {
+            let bad = |s: &str| fail(self, format!("invalid le label \"{s}\""));
+            let Some(le) = le.as_deref() else {
+                return Err(bad(""));
+            };
+            let f = parse_value(le.as_bytes()).ok_or_else(|| bad(le))?;
+            if f.is_nan() || (f == f64::INFINITY && le != "+Inf") {
+                return Err(bad(le));
+            }
+            if !is_integer(v) {
+                return Err(fail(self, format!("bucket value {v} is not an integer")));
+            }
+            le_value = Some(f);
+        }
+        if (suffix == "_count" || suffix == "_gcount") && hist && !is_integer(v) {
+            return Err(fail(self, format!("count value {v} is not an integer")));
+        }
+        if quantile_sample {
+            let q = quantile
+                .as_deref()
+                .and_then(|q| parse_value(q.as_bytes()).map(|f| (q, f)));
+            match q {
+                Some((s, f)) if (0.0..=1.0).contains(&f) && !(f.is_infinite() && s != "+Inf") => {}
+                _ => {
+                    return Err(fail(
+                        self,
+                        format!(
+                            "invalid quantile label \"{}\"",
+                            quantile.as_deref().unwrap_or("")
+                        ),
+                    ));
+                }
+            }
+            if v < 0.0 {
+                return Err(fail(self, format!("quantile value {v} is negative")));
+            }
+        }
+        // Grouping and timestamp order.
+        let ts = l.ts.map(|t| t.1);
+        if let Some(prev) = fam.group {
+            if prev != group && fam.seen_groups.contains(&group) {
+                return Err(fail(
+                    self,
+                    format!("samples of \"{}\" are not grouped", fam.name),
+                ));
+            }
+            if prev == group {
+                if ts.is_some() != fam.group_ts.is_some() {
+                    return Err(fail(
+                        self,
+                        "some samples of a group have a timestamp and some have not".to_string(),
+                    ));
+                }
+                if let (Some(a), Some(b)) = (fam.group_ts, ts)
+                    && a > b
+                    && kind != MetricType::Info
+                {
+                    return Err(fail(self, "timestamps went backwards".to_string()));
+                }
+            }
+        }
+        if kind == MetricType::StateSet && v != 0.0 && v != 1.0 {
+            return Err(fail(self, format!("stateset value {v} is not 0 or 1")));
+        }
+        if kind == MetricType::Info && v != 1.0 {
+            return Err(fail(self, format!("info value {v} is not 1")));
+        }
+        let counter_like = matches!(
+            suffix,
+            "_total" | "_sum" | "_count" | "_bucket" | "_gcount" | "_gsum"
+        );
+        if counter_like && v.is_nan() {
+            return Err(fail(self, format!("{suffix} value cannot be NaN")));
+        }
+        if counter_like && suffix != "_gsum" && v < 0.0 {
+            return Err(fail(self, format!("{suffix} value {v} is negative")));
+        }
+        if l.exemplar.is_some()
+            && !((hist && sname.ends_with("_bucket"))
+                || (kind == MetricType::Counter && sname.ends_with("_total")))
+        {
+            return Err(fail(
+                self,
+                "exemplars are only allowed on counter _total and histogram _bucket samples"
+                    .to_string(),
+            ));
+        }
+        // Histogram run checks.
+        let mut hist_err = None;
+        if let Some(fam) = self.om.fam.as_mut() {
+            if hist {
+                let new_run = fam
+                    .hist
+                    .as_ref()
+                    .is_none_or(|r| r.group != group || r.ts != ts);
+                if new_run {
+                    if let Some(r) = &fam.hist
+                        && let Err(m) = r.check(&fam.name)
+                    {
+                        hist_err = Some(m);
+                    }
+                    fam.hist = Some(HistRun::new(group, ts));
+                }
+                if hist_err.is_none()
+                    && let Some(r) = fam.hist.as_mut()
+                {
+                    match suffix {
+                        "_bucket" => {
+                            let bnd = le_value.unwrap_or(f64::NAN);
+                            if bnd < 0.0 {
+                                r.neg_buckets = true;
+                            }
+                            if r.bucket.is_some_and(|p| bnd <= p) {
+                                hist_err =
+                                    Some(format!("buckets of \"{}\" out of order", fam.name));
+                            } else if v < r.value {
+                                hist_err =
+                                    Some(format!("bucket values of \"{}\" decrease", fam.name));
+                            }
+                            r.bucket = Some(bnd);
+                            r.value = v;
+                        }
+                        "_count" | "_gcount" => r.count = Some(v),
+                        "_sum" => r.has_sum = true,
+                        "_gsum" => {
+                            r.has_gsum = true;
+                            if v < 0.0 {
+                                r.neg_gsum = true;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            fam.group = Some(group);
+            fam.group_ts = ts;
+            fam.seen_groups.insert(group);
+            fam.has_samples = true;
+        }
+        if let Some(m) = hist_err {
+            return Err(self.error(ls, m));
+        }
+        Ok(Entry::Series(Series {
+            raw: l.raw,
+            value: v,
+            timestamp_ms: l.ts.map(|t| t.0),
+            exemplar: l.exemplar,
+        }))
+    }
+}

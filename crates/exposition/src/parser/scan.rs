@@ -1,0 +1,222 @@
+//! Byte-level scanning shared by both formats: character classes, quoted strings, unescaping.
+
+use std::borrow::Cow;
+
+/// `[a-zA-Z_:]`: may start a legacy metric name.
+const M_START: u8 = 1;
+/// `[a-zA-Z0-9_:]`: may continue a legacy metric name.
+const M_CONT: u8 = 2;
+/// `[a-zA-Z_]`: may start a legacy label name.
+const L_START: u8 = 4;
+/// `[a-zA-Z0-9_]`: may continue a legacy label name.
+const L_CONT: u8 = 8;
+/// Ends a text-format value token: NUL, tab, newline, space, `{`.
+const VALUE_END: u8 = 16;
+
+const fn build_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let alpha = b.is_ascii_alphabetic() || b == b'_';
+        let digit = b.is_ascii_digit();
+        let mut v = 0;
+        if alpha || b == b':' {
+            v |= M_START | M_CONT;
+        }
+        if digit {
+            v |= M_CONT | L_CONT;
+        }
+        if alpha {
+            v |= L_START | L_CONT;
+        }
+        if b == 0 || b == b'\t' || b == b'\n' || b == b' ' || b == b'{' {
+            v |= VALUE_END;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+}
+
+static CLASSES: [u8; 256] = build_classes();
+
+#[inline]
+pub(crate) fn is_metric_start(b: u8) -> bool {
+    CLASSES[b as usize] & M_START != 0
+}
+
+#[inline]
+pub(crate) fn is_label_start(b: u8) -> bool {
+    CLASSES[b as usize] & L_START != 0
+}
+
+/// End of the legacy metric name that starts at `p` (`p` itself is assumed a valid start).
+#[inline]
+pub(crate) fn metric_name_end(b: &[u8], mut p: usize) -> usize {
+    while let Some(&c) = b.get(p) {
+        if CLASSES[c as usize] & M_CONT == 0 {
+            break;
+        }
+        p += 1;
+    }
+    p
+}
+
+/// End of the legacy label name that starts at `p`.
+#[inline]
+pub(crate) fn label_name_end(b: &[u8], mut p: usize) -> usize {
+    while let Some(&c) = b.get(p) {
+        if CLASSES[c as usize] & L_CONT == 0 {
+            break;
+        }
+        p += 1;
+    }
+    p
+}
+
+/// End of a text-format value token starting at `p`.
+#[inline]
+pub(crate) fn value_end(b: &[u8], mut p: usize) -> usize {
+    while let Some(&c) = b.get(p) {
+        if CLASSES[c as usize] & VALUE_END != 0 {
+            break;
+        }
+        p += 1;
+    }
+    p
+}
+
+/// Skips spaces and tabs.
+#[inline]
+pub(crate) fn skip_blanks(b: &[u8], mut p: usize) -> usize {
+    while let Some(&c) = b.get(p) {
+        if c != b' ' && c != b'\t' {
+            break;
+        }
+        p += 1;
+    }
+    p
+}
+
+/// A quoted string that was scanned: where it ends and whether it holds a backslash.
+pub(crate) struct Quoted {
+    /// Index just past the closing quote.
+    pub end: usize,
+    /// Whether a backslash occurs inside (unescaping needed).
+    pub escaped: bool,
+}
+
+/// Scans the quoted string whose opening `"` is at `p`. Any byte may occur inside except an
+/// unescaped `"`; a backslash escapes the next byte, which must not be a newline.
+/// `Err(pos)` points at where the string broke off (end of input or a backslash-newline).
+#[inline]
+pub(crate) fn scan_quoted(b: &[u8], p: usize) -> Result<Quoted, usize> {
+    let mut i = p + 1;
+    let mut escaped = false;
+    loop {
+        let rest = b.get(i..).unwrap_or_default();
+        match memchr::memchr2(b'"', b'\\', rest) {
+            None => return Err(b.len()),
+            Some(off) => {
+                let at = i + off;
+                if b.get(at) == Some(&b'"') {
+                    return Ok(Quoted {
+                        end: at + 1,
+                        escaped,
+                    });
+                }
+                escaped = true;
+                match b.get(at + 1) {
+                    None | Some(b'\n') => return Err(at),
+                    Some(_) => i = at + 2,
+                }
+            }
+        }
+    }
+}
+
+/// Decodes `\\`, `\"` and `\n` as Prometheus (and the OpenMetrics reference parser) do; any
+/// other backslash sequence is kept as written. Borrows when there is nothing to decode.
+pub(crate) fn unescape(s: &str) -> Cow<'_, str> {
+    unescape_with(s, true)
+}
+
+/// Decodes HELP text of the text format 0.0.4: only `\\` and `\n` (Prometheus' helpReplacer).
+pub(crate) fn unescape_help_text(s: &str) -> Cow<'_, str> {
+    unescape_with(s, false)
+}
+
+fn unescape_with(s: &str, quote: bool) -> Cow<'_, str> {
+    if !s.as_bytes().contains(&b'\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('"') if quote => out.push('"'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `bytes` as `&str`, when valid UTF-8.
+#[inline]
+pub(crate) fn utf8(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+/// Shows at most 40 bytes of `bytes` for an error message.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let cut = bytes.len().min(40);
+    let mut s = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+    if cut < bytes.len() {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_strings() {
+        let b = br#""ab\"c" x"#;
+        let q = scan_quoted(b, 0).unwrap();
+        assert_eq!(q.end, 7);
+        assert!(q.escaped);
+        assert_eq!(scan_quoted(b"\"abc", 0).err(), Some(4));
+        assert_eq!(scan_quoted(b"\"a\\\nb\"", 0).err(), Some(2));
+        let q = scan_quoted(b"\"a\nb\"", 0).unwrap();
+        assert_eq!((q.end, q.escaped), (5, false));
+    }
+
+    #[test]
+    fn unescaping() {
+        assert!(matches!(unescape("plain"), Cow::Borrowed("plain")));
+        assert_eq!(unescape(r#"a\\b\"c\nd\qe\"#), "a\\b\"c\nd\\qe\\");
+        assert_eq!(unescape_help_text(r#"a\\b\"c\n"#), "a\\b\\\"c\n");
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(metric_name_end(b"ab:c_1{", 0), 6);
+        assert_eq!(label_name_end(b"ab:c", 0), 2);
+        assert_eq!(value_end(b"1.5e3 x", 0), 5);
+        assert_eq!(value_end(b"1\t", 0), 1);
+        assert_eq!(skip_blanks(b" \t x", 0), 3);
+    }
+}
