@@ -1,0 +1,693 @@
+//! The embedded in-memory store: every appended sample, staleness markers included, for a
+//! bounded time.
+//!
+//! - **Appending** goes through the scrape crate's [`Appender`]: a scrape appends its samples,
+//!   then [`Appender::commit`] makes all of them visible at once (readers never see half a
+//!   scrape) or [`Appender::rollback`] drops them. Samples are checked with Prometheus' rules:
+//!   older than the newest sample of the series is [`AppendError::OutOfOrder`], same timestamp
+//!   with a different value is [`AppendError::Duplicate`] (an exact repeat is accepted and
+//!   ignored), older than the retention window is [`AppendError::OutOfBounds`].
+//! - **Layout**: series live in shards picked by their label hash, each behind its own
+//!   `RwLock`, so scrapes resolving series and queries reading them rarely contend. Samples are
+//!   kept in compact [`chunk::Chunk`]s (about 2–4 bytes a sample for typical series).
+//! - **Retention** is time based and measured from the newest sample in the store (as
+//!   Prometheus' head block does): [`Store::truncate`] drops whole chunks that ended before
+//!   the window and series left with no samples; [`Store::run_retention`] does it periodically.
+//! - **Reading**: [`Store::select`] (raw samples in a range), [`Store::latest`] (the newest
+//!   sample at or before a time, for instant queries and federation), and the series / label
+//!   browsing calls the HTTP API needs. Every read sees a consistent snapshot of commits.
+
+pub mod chunk;
+pub mod fanout;
+pub mod matcher;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use scrapeline_exposition::Labels;
+use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
+
+use chunk::Chunk;
+pub use fanout::FanOut;
+pub use matcher::{MatchOp, Matcher, MatcherError, matches_all};
+
+/// Low bits of a [`SeriesRef`] that name the shard; the rest is the series id.
+const SHARD_BITS: u32 = 8;
+/// The most shards a store can have (what fits in [`SHARD_BITS`]).
+pub const MAX_SHARDS: usize = 1 << SHARD_BITS;
+/// Series created less than this long ago are never garbage collected, even when empty, so a
+/// scrape that created a series and has not committed yet cannot lose it.
+const EMPTY_SERIES_GRACE: Duration = Duration::from_secs(600);
+
+/// How a [`Store`] is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// How long samples are kept, measured back from the newest sample (default 2h).
+    pub retention: Duration,
+    /// Number of lock shards, 1 to [`MAX_SHARDS`] (default 16).
+    pub shards: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            retention: Duration::from_secs(2 * 3600),
+            shards: 16,
+        }
+    }
+}
+
+/// The store: a cheap handle (clone it freely), shared by scrapes, the API and retention.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Box<[RwLock<Shard>]>,
+    next_id: AtomicU64,
+    retention_ms: i64,
+    /// Newest committed timestamp, `i64::MIN` while empty.
+    max_t: AtomicI64,
+    appended: AtomicU64,
+    out_of_order: AtomicU64,
+    duplicate: AtomicU64,
+    out_of_bounds: AtomicU64,
+    series_created: AtomicU64,
+    series_removed: AtomicU64,
+}
+
+#[derive(Default)]
+struct Shard {
+    series: HashMap<u64, Series>,
+    by_hash: HashMap<u64, Vec<u64>>,
+    by_name: HashMap<Box<str>, Vec<u64>>,
+}
+
+struct Series {
+    labels: Labels,
+    chunks: Vec<Chunk>,
+    last: Option<(i64, f64)>,
+    created: Instant,
+}
+
+/// One series and its samples, as [`Store::select`] returns them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSamples {
+    /// The series' labels.
+    pub labels: Labels,
+    /// `(timestamp ms, value)` in time order, staleness markers included.
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Sizes of the store, for its metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Series held (including ones whose samples all expired but are not collected yet).
+    pub series: u64,
+    /// Samples held.
+    pub samples: u64,
+    /// Chunks held.
+    pub chunks: u64,
+    /// Bytes for series bookkeeping and labels (the per-series cost).
+    pub series_bytes: u64,
+    /// Bytes for encoded samples (the per-sample cost).
+    pub sample_bytes: u64,
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn make_ref(id: u64, shard: usize) -> SeriesRef {
+    (id << SHARD_BITS) | shard as u64
+}
+
+fn split_ref(r: SeriesRef) -> (u64, usize) {
+    (r >> SHARD_BITS, (r & (MAX_SHARDS as u64 - 1)) as usize)
+}
+
+impl Series {
+    fn push(&mut self, t: i64, v: f64) {
+        match self.chunks.last_mut() {
+            Some(c) if !c.is_full() => c.push(t, v),
+            _ => self.chunks.push(Chunk::new(t, v)),
+        }
+        self.last = Some((t, v));
+    }
+
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.chunks
+            .iter()
+            .any(|c| c.min_t <= maxt && c.max_t >= mint)
+    }
+
+    fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        for c in &self.chunks {
+            if c.max_t < mint || c.min_t > maxt {
+                continue;
+            }
+            c.for_each(|t, v| {
+                if t >= mint && t <= maxt {
+                    out.push((t, v));
+                }
+            });
+        }
+    }
+
+    /// The newest sample with `mint <= t <= maxt`.
+    fn latest_in(&self, mint: i64, maxt: i64) -> Option<(i64, f64)> {
+        if let Some((t, v)) = self.last
+            && t <= maxt
+        {
+            return (t >= mint && self.chunks.last().is_some_and(|c| c.max_t == t))
+                .then_some((t, v));
+        }
+        let c = self.chunks.iter().rev().find(|c| c.min_t <= maxt)?;
+        if c.max_t < mint {
+            return None;
+        }
+        let mut best = None;
+        c.for_each(|t, v| {
+            if t <= maxt {
+                best = Some((t, v));
+            }
+        });
+        best.filter(|(t, _)| *t >= mint)
+    }
+
+    fn sample_count(&self) -> usize {
+        self.chunks.iter().map(Chunk::len).sum()
+    }
+
+    fn overhead_bytes(&self) -> usize {
+        std::mem::size_of::<Series>()
+            + self.labels.heap_bytes()
+            + self.chunks.capacity() * std::mem::size_of::<Chunk>()
+            // map entries: id → series, hash → ids, name → ids
+            + 3 * std::mem::size_of::<u64>() * 2
+    }
+}
+
+impl Shard {
+    fn find(&self, hash: u64, labels: &Labels) -> Option<u64> {
+        self.by_hash
+            .get(&hash)?
+            .iter()
+            .copied()
+            .find(|id| self.series.get(id).is_some_and(|s| s.labels == *labels))
+    }
+
+    fn insert(&mut self, id: u64, hash: u64, labels: &Labels) {
+        self.by_hash.entry(hash).or_default().push(id);
+        let name = labels.metric_name().unwrap_or("");
+        self.by_name.entry(name.into()).or_default().push(id);
+        self.series.insert(
+            id,
+            Series {
+                labels: labels.clone(),
+                chunks: Vec::new(),
+                last: None,
+                created: Instant::now(),
+            },
+        );
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(s) = self.series.remove(&id) else {
+            return;
+        };
+        let hash = s.labels.stable_hash();
+        if let Some(ids) = self.by_hash.get_mut(&hash) {
+            ids.retain(|x| *x != id);
+            if ids.is_empty() {
+                self.by_hash.remove(&hash);
+            }
+        }
+        let name = s.labels.metric_name().unwrap_or("");
+        if let Some(ids) = self.by_name.get_mut(name) {
+            ids.retain(|x| *x != id);
+            if ids.is_empty() {
+                self.by_name.remove(name);
+            }
+        }
+    }
+
+    /// Series matching every matcher, using the name index when a matcher pins the name.
+    fn matching<'a>(&'a self, matchers: &'a [Matcher]) -> Box<dyn Iterator<Item = &'a Series> + 'a> {
+        match matchers.iter().find_map(Matcher::pinned_name) {
+            Some(name) => Box::new(
+                self.by_name
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.series.get(id))
+                    .filter(move |s| matches_all(matchers, &s.labels)),
+            ),
+            None => Box::new(
+                self.series
+                    .values()
+                    .filter(move |s| matches_all(matchers, &s.labels)),
+            ),
+        }
+    }
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new(config: StoreConfig) -> Store {
+        let n = config.shards.clamp(1, MAX_SHARDS);
+        let shards = (0..n).map(|_| RwLock::new(Shard::default())).collect();
+        Store {
+            inner: Arc::new(Inner {
+                shards,
+                next_id: AtomicU64::new(1),
+                retention_ms: i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX),
+                max_t: AtomicI64::new(i64::MIN),
+                appended: AtomicU64::new(0),
+                out_of_order: AtomicU64::new(0),
+                duplicate: AtomicU64::new(0),
+                out_of_bounds: AtomicU64::new(0),
+                series_created: AtomicU64::new(0),
+                series_removed: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The retention window.
+    pub fn retention(&self) -> Duration {
+        Duration::from_millis(self.inner.retention_ms.max(0) as u64)
+    }
+
+    /// The newest committed timestamp (ms), if any sample was ever committed.
+    pub fn max_time(&self) -> Option<i64> {
+        let t = self.inner.max_t.load(Ordering::Acquire);
+        (t != i64::MIN).then_some(t)
+    }
+
+    /// Samples older than this are outside retention and refused.
+    fn min_valid_time(&self) -> i64 {
+        match self.max_time() {
+            Some(t) => t.saturating_sub(self.inner.retention_ms),
+            None => i64::MIN,
+        }
+    }
+
+    fn shard_count(&self) -> usize {
+        self.inner.shards.len()
+    }
+
+    /// Read guards on every shard, in index order: a consistent snapshot of all commits.
+    fn snapshot(&self) -> Vec<RwLockReadGuard<'_, Shard>> {
+        self.inner.shards.iter().map(read).collect()
+    }
+
+    /// Finds or creates the series; returns its ref and newest committed sample.
+    fn resolve(
+        &self,
+        series: SeriesRef,
+        labels: &Labels,
+    ) -> Result<(SeriesRef, Option<(i64, f64)>), AppendError> {
+        if series != 0 {
+            let (id, shard) = split_ref(series);
+            if let Some(lock) = self.inner.shards.get(shard) {
+                let g = read(lock);
+                if let Some(s) = g.series.get(&id)
+                    && s.labels == *labels
+                {
+                    return Ok((series, s.last));
+                }
+            }
+        }
+        if labels.is_empty() {
+            return Err(AppendError::Other("empty labelset".into()));
+        }
+        let hash = labels.stable_hash();
+        let shard = (hash % self.shard_count() as u64) as usize;
+        let lock = &self.inner.shards[shard];
+        {
+            let g = read(lock);
+            if let Some(id) = g.find(hash, labels) {
+                let last = g.series.get(&id).and_then(|s| s.last);
+                return Ok((make_ref(id, shard), last));
+            }
+        }
+        let mut g = write(lock);
+        if let Some(id) = g.find(hash, labels) {
+            let last = g.series.get(&id).and_then(|s| s.last);
+            return Ok((make_ref(id, shard), last));
+        }
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        g.insert(id, hash, labels);
+        self.inner.series_created.fetch_add(1, Ordering::Relaxed);
+        Ok((make_ref(id, shard), None))
+    }
+
+    /// Raw samples with `mint <= t <= maxt` of every series matching all `matchers`, staleness
+    /// markers included, sorted by labels. Series without samples in the range are left out.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        let snap = self.snapshot();
+        let mut out = Vec::new();
+        for shard in &snap {
+            for s in shard.matching(matchers) {
+                let mut samples = Vec::new();
+                s.samples_in(mint, maxt, &mut samples);
+                if !samples.is_empty() {
+                    out.push(SeriesSamples {
+                        labels: s.labels.clone(),
+                        samples,
+                    });
+                }
+            }
+        }
+        drop(snap);
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// For every series matching all `matchers`, its newest sample with `mint <= t <= maxt`
+    /// (which may be a staleness marker), sorted by labels.
+    pub fn latest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
+        let snap = self.snapshot();
+        let mut out = Vec::new();
+        for shard in &snap {
+            for s in shard.matching(matchers) {
+                if let Some((t, v)) = s.latest_in(mint, maxt) {
+                    out.push((s.labels.clone(), t, v));
+                }
+            }
+        }
+        drop(snap);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Calls `f` for every series that matches any of `matcher_sets` (all series when the list
+    /// is empty) and has a sample in `[mint, maxt]`.
+    fn for_each_series(
+        &self,
+        matcher_sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(&Labels),
+    ) {
+        let snap = self.snapshot();
+        let all: [Vec<Matcher>; 1] = [Vec::new()];
+        let sets = if matcher_sets.is_empty() {
+            &all[..]
+        } else {
+            matcher_sets
+        };
+        for shard in &snap {
+            if sets.len() == 1 {
+                for s in shard.matching(&sets[0]) {
+                    if s.overlaps(mint, maxt) {
+                        f(&s.labels);
+                    }
+                }
+            } else {
+                for s in shard.series.values() {
+                    if s.overlaps(mint, maxt) && sets.iter().any(|m| matches_all(m, &s.labels)) {
+                        f(&s.labels);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Label sets of the series matching any of `matcher_sets` with a sample in
+    /// `[mint, maxt]`, sorted.
+    pub fn series(&self, matcher_sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<Labels> {
+        let mut out = Vec::new();
+        self.for_each_series(matcher_sets, mint, maxt, |l| out.push(l.clone()));
+        out.sort();
+        out
+    }
+
+    /// Label names used by those series, sorted and unique.
+    pub fn label_names(&self, matcher_sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<String> {
+        let mut names = std::collections::BTreeSet::new();
+        self.for_each_series(matcher_sets, mint, maxt, |l| {
+            for label in l.iter() {
+                if !names.contains(label.name) {
+                    names.insert(label.name.to_owned());
+                }
+            }
+        });
+        names.into_iter().collect()
+    }
+
+    /// Values of label `name` in those series, sorted and unique (empty values left out).
+    pub fn label_values(
+        &self,
+        name: &str,
+        matcher_sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<String> {
+        let mut values = std::collections::BTreeSet::new();
+        self.for_each_series(matcher_sets, mint, maxt, |l| {
+            if let Some(v) = l.get(name)
+                && !v.is_empty()
+                && !values.contains(v)
+            {
+                values.insert(v.to_owned());
+            }
+        });
+        values.into_iter().collect()
+    }
+
+    /// Drops chunks that ended before the retention window and series left without samples
+    /// (after a grace period). Returns the number of series removed.
+    pub fn truncate(&self) -> usize {
+        let Some(max_t) = self.max_time() else {
+            return 0;
+        };
+        let cutoff = max_t.saturating_sub(self.inner.retention_ms);
+        let mut removed = 0;
+        for lock in self.inner.shards.iter() {
+            let mut g = write(lock);
+            let mut dead = Vec::new();
+            for (id, s) in g.series.iter_mut() {
+                let keep_from = s.chunks.iter().position(|c| c.max_t >= cutoff);
+                match keep_from {
+                    Some(0) => {}
+                    Some(n) => {
+                        s.chunks.drain(..n);
+                    }
+                    None => s.chunks.clear(),
+                }
+                if s.chunks.is_empty() {
+                    s.chunks = Vec::new();
+                    if s.created.elapsed() >= EMPTY_SERIES_GRACE {
+                        dead.push(*id);
+                    }
+                }
+            }
+            for id in &dead {
+                g.remove(*id);
+            }
+            removed += dead.len();
+        }
+        self.inner
+            .series_removed
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        removed
+    }
+
+    /// Runs [`Store::truncate`] every `every` until `cancel` fires.
+    pub async fn run_retention(
+        self,
+        every: Duration,
+        cancel: tokio_util::sync::CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {
+                    let removed = self.truncate();
+                    if removed > 0 {
+                        tracing::debug!(removed, "store retention removed series");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Current sizes.
+    pub fn stats(&self) -> StoreStats {
+        let mut st = StoreStats::default();
+        for shard in self.snapshot().iter() {
+            for s in shard.series.values() {
+                st.series += 1;
+                st.samples += s.sample_count() as u64;
+                st.chunks += s.chunks.len() as u64;
+                st.series_bytes += s.overhead_bytes() as u64;
+                st.sample_bytes += s
+                    .chunks
+                    .iter()
+                    .map(|c| c.bytes() - std::mem::size_of::<Chunk>())
+                    .sum::<usize>() as u64;
+            }
+        }
+        st
+    }
+
+    /// Appends the store's own metrics in the text format.
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let st = self.stats();
+        let per_series = if st.series > 0 {
+            st.series_bytes as f64 / st.series as f64
+        } else {
+            0.0
+        };
+        let per_sample = if st.samples > 0 {
+            st.sample_bytes as f64 / st.samples as f64
+        } else {
+            0.0
+        };
+        let i = &self.inner;
+        let rows: [(&str, &str, &str, f64); 13] = [
+            ("scrapeline_store_series", "gauge", "Series held in the in-memory store.", st.series as f64),
+            ("scrapeline_store_samples", "gauge", "Samples held in the in-memory store.", st.samples as f64),
+            ("scrapeline_store_chunks", "gauge", "Sample chunks held in the in-memory store.", st.chunks as f64),
+            ("scrapeline_store_series_bytes", "gauge", "Bytes used for series bookkeeping and labels.", st.series_bytes as f64),
+            ("scrapeline_store_sample_bytes", "gauge", "Bytes used for encoded samples.", st.sample_bytes as f64),
+            ("scrapeline_store_bytes_per_series", "gauge", "Average bytes of bookkeeping and labels per series.", per_series),
+            ("scrapeline_store_bytes_per_sample", "gauge", "Average bytes per stored sample.", per_sample),
+            ("scrapeline_store_retention_seconds", "gauge", "How long samples are kept.", i.retention_ms as f64 / 1000.0),
+            ("scrapeline_store_samples_appended_total", "counter", "Samples committed to the store.", i.appended.load(Ordering::Relaxed) as f64),
+            ("scrapeline_store_out_of_order_samples_total", "counter", "Samples refused because they were older than the newest sample of their series.", i.out_of_order.load(Ordering::Relaxed) as f64),
+            ("scrapeline_store_duplicate_samples_total", "counter", "Samples refused for repeating a timestamp with a different value.", i.duplicate.load(Ordering::Relaxed) as f64),
+            ("scrapeline_store_out_of_bounds_samples_total", "counter", "Samples refused for being older than the retention window.", i.out_of_bounds.load(Ordering::Relaxed) as f64),
+            ("scrapeline_store_series_removed_total", "counter", "Series removed by retention.", i.series_removed.load(Ordering::Relaxed) as f64),
+        ];
+        for (name, kind, help, v) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            out.push_str(name);
+            out.push(' ');
+            scrapeline_exposition::value::format_value(v, out);
+            out.push('\n');
+        }
+    }
+}
+
+impl Appendable for Store {
+    fn appender(&self) -> Box<dyn Appender> {
+        Box::new(StoreAppender {
+            store: self.clone(),
+            pending: Vec::new(),
+            last: HashMap::new(),
+        })
+    }
+}
+
+/// One scrape's batch for the store.
+struct StoreAppender {
+    store: Store,
+    pending: Vec<(SeriesRef, i64, f64)>,
+    /// Newest pending sample per series, so a batch is checked against itself too.
+    last: HashMap<SeriesRef, (i64, f64)>,
+}
+
+impl Appender for StoreAppender {
+    fn append(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<SeriesRef, AppendError> {
+        let inner = &self.store.inner;
+        if timestamp_ms < self.store.min_valid_time() {
+            inner.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+            return Err(AppendError::OutOfBounds);
+        }
+        let (r, committed) = self.store.resolve(series, labels)?;
+        if let Some((lt, lv)) = self.last.get(&r).copied().or(committed) {
+            if timestamp_ms < lt {
+                inner.out_of_order.fetch_add(1, Ordering::Relaxed);
+                return Err(AppendError::OutOfOrder);
+            }
+            if timestamp_ms == lt {
+                if lv.to_bits() == value.to_bits() {
+                    return Ok(r);
+                }
+                inner.duplicate.fetch_add(1, Ordering::Relaxed);
+                return Err(AppendError::Duplicate);
+            }
+        }
+        self.pending.push((r, timestamp_ms, value));
+        self.last.insert(r, (timestamp_ms, value));
+        Ok(r)
+    }
+
+    fn commit(&mut self) -> Result<(), AppendError> {
+        self.last.clear();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        // Stable: keeps each series' samples in append order.
+        pending.sort_by_key(|(r, _, _)| split_ref(*r).1);
+        let inner = &self.store.inner;
+        // Lock every touched shard (in index order, so commits never deadlock) before
+        // changing any: a reader's snapshot sees all of this batch or none of it.
+        let mut guards: Vec<(usize, RwLockWriteGuard<'_, Shard>)> = Vec::new();
+        for (r, _, _) in &pending {
+            let shard = split_ref(*r).1;
+            if guards.last().is_none_or(|(s, _)| *s != shard)
+                && let Some(lock) = inner.shards.get(shard)
+            {
+                guards.push((shard, write(lock)));
+            }
+        }
+        let (mut appended, mut refused, mut max_t) = (0u64, 0u64, i64::MIN);
+        let mut gi = 0;
+        for (r, t, v) in pending {
+            let (id, shard) = split_ref(r);
+            while gi < guards.len() && guards[gi].0 < shard {
+                gi += 1;
+            }
+            let Some((_, g)) = guards.get_mut(gi) else {
+                continue;
+            };
+            let Some(s) = g.series.get_mut(&id) else {
+                continue;
+            };
+            // Another appender may have written this series since our append was checked.
+            match s.last {
+                Some((lt, _)) if t <= lt => refused += 1,
+                _ => {
+                    s.push(t, v);
+                    appended += 1;
+                    max_t = max_t.max(t);
+                }
+            }
+        }
+        if max_t != i64::MIN {
+            inner.max_t.fetch_max(max_t, Ordering::AcqRel);
+        }
+        drop(guards);
+        inner.appended.fetch_add(appended, Ordering::Relaxed);
+        inner.out_of_order.fetch_add(refused, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        self.pending.clear();
+        self.last.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests;
