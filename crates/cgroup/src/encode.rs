@@ -8,7 +8,9 @@ use std::fmt::Write;
 
 use scrapeline_exposition::value::{escape_help, escape_label_value, format_value};
 
-use crate::families::{BASE_LABELS, CONTAINER_FAMILIES, ContainerFamily, MACHINE_FAMILIES, SCRAPE_ERROR, Sink};
+use crate::families::{
+    BASE_LABELS, CONTAINER_FAMILIES, ContainerFamily, MACHINE_FAMILIES, SCRAPE_ERROR, Sink,
+};
 use crate::stats::Collection;
 
 #[derive(Clone, Copy)]

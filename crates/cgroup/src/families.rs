@@ -435,7 +435,10 @@ pub const SCRAPE_ERROR: (&str, &str) = (
 /// The machine families (labels `boot_id`, `machine_id`, `system_uuid`; no timestamp).
 pub const MACHINE_FAMILIES: [(&str, &str); 2] = [
     ("machine_cpu_cores", "Number of logical CPU cores."),
-    ("machine_memory_bytes", "Amount of memory installed on the machine."),
+    (
+        "machine_memory_bytes",
+        "Amount of memory installed on the machine.",
+    ),
 ];
 
 #[cfg(test)]

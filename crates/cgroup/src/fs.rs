@@ -191,8 +191,14 @@ mod tests {
             h.resolve_mount_point("/sys/fs/cgroup/cpu,cpuacct"),
             PathBuf::from("/host/cg/cpu,cpuacct")
         );
-        assert_eq!(h.resolve_mount_point("/sys/fs/cgroup"), PathBuf::from("/host/cg"));
-        assert_eq!(h.resolve_mount_point("/cgroup/x"), PathBuf::from("/fx/cgroup/x"));
+        assert_eq!(
+            h.resolve_mount_point("/sys/fs/cgroup"),
+            PathBuf::from("/host/cg")
+        );
+        assert_eq!(
+            h.resolve_mount_point("/cgroup/x"),
+            PathBuf::from("/fx/cgroup/x")
+        );
         assert_eq!(join_rel(Path::new("/a"), "/"), PathBuf::from("/a"));
         assert_eq!(join_rel(Path::new("/a"), "/b/c"), PathBuf::from("/a/b/c"));
     }
@@ -214,7 +220,10 @@ mod tests {
             )
         );
         let mut r = Reader::new();
-        assert_eq!(r.parsed(dir.path(), "memory.current", crate::parse::parse_u64), None);
+        assert_eq!(
+            r.parsed(dir.path(), "memory.current", crate::parse::parse_u64),
+            None
+        );
         assert_eq!(r.stats.parse_errors, 1);
         assert_eq!(r.read(dir.path(), "nope"), None);
         assert_eq!(r.stats.files_unreadable, 0);

@@ -69,10 +69,8 @@ impl Layout {
                         .super_options
                         .split(',')
                         .filter(|o| {
-                            !matches!(
-                                *o,
-                                "rw" | "ro" | "xattr" | "noprefix" | "clone_children"
-                            ) && !o.starts_with("release_agent=")
+                            !matches!(*o, "rw" | "ro" | "xattr" | "noprefix" | "clone_children")
+                                && !o.starts_with("release_agent=")
                                 && !o.is_empty()
                         })
                         .map(str::to_string)
@@ -178,13 +176,19 @@ mod tests {
 ";
         let l = Layout::detect(&parse_mountinfo(mi).unwrap(), resolve).unwrap();
         assert_eq!(l.mode, Mode::Hybrid);
-        assert_eq!(l.controller("cpu"), Some(Path::new("/host/sys/fs/cgroup/cpu")));
+        assert_eq!(
+            l.controller("cpu"),
+            Some(Path::new("/host/sys/fs/cgroup/cpu"))
+        );
         assert_eq!(
             l.controller("cpuacct"),
             Some(Path::new("/host/sys/fs/cgroup/cpuacct"))
         );
         assert_eq!(l.controller("hugetlb"), None);
-        assert_eq!(l.unified.as_deref(), Some(Path::new("/host/sys/fs/cgroup/unified")));
+        assert_eq!(
+            l.unified.as_deref(),
+            Some(Path::new("/host/sys/fs/cgroup/unified"))
+        );
         assert_eq!(l.stat_dirs().len(), 5);
     }
 

@@ -95,8 +95,8 @@ pub use meta::{ContainerMeta, PodLookup};
 pub use parse::InterfaceStats;
 pub use read::weight_to_shares;
 pub use stats::{
-    CfsStats, CollectStats, Collection, ContainerStats, CpuStats, DiskIo, MachineInfo,
-    MemoryStats, ProcessStats, SpecStats,
+    CfsStats, CollectStats, Collection, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats,
+    ProcessStats, SpecStats,
 };
 
 impl Collection {

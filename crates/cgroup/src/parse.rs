@@ -172,7 +172,8 @@ pub fn parse_blkio(s: &str) -> Result<BlkioTable, FormatError> {
             [] => {}
             [_, _] => {} // the "Total N" summary
             [dev, op, value] => {
-                let (major, minor) = parse_dev(dev).map_err(|e| FormatError::new(i + 1, e.message))?;
+                let (major, minor) =
+                    parse_dev(dev).map_err(|e| FormatError::new(i + 1, e.message))?;
                 let value = value
                     .parse::<u64>()
                     .map_err(|_| FormatError::new(i + 1, format!("bad value in {line:?}")))?;
@@ -487,9 +488,7 @@ fn unescape_octal(s: &str) -> String {
         if let (Some(b'\\'), Some(d)) = (b.get(i), b.get(i + 1..i + 4))
             && d.iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = d
-                .iter()
-                .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+            let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
             if let Ok(byte) = u8::try_from(v) {
                 out.push(byte);
                 i += 4;
@@ -569,7 +568,10 @@ mod tests {
         );
         assert_eq!(parse_blkio("Total 0\n").unwrap().entries, vec![]);
         assert_eq!(parse_blkio("8:0 Read x\n").unwrap_err().line, 1);
-        assert_eq!(parse_blkio("ok\n8:0 Read 1 2\n").unwrap_err().line, 2);
+        assert_eq!(
+            parse_blkio("8:0 Read 1\n8:0 Read 1 2\n").unwrap_err().line,
+            2
+        );
     }
 
     #[test]
@@ -630,8 +632,10 @@ mod tests {
 
     #[test]
     fn meminfo_cpus_uptime() {
-        let m = parse_meminfo("MemTotal:       16384000 kB\nMemFree: 1 kB\nSwapTotal: 2 kB\nSwapFree: 1 kB\n")
-            .unwrap();
+        let m = parse_meminfo(
+            "MemTotal:       16384000 kB\nMemFree: 1 kB\nSwapTotal: 2 kB\nSwapFree: 1 kB\n",
+        )
+        .unwrap();
         assert_eq!(
             m,
             MemInfo {

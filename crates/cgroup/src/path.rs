@@ -122,7 +122,9 @@ fn tok(c: &str) -> &str {
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `pod<uuid with - or _>` or `pod<32 hex>` → the UID with dashes.

@@ -9,8 +9,7 @@ use crate::meta::{ContainerMeta, PodLookup};
 use crate::parse;
 use crate::path::{CgroupIdentity, CgroupKind};
 use crate::stats::{
-    CfsStats, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats, ProcessStats,
-    SpecStats,
+    CfsStats, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats, ProcessStats, SpecStats,
 };
 
 /// Anything above this is "unlimited" (v1 writes `9223372036854771712`).
@@ -185,8 +184,10 @@ fn read_v1(
         .and_then(|d| r.parsed(d, "cpu.shares", parse::parse_u64));
     if let (Some(dir), Some(shares)) = (cpu_dir, shares) {
         c.spec.cpu_shares = Some(shares);
-        c.spec.cpu_period_us =
-            Some(r.parsed(&dir, "cpu.cfs_period_us", parse::parse_u64).unwrap_or(0));
+        c.spec.cpu_period_us = Some(
+            r.parsed(&dir, "cpu.cfs_period_us", parse::parse_u64)
+                .unwrap_or(0),
+        );
         if let Some(q) = r.parsed(&dir, "cpu.cfs_quota_us", parse::parse_i64)
             && let Ok(q) = u64::try_from(q)
         {
@@ -197,7 +198,9 @@ fn read_v1(
         if let Some(p) = procs {
             procs_found = true;
             first_pid = p.first;
-            c.processes.get_or_insert_with(ProcessStats::default).processes = p.count;
+            c.processes
+                .get_or_insert_with(ProcessStats::default)
+                .processes = p.count;
         }
         let mut cfs = CfsStats::default();
         if quota_set
@@ -274,11 +277,15 @@ fn read_v1(
             m.active_file_bytes = g(5);
             m.pgfault = pg.0;
             m.pgmajfault = pg.1;
-            m.usage_bytes = r.parsed(&dir, "memory.usage_in_bytes", parse::parse_u64).unwrap_or(0);
+            m.usage_bytes = r
+                .parsed(&dir, "memory.usage_in_bytes", parse::parse_u64)
+                .unwrap_or(0);
             m.max_usage_bytes = r
                 .parsed(&dir, "memory.max_usage_in_bytes", parse::parse_u64)
                 .unwrap_or(0);
-            m.failcnt = r.parsed(&dir, "memory.failcnt", parse::parse_u64).unwrap_or(0);
+            m.failcnt = r
+                .parsed(&dir, "memory.failcnt", parse::parse_u64)
+                .unwrap_or(0);
             m.working_set_bytes = m.usage_bytes.saturating_sub(m.inactive_file_bytes);
             c.memory = Some(m);
             let limit = if is_root {
@@ -295,7 +302,9 @@ fn read_v1(
         let p = c.processes.get_or_insert_with(ProcessStats::default);
         if !is_root {
             // cAdvisor drops the pids path of the v1 root: threads and max stay 0.
-            p.threads = r.parsed(&dir, "pids.current", parse::parse_u64).unwrap_or(0);
+            p.threads = r
+                .parsed(&dir, "pids.current", parse::parse_u64)
+                .unwrap_or(0);
             p.threads_max = r
                 .parsed(&dir, "pids.max", parse::parse_max)
                 .flatten()
@@ -353,11 +362,16 @@ fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: &Path)
             r.parsed(dir, serviced_file, parse::parse_blkio)
                 .unwrap_or_default()
         };
-        let bytes = r.parsed(dir, bytes_file, parse::parse_blkio).unwrap_or_default();
+        let bytes = r
+            .parsed(dir, bytes_file, parse::parse_blkio)
+            .unwrap_or_default();
         r.stats.unknown_keys += serviced.unknown_keys + bytes.unknown_keys;
         let mut per_dev: Vec<DiskIo> = Vec::new();
         let mut slot = |major: u32, minor: u32| -> usize {
-            match per_dev.iter().position(|d| d.major == major && d.minor == minor) {
+            match per_dev
+                .iter()
+                .position(|d| d.major == major && d.minor == minor)
+            {
                 Some(i) => i,
                 None => {
                     per_dev.push(DiskIo {
