@@ -1,0 +1,614 @@
+//! Prometheus remote write 1.0 to any number of endpoints.
+//!
+//! Each endpoint gets a [`RemoteWrite`] queue, which is an [`Appendable`]: put it next to the
+//! store in a [`crate::store::FanOut`] and every committed scrape is queued for sending.
+//!
+//! - **Series**: external labels are added (where a series lacks them), then
+//!   `write_relabel_configs` run, once per series; the result is cached by [`SeriesRef`].
+//! - **Shards**: samples are spread over parallel shards by the hash of their labels, so the
+//!   samples of one series stay in order. Each shard sends a batch when it holds
+//!   `max_samples_per_send` samples or `batch_send_deadline` after the last send.
+//! - **Bounded**: a shard holds at most `capacity` samples; what does not fit is dropped,
+//!   counted (`scrapeline_remote_write_samples_dropped_total{reason="queue_full"}`) and
+//!   logged. Nothing else grows with an unreachable endpoint.
+//! - **Retries**: network errors, timeouts, 5xx and (with `retry_on_http_429`) 429 are
+//!   retried with exponential backoff from `min_backoff` to `max_backoff` (or the server's
+//!   `Retry-After`) until they succeed: no sample is lost to an endpoint restart while the
+//!   queue has room. Other 4xx answers drop the batch (counted as failed): resending the
+//!   same bytes cannot succeed.
+//! - **Shutdown**: [`RemoteWriteSet::shutdown`] flushes what is queued, bounded by a
+//!   deadline; whatever is left then is counted as dropped and logged.
+
+pub mod client;
+pub mod config;
+pub mod proto;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use scrapeline_exposition::{Labels, LabelsBuilder};
+use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
+use scrapeline_sd::relabel::{self, Rule};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use client::{Client, ClientError, SendError};
+pub use config::{QueueConfig, RemoteWriteConfig};
+
+/// Refs this queue hands out itself (when called without one) have the top bit set, so they
+/// never collide with refs of a primary store passed through a fan-out.
+const OWN_REF_BIT: u64 = 1 << 63;
+/// Cached series not appended to for this long are forgotten.
+const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+/// At most one "dropping samples" warning per queue this often.
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Why a remote-write queue could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteWriteError {
+    /// The config is invalid.
+    #[error("remote_write {url}: {message}")]
+    Config {
+        /// The endpoint.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The HTTP client could not be built (TLS files, headers).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// One endpoint's queue. Cheap to clone; all clones share the queue.
+#[derive(Clone)]
+pub struct RemoteWrite {
+    inner: Arc<Queue>,
+}
+
+struct Queue {
+    name: String,
+    url: String,
+    cfg: QueueConfig,
+    rules: Vec<Rule>,
+    external: Labels,
+    shards: Box<[Shard]>,
+    cache: RwLock<HashMap<SeriesRef, CacheEntry>>,
+    next_ref: AtomicU64,
+    client: Client,
+    flush: CancellationToken,
+    hard: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    started: Instant,
+    last_drop_log: AtomicI64,
+    m: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+    dropped_full: AtomicU64,
+    dropped_relabel: AtomicU64,
+    dropped_shutdown: AtomicU64,
+    dropped_too_old: AtomicU64,
+    sent_bytes: AtomicU64,
+    requests: AtomicU64,
+    highest_sent_ms: AtomicI64,
+}
+
+struct Shard {
+    queue: Mutex<VecDeque<Queued>>,
+    notify: Notify,
+}
+
+struct Queued {
+    labels: Arc<Labels>,
+    t: i64,
+    v: f64,
+}
+
+struct CacheEntry {
+    /// Labels to send and shard, or `None` when relabeling dropped the series.
+    out: Option<(Arc<Labels>, usize)>,
+    /// Seconds since the queue started when the series was last appended to.
+    seen: AtomicU64,
+}
+
+impl RemoteWrite {
+    /// Validates `cfg`, builds its client and starts its shards on the current tokio runtime.
+    /// `external_labels` (the global config's) are added to series that lack them.
+    pub fn start(cfg: &RemoteWriteConfig, external_labels: Labels) -> Result<RemoteWrite, RemoteWriteError> {
+        let config_err = |message: String| RemoteWriteError::Config {
+            url: cfg.url.clone(),
+            message,
+        };
+        cfg.validate().map_err(config_err)?;
+        let rules = relabel::compile(&cfg.write_relabel_configs).map_err(|e| config_err(format!("write_relabel_configs: {e}")))?;
+        let client = Client::new(cfg)?;
+        let q = &cfg.queue_config;
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        let n = parallel.min(q.max_shards).max(q.min_shards).max(1);
+        let shards = (0..n)
+            .map(|_| Shard {
+                queue: Mutex::new(VecDeque::new()),
+                notify: Notify::new(),
+            })
+            .collect();
+        let inner = Arc::new(Queue {
+            name: cfg.queue_name(),
+            url: cfg.url.clone(),
+            cfg: q.clone(),
+            rules,
+            external: external_labels,
+            shards,
+            cache: RwLock::new(HashMap::new()),
+            next_ref: AtomicU64::new(1),
+            client,
+            flush: CancellationToken::new(),
+            hard: CancellationToken::new(),
+            tasks: Mutex::new(Vec::new()),
+            started: Instant::now(),
+            last_drop_log: AtomicI64::new(i64::MIN),
+            m: Counters::default(),
+        });
+        let mut tasks = Vec::with_capacity(n);
+        for i in 0..n {
+            let q = inner.clone();
+            tasks.push(tokio::spawn(async move { q.run_shard(i).await }));
+        }
+        if let Ok(mut t) = inner.tasks.lock() {
+            *t = tasks;
+        }
+        tracing::info!(remote_name = %inner.name, url = %inner.url, shards = n, "remote write queue started");
+        Ok(RemoteWrite { inner })
+    }
+
+    /// The queue's name (`name` from the config or a hash of the URL).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Samples queued and not yet sent.
+    pub fn pending(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.queue.lock().map_or(0, |q| q.len()))
+            .sum()
+    }
+
+    /// Samples sent successfully so far.
+    pub fn samples_sent(&self) -> u64 {
+        self.inner.m.sent.load(Ordering::Relaxed)
+    }
+
+    /// Samples dropped so far for any reason (queue full, relabeling, too old, shutdown)
+    /// plus those refused by the endpoint.
+    pub fn samples_lost(&self) -> u64 {
+        let m = &self.inner.m;
+        [
+            &m.failed,
+            &m.dropped_full,
+            &m.dropped_relabel,
+            &m.dropped_shutdown,
+            &m.dropped_too_old,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+
+    /// Sends what is queued (bounded by `deadline`), then stops the shards.
+    pub async fn shutdown(&self, deadline: Duration) {
+        let q = &self.inner;
+        q.flush.cancel();
+        let tasks = q.tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+        let mut all = futures::future::join_all(tasks);
+        if tokio::time::timeout(deadline, &mut all).await.is_err() {
+            q.hard.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(2), all).await;
+        }
+        let left = self.pending();
+        if left > 0 {
+            for s in q.shards.iter() {
+                if let Ok(mut g) = s.queue.lock() {
+                    g.clear();
+                }
+            }
+            q.m.dropped_shutdown.fetch_add(left as u64, Ordering::Relaxed);
+            tracing::warn!(remote_name = %q.name, url = %q.url, dropped = left, "remote write shutdown deadline passed; dropped queued samples");
+        }
+        tracing::info!(remote_name = %q.name, sent = q.m.sent.load(Ordering::Relaxed), "remote write queue stopped");
+    }
+}
+
+impl Queue {
+    fn now_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// The labels to send for a series (cached by ref), or `None` if relabeling drops it.
+    fn resolve(&self, series: SeriesRef, labels: &Labels) -> (SeriesRef, Option<(Arc<Labels>, usize)>) {
+        let now = self.now_secs();
+        if series != 0
+            && let Ok(cache) = self.cache.read()
+            && let Some(e) = cache.get(&series)
+        {
+            e.seen.store(now, Ordering::Relaxed);
+            return (series, e.out.clone());
+        }
+        let mut b = LabelsBuilder::from_labels(labels);
+        for l in self.external.iter() {
+            if b.get(l.name).is_none() {
+                b.set(l.name, l.value);
+            }
+        }
+        let keep = self.rules.is_empty() || relabel::relabel(&self.rules, &mut b);
+        let out = if keep {
+            let ls = b.labels();
+            (!ls.is_empty()).then(|| {
+                let shard = (ls.stable_hash() % self.shards.len() as u64) as usize;
+                (Arc::new(ls), shard)
+            })
+        } else {
+            None
+        };
+        let r = if series != 0 {
+            series
+        } else {
+            OWN_REF_BIT | self.next_ref.fetch_add(1, Ordering::Relaxed)
+        };
+        if let Ok(mut cache) = self.cache.write() {
+            cache.insert(
+                r,
+                CacheEntry {
+                    out: out.clone(),
+                    seen: AtomicU64::new(now),
+                },
+            );
+        }
+        (r, out)
+    }
+
+    fn forget_idle_series(&self) {
+        let cutoff = self.now_secs().saturating_sub(CACHE_TTL.as_secs());
+        if let Ok(mut cache) = self.cache.write() {
+            cache.retain(|_, e| e.seen.load(Ordering::Relaxed) >= cutoff);
+        }
+    }
+
+    fn enqueue(&self, samples: impl Iterator<Item = (usize, Queued)>) {
+        let mut dropped = 0u64;
+        for (shard, s) in samples {
+            let Some(sh) = self.shards.get(shard) else {
+                continue;
+            };
+            let Ok(mut q) = sh.queue.lock() else {
+                dropped += 1;
+                continue;
+            };
+            if q.len() >= self.cfg.capacity || self.hard.is_cancelled() {
+                dropped += 1;
+                continue;
+            }
+            q.push_back(s);
+            if q.len() == self.cfg.max_samples_per_send {
+                sh.notify.notify_one();
+            }
+        }
+        if dropped > 0 {
+            self.m.dropped_full.fetch_add(dropped, Ordering::Relaxed);
+            let now = self.started.elapsed().as_millis() as i64;
+            let last = self.last_drop_log.load(Ordering::Relaxed);
+            if (last == i64::MIN || now - last >= DROP_LOG_EVERY.as_millis() as i64)
+                && self
+                    .last_drop_log
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(
+                    remote_name = %self.name,
+                    url = %self.url,
+                    dropped,
+                    total_dropped = self.m.dropped_full.load(Ordering::Relaxed),
+                    capacity = self.cfg.capacity,
+                    "remote write queue full; dropping samples"
+                );
+            }
+        }
+    }
+
+    fn take_batch(&self, shard: usize, partial: bool) -> Option<Vec<Queued>> {
+        let mut q = self.shards.get(shard)?.queue.lock().ok()?;
+        let max = self.cfg.max_samples_per_send;
+        if q.len() >= max || (partial && !q.is_empty()) {
+            let n = q.len().min(max);
+            Some(q.drain(..n).collect())
+        } else {
+            None
+        }
+    }
+
+    async fn run_shard(self: Arc<Self>, shard: usize) {
+        let Some(sh) = self.shards.get(shard) else {
+            return;
+        };
+        let deadline = self.cfg.batch_send_deadline.max(Duration::from_millis(1));
+        let mut timer = tokio::time::Instant::now() + deadline;
+        let mut flushing = false;
+        let mut fired = false;
+        let mut last_gc = Instant::now();
+        loop {
+            if self.hard.is_cancelled() {
+                return;
+            }
+            if let Some(batch) = self.take_batch(shard, fired || flushing) {
+                self.send_batch(batch).await;
+                timer = tokio::time::Instant::now() + deadline;
+                fired = false;
+                continue;
+            }
+            if flushing {
+                return;
+            }
+            if fired {
+                fired = false;
+                timer = tokio::time::Instant::now() + deadline;
+            }
+            if shard == 0 && last_gc.elapsed() >= CACHE_TTL / 3 {
+                self.forget_idle_series();
+                last_gc = Instant::now();
+            }
+            tokio::select! {
+                _ = sh.notify.notified() => {}
+                _ = tokio::time::sleep_until(timer) => fired = true,
+                _ = self.flush.cancelled() => flushing = true,
+                _ = self.hard.cancelled() => return,
+            }
+        }
+    }
+
+    async fn send_batch(&self, batch: Vec<Queued>) {
+        let mut batch = batch;
+        if !self.cfg.sample_age_limit.is_zero() {
+            let oldest = crate::api::query::system_time_ms(std::time::SystemTime::now())
+                - self.cfg.sample_age_limit.as_millis() as i64;
+            let before = batch.len();
+            batch.retain(|s| s.t >= oldest);
+            self.m
+                .dropped_too_old
+                .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len() as u64;
+        let highest = batch.iter().map(|s| s.t).max().unwrap_or(i64::MIN);
+        let mut index: HashMap<usize, usize> = HashMap::new();
+        let mut req = proto::WriteRequest::default();
+        for s in &batch {
+            let key = Arc::as_ptr(&s.labels) as usize;
+            let i = *index.entry(key).or_insert_with(|| {
+                req.timeseries.push(proto::TimeSeries {
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|l| proto::Label {
+                            name: l.name.to_owned(),
+                            value: l.value.to_owned(),
+                        })
+                        .collect(),
+                    samples: Vec::new(),
+                });
+                req.timeseries.len() - 1
+            });
+            if let Some(ts) = req.timeseries.get_mut(i) {
+                ts.samples.push(proto::Sample {
+                    value: s.v,
+                    timestamp: s.t,
+                });
+            }
+        }
+        drop(batch);
+        let body = match proto::encode(&req) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => {
+                self.m.failed.fetch_add(n, Ordering::Relaxed);
+                tracing::error!(remote_name = %self.name, error = %e, "encoding a remote write request failed");
+                return;
+            }
+        };
+        drop(req);
+        let mut backoff = self.cfg.min_backoff;
+        loop {
+            self.m.requests.fetch_add(1, Ordering::Relaxed);
+            let res = tokio::select! {
+                r = self.client.send(body.clone()) => r,
+                _ = self.hard.cancelled() => {
+                    self.m.dropped_shutdown.fetch_add(n, Ordering::Relaxed);
+                    return;
+                }
+            };
+            match res {
+                Ok(()) => {
+                    self.m.sent.fetch_add(n, Ordering::Relaxed);
+                    self.m.sent_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                    self.m.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
+                    return;
+                }
+                Err(SendError::Permanent(message)) => {
+                    self.m.failed.fetch_add(n, Ordering::Relaxed);
+                    tracing::error!(remote_name = %self.name, url = %self.url, samples = n, error = %message, "remote write request refused; dropping the batch");
+                    return;
+                }
+                Err(SendError::Recoverable { message, retry_after }) => {
+                    self.m.retried.fetch_add(n, Ordering::Relaxed);
+                    let delay = retry_after.unwrap_or(backoff);
+                    tracing::warn!(remote_name = %self.name, url = %self.url, samples = n, error = %message, retry_in = ?delay, "remote write request failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.hard.cancelled() => {
+                            self.m.dropped_shutdown.fetch_add(n, Ordering::Relaxed);
+                            return;
+                        }
+                    }
+                    backoff = (backoff * 2).min(self.cfg.max_backoff);
+                }
+            }
+        }
+    }
+}
+
+impl Appendable for RemoteWrite {
+    fn appender(&self) -> Box<dyn Appender> {
+        Box::new(QueueAppender {
+            q: self.inner.clone(),
+            pending: Vec::new(),
+        })
+    }
+}
+
+struct QueueAppender {
+    q: Arc<Queue>,
+    pending: Vec<(usize, Queued)>,
+}
+
+impl Appender for QueueAppender {
+    fn append(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<SeriesRef, AppendError> {
+        let (r, out) = self.q.resolve(series, labels);
+        match out {
+            Some((labels, shard)) => self.pending.push((
+                shard,
+                Queued {
+                    labels,
+                    t: timestamp_ms,
+                    v: value,
+                },
+            )),
+            None => {
+                self.q.m.dropped_relabel.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(r)
+    }
+
+    fn commit(&mut self) -> Result<(), AppendError> {
+        self.q.enqueue(self.pending.drain(..));
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        self.pending.clear();
+    }
+}
+
+/// All configured endpoints: what the binary holds.
+#[derive(Clone, Default)]
+pub struct RemoteWriteSet {
+    queues: Vec<RemoteWrite>,
+}
+
+impl RemoteWriteSet {
+    /// Starts one queue per config (on the current tokio runtime).
+    pub fn start(configs: &[RemoteWriteConfig], external_labels: &Labels) -> Result<RemoteWriteSet, RemoteWriteError> {
+        let mut queues = Vec::with_capacity(configs.len());
+        for c in configs {
+            match RemoteWrite::start(c, external_labels.clone()) {
+                Ok(q) => queues.push(q),
+                Err(e) => {
+                    // Do not leave the queues started so far running.
+                    for q in &queues {
+                        q.inner.hard.cancel();
+                        q.inner.flush.cancel();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(RemoteWriteSet { queues })
+    }
+
+    /// The queues, in config order.
+    pub fn queues(&self) -> &[RemoteWrite] {
+        &self.queues
+    }
+
+    /// The queues as sinks for a [`crate::store::FanOut`].
+    pub fn appendables(&self) -> Vec<Arc<dyn Appendable>> {
+        self.queues
+            .iter()
+            .map(|q| Arc::new(q.clone()) as Arc<dyn Appendable>)
+            .collect()
+    }
+
+    /// Flushes every queue in parallel, each bounded by `deadline`.
+    pub async fn shutdown(&self, deadline: Duration) {
+        futures::future::join_all(self.queues.iter().map(|q| q.shutdown(deadline))).await;
+    }
+
+    /// Appends the queues' metrics (one family each, a line per endpoint).
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        type Get = fn(&Queue) -> f64;
+        let families: [(&str, &str, &str, Option<&str>, Get); 12] = [
+            ("scrapeline_remote_write_samples_sent_total", "counter", "Samples sent successfully.", None, |q| q.m.sent.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_samples_failed_total", "counter", "Samples in batches the endpoint refused with a non-retryable status.", None, |q| q.m.failed.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_samples_retried_total", "counter", "Samples in requests that failed and were retried.", None, |q| q.m.retried.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_samples_dropped_total", "counter", "Samples dropped before sending, by reason.", Some("queue_full"), |q| q.m.dropped_full.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_samples_dropped_total", "counter", "", Some("relabel"), |q| q.m.dropped_relabel.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_samples_dropped_total", "counter", "", Some("too_old"), |q| q.m.dropped_too_old.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_samples_dropped_total", "counter", "", Some("shutdown"), |q| q.m.dropped_shutdown.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_samples_pending", "gauge", "Samples queued and not yet sent.", None, |q| q.shards.iter().map(|s| s.queue.lock().map_or(0, |g| g.len())).sum::<usize>() as f64),
+            ("scrapeline_remote_write_shards", "gauge", "Parallel sending shards.", None, |q| q.shards.len() as f64),
+            ("scrapeline_remote_write_sent_bytes_total", "counter", "Compressed request bytes sent successfully.", None, |q| q.m.sent_bytes.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_requests_total", "counter", "Requests attempted, retries included.", None, |q| q.m.requests.load(Ordering::Relaxed) as f64),
+            ("scrapeline_remote_write_highest_sent_timestamp_seconds", "gauge", "Newest sample timestamp sent successfully.", None, |q| {
+                let t = q.m.highest_sent_ms.load(Ordering::Relaxed);
+                if t <= 0 { 0.0 } else { t as f64 / 1000.0 }
+            }),
+        ];
+        if self.queues.is_empty() {
+            return;
+        }
+        for (name, kind, help, reason, get) in families {
+            if !help.is_empty() {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            }
+            for q in &self.queues {
+                let q = &q.inner;
+                out.push_str(name);
+                out.push('{');
+                if let Some(r) = reason {
+                    let _ = write!(out, "reason=\"{r}\",");
+                }
+                out.push_str("remote_name=\"");
+                scrapeline_exposition::value::escape_label_value(&q.name, out);
+                out.push_str("\",url=\"");
+                scrapeline_exposition::value::escape_label_value(&q.url, out);
+                out.push_str("\"} ");
+                scrapeline_exposition::value::format_value(get(q), out);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+impl crate::api::MetricsSource for RemoteWriteSet {
+    fn write_metrics(&self, out: &mut String) {
+        RemoteWriteSet::write_metrics(self, out)
+    }
+}
+
+#[cfg(test)]
+mod tests;
