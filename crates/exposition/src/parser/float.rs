@@ -146,24 +146,30 @@ fn slow_value(s: &[u8]) -> Option<f64> {
 /// A text-format timestamp: decimal digits only (the lexer's `{D}+`), as an `i64`.
 #[inline]
 pub(crate) fn parse_text_timestamp(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 19 {
-        return if s.len() > 19 {
-            // Could still fit with leading zeros.
-            let t = s
-                .iter()
-                .position(|&c| c != b'0')
-                .map_or(&s[s.len()..], |p| &s[p..]);
-            if t.len() > 19 {
-                None
-            } else {
-                parse_text_timestamp(if t.is_empty() { b"0" } else { t })
+    if s.is_empty() {
+        return None;
+    }
+    if s.len() <= 18 {
+        // Cannot overflow: at most 10^18 - 1.
+        let mut v: i64 = 0;
+        for &c in s {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
             }
-        } else {
-            None
-        };
+            v = v * 10 + i64::from(d);
+        }
+        return Some(v);
+    }
+    let t = s
+        .iter()
+        .position(|&c| c != b'0')
+        .map_or(&s[s.len()..], |p| &s[p..]);
+    if t.len() > 19 {
+        return None;
     }
     let mut v: i64 = 0;
-    for &c in s {
+    for &c in t {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
             return None;

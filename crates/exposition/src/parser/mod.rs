@@ -389,6 +389,8 @@ pub struct Parser<'a> {
     /// Label-name spans of the current series (content without quotes, escaped flag), reused
     /// across lines for the duplicate-name check.
     names: Vec<(usize, usize, bool)>,
+    /// Whether `names` is strictly increasing and unescaped so far.
+    names_sorted: bool,
     /// OpenMetrics family-level state.
     om: om::State,
 }
@@ -402,6 +404,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             done: false,
             names: Vec::new(),
+            names_sorted: true,
             om: om::State::default(),
         }
     }
@@ -453,6 +456,13 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Starts the duplicate-name bookkeeping for a new label set.
+    #[inline]
+    fn reset_names(&mut self) {
+        self.names.clear();
+        self.names_sorted = true;
+    }
+
     /// Records a label name (content span) and fails when it repeats an earlier one of the same
     /// series or is `__name__` (which the metric name already holds).
     fn check_label_name(
@@ -464,6 +474,22 @@ impl<'a> Parser<'a> {
     ) -> Result<(), ParseError> {
         let b = self.input;
         let name = &b[start..end];
+        // Fast path: names in strictly increasing byte order (how every client writes them)
+        // cannot repeat; only then is the pairwise comparison skipped.
+        if !escaped && name != METRIC_NAME.as_bytes() {
+            match self.names.last() {
+                None => {
+                    self.names.push((start, end, false));
+                    return Ok(());
+                }
+                Some(&(s, e, false)) if &b[s..e] < name && self.names_sorted => {
+                    self.names.push((start, end, false));
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        self.names_sorted = false;
         let dup = if escaped {
             let this = scan::unescape(scan::utf8(name).unwrap_or(""));
             this == METRIC_NAME

@@ -353,7 +353,7 @@ impl<'a> Parser<'a> {
     fn om_line(&mut self, ls: usize, le: usize) -> Result<Line<'a>, ParseError> {
         let input = self.input;
         let b = &input[..le];
-        self.names.clear();
+        self.reset_names();
         let (raw_end, name) = match b[ls] {
             b'{' => {
                 let (end, name) = self.om_labels(b, ls + 1, false, false)?;
@@ -440,7 +440,7 @@ impl<'a> Parser<'a> {
 
     /// ` # {labels} value [timestamp]` from the `{` at `p` to the end of `b`.
     fn om_exemplar(&mut self, b: &'a [u8], p: usize) -> Result<Exemplar<'a>, ParseError> {
-        self.names.clear();
+        self.reset_names();
         let (end, _) = self.om_labels(b, p + 1, true, true)?;
         let raw = scan::utf8(&b[p..end])
             .ok_or_else(|| self.error(p, "invalid UTF-8 in exemplar labels"))?;

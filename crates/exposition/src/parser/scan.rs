@@ -181,7 +181,14 @@ pub(crate) fn utf8(bytes: &[u8]) -> Option<&str> {
 /// Shows at most 40 bytes of `bytes` for an error message.
 pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let cut = bytes.len().min(40);
-    let mut s = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+    let mut s = String::new();
+    for c in String::from_utf8_lossy(&bytes[..cut]).chars() {
+        if c.is_control() {
+            s.extend(c.escape_debug());
+        } else {
+            s.push(c);
+        }
+    }
     if cut < bytes.len() {
         s.push('…');
     }

@@ -33,7 +33,7 @@ impl<'a> Parser<'a> {
                     return Err(self.error(
                         p,
                         format!(
-                            "expected a metric name, '{{' or '#' at the start of a line, found {:?}",
+                            "expected a metric name, '{{' or '#' at the start of a line, found \"{}\"",
                             excerpt(&b[p..p + 1])
                         ),
                     ));
@@ -105,7 +105,8 @@ impl<'a> Parser<'a> {
         // `<sMeta2>{C}*`: the rest of the line; its first byte (the separator) is dropped,
         // and a rest made only of blanks is empty text.
         let rest = &b[name_end..eol];
-        let text: &[u8] = if rest.iter().all(|&c| c == b' ' || c == b'\t') || rest.len() <= 1 {
+        let blank_only = !rest.iter().any(|&c| c != b' ' && c != b'\t');
+        let text: &[u8] = if blank_only || rest.len() <= 1 {
             b""
         } else {
             &rest[1..]
@@ -140,7 +141,7 @@ impl<'a> Parser<'a> {
     /// A sample line whose first token (a name or `{`) is at `start`.
     fn text_series(&mut self, start: usize) -> Result<Entry<'a>, ParseError> {
         let b = self.input;
-        self.names.clear();
+        self.reset_names();
         let (raw_end, mut p) = if b[start] == b'{' {
             let end = self.text_labels(start + 1, false)?;
             (end, end)
@@ -155,7 +156,11 @@ impl<'a> Parser<'a> {
             }
         };
         let raw = &b[start..raw_end];
-        if raw_end > start + 1 && b[raw_end - 1] == b'}' && scan::utf8(raw).is_none() {
+        if raw_end > start + 1
+            && b[raw_end - 1] == b'}'
+            && !raw.is_ascii()
+            && scan::utf8(raw).is_none()
+        {
             return Err(self.invalid_utf8(start, raw_end));
         }
         p = scan::skip_blanks(b, p);
@@ -163,7 +168,7 @@ impl<'a> Parser<'a> {
         if vend == p {
             let found = match b.get(p) {
                 None | Some(b'\n') => "end of line".to_string(),
-                Some(_) => format!("{:?}", excerpt(&b[p..p + 1])),
+                Some(_) => format!("\"{}\"", excerpt(&b[p..p + 1])),
             };
             return Err(self.error(
                 p,
@@ -256,7 +261,7 @@ impl<'a> Parser<'a> {
                 other => {
                     let found = match other {
                         None | Some(b'\n') => "end of line".to_string(),
-                        Some(_) => format!("{:?}", excerpt(&b[p..p + 1])),
+                        Some(_) => format!("\"{}\"", excerpt(&b[p..p + 1])),
                     };
                     return Err(self.error(p, format!("expected label name, found {found}")));
                 }
