@@ -7,5 +7,18 @@
 //! through which embedders bring their own store.
 
 pub mod append;
+pub mod client;
+pub mod config;
+pub mod duration;
+pub mod manager;
+pub mod pipeline;
+mod scrape_loop;
+mod shared;
+pub mod state;
+pub mod target;
 
 pub use append::{AppendError, Appendable, Appender, SeriesRef};
+pub use config::{ConfigError, GlobalConfig, ScrapeConfig};
+pub use manager::ScrapeManager;
+pub use shared::ManagerOptions;
+pub use state::{ActiveTarget, DroppedTarget, Health, TargetsSnapshot};

@@ -1,0 +1,588 @@
+//! The HTTP side of a scrape: one shared hyper connection pool, Prometheus' request headers,
+//! authentication, TLS, redirects, gzip, and a body read that enforces `body_size_limit` while
+//! streaming.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderName,
+    HeaderValue, LOCATION, USER_AGENT,
+};
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use scrapeline_exposition::Format;
+
+use crate::config::{ScrapeConfig, ScrapeProtocol, TlsConfig};
+
+/// The `User-Agent` scrapes send.
+pub const USER_AGENT_VALUE: &str = concat!("Scrapeline/", env!("CARGO_PKG_VERSION"));
+/// Go's default redirect limit.
+const MAX_REDIRECTS: usize = 10;
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// Why fetching a target failed. Messages follow Prometheus' where the cause is the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Connection or protocol failure (`Get "url": …`).
+    #[error("Get {url:?}: {message}")]
+    Transport {
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The whole scrape ran past `scrape_timeout`.
+    #[error("Get {url:?}: context deadline exceeded")]
+    Timeout {
+        /// The URL requested.
+        url: String,
+    },
+    /// A status other than 200.
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    /// The (decompressed) body reached `body_size_limit`.
+    #[error("body size limit exceeded")]
+    BodySizeLimit,
+    /// The gzip stream was corrupt.
+    #[error("gzip: {0}")]
+    Gzip(String),
+    /// The client could not be set up (bad TLS files, unreadable credentials).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A response that passed every check: its media type decision and the decoded body.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+}
+
+/// Maps a `Content-Type` to a parser as Prometheus' `textparse.extractMediaType` does;
+/// `Err` carries Prometheus' message when no fallback applies.
+pub fn format_for(content_type: Option<&str>, fallback: Option<ScrapeProtocol>) -> Result<Format, String> {
+    let fb = || -> Option<Format> {
+        match fallback? {
+            ScrapeProtocol::PrometheusText004 | ScrapeProtocol::PrometheusText100 => {
+                Some(Format::Text)
+            }
+            ScrapeProtocol::OpenMetricsText001 | ScrapeProtocol::OpenMetricsText100 => {
+                Some(Format::OpenMetrics)
+            }
+            ScrapeProtocol::PrometheusProto => None,
+        }
+    };
+    let ct = content_type.map(str::trim).unwrap_or("");
+    if ct.is_empty() {
+        return fb().ok_or_else(|| {
+            "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".to_string()
+        });
+    }
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media.as_str() {
+        "application/openmetrics-text" => Ok(Format::OpenMetrics),
+        "text/plain" => Ok(Format::Text),
+        _ => fb().ok_or_else(|| {
+            if media == "application/vnd.google.protobuf" {
+                format!("received unsupported Content-Type {ct:?} (protobuf is not supported) and no fallback_scrape_protocol specified for target")
+            } else {
+                format!("received unsupported Content-Type {ct:?} and no fallback_scrape_protocol specified for target")
+            }
+        }),
+    }
+}
+
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn read_pem(inline: &str, file: &str, what: &str) -> Result<Option<Vec<u8>>, FetchError> {
+    if !inline.is_empty() {
+        return Ok(Some(inline.as_bytes().to_vec()));
+    }
+    if file.is_empty() {
+        return Ok(None);
+    }
+    std::fs::read(file)
+        .map(Some)
+        .map_err(|e| FetchError::Setup(format!("unable to read {what} file {file}: {e}")))
+}
+
+fn build_tls(cfg: &TlsConfig) -> Result<rustls::ClientConfig, FetchError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match cfg.min_version.as_str() {
+        "TLS13" => &[&rustls::version::TLS13],
+        _ => &[&rustls::version::TLS12, &rustls::version::TLS13],
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| FetchError::Setup(format!("tls: {e}")))?;
+    let builder = if cfg.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        match read_pem(&cfg.ca, &cfg.ca_file, "CA")? {
+            Some(pem) => {
+                for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+                    let c = c.map_err(|e| FetchError::Setup(format!("tls: bad CA: {e}")))?;
+                    roots
+                        .add(c)
+                        .map_err(|e| FetchError::Setup(format!("tls: bad CA: {e}")))?;
+                }
+                if roots.is_empty() {
+                    return Err(FetchError::Setup("tls: no certificate found in CA".into()));
+                }
+            }
+            None => {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            }
+        }
+        builder.with_root_certificates(roots)
+    };
+    let cert = read_pem(&cfg.cert, &cfg.cert_file, "client certificate")?;
+    let key = read_pem(&cfg.key, &cfg.key_file, "client key")?;
+    match (cert, key) {
+        (Some(c), Some(k)) => {
+            let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut c.as_slice()).collect();
+            let certs = certs.map_err(|e| FetchError::Setup(format!("tls: bad cert: {e}")))?;
+            let key = rustls_pemfile::private_key(&mut k.as_slice())
+                .map_err(|e| FetchError::Setup(format!("tls: bad key: {e}")))?
+                .ok_or_else(|| FetchError::Setup("tls: no private key found".into()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| FetchError::Setup(format!("tls: {e}")))
+        }
+        _ => Ok(builder.with_no_client_auth()),
+    }
+}
+
+fn build_client(tls: &TlsConfig) -> Result<HttpClient, FetchError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(30)));
+    let b = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(build_tls(tls)?)
+        .https_or_http();
+    let b = if tls.server_name.is_empty() {
+        b
+    } else {
+        let name = rustls::pki_types::ServerName::try_from(tls.server_name.clone())
+            .map_err(|e| FetchError::Setup(format!("tls: invalid server_name: {e}")))?;
+        b.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+    };
+    let conn = b.enable_http1().wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(4)
+        .build(conn))
+}
+
+/// The connection pools shared by every scrape: one for all jobs with default TLS settings,
+/// plus one per distinct `tls_config`.
+#[derive(Clone, Default)]
+pub struct ClientPool {
+    inner: Arc<Mutex<HashMap<TlsConfig, HttpClient>>>,
+}
+
+impl std::fmt::Debug for ClientPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientPool")
+    }
+}
+
+impl ClientPool {
+    /// A pool with no connections yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn client(&self, tls: &TlsConfig) -> Result<HttpClient, FetchError> {
+        let mut m = self
+            .inner
+            .lock()
+            .map_err(|_| FetchError::Setup("client pool poisoned".into()))?;
+        if let Some(c) = m.get(tls) {
+            return Ok(c.clone());
+        }
+        let c = build_client(tls)?;
+        m.insert(tls.clone(), c.clone());
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Auth {
+    None,
+    Basic {
+        user: String,
+        user_file: String,
+        pass: String,
+        pass_file: String,
+    },
+    Token {
+        kind: String,
+        token: String,
+        file: String,
+    },
+}
+
+/// Everything needed to fetch targets of one job.
+#[derive(Clone)]
+pub struct JobClient {
+    client: HttpClient,
+    accept: HeaderValue,
+    accept_encoding: HeaderValue,
+    auth: Auth,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    header_files: Vec<(HeaderName, String)>,
+    follow_redirects: bool,
+    body_size_limit: u64,
+}
+
+impl std::fmt::Debug for JobClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobClient")
+            .field("accept", &self.accept)
+            .field("follow_redirects", &self.follow_redirects)
+            .field("body_size_limit", &self.body_size_limit)
+            .finish()
+    }
+}
+
+async fn read_trimmed(path: &str) -> Result<String, FetchError> {
+    let s = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| FetchError::Setup(format!("unable to read file {path}: {e}")))?;
+    Ok(s.trim().to_string())
+}
+
+fn hv(s: &str) -> Result<HeaderValue, FetchError> {
+    HeaderValue::from_str(s).map_err(|e| FetchError::Setup(format!("invalid header value: {e}")))
+}
+
+impl JobClient {
+    /// Builds the client of a job (after `apply_global`), sharing `pool`'s connections.
+    pub fn new(pool: &ClientPool, cfg: &ScrapeConfig) -> Result<JobClient, FetchError> {
+        let auth = if let Some(b) = &cfg.basic_auth {
+            Auth::Basic {
+                user: b.username.clone(),
+                user_file: b.username_file.clone(),
+                pass: b.password.clone(),
+                pass_file: b.password_file.clone(),
+            }
+        } else if let Some(a) = &cfg.authorization {
+            Auth::Token {
+                kind: if a.kind.is_empty() {
+                    "Bearer".into()
+                } else {
+                    a.kind.clone()
+                },
+                token: a.credentials.clone(),
+                file: a.credentials_file.clone(),
+            }
+        } else if cfg.bearer_token.is_some() || cfg.bearer_token_file.is_some() {
+            Auth::Token {
+                kind: "Bearer".into(),
+                token: cfg.bearer_token.clone().unwrap_or_default(),
+                file: cfg.bearer_token_file.clone().unwrap_or_default(),
+            }
+        } else {
+            Auth::None
+        };
+        let mut headers = Vec::new();
+        let mut header_files = Vec::new();
+        for (name, h) in &cfg.http_headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| FetchError::Setup(format!("invalid header name {name:?}: {e}")))?;
+            for v in h.values.iter().chain(h.secrets.iter()) {
+                headers.push((n.clone(), hv(v)?));
+            }
+            for f in &h.files {
+                header_files.push((n.clone(), f.clone()));
+            }
+        }
+        Ok(JobClient {
+            client: pool.client(&cfg.tls_config)?,
+            accept: hv(&cfg.accept_header())?,
+            accept_encoding: HeaderValue::from_static(if cfg.enable_compression {
+                "gzip"
+            } else {
+                "identity"
+            }),
+            auth,
+            headers,
+            header_files,
+            follow_redirects: cfg.follow_redirects,
+            body_size_limit: cfg.body_size_limit_bytes(),
+        })
+    }
+
+    async fn auth_header(&self) -> Result<Option<HeaderValue>, FetchError> {
+        match &self.auth {
+            Auth::None => Ok(None),
+            Auth::Basic {
+                user,
+                user_file,
+                pass,
+                pass_file,
+            } => {
+                use base64::Engine;
+                let u = if user_file.is_empty() {
+                    user.clone()
+                } else {
+                    read_trimmed(user_file).await?
+                };
+                let p = if pass_file.is_empty() {
+                    pass.clone()
+                } else {
+                    read_trimmed(pass_file).await?
+                };
+                let enc = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+                Ok(Some(hv(&format!("Basic {enc}"))?))
+            }
+            Auth::Token { kind, token, file } => {
+                let t = if file.is_empty() {
+                    token.clone()
+                } else {
+                    read_trimmed(file).await?
+                };
+                Ok(Some(hv(&format!("{kind} {t}"))?))
+            }
+        }
+    }
+
+    /// GETs `url` and reads the body into `body` (cleared first), enforcing the body size
+    /// limit and decoding gzip. `timeout` is only announced in the header; the caller bounds
+    /// the whole call.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        timeout: Duration,
+        body: &mut Vec<u8>,
+    ) -> Result<Fetched, FetchError> {
+        body.clear();
+        let transport = |m: String| FetchError::Transport {
+            url: url.to_string(),
+            message: m,
+        };
+        let mut uri: Uri = url.parse().map_err(|e| transport(format!("{e}")))?;
+        let orig_authority = uri.authority().cloned();
+        let auth = self.auth_header().await?;
+        let mut file_headers = Vec::with_capacity(self.header_files.len());
+        for (n, f) in &self.header_files {
+            file_headers.push((n.clone(), hv(&read_trimmed(f).await?)?));
+        }
+        let timeout_s = timeout.as_secs_f64().to_string();
+        let mut redirects = 0usize;
+        let resp = loop {
+            let mut req = Request::get(uri.clone())
+                .header(ACCEPT, self.accept.clone())
+                .header(ACCEPT_ENCODING, self.accept_encoding.clone())
+                .header(USER_AGENT, USER_AGENT_VALUE)
+                .header("X-Prometheus-Scrape-Timeout-Seconds", timeout_s.as_str());
+            let same_host = uri.authority() == orig_authority.as_ref();
+            if same_host && let Some(a) = &auth {
+                req = req.header(AUTHORIZATION, a.clone());
+            }
+            for (n, v) in self.headers.iter().chain(file_headers.iter()) {
+                req = req.header(n, v);
+            }
+            let req = req
+                .body(Empty::<Bytes>::new())
+                .map_err(|e| transport(e.to_string()))?;
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| transport(error_chain(&e)))?;
+            let st = resp.status();
+            if self.follow_redirects
+                && matches!(st.as_u16(), 301 | 302 | 303 | 307 | 308)
+                && let Some(loc) = resp.headers().get(LOCATION)
+            {
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(transport(format!("stopped after {MAX_REDIRECTS} redirects")));
+                }
+                let loc = loc.to_str().map_err(|e| transport(e.to_string()))?;
+                uri = resolve_location(&uri, loc).map_err(transport)?;
+                continue;
+            }
+            break resp;
+        };
+        if resp.status() != StatusCode::OK {
+            let st = resp.status();
+            return Err(FetchError::Status(format!(
+                "{} {}",
+                st.as_u16(),
+                st.canonical_reason().unwrap_or("")
+            )
+            .trim_end()
+            .to_string()));
+        }
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let gzip = resp
+            .headers()
+            .get(CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        let limit = if self.body_size_limit == 0 {
+            u64::MAX
+        } else {
+            self.body_size_limit
+        };
+        let mut incoming = resp.into_body();
+        let mut raw = if gzip { Vec::new() } else { std::mem::take(body) };
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| transport(error_chain(&e)))?;
+            if let Ok(data) = frame.into_data() {
+                raw.extend_from_slice(&data);
+                if raw.len() as u64 >= limit {
+                    if !gzip {
+                        *body = raw;
+                    }
+                    return Err(FetchError::BodySizeLimit);
+                }
+            }
+        }
+        if gzip {
+            let mut dec = flate2::read::GzDecoder::new(raw.as_slice()).take(limit);
+            dec.read_to_end(body)
+                .map_err(|e| FetchError::Gzip(e.to_string()))?;
+            if body.len() as u64 >= limit {
+                return Err(FetchError::BodySizeLimit);
+            }
+        } else {
+            *body = raw;
+        }
+        Ok(Fetched { content_type })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+fn resolve_location(base: &Uri, loc: &str) -> Result<Uri, String> {
+    if let Ok(u) = loc.parse::<Uri>()
+        && u.scheme().is_some()
+    {
+        return Ok(u);
+    }
+    let scheme = base.scheme_str().unwrap_or("http");
+    let auth = base.authority().map(|a| a.as_str()).unwrap_or("");
+    let s = if loc.starts_with("//") {
+        format!("{scheme}:{loc}")
+    } else if loc.starts_with('/') {
+        format!("{scheme}://{auth}{loc}")
+    } else {
+        let path = base.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{scheme}://{auth}{dir}{loc}")
+    };
+    s.parse::<Uri>().map_err(|e| format!("bad redirect location {loc:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_decides_format() {
+        assert_eq!(format_for(Some("text/plain; version=0.0.4"), None), Ok(Format::Text));
+        assert_eq!(
+            format_for(Some("application/openmetrics-text; version=1.0.0; charset=utf-8"), None),
+            Ok(Format::OpenMetrics)
+        );
+        assert_eq!(
+            format_for(None, None).unwrap_err(),
+            "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target"
+        );
+        assert_eq!(
+            format_for(Some("text/html"), Some(ScrapeProtocol::PrometheusText004)),
+            Ok(Format::Text)
+        );
+        assert_eq!(
+            format_for(Some("text/html"), None).unwrap_err(),
+            r#"received unsupported Content-Type "text/html" and no fallback_scrape_protocol specified for target"#
+        );
+    }
+
+    #[test]
+    fn redirect_locations() {
+        let base: Uri = "http://a:1/x/metrics".parse().unwrap();
+        assert_eq!(resolve_location(&base, "/m").unwrap().to_string(), "http://a:1/m");
+        assert_eq!(resolve_location(&base, "m2").unwrap().to_string(), "http://a:1/x/m2");
+        assert_eq!(
+            resolve_location(&base, "http://b:2/z").unwrap().to_string(),
+            "http://b:2/z"
+        );
+    }
+}

@@ -1,0 +1,597 @@
+//! The per-scrape sample pipeline and the per-target scrape cache (Prometheus'
+//! `scrapeLoop.append`, `scrapeCache`, `mutateSampleLabels`, limits and staleness).
+//!
+//! Synchronous and I/O-free: it takes a body that was already read and an [`Appender`], so
+//! it can be tested and benchmarked on its own. A line seen in an earlier scrape is found in
+//! the cache by its raw bytes ([`Series::raw`]) and skips label parsing, relabeling, checks
+//! and hashing.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use scrapeline_exposition::labels::{METRIC_NAME, is_legacy_label_name, is_legacy_metric_name};
+use scrapeline_exposition::value::{is_stale_nan, stale_nan};
+use scrapeline_exposition::{Entry, Format, Labels, LabelsBuilder, Parser};
+use scrapeline_sd::relabel::{Rule, relabel};
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
+use crate::append::{AppendError, Appender, SeriesRef};
+use crate::config::ValidationScheme;
+use crate::duration::go_quote;
+
+/// How far in the future a sample timestamp may be (Prometheus' `maxAheadTime`).
+pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+/// The per-job settings the pipeline applies to every series.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineConfig {
+    /// `honor_labels`.
+    pub honor_labels: bool,
+    /// `honor_timestamps`.
+    pub honor_timestamps: bool,
+    /// `track_timestamps_staleness`.
+    pub track_timestamps_staleness: bool,
+    /// Compiled `metric_relabel_configs`.
+    pub metric_relabel: Arc<Vec<Rule>>,
+    /// `sample_limit` (0 = none).
+    pub sample_limit: usize,
+    /// `label_limit` (0 = none).
+    pub label_limit: usize,
+    /// `label_name_length_limit` (0 = none).
+    pub label_name_length_limit: usize,
+    /// `label_value_length_limit` (0 = none).
+    pub label_value_length_limit: usize,
+    /// Name validation.
+    pub validation: ValidationScheme,
+}
+
+/// Counts one append pass produces, as the report series show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendStats {
+    /// Samples parsed (`scrape_samples_scraped`).
+    pub total: usize,
+    /// Samples after metric relabeling (`scrape_samples_post_metric_relabeling`).
+    pub added: usize,
+    /// New series appended (`scrape_series_added`).
+    pub series_added: usize,
+    /// Samples the store refused as out of order (dropped, scrape not failed).
+    pub out_of_order: usize,
+    /// Duplicate samples (same raw series twice, or refused by the store) dropped.
+    pub duplicates: usize,
+    /// Samples too old or too far in the future, dropped.
+    pub out_of_bounds: usize,
+}
+
+/// Why an append pass failed (the whole scrape then fails).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PipelineError {
+    /// The body did not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// `sample_limit` exceeded.
+    #[error("sample limit exceeded")]
+    SampleLimit,
+    /// `label_limit` / `label_*_length_limit` exceeded (Prometheus' message).
+    #[error("{0}")]
+    LabelLimit(String),
+    /// A series without `__name__` after relabeling.
+    #[error("missing metric name (__name__ label)")]
+    MissingName,
+    /// Names invalid under the job's validation scheme.
+    #[error("invalid metric name or label names: {0}")]
+    InvalidNames(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Identity hasher for keys that already are hashes.
+#[derive(Default)]
+pub struct IdHasher(u64);
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+#[derive(Debug)]
+struct CacheEntry {
+    /// `None`: metric relabeling dropped this series.
+    labels: Option<Arc<Labels>>,
+    series_ref: SeriesRef,
+    hash: u64,
+    last_iter: u64,
+}
+
+/// The report series' cached label sets and refs.
+#[derive(Debug, Default)]
+struct ReportCache {
+    labels: Vec<(String, Arc<Labels>, SeriesRef)>,
+}
+
+/// A target's scrape cache: raw series bytes to final labels and store ref, plus the series
+/// of the current and previous scrape for staleness.
+#[derive(Debug, Default)]
+pub struct ScrapeCache {
+    iter: u64,
+    successful_count: usize,
+    series: HashMap<Box<[u8]>, CacheEntry, Xxh3DefaultBuilder>,
+    cur: IdMap<(Arc<Labels>, SeriesRef)>,
+    prev: IdMap<(Arc<Labels>, SeriesRef)>,
+    report: ReportCache,
+}
+
+/// Reusable buffers for one loop.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    lb: LabelsBuilder,
+    conflicts: Vec<(String, String)>,
+    name: String,
+}
+
+/// A stable hash for staleness tracking.
+pub fn labels_hash(l: &Labels) -> u64 {
+    l.stable_hash()
+}
+
+fn truncate_runes(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Prometheus' `verifyLabelLimits`, on the final label set.
+fn verify_label_limits(lb: &LabelsBuilder, cfg: &PipelineConfig) -> Result<(), PipelineError> {
+    let met = lb.get(METRIC_NAME).unwrap_or("");
+    if cfg.label_limit > 0 && lb.len() > cfg.label_limit {
+        return Err(PipelineError::LabelLimit(format!(
+            "label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
+            truncate_runes(met, 50),
+            lb.len(),
+            cfg.label_limit
+        )));
+    }
+    if cfg.label_name_length_limit == 0 && cfg.label_value_length_limit == 0 {
+        return Ok(());
+    }
+    for l in lb.iter() {
+        if cfg.label_name_length_limit > 0 && l.name.len() > cfg.label_name_length_limit {
+            return Err(PipelineError::LabelLimit(format!(
+                "label_name_length_limit exceeded (metric: {}, label name: {}, length: {}, limit: {})",
+                truncate_runes(met, 50),
+                truncate_runes(l.name, 50),
+                l.name.len(),
+                cfg.label_name_length_limit
+            )));
+        }
+        if cfg.label_value_length_limit > 0 && l.value.len() > cfg.label_value_length_limit {
+            return Err(PipelineError::LabelLimit(format!(
+                "label_value_length_limit exceeded (metric: {}, label name: {}, value: {}, length: {}, limit: {})",
+                truncate_runes(met, 50),
+                truncate_runes(l.name, 50),
+                go_quote(truncate_runes(l.value, 50)),
+                l.value.len(),
+                cfg.label_value_length_limit
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Attaches target labels as Prometheus' `mutateSampleLabels` does (before metric relabeling).
+fn attach_target_labels(
+    lb: &mut LabelsBuilder,
+    conflicts: &mut Vec<(String, String)>,
+    name: &mut String,
+    target: &Labels,
+    honor: bool,
+) {
+    if honor {
+        for l in target {
+            if lb.get(l.name).is_none() {
+                lb.set(l.name, l.value);
+            }
+        }
+        return;
+    }
+    conflicts.clear();
+    for l in target {
+        if let Some(existing) = lb.get(l.name)
+            && !existing.is_empty()
+        {
+            conflicts.push((l.name.to_owned(), existing.to_owned()));
+        }
+        lb.set(l.name, l.value);
+    }
+    if conflicts.is_empty() {
+        return;
+    }
+    conflicts.sort_by_key(|(n, _)| n.len());
+    for (n, v) in conflicts.iter() {
+        name.clear();
+        name.push_str(n);
+        loop {
+            name.insert_str(0, "exported_");
+            if lb.get(name).is_none_or(str::is_empty) {
+                lb.set(name, v);
+                break;
+            }
+        }
+    }
+}
+
+fn names_valid(lb: &LabelsBuilder, scheme: ValidationScheme) -> bool {
+    match scheme {
+        ValidationScheme::Utf8 => lb.iter().all(|l| !l.name.is_empty()),
+        ValidationScheme::Legacy => lb.iter().all(|l| {
+            if l.name == METRIC_NAME {
+                is_legacy_metric_name(l.value)
+            } else {
+                is_legacy_label_name(l.name)
+            }
+        }),
+    }
+}
+
+enum Outcome {
+    Added,
+    NotAdded,
+}
+
+impl ScrapeCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of cached raw series (including dropped ones).
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    fn iter_done(&mut self, flush: bool) {
+        let count = self.series.len();
+        let mut flush = flush;
+        if flush {
+            self.successful_count = count;
+        } else if count > self.successful_count * 2 + 1000 {
+            flush = true;
+        }
+        if flush {
+            let iter = self.iter;
+            self.series.retain(|_, e| e.last_iter == iter);
+        }
+        self.iter += 1;
+        std::mem::swap(&mut self.cur, &mut self.prev);
+        self.cur.clear();
+    }
+
+    fn update_stale_markers(
+        &mut self,
+        app: &mut dyn Appender,
+        ts: i64,
+    ) -> Result<(), PipelineError> {
+        for (h, (lset, r)) in &self.prev {
+            if self.cur.contains_key(h) {
+                continue;
+            }
+            match app.append(*r, lset, ts, stale_nan()) {
+                Ok(_) | Err(AppendError::OutOfOrder) | Err(AppendError::Duplicate) => {}
+                Err(e) => return Err(PipelineError::Store(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// An empty (or failed) scrape: stale markers for every series of the previous scrape not
+    /// seen in this one, then the cache is rotated without being flushed.
+    pub fn append_empty(&mut self, app: &mut dyn Appender, ts: i64) -> Result<(), PipelineError> {
+        let r = self.update_stale_markers(app, ts);
+        self.iter_done(false);
+        r
+    }
+
+    /// Runs one scrape's body through the pipeline into `app`. On error the caller rolls the
+    /// appender back and calls [`append_empty`](Self::append_empty) on a fresh one, as
+    /// Prometheus does. The stats are valid in both cases.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_body(
+        &mut self,
+        cfg: &PipelineConfig,
+        target: &Labels,
+        body: &[u8],
+        format: Format,
+        default_ts: i64,
+        app: &mut dyn Appender,
+        scratch: &mut Scratch,
+    ) -> (AppendStats, Result<(), PipelineError>) {
+        let mut stats = AppendStats::default();
+        if body.is_empty() {
+            let r = self.append_empty(app, default_ts);
+            return (stats, r);
+        }
+        let res = self.append_inner(cfg, target, body, format, default_ts, app, scratch, &mut stats);
+        let res = res.and_then(|()| self.update_stale_markers(app, default_ts));
+        if res.is_ok() {
+            self.iter_done(true);
+        }
+        (stats, res)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_inner(
+        &mut self,
+        cfg: &PipelineConfig,
+        target: &Labels,
+        body: &[u8],
+        format: Format,
+        default_ts: i64,
+        app: &mut dyn Appender,
+        scratch: &mut Scratch,
+        stats: &mut AppendStats,
+    ) -> Result<(), PipelineError> {
+        let mut parser = Parser::new(body, format);
+        let max_time = default_ts.saturating_add(MAX_AHEAD_MS);
+        let mut limit_count = 0usize;
+        let mut sample_limit_hit = false;
+        let iter = self.iter;
+        loop {
+            let series = match parser.next_entry() {
+                Ok(Some(Entry::Series(s))) => s,
+                Ok(Some(Entry::Eof)) | Ok(None) => break,
+                Ok(Some(_)) => continue,
+                Err(e) => return Err(PipelineError::Parse(e.to_string())),
+            };
+            stats.total += 1;
+            let parsed_ts = if cfg.honor_timestamps {
+                series.timestamp_ms
+            } else {
+                None
+            };
+            let t = parsed_ts.unwrap_or(default_ts);
+            let value = series.value;
+
+            let (lset, mut sref, hash, cached, already) =
+                if let Some(e) = self.series.get_mut(series.raw) {
+                    let already = e.last_iter == iter;
+                    e.last_iter = iter;
+                    match &e.labels {
+                        None => continue,
+                        Some(l) => (l.clone(), e.series_ref, e.hash, true, already),
+                    }
+                } else {
+                    let lb = &mut scratch.lb;
+                    series.write_labels(lb);
+                    attach_target_labels(
+                        lb,
+                        &mut scratch.conflicts,
+                        &mut scratch.name,
+                        target,
+                        cfg.honor_labels,
+                    );
+                    let keep = cfg.metric_relabel.is_empty() || relabel(&cfg.metric_relabel, lb);
+                    if !keep || lb.is_empty() {
+                        self.series.insert(
+                            series.raw.into(),
+                            CacheEntry {
+                                labels: None,
+                                series_ref: 0,
+                                hash: 0,
+                                last_iter: iter,
+                            },
+                        );
+                        continue;
+                    }
+                    if lb.get(METRIC_NAME).is_none() {
+                        return Err(PipelineError::MissingName);
+                    }
+                    if !names_valid(lb, cfg.validation) {
+                        return Err(PipelineError::InvalidNames(lb.labels().to_string()));
+                    }
+                    verify_label_limits(lb, cfg)?;
+                    let l = lb.labels();
+                    let h = labels_hash(&l);
+                    (Arc::new(l), 0, h, false, false)
+                };
+
+            let outcome = if already && parsed_ts.is_none() {
+                stats.duplicates += 1;
+                Outcome::NotAdded
+            } else {
+                let res: Result<SeriesRef, AppendError>;
+                let mut limited = false;
+                if cfg.sample_limit > 0 && !is_stale_nan(value) {
+                    limit_count += 1;
+                    if limit_count > cfg.sample_limit {
+                        limited = true;
+                    }
+                }
+                if limited {
+                    sample_limit_hit = true;
+                    Outcome::NotAdded
+                } else {
+                    if t > max_time {
+                        res = Err(AppendError::OutOfBounds);
+                    } else {
+                        res = app.append(sref, &lset, t, value);
+                    }
+                    match res {
+                        Ok(r) => {
+                            sref = r;
+                            Outcome::Added
+                        }
+                        Err(AppendError::OutOfOrder) => {
+                            stats.out_of_order += 1;
+                            Outcome::NotAdded
+                        }
+                        Err(AppendError::Duplicate) => {
+                            stats.duplicates += 1;
+                            Outcome::NotAdded
+                        }
+                        Err(AppendError::OutOfBounds) => {
+                            stats.out_of_bounds += 1;
+                            Outcome::NotAdded
+                        }
+                        Err(AppendError::Other(m)) => return Err(PipelineError::Store(m)),
+                    }
+                }
+            };
+            let added = matches!(outcome, Outcome::Added);
+            if added {
+                if cached {
+                    if let Some(e) = self.series.get_mut(series.raw) {
+                        e.series_ref = sref;
+                    }
+                } else {
+                    self.series.insert(
+                        series.raw.into(),
+                        CacheEntry {
+                            labels: Some(lset.clone()),
+                            series_ref: sref,
+                            hash,
+                            last_iter: iter,
+                        },
+                    );
+                    if !sample_limit_hit {
+                        stats.series_added += 1;
+                    }
+                }
+                if parsed_ts.is_none() || cfg.track_timestamps_staleness {
+                    self.cur.insert(hash, (lset, sref));
+                }
+            }
+            stats.added += 1;
+        }
+        if sample_limit_hit {
+            return Err(PipelineError::SampleLimit);
+        }
+        Ok(())
+    }
+
+    fn report_entry(&mut self, name: &str, target: &Labels) -> (Arc<Labels>, SeriesRef, usize) {
+        if let Some(i) = self.report.labels.iter().position(|(n, _, _)| n == name) {
+            let (_, l, r) = &self.report.labels[i];
+            return (l.clone(), *r, i);
+        }
+        let mut lb = LabelsBuilder::from_labels(target);
+        lb.set(METRIC_NAME, name);
+        let l = Arc::new(lb.labels());
+        self.report.labels.push((name.to_owned(), l.clone(), 0));
+        (l, 0, self.report.labels.len() - 1)
+    }
+
+    /// Appends one report sample (`up`, `scrape_duration_seconds`, …) with the target's
+    /// public labels; out-of-order and duplicate refusals are ignored, as Prometheus does.
+    pub fn append_report(
+        &mut self,
+        app: &mut dyn Appender,
+        target: &Labels,
+        name: &str,
+        ts: i64,
+        value: f64,
+    ) -> Result<(), AppendError> {
+        let (l, r, i) = self.report_entry(name, target);
+        match app.append(r, &l, ts, value) {
+            Ok(nr) => {
+                if let Some(e) = self.report.labels.get_mut(i) {
+                    e.2 = nr;
+                }
+                Ok(())
+            }
+            Err(AppendError::OutOfOrder) | Err(AppendError::Duplicate) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets the cached report label sets (after the target's labels changed).
+    pub fn reset_report(&mut self) {
+        self.report.labels.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn honor_labels_false_prefixes_conflicts_shortest_first() {
+        // TestScrapeLoopAppendForConflictingPrefixedLabels, "Extreme example".
+        let mut lb = LabelsBuilder::new();
+        lb.set("__name__", "foo");
+        lb.set("exported_exported_foo", "boo");
+        lb.set("exported_foo", "ghi");
+        lb.set("foo", "jkl");
+        let target = Labels::from_pairs([
+            ("foo", "bar"),
+            ("exported_foo", "baz"),
+            ("exported_exported_foo", "jkl2"),
+        ]);
+        let (mut c, mut n) = (Vec::new(), String::new());
+        attach_target_labels(&mut lb, &mut c, &mut n, &target, false);
+        assert_eq!(
+            lb.labels().to_string(),
+            r#"{__name__="foo", exported_exported_exported_exported_exported_foo="boo", exported_exported_exported_exported_foo="ghi", exported_exported_exported_foo="jkl", exported_exported_foo="jkl2", exported_foo="baz", foo="bar"}"#
+        );
+    }
+
+    #[test]
+    fn honor_labels_true_keeps_scraped() {
+        let mut lb = LabelsBuilder::new();
+        lb.set("__name__", "m");
+        lb.set("job", "scraped");
+        let target = Labels::from_pairs([("job", "j"), ("instance", "i")]);
+        let (mut c, mut n) = (Vec::new(), String::new());
+        attach_target_labels(&mut lb, &mut c, &mut n, &target, true);
+        assert_eq!(
+            lb.labels().to_string(),
+            r#"{__name__="m", instance="i", job="scraped"}"#
+        );
+    }
+
+    #[test]
+    fn label_limit_messages() {
+        let mut lb = LabelsBuilder::new();
+        lb.set("__name__", "metric");
+        lb.set("a", "0123456789");
+        let cfg = PipelineConfig {
+            label_limit: 1,
+            ..PipelineConfig::default()
+        };
+        assert_eq!(
+            verify_label_limits(&lb, &cfg).unwrap_err().to_string(),
+            "label_limit exceeded (metric: metric, number of labels: 2, limit: 1)"
+        );
+        let cfg = PipelineConfig {
+            label_value_length_limit: 5,
+            ..PipelineConfig::default()
+        };
+        assert_eq!(
+            verify_label_limits(&lb, &cfg).unwrap_err().to_string(),
+            r#"label_value_length_limit exceeded (metric: metric, label name: a, value: "0123456789", length: 10, limit: 5)"#
+        );
+        let cfg = PipelineConfig {
+            label_name_length_limit: 5,
+            ..PipelineConfig::default()
+        };
+        assert_eq!(
+            verify_label_limits(&lb, &cfg).unwrap_err().to_string(),
+            "label_name_length_limit exceeded (metric: metric, label name: __name__, length: 8, limit: 5)"
+        );
+    }
+}

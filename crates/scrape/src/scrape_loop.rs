@@ -1,0 +1,338 @@
+//! One target's scrape loop: the offset wait, the ticker, the scrape, the pipeline, the report
+//! series, and the end-of-run stale markers (Prometheus' `scrapeLoop.run`,
+//! `scrapeAndReport`, `report`, `endOfRunStaleness`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use scrapeline_exposition::value::stale_nan;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::append::Appender;
+use crate::client::{FetchError, JobClient, format_for};
+use crate::config::ScrapeConfig;
+use crate::pipeline::{AppendStats, PipelineConfig, ScrapeCache, Scratch};
+use crate::shared::Shared;
+use crate::state::{Health, TargetInfo};
+use crate::target::scrape_offset;
+
+/// Everything one loop needs; built by the pool.
+pub(crate) struct LoopCtx {
+    pub shared: Arc<Shared>,
+    pub target: Arc<TargetInfo>,
+    pub cfg: Arc<ScrapeConfig>,
+    pub client: Result<JobClient, String>,
+    pub pipeline: Arc<PipelineConfig>,
+    pub cache: Arc<Mutex<ScrapeCache>>,
+    /// Cancelled when the target is removed or its pool reloads.
+    pub cancel: CancellationToken,
+    /// Set when the cache was handed to a successor: no end-of-run stale markers then.
+    pub eor_disabled: Arc<AtomicBool>,
+    /// The pool's forced error (`target_limit`).
+    pub forced: Arc<Mutex<Option<String>>>,
+    /// Cancelled by a predecessor loop (same target, before a reload) once it stopped.
+    pub predecessor: Option<CancellationToken>,
+    /// Cancelled by this loop when its main loop has ended.
+    pub stopped: CancellationToken,
+}
+
+const REPORT_UP: &str = "up";
+const REPORT_DURATION: &str = "scrape_duration_seconds";
+const REPORT_SCRAPED: &str = "scrape_samples_scraped";
+const REPORT_POST: &str = "scrape_samples_post_metric_relabeling";
+const REPORT_ADDED: &str = "scrape_series_added";
+const REPORT_TIMEOUT: &str = "scrape_timeout_seconds";
+const REPORT_SAMPLE_LIMIT: &str = "scrape_sample_limit";
+const REPORT_BODY_SIZE: &str = "scrape_body_size_bytes";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl LoopCtx {
+    pub(crate) async fn run(mut self) {
+        if let Some(p) = self.predecessor.take() {
+            tokio::select! {
+                _ = self.shared.shutdown.cancelled() => { self.stopped.cancel(); return; }
+                _ = self.cancel.cancelled() => { self.stopped.cancel(); return; }
+                _ = p.cancelled() => {}
+            }
+        }
+        let interval = self.target.interval;
+        let offset = scrape_offset(
+            self.target.hash,
+            self.shared.options.offset_seed,
+            interval,
+            self.shared.clock.now_unix_nanos(),
+        );
+        tokio::select! {
+            _ = self.shared.shutdown.cancelled() => { self.stopped.cancel(); return; }
+            _ = self.cancel.cancelled() => { self.stopped.cancel(); return; }
+            _ = tokio::time::sleep(offset) => {}
+        }
+        let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let interval_ns = interval.as_nanos() as i128;
+        let tolerance = (interval / 100).min(Duration::from_millis(2)).as_nanos() as i128;
+        let mut aligned = self.shared.clock.now_unix_nanos();
+        let mut scraped = false;
+        let mut scratch = Scratch::default();
+        let mut buf: Vec<u8> = Vec::new();
+        loop {
+            if self.cancel.is_cancelled() || self.shared.shutdown.is_cancelled() {
+                break;
+            }
+            let mut t = self.shared.clock.now_unix_nanos();
+            while t - aligned >= interval_ns {
+                aligned += interval_ns;
+            }
+            if t - aligned <= tolerance {
+                t = aligned;
+            }
+            let ts_ms = t.div_euclid(1_000_000) as i64;
+            if !self.scrape_and_report(ts_ms, &mut scratch, &mut buf).await {
+                break;
+            }
+            scraped = true;
+            tokio::select! {
+                _ = self.shared.shutdown.cancelled() => break,
+                _ = self.cancel.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+        }
+        self.stopped.cancel();
+        if scraped
+            && !self.shared.shutdown.is_cancelled()
+            && self.shared.options.end_of_run_staleness
+            && !self.eor_disabled.load(Ordering::SeqCst)
+        {
+            self.end_of_run_staleness(&mut ticker, interval).await;
+        }
+    }
+
+    async fn end_of_run_staleness(&self, ticker: &mut tokio::time::Interval, interval: Duration) {
+        let sd = &self.shared.shutdown;
+        tokio::select! { _ = sd.cancelled() => return, _ = ticker.tick() => {} }
+        let stale_ms = self.shared.clock.now_unix_nanos().div_euclid(1_000_000) as i64;
+        tokio::select! { _ = sd.cancelled() => return, _ = ticker.tick() => {} }
+        tokio::select! { _ = sd.cancelled() => return, _ = tokio::time::sleep(interval / 10) => {} }
+        if self.eor_disabled.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut app = self.shared.appendable.appender();
+        let mut cache = lock(&self.cache);
+        if cache.append_empty(app.as_mut(), stale_ms).is_err() {
+            app.rollback();
+            app = self.shared.appendable.appender();
+        }
+        let public = &self.target.public_labels;
+        for name in self.report_names() {
+            if cache
+                .append_report(app.as_mut(), public, name, stale_ms, stale_nan())
+                .is_err()
+            {
+                app.rollback();
+                return;
+            }
+        }
+        drop(cache);
+        let _ = app.commit();
+    }
+
+    fn report_names(&self) -> &'static [&'static str] {
+        if self.cfg.extra_scrape_metrics == Some(true) {
+            &[
+                REPORT_UP,
+                REPORT_DURATION,
+                REPORT_SCRAPED,
+                REPORT_POST,
+                REPORT_ADDED,
+                REPORT_TIMEOUT,
+                REPORT_SAMPLE_LIMIT,
+                REPORT_BODY_SIZE,
+            ]
+        } else {
+            &[REPORT_UP, REPORT_DURATION, REPORT_SCRAPED, REPORT_POST, REPORT_ADDED]
+        }
+    }
+
+    /// One scrape. Returns false when the server is shutting down mid-scrape.
+    async fn scrape_and_report(
+        &self,
+        ts_ms: i64,
+        scratch: &mut Scratch,
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        let start = Instant::now();
+        let started_wall = self.shared.clock.now_system_time();
+        let mut app = self.shared.appendable.appender();
+        let mut stats = AppendStats::default();
+        let mut bytes_read: i64 = 0;
+        let forced = lock(&self.forced).clone();
+        let scrape_err: Option<String> = if let Some(f) = forced {
+            self.stale_all(&mut app, ts_ms);
+            Some(f)
+        } else {
+            let fetched = self.fetch(buf).await;
+            let fetched = match fetched {
+                None => {
+                    app.rollback();
+                    return false;
+                }
+                Some(f) => f,
+            };
+            match fetched {
+                Ok(content_type) => {
+                    bytes_read = buf.len() as i64;
+                    if buf.is_empty() {
+                        self.stale_all(&mut app, ts_ms);
+                        None
+                    } else {
+                        match format_for(
+                            content_type.as_deref(),
+                            self.cfg.fallback_scrape_protocol,
+                        ) {
+                            Ok(format) => {
+                                let (st, res) = lock(&self.cache).append_body(
+                                    &self.pipeline,
+                                    &self.target.public_labels,
+                                    buf,
+                                    format,
+                                    ts_ms,
+                                    app.as_mut(),
+                                    scratch,
+                                );
+                                stats = st;
+                                match res {
+                                    Ok(()) => None,
+                                    Err(e) => {
+                                        app.rollback();
+                                        app = self.shared.appendable.appender();
+                                        self.stale_all(&mut app, ts_ms);
+                                        Some(e.to_string())
+                                    }
+                                }
+                            }
+                            Err(m) => {
+                                self.stale_all(&mut app, ts_ms);
+                                Some(m)
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    if e == FetchError::BodySizeLimit {
+                        bytes_read = -1;
+                    } else {
+                        bytes_read = 0;
+                    }
+                    self.stale_all(&mut app, ts_ms);
+                    Some(e.to_string())
+                }
+            }
+        };
+        let duration = start.elapsed();
+        let up = if scrape_err.is_none() { 1.0 } else { 0.0 };
+        let mut values = vec![
+            (REPORT_UP, up),
+            (REPORT_DURATION, duration.as_secs_f64()),
+            (REPORT_SCRAPED, stats.total as f64),
+            (REPORT_POST, stats.added as f64),
+            (REPORT_ADDED, stats.series_added as f64),
+        ];
+        if self.cfg.extra_scrape_metrics == Some(true) {
+            values.push((REPORT_TIMEOUT, self.target.timeout.as_secs_f64()));
+            values.push((REPORT_SAMPLE_LIMIT, self.pipeline.sample_limit as f64));
+            values.push((REPORT_BODY_SIZE, bytes_read as f64));
+        }
+        let mut report_err = None;
+        {
+            let mut cache = lock(&self.cache);
+            for (name, v) in values {
+                if let Err(e) =
+                    cache.append_report(app.as_mut(), &self.target.public_labels, name, ts_ms, v)
+                {
+                    report_err = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let commit_err = match report_err {
+            Some(e) => {
+                app.rollback();
+                Some(e)
+            }
+            None => app.commit().err().map(|e| e.to_string()),
+        };
+        let mut h = lock(&self.target.health);
+        h.last_scrape = Some(started_wall);
+        h.last_scrape_duration = duration;
+        h.last_scrape_timestamp_ms = ts_ms;
+        match scrape_err.or(commit_err) {
+            None => {
+                h.health = Health::Up;
+                h.last_error.clear();
+            }
+            Some(e) => {
+                h.health = Health::Down;
+                h.last_error = e;
+            }
+        }
+        true
+    }
+
+    fn stale_all(&self, app: &mut Box<dyn Appender>, ts_ms: i64) {
+        if lock(&self.cache).append_empty(app.as_mut(), ts_ms).is_err() {
+            app.rollback();
+            *app = self.shared.appendable.appender();
+        }
+    }
+
+    /// The HTTP part under the concurrency bound, rate limit and timeout. `None` on shutdown.
+    async fn fetch(&self, buf: &mut Vec<u8>) -> Option<Result<Option<String>, FetchError>> {
+        let client = match &self.client {
+            Ok(c) => c,
+            Err(e) => return Some(Err(FetchError::Setup(e.clone()))),
+        };
+        let shared = &self.shared;
+        let timeout = self.target.timeout;
+        let url = &self.target.url;
+        let deadline = Instant::now() + timeout;
+        let work = async {
+            let _permit = match &shared.semaphore {
+                Some(s) => Some(s.acquire().await),
+                None => None,
+            };
+            if let Some(l) = &shared.limiter {
+                while let Err(not_until) = l.check() {
+                    let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                        &governor::clock::DefaultClock::default(),
+                    ));
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+            }
+            client
+                .fetch(url, timeout, buf)
+                .await
+                .map(|f| f.content_type)
+        };
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => None,
+            r = tokio::time::timeout_at(deadline, work) => Some(match r {
+                Ok(r) => r,
+                Err(_) => Err(FetchError::Timeout { url: url.clone() }),
+            }),
+        }
+    }
+}
+
+/// Converts a Unix-nanosecond instant to `SystemTime`.
+pub(crate) fn system_time_from_nanos(ns: i128) -> SystemTime {
+    if ns >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        SystemTime::UNIX_EPOCH
+    }
+}

@@ -1,0 +1,107 @@
+//! What every loop of a manager shares: the store, the connection pools, the concurrency and
+//! rate bounds, the clock, the shutdown signal.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::append::Appendable;
+use crate::client::ClientPool;
+
+/// Settings of a [`ScrapeManager`](crate::ScrapeManager).
+#[derive(Debug, Clone)]
+pub struct ManagerOptions {
+    /// Mixed into every target's offset (Prometheus: FNV-1a of host name and external labels;
+    /// see [`offset_seed`](crate::target::offset_seed)).
+    pub offset_seed: u64,
+    /// At most this many HTTP fetches at once across all targets (0 = unbounded).
+    pub max_concurrent_scrapes: usize,
+    /// At most this many scrape requests started per second across all targets.
+    pub max_scrapes_per_second: Option<NonZeroU32>,
+    /// Target-group updates reach the pools at most this often (Prometheus: 5 s).
+    pub discovery_reload_interval: Duration,
+    /// Write end-of-run stale markers for removed targets (Prometheus does).
+    pub end_of_run_staleness: bool,
+    /// At most this many dropped targets are kept per job for display when the job says
+    /// `keep_dropped_targets: 0` (bounds memory; Prometheus keeps all).
+    pub max_dropped_targets: usize,
+    /// Wall-clock time at manager start; `None` reads the system clock. Tests pin it so that
+    /// offsets and timestamps are exact under tokio's paused clock.
+    pub wall_clock_start: Option<SystemTime>,
+}
+
+impl Default for ManagerOptions {
+    fn default() -> Self {
+        ManagerOptions {
+            offset_seed: 0,
+            max_concurrent_scrapes: 1024,
+            max_scrapes_per_second: None,
+            discovery_reload_interval: Duration::from_secs(5),
+            end_of_run_staleness: true,
+            max_dropped_targets: 10_000,
+            wall_clock_start: None,
+        }
+    }
+}
+
+/// Wall time derived from tokio's monotonic clock, so it never jumps and follows the paused
+/// clock in tests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    wall0_ns: i128,
+    inst0: tokio::time::Instant,
+}
+
+impl Clock {
+    pub(crate) fn new(start: Option<SystemTime>) -> Self {
+        let wall = start.unwrap_or_else(SystemTime::now);
+        let wall0_ns = match wall.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        };
+        Clock {
+            wall0_ns,
+            inst0: tokio::time::Instant::now(),
+        }
+    }
+    pub(crate) fn now_unix_nanos(&self) -> i128 {
+        self.wall0_ns + self.inst0.elapsed().as_nanos() as i128
+    }
+    pub(crate) fn now_system_time(&self) -> SystemTime {
+        crate::scrape_loop::system_time_from_nanos(self.now_unix_nanos())
+    }
+}
+
+pub(crate) struct Shared {
+    pub appendable: Arc<dyn Appendable>,
+    pub clients: ClientPool,
+    pub semaphore: Option<Semaphore>,
+    pub limiter: Option<DefaultDirectRateLimiter>,
+    pub clock: Clock,
+    pub options: ManagerOptions,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+impl Shared {
+    pub(crate) fn new(appendable: Arc<dyn Appendable>, options: ManagerOptions) -> Self {
+        Shared {
+            appendable,
+            clients: ClientPool::new(),
+            semaphore: (options.max_concurrent_scrapes > 0)
+                .then(|| Semaphore::new(options.max_concurrent_scrapes)),
+            limiter: options
+                .max_scrapes_per_second
+                .map(|r| RateLimiter::direct(Quota::per_second(r))),
+            clock: Clock::new(options.wall_clock_start),
+            options,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+}
