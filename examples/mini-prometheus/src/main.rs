@@ -4,7 +4,12 @@
 //! `--config FILE` (also `--config.file`) to run a Prometheus-compatible `prometheus.yml`.
 //! Subcommands expose each stage on its own: `parse`, `relabel`, `sd`, `cgroup`, `check config`.
 
+mod api;
 mod cli;
+mod config;
+mod remote_write;
+mod resource;
+mod store;
 
 use std::process::ExitCode;
 

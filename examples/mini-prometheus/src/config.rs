@@ -1,0 +1,496 @@
+//! The configuration file: Prometheus' `prometheus.yml`, plus a `storage` section of our own.
+//!
+//! Loading is strict where Prometheus is strict: an unknown or invalid field is an error that
+//! names the file, the line and the field. Sections Prometheus has but mini-prometheus does not
+//! implement (`rule_files`, `alerting`, `remote_read`, …) are accepted and reported as ignored, so
+//! an existing `prometheus.yml` loads unchanged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use scrapeline_exposition::Labels;
+use scrapeline_scrape::{GlobalConfig, ScrapeConfig};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::remote_write::config::RemoteWriteConfig;
+
+/// Why a configuration could not be loaded: always names where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, or a field is unknown or has the wrong type.
+    #[error("{origin}: {message}")]
+    Syntax {
+        /// The file (or `<embedded default>`).
+        origin: String,
+        /// The parser's message, with line, column and a snippet.
+        message: String,
+    },
+    /// The values are well-formed but not acceptable (a rule, a duration, a duplicate job).
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// The file (or `<embedded default>`).
+        origin: String,
+        /// What is wrong, naming the job or section and the field.
+        message: String,
+    },
+}
+
+/// The whole configuration, defaults applied and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The scrape-related global settings, passed to the scrape manager.
+    pub global: GlobalConfig,
+    /// `global.external_labels`, `$VAR`/`${VAR}` expanded, attached to remote-written series.
+    pub external_labels: Labels,
+    /// Every scrape job, with the global defaults filled in.
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Every remote-write endpoint.
+    pub remote_write: Vec<RemoteWriteConfig>,
+    /// The in-memory store's settings.
+    pub storage: StorageConfig,
+    /// Sections that were present but are not implemented, for a warning at start.
+    pub ignored_sections: Vec<&'static str>,
+}
+
+/// `storage`: our own retention setting, plus Prometheus' TSDB keys accepted and ignored.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// How long samples are kept in memory (default `2h`).
+    #[serde(default = "default_retention", deserialize_with = "de_duration")]
+    pub retention: Duration,
+    /// Prometheus' `storage.tsdb` (out-of-order window): accepted, not used.
+    #[serde(default)]
+    tsdb: Option<IgnoredAny>,
+    /// Prometheus' `storage.exemplars`: accepted, not used.
+    #[serde(default)]
+    exemplars: Option<IgnoredAny>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            retention: default_retention(),
+            tsdb: None,
+            exemplars: None,
+        }
+    }
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(2 * 3600)
+}
+
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::remote_write::config::parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+/// The file as written: the sections, each still raw where another crate validates it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileShape {
+    #[serde(default)]
+    global: Option<GlobalKeys>,
+    #[serde(default)]
+    scrape_configs: Vec<ScrapeConfig>,
+    #[serde(default)]
+    remote_write: Vec<RemoteWriteConfig>,
+    #[serde(default)]
+    storage: Option<StorageConfig>,
+    // Prometheus sections mini-prometheus does not implement: accepted and reported.
+    #[serde(default)]
+    rule_files: Option<IgnoredAny>,
+    #[serde(default)]
+    alerting: Option<IgnoredAny>,
+    #[serde(default)]
+    remote_read: Option<IgnoredAny>,
+    #[serde(default)]
+    scrape_config_files: Option<IgnoredAny>,
+    #[serde(default)]
+    otlp: Option<IgnoredAny>,
+    #[serde(default)]
+    runtime: Option<IgnoredAny>,
+    #[serde(default)]
+    tracing: Option<IgnoredAny>,
+}
+
+/// Every key Prometheus 3 allows under `global`, checked for spelling; the values are read by
+/// [`GlobalValues`] and the scrape crate's [`GlobalConfig`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // fields exist to name the allowed keys
+struct GlobalKeys {
+    scrape_interval: Option<IgnoredAny>,
+    scrape_timeout: Option<IgnoredAny>,
+    scrape_protocols: Option<IgnoredAny>,
+    evaluation_interval: Option<IgnoredAny>,
+    rule_query_offset: Option<IgnoredAny>,
+    external_labels: Option<IgnoredAny>,
+    query_log_file: Option<IgnoredAny>,
+    scrape_failure_log_file: Option<IgnoredAny>,
+    body_size_limit: Option<IgnoredAny>,
+    sample_limit: Option<IgnoredAny>,
+    target_limit: Option<IgnoredAny>,
+    label_limit: Option<IgnoredAny>,
+    label_name_length_limit: Option<IgnoredAny>,
+    label_value_length_limit: Option<IgnoredAny>,
+    keep_dropped_targets: Option<IgnoredAny>,
+    metric_name_validation_scheme: Option<IgnoredAny>,
+    metric_name_escaping_scheme: Option<IgnoredAny>,
+    scrape_native_histograms: Option<IgnoredAny>,
+    always_scrape_classic_histograms: Option<IgnoredAny>,
+    convert_classic_histograms_to_nhcb: Option<IgnoredAny>,
+    extra_scrape_metrics: Option<IgnoredAny>,
+}
+
+/// The values of `global` that the binary itself uses.
+#[derive(Debug, Default, Deserialize)]
+struct GlobalValues {
+    #[serde(default)]
+    external_labels: BTreeMap<String, String>,
+}
+
+/// The two views of the file that need the `global` block's values.
+#[derive(Debug, Deserialize)]
+struct GlobalOnly<G> {
+    #[serde(default = "Option::default")]
+    global: Option<G>,
+}
+
+/// The embedded default: monitor this machine. `{listen}` is the server's own address.
+pub const DEFAULT_CONFIG: &str = r#"# mini-prometheus' embedded default: monitor the machine it runs on.
+global:
+  scrape_interval: 15s
+  scrape_timeout: 10s
+
+scrape_configs:
+  # Itself: scrape, discovery, store and remote-write metrics.
+  - job_name: mini-prometheus
+    static_configs:
+      - targets: ["{listen}"]
+
+  # The bundled cgroup collector (cAdvisor-compatible container metrics), served by this process.
+  - job_name: cadvisor
+    metrics_path: /metrics/cadvisor
+    static_configs:
+      - targets: ["{listen}"]
+{node_job}"#;
+
+/// The node-exporter job added to the default config when one answers on localhost:9100.
+pub const DEFAULT_NODE_JOB: &str = r#"
+  # A node exporter on this machine.
+  - job_name: node
+    static_configs:
+      - targets: ["localhost:9100"]
+"#;
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::load_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates a configuration; `origin` names it in errors.
+    pub fn load_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let syntax = |e: serde_saphyr::Error| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        };
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        };
+        if text.trim().is_empty() {
+            return Ok(Config::from_shape(
+                FileShape::empty(),
+                GlobalConfig::default(),
+                Labels::empty(),
+            ));
+        }
+        let shape: FileShape = serde_saphyr::from_str(text).map_err(syntax)?;
+        let global: GlobalConfig = serde_saphyr::from_str::<GlobalOnly<GlobalConfig>>(text)
+            .map_err(syntax)?
+            .global
+            .unwrap_or_default();
+        global
+            .validate()
+            .map_err(|e| invalid(format!("global: {e}")))?;
+        let values = serde_saphyr::from_str::<GlobalOnly<GlobalValues>>(text)
+            .map_err(syntax)?
+            .global
+            .unwrap_or_default();
+        let external_labels = expand_external_labels(&values.external_labels)
+            .map_err(|e| invalid(format!("global.external_labels: {e}")))?;
+        let mut config = Config::from_shape(shape, global, external_labels);
+        config.validate().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// The embedded default config, scraping the server at `listen` and, when `with_node` is
+    /// set, a node exporter on localhost:9100.
+    pub fn embedded_default(listen: &str, with_node: bool) -> Result<Config, ConfigError> {
+        let text = DEFAULT_CONFIG
+            .replace("{listen}", listen)
+            .replace("{node_job}", if with_node { DEFAULT_NODE_JOB } else { "" });
+        Config::load_str(&text, "<embedded default>")
+    }
+
+    fn from_shape(shape: FileShape, global: GlobalConfig, external_labels: Labels) -> Config {
+        let mut ignored = Vec::new();
+        let sections: [(&'static str, bool); 7] = [
+            ("rule_files", shape.rule_files.is_some()),
+            ("alerting", shape.alerting.is_some()),
+            ("remote_read", shape.remote_read.is_some()),
+            ("scrape_config_files", shape.scrape_config_files.is_some()),
+            ("otlp", shape.otlp.is_some()),
+            ("runtime", shape.runtime.is_some()),
+            ("tracing", shape.tracing.is_some()),
+        ];
+        for (name, present) in sections {
+            if present {
+                ignored.push(name);
+            }
+        }
+        let _ = shape.global;
+        Config {
+            global,
+            external_labels,
+            scrape_configs: shape.scrape_configs,
+            remote_write: shape.remote_write,
+            storage: shape.storage.unwrap_or_default(),
+            ignored_sections: ignored,
+        }
+    }
+
+    /// Prometheus' whole-file checks: defaults applied per job, unique job names, relabel
+    /// rules compiled, remote-write endpoints valid.
+    fn validate(&mut self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for sc in &mut self.scrape_configs {
+            sc.apply_global(&self.global).map_err(|e| e.to_string())?;
+            if !seen.insert(sc.job_name.clone()) {
+                return Err(format!(
+                    "found multiple scrape configs with job name {:?}",
+                    sc.job_name
+                ));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, rw) in self.remote_write.iter().enumerate() {
+            rw.validate()
+                .map_err(|e| format!("remote_write[{i}] ({}): {e}", rw.url))?;
+            if !names.insert(rw.queue_name()) {
+                return Err(format!(
+                    "found multiple remote write configs with job name {:?}",
+                    rw.queue_name()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FileShape {
+    fn empty() -> FileShape {
+        FileShape {
+            global: None,
+            scrape_configs: Vec::new(),
+            remote_write: Vec::new(),
+            storage: None,
+            rule_files: None,
+            alerting: None,
+            remote_read: None,
+            scrape_config_files: None,
+            otlp: None,
+            runtime: None,
+            tracing: None,
+        }
+    }
+}
+
+/// Prometheus 3's external-label rules: names must be non-empty, values are expanded from the
+/// environment (`$VAR`, `${VAR}`, `$$` → `$`; unset → empty), and empty results drop the label.
+fn expand_external_labels(raw: &BTreeMap<String, String>) -> Result<Labels, String> {
+    let mut pairs = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        if name.is_empty() {
+            return Err("empty label name".to_owned());
+        }
+        let v = expand_env(value, |k| std::env::var(k).ok());
+        if !v.is_empty() {
+            pairs.push((name.clone(), v));
+        }
+    }
+    Ok(Labels::from_pairs(pairs))
+}
+
+/// Go's `os.Expand` with Prometheus' mapping (`$$` → `$`).
+fn expand_env(s: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        if b[i] == b'$' && i + 1 < b.len() {
+            out.push_str(&s[last..i]);
+            let (name, width) = shell_name(&s[i + 1..]);
+            if name.is_empty() && width > 0 {
+                // Bad syntax such as "${}": Go drops it.
+            } else if name.is_empty() {
+                out.push('$');
+            } else if name == "$" {
+                out.push('$');
+            } else {
+                out.push_str(&lookup(name).unwrap_or_default());
+            }
+            i += 1 + width;
+            last = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&s[last..]);
+    out
+}
+
+/// Go's `getShellName`: the variable name after `$` and how many bytes it spans.
+fn shell_name(s: &str) -> (&str, usize) {
+    let b = s.as_bytes();
+    if b.first() == Some(&b'{') {
+        if b.len() > 2 && is_special(b[1]) && b[2] == b'}' {
+            return (&s[1..2], 3);
+        }
+        for i in 1..b.len() {
+            if b[i] == b'}' {
+                if i == 1 {
+                    return ("", 2);
+                }
+                return (&s[1..i], i + 1);
+            }
+        }
+        return ("", 1);
+    }
+    if let Some(&c) = b.first()
+        && is_special(c)
+    {
+        return (&s[0..1], 1);
+    }
+    let n = b
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    (&s[..n], n)
+}
+
+fn is_special(c: u8) -> bool {
+    matches!(
+        c,
+        b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/scrape/config-examples")
+    }
+
+    #[test]
+    fn the_four_kubernetes_examples_load_unchanged() {
+        for name in [
+            "01-prometheus-kubernetes.yml",
+            "02-kubernetes-annotations.yml",
+            "03-kubernetes-node-local-sharded.yml",
+            "04-kubernetes-prometheus3-features.yml",
+        ] {
+            let path = examples_dir().join(name);
+            let cfg = Config::load_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!cfg.scrape_configs.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let text = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert!(err.starts_with("p.yml: "), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("scrape_intervall"), "{err}");
+    }
+
+    #[test]
+    fn unknown_global_key_is_an_error() {
+        let text = "global:\n  scrape_intervl: 15s\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("unknown field `scrape_intervl`"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_job_names_are_rejected() {
+        let text = "scrape_configs:\n  - job_name: a\n  - job_name: a\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yml: found multiple scrape configs with job name \"a\""
+        );
+    }
+
+    #[test]
+    fn unimplemented_sections_are_reported_not_fatal() {
+        let text = "rule_files: [a.yml]\nalerting:\n  alertmanagers: []\nscrape_configs: []\n";
+        let cfg = Config::load_str(text, "p.yml").unwrap();
+        assert_eq!(cfg.ignored_sections, vec!["rule_files", "alerting"]);
+    }
+
+    #[test]
+    fn storage_retention_defaults_to_two_hours() {
+        let cfg = Config::load_str("scrape_configs: []\n", "p.yml").unwrap();
+        assert_eq!(cfg.storage.retention, Duration::from_secs(7200));
+        let cfg = Config::load_str("storage:\n  retention: 30m\n", "p.yml").unwrap();
+        assert_eq!(cfg.storage.retention, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn external_labels_expand_like_go() {
+        let env = |k: &str| match k {
+            "REGION" => Some("eu-1".to_owned()),
+            _ => None,
+        };
+        assert_eq!(expand_env("${REGION}", env), "eu-1");
+        assert_eq!(expand_env("$REGION-x", env), "eu-1-x");
+        assert_eq!(expand_env("a$$b", env), "a$b");
+        assert_eq!(expand_env("$UNSET", env), "");
+        assert_eq!(expand_env("cost$", env), "cost$");
+    }
+
+    #[test]
+    fn embedded_default_loads() {
+        let cfg = Config::embedded_default("127.0.0.1:9090", true).unwrap();
+        let jobs: Vec<&str> = cfg
+            .scrape_configs
+            .iter()
+            .map(|s| s.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, vec!["mini-prometheus", "cadvisor", "node"]);
+        let cfg = Config::embedded_default("127.0.0.1:9090", false).unwrap();
+        assert_eq!(cfg.scrape_configs.len(), 2);
+    }
+}
