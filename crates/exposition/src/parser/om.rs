@@ -18,6 +18,9 @@ pub(super) struct State {
     fam: Option<Family>,
     /// Every sample name claimed by a finished family (clash detection).
     seen_names: HashSet<String>,
+    /// Groups of the current family seen so far; kept here (not per family) so its capacity
+    /// is reused from family to family.
+    seen_groups: HashSet<u64>,
 }
 
 struct Family {
@@ -30,7 +33,6 @@ struct Family {
     group: Option<u64>,
     /// Timestamp (seconds) of the previous sample.
     group_ts: Option<f64>,
-    seen_groups: HashSet<u64>,
     hist: Option<HistRun>,
 }
 
@@ -44,7 +46,6 @@ impl Family {
             has_samples: false,
             group: None,
             group_ts: None,
-            seen_groups: HashSet::new(),
             hist: None,
         }
     }
@@ -180,6 +181,7 @@ impl<'a> Parser<'a> {
 
     /// Closes the current family: name clashes, unit rules, the last histogram run.
     fn finish_family(&mut self, at: usize) -> Result<(), ParseError> {
+        self.om.seen_groups.clear();
         let Some(fam) = self.om.fam.take() else {
             return Ok(());
         };
@@ -653,7 +655,7 @@ impl<'a> Parser<'a> {
         // Grouping and timestamp order.
         let ts = l.ts.map(|t| t.1);
         if let Some(prev) = fam.group {
-            if prev != group && fam.seen_groups.contains(&group) {
+            if prev != group && self.om.seen_groups.contains(&group) {
                 return Err(fail(
                     self,
                     format!("samples of \"{}\" are not grouped", fam.name),
@@ -749,9 +751,9 @@ impl<'a> Parser<'a> {
             }
             fam.group = Some(group);
             fam.group_ts = ts;
-            fam.seen_groups.insert(group);
             fam.has_samples = true;
         }
+        self.om.seen_groups.insert(group);
         if let Some(m) = hist_err {
             return Err(self.error(ls, m));
         }
