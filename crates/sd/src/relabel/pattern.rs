@@ -378,5 +378,38 @@ mod tests {
         assert!(Regex::new("a{1000}").is_ok());
         assert!(Regex::new("a.b").unwrap().is_match("a\nb"));
         assert!(Regex::new("a)|(b").unwrap().is_match("xxb"));
+        for (re, yes, no) in [
+            ("a{,5}", "a{,5}", "aaaaa"),
+            ("a{01}", "a{01}", "a"),
+            ("[]a]+", "]a", "b"),
+            ("[a-]+", "-a", "b"),
+            (r"[\d-z]+", "1-z", "y"),
+            (r"\_\%", "_%", "x"),
+            (r"\x41\x{42}", "AB", "ab"),
+            (r"[[:alpha:]]+", "ab", "1"),
+            (r"[[:^alpha:]]+", "12", "a"),
+            (r"\pL+", "éa", "1"),
+            (r"\p{^Greek}", "a", "α"),
+            (r"\PL", "1", "a"),
+            (r"(?i)k", "\u{212A}", "x"),
+            (r"(?i)\w", "\u{17F}", "é"),
+            ("(|a)", "", "b"),
+            ("^*a", "a", "b"),
+            (r"[a&&b]+", "&ab", "c"),
+            (r"[[a]+", "[a", "b"),
+            ("x(?U)a+", "xaa", "x"),
+        ] {
+            let r = Regex::new(re).unwrap_or_else(|e| panic!("{re}: {e}"));
+            assert!(r.is_match(yes), "{re} should match {yes:?}");
+            assert!(!r.is_match(no), "{re} should not match {no:?}");
+        }
+        for bad in [
+            "a|*", "(?P=n)", "(?P<>x)", "(?<a-b>x)", r"\Z", r"\C", r"[a-\d]", "[z-a]", r"\e",
+            r"\u0041", "a{2}{3}", "a*?*", "(?i-)", "(?-)", "(?<!a)b", "[[:foo:]]", r"\", "[a",
+            "a)", "x{1001,}", "(x{10}){101}",
+        ] {
+            let e = Regex::new(bad).map(|_| ()).unwrap_err();
+            assert!(e.message.starts_with("error parsing regexp: "), "{bad}: {e}");
+        }
     }
 }
