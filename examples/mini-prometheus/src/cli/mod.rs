@@ -1,6 +1,9 @@
 //! Command-line interface: flags follow Prometheus' names where they overlap.
 
+mod cgroup;
+mod check;
 mod parse;
+mod relabel;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,12 +40,22 @@ pub struct Cli {
 pub enum Command {
     /// Parse an exposition body and print its samples in a normalised form.
     Parse(parse::ParseArgs),
+    /// Apply relabel rules to one label set and print the result as JSON.
+    Relabel(relabel::RelabelArgs),
+    /// Collect container metrics from cgroups once and print them in the text format.
+    Cgroup(cgroup::CgroupArgs),
+    /// Validate configuration without running it.
+    #[command(subcommand)]
+    Check(check::CheckArgs),
 }
 
 /// Runs what the command line asks for.
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Parse(args)) => parse::run(&args),
+        Some(Command::Relabel(args)) => relabel::run(&args),
+        Some(Command::Cgroup(args)) => cgroup::run(&args),
+        Some(Command::Check(args)) => check::run(&args),
         None => Err("the server is not wired yet".into()),
     }
 }

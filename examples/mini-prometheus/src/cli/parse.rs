@@ -127,12 +127,18 @@ fn write_json_line(out: &mut String, labels: &LabelsBuilder, value: f64, ts: Opt
         .collect();
     let mut v = String::new();
     format_value(value, &mut v);
-    let obj = serde_json::json!({
-        "name": name,
-        "labels": map,
-        "value": v,
-        "timestamp_ms": ts,
-    });
-    out.push_str(&obj.to_string());
+    // Written field by field so the key order is the documented one.
+    out.push_str("{\"name\":");
+    out.push_str(&serde_json::Value::from(name).to_string());
+    out.push_str(",\"labels\":");
+    out.push_str(&serde_json::Value::Object(map).to_string());
+    out.push_str(",\"value\":");
+    out.push_str(&serde_json::Value::from(v).to_string());
+    out.push_str(",\"timestamp_ms\":");
+    match ts {
+        Some(ts) => out.push_str(&ts.to_string()),
+        None => out.push_str("null"),
+    }
+    out.push('}');
     out.push('\n');
 }

@@ -1,0 +1,218 @@
+//! The command-line tools, run as a user runs them: the real binary, real files, exact output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mini-prometheus"))
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mini-prometheus");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+#[test]
+fn parse_prints_normalised_samples() {
+    let body = "# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\nhttp_requests_total{path=\"/a\\\"b\",code=\"200\"} 1027 1395066363000\nhttp_requests_total{code=\"500\",path=\"/\"} 3\nbig 1048576\ntiny 0.00001\nnan NaN\ninf +Inf\n";
+    let o = run_with_stdin(&["parse", "-"], body);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "http_requests_total{code=\"200\",path=\"/a\\\"b\"} 1027 1395066363000\n\
+         http_requests_total{code=\"500\",path=\"/\"} 3\n\
+         big 1.048576e+06\n\
+         tiny 1e-05\n\
+         nan NaN\n\
+         inf +Inf\n"
+    );
+}
+
+#[test]
+fn parse_json_has_the_documented_shape() {
+    let o = run_with_stdin(&["parse", "--json", "-"], "a{x=\"1\"} -Inf 5\nb 2.5\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "{\"name\":\"a\",\"labels\":{\"x\":\"1\"},\"value\":\"-Inf\",\"timestamp_ms\":5}\n\
+         {\"name\":\"b\",\"labels\":{},\"value\":\"2.5\",\"timestamp_ms\":null}\n"
+    );
+}
+
+#[test]
+fn parse_quotes_utf8_names() {
+    let o = run_with_stdin(
+        &["parse", "-"],
+        "{\"http.server.duration\",\"url.scheme\"=\"https\"} 1\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "{\"http.server.duration\",\"url.scheme\"=\"https\"} 1\n"
+    );
+}
+
+#[test]
+fn parse_openmetrics_converts_second_timestamps() {
+    let o = run_with_stdin(
+        &["parse", "--format", "openmetrics", "-"],
+        "# TYPE a counter\na_total 3 1.5\n# EOF\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "a_total 3 1500\n");
+}
+
+#[test]
+fn parse_error_exits_1_with_line_and_column() {
+    let o = run_with_stdin(&["parse", "-"], "ok 1\nbad{x=1} 2\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "", "nothing printed on invalid input");
+    assert_eq!(
+        stderr(&o),
+        "-: line 2, column 7: expected '\"' to start the value of label \"x\"\n"
+    );
+}
+
+#[test]
+fn parse_counts_every_payload_sample() {
+    for (file, want) in [
+        ("node_exporter.prom", 507),
+        ("prometheus.prom", 475),
+        ("utf8-names.prom", 312),
+    ] {
+        let path = shared().join("conformance/payloads").join(file);
+        let o = bin().arg("parse").arg(&path).output().unwrap();
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        assert_eq!(stdout(&o).lines().count(), want, "{file}");
+    }
+}
+
+fn write_temp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const POD_RULES: &str = "\
+- source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+  action: keep
+  regex: \"true\"
+- source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+  regex: ([^:]+)(?::\\d+)?;(\\d+)
+  replacement: $1:$2
+  target_label: __address__
+- action: labelmap
+  regex: __meta_kubernetes_pod_label_(.+)
+- action: labeldrop
+  regex: __meta_.*
+";
+
+#[test]
+fn relabel_prints_the_result() {
+    let rules = write_temp("pod-rules.yml", POD_RULES);
+    let o = bin()
+        .args(["relabel", "--rules"])
+        .arg(&rules)
+        .args([
+            "--labels",
+            r#"{"__address__":"10.0.0.1:80","__meta_kubernetes_pod_annotation_prometheus_io_scrape":"true","__meta_kubernetes_pod_annotation_prometheus_io_port":"9102","__meta_kubernetes_pod_label_app":"web"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "{\"__address__\":\"10.0.0.1:9102\",\"app\":\"web\"}\n"
+    );
+}
+
+#[test]
+fn relabel_prints_dropped() {
+    let rules = write_temp("pod-rules-2.yml", POD_RULES);
+    let o = bin()
+        .args(["relabel", "--rules"])
+        .arg(&rules)
+        .args(["--labels", r#"{"__address__":"10.0.0.1:80"}"#])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "dropped\n");
+}
+
+#[test]
+fn relabel_bad_rule_exits_1_naming_the_rule() {
+    let rules = write_temp(
+        "bad-rules.yml",
+        "- action: keep\n  regex: a\n- action: hashmod\n  source_labels: [a]\n  target_label: b\n",
+    );
+    let o = bin()
+        .args(["relabel", "--rules"])
+        .arg(&rules)
+        .args(["--labels", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.ends_with(
+            "bad-rules.yml: relabel rule 1: relabel configuration for hashmod requires non-zero modulus\n"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_config_accepts_the_kubernetes_examples() {
+    for name in [
+        "01-prometheus-kubernetes.yml",
+        "02-kubernetes-annotations.yml",
+        "03-kubernetes-node-local-sharded.yml",
+        "04-kubernetes-prometheus3-features.yml",
+    ] {
+        let path = shared().join("spec/scrape/config-examples").join(name);
+        let o = bin().args(["check", "config"]).arg(&path).output().unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(stdout(&o).contains("SUCCESS"), "{name}: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn check_config_names_file_line_and_field() {
+    let path = write_temp(
+        "bad.yml",
+        "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n",
+    );
+    let o = bin().args(["check", "config"]).arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("bad.yml: "), "{err}");
+    assert!(err.contains("line 5 column 5"), "{err}");
+    assert!(err.contains("unknown field `scrape_intervall`"), "{err}");
+}
