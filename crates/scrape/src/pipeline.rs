@@ -578,12 +578,12 @@ mod tests {
             "label_limit exceeded (metric: metric, number of labels: 2, limit: 1)"
         );
         let cfg = PipelineConfig {
-            label_value_length_limit: 5,
+            label_value_length_limit: 6,
             ..PipelineConfig::default()
         };
         assert_eq!(
             verify_label_limits(&lb, &cfg).unwrap_err().to_string(),
-            r#"label_value_length_limit exceeded (metric: metric, label name: a, value: "0123456789", length: 10, limit: 5)"#
+            r#"label_value_length_limit exceeded (metric: metric, label name: a, value: "0123456789", length: 10, limit: 6)"#
         );
         let cfg = PipelineConfig {
             label_name_length_limit: 5,

@@ -61,22 +61,26 @@ impl LoopCtx {
             }
         }
         let interval = self.target.interval;
+        let now = self.shared.clock.now_unix_nanos();
         let offset = scrape_offset(
             self.target.hash,
             self.shared.options.offset_seed,
             interval,
-            self.shared.clock.now_unix_nanos(),
+            now,
         );
+        // The intended first instant, exactly on the target's phase; the timer may wake up to
+        // a millisecond late, and the alignment below snaps timestamps back onto this grid.
+        let mut aligned = now + offset.as_nanos() as i128;
+        let first = Instant::now() + offset;
         tokio::select! {
             _ = self.shared.shutdown.cancelled() => { self.stopped.cancel(); return; }
             _ = self.cancel.cancelled() => { self.stopped.cancel(); return; }
-            _ = tokio::time::sleep(offset) => {}
+            _ = tokio::time::sleep_until(first) => {}
         }
-        let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
+        let mut ticker = tokio::time::interval_at(first + interval, interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let interval_ns = interval.as_nanos() as i128;
         let tolerance = (interval / 100).min(Duration::from_millis(2)).as_nanos() as i128;
-        let mut aligned = self.shared.clock.now_unix_nanos();
         let mut scraped = false;
         let mut scratch = Scratch::default();
         let mut buf: Vec<u8> = Vec::new();
@@ -114,8 +118,8 @@ impl LoopCtx {
 
     async fn end_of_run_staleness(&self, ticker: &mut tokio::time::Interval, interval: Duration) {
         let sd = &self.shared.shutdown;
-        tokio::select! { _ = sd.cancelled() => return, _ = ticker.tick() => {} }
-        let stale_ms = self.shared.clock.now_unix_nanos().div_euclid(1_000_000) as i64;
+        let at = tokio::select! { _ = sd.cancelled() => return, at = ticker.tick() => at };
+        let stale_ms = self.shared.clock.unix_nanos_at(at).div_euclid(1_000_000) as i64;
         tokio::select! { _ = sd.cancelled() => return, _ = ticker.tick() => {} }
         tokio::select! { _ = sd.cancelled() => return, _ = tokio::time::sleep(interval / 10) => {} }
         if self.eor_disabled.load(Ordering::SeqCst) {

@@ -72,6 +72,14 @@ impl Clock {
     pub(crate) fn now_unix_nanos(&self) -> i128 {
         self.wall0_ns + self.inst0.elapsed().as_nanos() as i128
     }
+    pub(crate) fn unix_nanos_at(&self, at: tokio::time::Instant) -> i128 {
+        let d = if at >= self.inst0 {
+            at.duration_since(self.inst0).as_nanos() as i128
+        } else {
+            -(self.inst0.duration_since(at).as_nanos() as i128)
+        };
+        self.wall0_ns + d
+    }
     pub(crate) fn now_system_time(&self) -> SystemTime {
         crate::scrape_loop::system_time_from_nanos(self.now_unix_nanos())
     }
