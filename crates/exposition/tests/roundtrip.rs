@@ -138,7 +138,7 @@ fn spec(format: Format) -> impl Strategy<Value = Spec> {
                 help: help.filter(|h| {
                     format == Format::OpenMetrics
                         || h.is_empty()
-                        || h.trim_matches([' ', '\t']) != ""
+                        || !h.trim_matches([' ', '\t']).is_empty()
                 }),
                 with_unit: with_unit && format == Format::OpenMetrics,
                 sets,
