@@ -389,8 +389,8 @@ pub struct Parser<'a> {
     /// Label-name spans of the current series (content without quotes, escaped flag), reused
     /// across lines for the duplicate-name check.
     names: Vec<(usize, usize, bool)>,
-    /// Whether `names` is strictly increasing and unescaped so far.
-    names_sorted: bool,
+    /// Signatures ([`name_signature`]) of the names in `names`.
+    names_mask: u64,
     /// OpenMetrics family-level state.
     om: om::State,
 }
@@ -404,7 +404,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             done: false,
             names: Vec::new(),
-            names_sorted: true,
+            names_mask: 0,
             om: om::State::default(),
         }
     }
@@ -460,7 +460,7 @@ impl<'a> Parser<'a> {
     #[inline]
     fn reset_names(&mut self) {
         self.names.clear();
-        self.names_sorted = true;
+        self.names_mask = 0;
     }
 
     /// Records a label name (content span) and fails when it repeats an earlier one of the same
@@ -474,22 +474,21 @@ impl<'a> Parser<'a> {
     ) -> Result<(), ParseError> {
         let b = self.input;
         let name = &b[start..end];
-        // Fast path: names in strictly increasing byte order (how every client writes them)
-        // cannot repeat; only then is the pairwise comparison skipped.
-        if !escaped && name != METRIC_NAME.as_bytes() {
-            match self.names.last() {
-                None => {
-                    self.names.push((start, end, false));
-                    return Ok(());
-                }
-                Some(&(s, e, false)) if &b[s..e] < name && self.names_sorted => {
-                    self.names.push((start, end, false));
-                    return Ok(());
-                }
-                _ => {}
+        // Fast path: a 64-bit signature set of the names so far (length, first and last
+        // byte). A name whose signature is new cannot repeat an earlier name; only on a
+        // signature hit (or an escaped name) are names compared.
+        if !escaped {
+            let bit = name_signature(name);
+            let fresh = self.names_mask & bit == 0;
+            self.names_mask |= bit;
+            if fresh && name != METRIC_NAME.as_bytes() {
+                self.names.push((start, end, false));
+                return Ok(());
             }
+        } else {
+            let this = scan::unescape(scan::utf8(name).unwrap_or(""));
+            self.names_mask |= name_signature(this.as_bytes());
         }
-        self.names_sorted = false;
         let dup = if escaped {
             let this = scan::unescape(scan::utf8(name).unwrap_or(""));
             this == METRIC_NAME
@@ -518,6 +517,19 @@ impl<'a> Parser<'a> {
         self.names.push((start, end, escaped));
         Ok(())
     }
+}
+
+/// One bit of 64 chosen by a label name's length, first and last byte: equal names have equal
+/// signatures, so a new signature proves a new name.
+#[inline]
+fn name_signature(name: &[u8]) -> u64 {
+    let first = name.first().copied().unwrap_or(0) as u32;
+    let last = name.last().copied().unwrap_or(0) as u32;
+    let h = (name.len() as u32)
+        .wrapping_mul(0x9E37_79B1)
+        .wrapping_add(first.wrapping_mul(0x85EB_CA77))
+        .wrapping_add(last.wrapping_mul(0xC2B2_AE3D));
+    1u64 << (h >> 26)
 }
 
 impl<'a> Iterator for Parser<'a> {
