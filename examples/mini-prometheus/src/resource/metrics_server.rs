@@ -146,8 +146,10 @@ impl UsageStore {
                 {
                     if new.timestamp_ns > last.timestamp_ns {
                         prev.containers.insert(cname.clone(), *last);
-                    } else if let Some(p) =
-                        self.prev_pods.get(key).and_then(|p| p.containers.get(cname))
+                    } else if let Some(p) = self
+                        .prev_pods
+                        .get(key)
+                        .and_then(|p| p.containers.get(cname))
                         && p.timestamp_ns < new.timestamp_ns
                     {
                         prev.containers.insert(cname.clone(), *p);
@@ -330,13 +332,18 @@ mod tests {
         let mut b = Batch::default();
         let mut pod = PodReading::default();
         // Started 20 s before its first reading, with 2 s of CPU: 0.1 cores.
-        pod.containers
-            .insert("app".into(), point(T, 2_000_000_000, 1 << 20, T - 20_000_000_000));
+        pod.containers.insert(
+            "app".into(),
+            point(T, 2_000_000_000, 1 << 20, T - 20_000_000_000),
+        );
         b.pods.insert(("ns".into(), "p".into()), pod);
         s.store(&b);
         let pods = s.pods();
         assert_eq!(pods.len(), 1);
-        assert_eq!(pods[0].containers, vec![("app".to_owned(), 100_000_000, 1 << 20)]);
+        assert_eq!(
+            pods[0].containers,
+            vec![("app".to_owned(), 100_000_000, 1 << 20)]
+        );
         assert_eq!(pods[0].window, Duration::from_secs(20));
     }
 }

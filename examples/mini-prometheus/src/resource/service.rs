@@ -1,0 +1,210 @@
+//! [`ResourceMetrics`]: the state behind `/stats/summary` and `metrics.k8s.io`, fed one
+//! collection at a time and answering requests synchronously, independent of the HTTP
+//! server that carries them.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use scrapeline_cgroup::Collection;
+use serde::Serialize;
+
+use super::metrics_api::{
+    self, List, ListMeta, StatusDetails, batch_from, node_metrics, not_found, plain_status,
+    pod_metrics,
+};
+use super::metrics_server::UsageStore;
+use super::summary::{self, SummaryRequest, SystemCgroups};
+
+/// The prefix of every `metrics.k8s.io` path.
+const METRICS_PREFIX: &str = "/apis/metrics.k8s.io/v1beta1";
+
+/// The kubelet Summary API and the Metrics API for one node, computed from the cgroup
+/// collector: keeps the last two collections (Summary CPU rates) and metrics-server's
+/// last/previous points (Metrics API).
+#[derive(Debug)]
+pub struct ResourceMetrics {
+    node_name: String,
+    system: SystemCgroups,
+    boot_time_unix: Option<i64>,
+    current: Option<Collection>,
+    previous: Option<Collection>,
+    store: UsageStore,
+}
+
+impl ResourceMetrics {
+    /// State for the node `node_name`, collected every `resolution` (metrics-server's
+    /// `--metric-resolution`: containers younger than one resolution at their first reading
+    /// get a synthetic start point).
+    pub fn new(node_name: impl Into<String>, resolution: Duration) -> Self {
+        ResourceMetrics {
+            node_name: node_name.into(),
+            system: SystemCgroups::default(),
+            boot_time_unix: None,
+            current: None,
+            previous: None,
+            store: UsageStore::new(resolution),
+        }
+    }
+
+    /// Reports these cgroups as the `kubelet`, `runtime` and `misc` system containers (each
+    /// only when the collector reads it: add them to `CollectorConfig::roots`). The `pods`
+    /// system container (the kubepods root) is always reported when collected.
+    pub fn with_system_cgroups(mut self, system: SystemCgroups) -> Self {
+        self.system = system;
+        self
+    }
+
+    /// Sets the boot time (Unix seconds) reported as the node's `startTime`, as the kubelet
+    /// computes it (`now − uptime`, see [`boot_time_from_proc`]). Without it the collector's
+    /// boot time, floored to the minute as cAdvisor floors it, is used.
+    pub fn with_boot_time(mut self, boot_time_unix: i64) -> Self {
+        self.boot_time_unix = Some(boot_time_unix);
+        self
+    }
+
+    /// The node name served.
+    pub fn node_name(&self) -> &str {
+        &self.node_name
+    }
+
+    /// Takes one collection: it becomes the current one (the old current one is kept for
+    /// CPU rates) and one metrics-server batch.
+    pub fn observe(&mut self, collection: Collection) {
+        let batch = batch_from(&collection, &self.node_name).filtered();
+        self.store.store(&batch);
+        self.previous = self.current.take();
+        self.current = Some(collection);
+    }
+
+    /// Answers `GET path?query` for `/stats/summary` and `/apis/metrics.k8s.io/v1beta1/...`
+    /// with `(HTTP status, JSON body)`, or `None` for any other path. `now` stamps the
+    /// `creationTimestamp` of Metrics API objects.
+    pub fn handle(&self, path: &str, query: Option<&str>, now: SystemTime) -> Option<(u16, String)> {
+        if path == "/stats/summary" || path == "/stats/summary/" {
+            return Some(self.summary(query));
+        }
+        let rest = path.strip_prefix(METRICS_PREFIX)?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        Some(match segs.as_slice() {
+            [] => json(200, &api_resource_list()),
+            ["nodes"] => self.nodes(None, now),
+            ["nodes", name] => self.nodes(Some(name), now),
+            ["pods"] => self.pods(None, None, now),
+            ["namespaces", ns, "pods"] => self.pods(Some(ns), None, now),
+            ["namespaces", ns, "pods", name] => self.pods(Some(ns), Some(name), now),
+            _ => {
+                let mut s = plain_status(404, "NotFound", "the server could not find the requested resource");
+                s.details = Some(StatusDetails {
+                    name: String::new(),
+                    group: String::new(),
+                    kind: String::new(),
+                });
+                json(404, &s)
+            }
+        })
+    }
+
+    fn summary(&self, query: Option<&str>) -> (u16, String) {
+        let Some(cur) = &self.current else {
+            return json(
+                503,
+                &plain_status(503, "ServiceUnavailable", "no cgroup collection yet"),
+            );
+        };
+        let only: Vec<&str> = query
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+            .filter(|(k, _)| *k == "only_cpu_and_memory")
+            .map(|(_, v)| v)
+            .collect();
+        let req = SummaryRequest {
+            node_name: &self.node_name,
+            system: &self.system,
+            boot_time_unix: self.boot_time_unix.unwrap_or(cur.machine.boot_time_unix),
+            only_cpu_and_memory: only.as_slice() == ["true"],
+        };
+        json(200, &summary::build(&req, cur, self.previous.as_ref()))
+    }
+
+    fn nodes(&self, name: Option<&str>, now: SystemTime) -> (u16, String) {
+        let all = self.store.nodes();
+        match name {
+            None => json(
+                200,
+                &List {
+                    kind: "NodeMetricsList",
+                    api_version: metrics_api::API_VERSION,
+                    metadata: ListMeta {},
+                    items: all
+                        .iter()
+                        .map(|(n, u)| node_metrics(n, u, now, false))
+                        .collect(),
+                },
+            ),
+            Some(name) => match all.iter().find(|(n, _)| n == name) {
+                Some((n, u)) => json(200, &node_metrics(n, u, now, true)),
+                None => json(404, &not_found("nodemetrics", name)),
+            },
+        }
+    }
+
+    fn pods(&self, ns: Option<&str>, name: Option<&str>, now: SystemTime) -> (u16, String) {
+        let all = self.store.pods();
+        let selected = all
+            .iter()
+            .filter(|p| ns.is_none_or(|ns| p.namespace == ns));
+        match (ns, name) {
+            (Some(ns), Some(name)) => match selected.clone().find(|p| p.name == name) {
+                Some(p) => json(200, &pod_metrics(p, now, true)),
+                None => json(404, &not_found("podmetrics", &format!("{ns}/{name}"))),
+            },
+            _ => json(
+                200,
+                &List {
+                    kind: "PodMetricsList",
+                    api_version: metrics_api::API_VERSION,
+                    metadata: ListMeta {},
+                    items: selected.map(|p| pod_metrics(p, now, false)).collect(),
+                },
+            ),
+        }
+    }
+}
+
+/// The kubelet's boot time: `now − uptime` in whole seconds, from `<proc_root>/uptime`.
+pub fn boot_time_from_proc(proc_root: &Path, now: SystemTime) -> Option<i64> {
+    let text = std::fs::read_to_string(proc_root.join("uptime")).ok()?;
+    let first = text.split_ascii_whitespace().next()?;
+    let secs: i64 = first.split('.').next()?.parse().ok()?;
+    Some(metrics_api::unix_secs(now) - secs)
+}
+
+/// `APIResourceList` for discovery of the group version.
+fn api_resource_list() -> serde_json::Value {
+    serde_json::json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": metrics_api::API_VERSION,
+        "resources": [
+            {"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": ["get", "list"]},
+            {"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]}
+        ]
+    })
+}
+
+fn json<T: Serialize>(code: u16, body: &T) -> (u16, String) {
+    match serde_json::to_string(body) {
+        Ok(s) => (code, s),
+        Err(e) => (
+            500,
+            format!(
+                "{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Failure\",\"message\":{},\"reason\":\"InternalError\",\"code\":500}}",
+                serde_json::Value::String(e.to_string())
+            ),
+        ),
+    }
+}
