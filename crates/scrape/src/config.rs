@@ -542,6 +542,7 @@ impl ScrapeConfig {
             keep_dropped_targets,
             scrape_failure_log_file
         );
+        let local_validation_unset = self.metric_name_validation_scheme.is_none();
         macro_rules! inherit_opt {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = Some(global.$f.clone()); } )* };
         }
@@ -553,13 +554,23 @@ impl ScrapeConfig {
             metric_name_validation_scheme
         );
         if self.metric_name_escaping_scheme.is_none() {
-            self.metric_name_escaping_scheme = global.metric_name_escaping_scheme;
+            let from_validation = |v: ValidationScheme| match v {
+                ValidationScheme::Legacy => EscapingScheme::Underscores,
+                ValidationScheme::Utf8 => EscapingScheme::AllowUtf8,
+            };
+            self.metric_name_escaping_scheme = Some(if local_validation_unset {
+                global
+                    .metric_name_escaping_scheme
+                    .unwrap_or(from_validation(global.metric_name_validation_scheme))
+            } else {
+                from_validation(self.validation_scheme())
+            });
         }
         if self.validation_scheme() == ValidationScheme::Legacy
             && self.metric_name_escaping_scheme == Some(EscapingScheme::AllowUtf8)
         {
             return Err(ConfigError(format!(
-                "scrape config for job {job:?}: metric_name_escaping_scheme cannot be allow-utf-8 when metric_name_validation_scheme is legacy"
+                "scrape config for job {job:?}: utf8 metric names requested but validation scheme is not set to UTF8"
             )));
         }
         // At most one authentication method.
