@@ -1,9 +1,11 @@
-//! The service-discovery sections of a Prometheus scrape config.
-//!
-//! CONTRACT STUB: the type names are fixed (the scrape config embeds them); their fields are
-//! being written.
+//! The service-discovery sections of a Prometheus scrape config: `static_configs`,
+//! `file_sd_configs` and `kubernetes_sd_configs`, with Prometheus' YAML names, defaults and
+//! validation (errors carry Prometheus' exact messages).
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
 
 /// One entry of `static_configs`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -14,13 +16,660 @@ pub struct StaticConfig {
     pub targets: Vec<String>,
     /// `labels`: attached to every target.
     #[serde(default)]
-    pub labels: std::collections::BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One entry of `file_sd_configs`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-pub struct FileSdConfig {}
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawFileSdConfig")]
+pub struct FileSdConfig {
+    /// `files`: paths or globs (`*` in the last path element) of `.json`, `.yml` or `.yaml` files.
+    pub files: Vec<String>,
+    /// `refresh_interval` (default `5m`): how often files are re-read even without a change.
+    pub refresh_interval: Duration,
+}
+
+impl Default for FileSdConfig {
+    fn default() -> Self {
+        Self {
+            files: Vec::new(),
+            refresh_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileSdConfig {
+    #[serde(default)]
+    files: Vec<String>,
+    #[serde(default)]
+    refresh_interval: Option<String>,
+}
+
+impl TryFrom<RawFileSdConfig> for FileSdConfig {
+    type Error = String;
+    fn try_from(raw: RawFileSdConfig) -> Result<Self, String> {
+        if raw.files.is_empty() {
+            return Err("file service discovery config must contain at least one path name".into());
+        }
+        for f in &raw.files {
+            let ext_ok = [".json", ".yml", ".yaml"].iter().any(|e| f.ends_with(e));
+            if !ext_ok {
+                return Err(format!("path name {f:?} is not valid for file discovery"));
+            }
+        }
+        let refresh_interval = match raw.refresh_interval {
+            None => Duration::from_secs(300),
+            Some(s) => parse_duration(&s)?,
+        };
+        Ok(Self {
+            files: raw.files,
+            refresh_interval,
+        })
+    }
+}
+
+/// Parses a Prometheus duration (`1h30m`, `5m`, `10s`, `500ms`, `2d`, `1w`, `1y`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("not a valid duration string: {s:?}");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration string".into());
+    }
+    let mut total_ms: u128 = 0;
+    let mut rest = s;
+    let units: [(&str, u128); 7] = [
+        ("ms", 1),
+        ("s", 1000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 604_800_000),
+        ("y", 31_536_000_000),
+    ];
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u128 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let (unit, mult) = units
+            .iter()
+            .find(|(u, _)| {
+                rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms"))
+            })
+            .ok_or_else(bad)?;
+        rest = &rest[unit.len()..];
+        total_ms = total_ms.saturating_add(n.saturating_mul(*mult));
+    }
+    u64::try_from(total_ms)
+        .map(Duration::from_millis)
+        .map_err(|_| bad())
+}
+
+/// A Kubernetes SD role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// One target per node (kubelet address).
+    Node,
+    /// One group per pod, one target per container port.
+    Pod,
+    /// One group per service, one target per service port.
+    Service,
+    /// One group per Endpoints object.
+    Endpoints,
+    /// One group per EndpointSlice.
+    EndpointSlice,
+    /// One group per Ingress, one target per rule path.
+    Ingress,
+}
+
+impl Role {
+    /// The YAML name (`endpointslice`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Node => "node",
+            Role::Pod => "pod",
+            Role::Service => "service",
+            Role::Endpoints => "endpoints",
+            Role::EndpointSlice => "endpointslice",
+            Role::Ingress => "ingress",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "node" => Role::Node,
+            "pod" => Role::Pod,
+            "service" => Role::Service,
+            "endpoints" => Role::Endpoints,
+            "endpointslice" => Role::EndpointSlice,
+            "ingress" => Role::Ingress,
+            other => return Err(format!("unknown Kubernetes SD role {other:?}")),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Role::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `namespaces`: which namespaces to watch (all when empty).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceDiscovery {
+    /// `own_namespace`: also watch the namespace this process runs in (in-cluster only).
+    #[serde(default)]
+    pub own_namespace: bool,
+    /// `names`: namespaces to watch.
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// One entry of `selectors`: label/field selectors the API server applies for one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectorConfig {
+    /// `role`: which resource the selectors apply to.
+    pub role: Role,
+    /// `label`: a Kubernetes label selector.
+    #[serde(default)]
+    pub label: String,
+    /// `field`: a Kubernetes field selector.
+    #[serde(default)]
+    pub field: String,
+}
+
+/// `attach_metadata`: extra metadata joined onto targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachMetadata {
+    /// `node`: node name, labels and annotations (pod, endpoints, endpointslice).
+    #[serde(default)]
+    pub node: bool,
+    /// `namespace`: namespace labels and annotations.
+    #[serde(default)]
+    pub namespace: bool,
+    /// `deployment`: the Deployment name through the pod's ReplicaSet.
+    #[serde(default)]
+    pub deployment: bool,
+    /// `job`: the Job name of a pod a Job controls.
+    #[serde(default)]
+    pub job: bool,
+    /// `cronjob`: the CronJob name through the pod's Job.
+    #[serde(default)]
+    pub cronjob: bool,
+}
+
+/// `basic_auth`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// `username`.
+    #[serde(default)]
+    pub username: String,
+    /// `username_file`.
+    #[serde(default)]
+    pub username_file: String,
+    /// `password`.
+    #[serde(default)]
+    pub password: String,
+    /// `password_file`: read at client creation.
+    #[serde(default)]
+    pub password_file: String,
+}
+
+/// `authorization`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    /// `type` (default `Bearer`).
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// `credentials`.
+    #[serde(default)]
+    pub credentials: String,
+    /// `credentials_file`: re-read when it changes.
+    #[serde(default)]
+    pub credentials_file: String,
+}
+
+/// `oauth2` (accepted for config compatibility; the Kubernetes client does not support it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct OAuth2 {
+    /// `client_id`.
+    #[serde(default)]
+    pub client_id: String,
+    /// `token_url`.
+    #[serde(default)]
+    pub token_url: String,
+}
+
+/// `tls_config`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// `ca_file`: PEM CA bundle path.
+    #[serde(default)]
+    pub ca_file: String,
+    /// `ca`: inline PEM CA bundle.
+    #[serde(default)]
+    pub ca: String,
+    /// `cert_file`: client certificate path.
+    #[serde(default)]
+    pub cert_file: String,
+    /// `cert`: inline client certificate.
+    #[serde(default)]
+    pub cert: String,
+    /// `key_file`: client key path.
+    #[serde(default)]
+    pub key_file: String,
+    /// `key`: inline client key.
+    #[serde(default)]
+    pub key: String,
+    /// `server_name`: SNI / verification name.
+    #[serde(default)]
+    pub server_name: String,
+    /// `insecure_skip_verify`.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// `min_version` (accepted, not enforced beyond rustls' TLS 1.2 floor).
+    #[serde(default)]
+    pub min_version: String,
+    /// `max_version` (accepted).
+    #[serde(default)]
+    pub max_version: String,
+}
+
+/// The inline `http_config` part of an SD config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpClientConfig {
+    /// `basic_auth`.
+    pub basic_auth: Option<BasicAuth>,
+    /// `authorization`.
+    pub authorization: Option<Authorization>,
+    /// `oauth2`.
+    pub oauth2: Option<OAuth2>,
+    /// `bearer_token` (deprecated form of `authorization.credentials`).
+    pub bearer_token: String,
+    /// `bearer_token_file` (deprecated form of `authorization.credentials_file`).
+    pub bearer_token_file: String,
+    /// `tls_config`.
+    pub tls_config: TlsConfig,
+    /// `proxy_url`.
+    pub proxy_url: String,
+    /// `no_proxy`.
+    pub no_proxy: String,
+    /// `proxy_from_environment`.
+    pub proxy_from_environment: bool,
+    /// `follow_redirects` (default true).
+    pub follow_redirects: bool,
+    /// `enable_http2` (default true).
+    pub enable_http2: bool,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            basic_auth: None,
+            authorization: None,
+            oauth2: None,
+            bearer_token: String::new(),
+            bearer_token_file: String::new(),
+            tls_config: TlsConfig::default(),
+            proxy_url: String::new(),
+            no_proxy: String::new(),
+            proxy_from_environment: false,
+            follow_redirects: true,
+            enable_http2: true,
+        }
+    }
+}
+
+impl HttpClientConfig {
+    /// Prometheus' `HTTPClientConfig.Validate` rules that apply here.
+    fn validate(&self) -> Result<(), String> {
+        if !self.bearer_token.is_empty() && !self.bearer_token_file.is_empty() {
+            return Err("at most one of bearer_token & bearer_token_file must be configured".into());
+        }
+        let bearer = !self.bearer_token.is_empty() || !self.bearer_token_file.is_empty();
+        if (self.basic_auth.is_some() || self.oauth2.is_some()) && bearer {
+            return Err(
+                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
+                    .into(),
+            );
+        }
+        if let Some(b) = &self.basic_auth {
+            if !b.username.is_empty() && !b.username_file.is_empty() {
+                return Err("at most one of basic_auth username & username_file must be configured".into());
+            }
+            if !b.password.is_empty() && !b.password_file.is_empty() {
+                return Err("at most one of basic_auth password & password_file must be configured".into());
+            }
+        }
+        if let Some(a) = &self.authorization {
+            if bearer {
+                return Err("authorization is not compatible with bearer_token & bearer_token_file".into());
+            }
+            if !a.credentials.is_empty() && !a.credentials_file.is_empty() {
+                return Err("at most one of authorization credentials & credentials_file must be configured".into());
+            }
+            if a.kind.eq_ignore_ascii_case("basic") {
+                return Err(r#"authorization type cannot be set to "basic", use "basic_auth" instead"#.into());
+            }
+        }
+        let n = [self.basic_auth.is_some(), self.oauth2.is_some(), self.authorization.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if n > 1 {
+            return Err("at most one of basic_auth, oauth2 & authorization must be configured".into());
+        }
+        Ok(())
+    }
+}
 
 /// One entry of `kubernetes_sd_configs`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-pub struct KubernetesSdConfig {}
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawKubernetesSdConfig")]
+pub struct KubernetesSdConfig {
+    /// `role` (required).
+    pub role: Role,
+    /// `api_server`: the API server URL; absent means in-cluster config or `kubeconfig_file`.
+    pub api_server: Option<String>,
+    /// `kubeconfig_file`.
+    pub kubeconfig_file: Option<String>,
+    /// `namespaces`.
+    pub namespaces: NamespaceDiscovery,
+    /// `selectors`.
+    pub selectors: Vec<SelectorConfig>,
+    /// `attach_metadata`.
+    pub attach_metadata: AttachMetadata,
+    /// The inline HTTP client settings (auth, TLS, proxy).
+    pub http: HttpClientConfig,
+}
+
+impl KubernetesSdConfig {
+    /// A config with only the role set, as a test or embedder would build it.
+    pub fn new(role: Role) -> Self {
+        Self {
+            role,
+            api_server: None,
+            kubeconfig_file: None,
+            namespaces: NamespaceDiscovery::default(),
+            selectors: Vec::new(),
+            attach_metadata: AttachMetadata::default(),
+            http: HttpClientConfig::default(),
+        }
+    }
+
+    /// The label and field selector configured for `role` (`("", "")` if none).
+    pub fn selector_for(&self, role: Role) -> (&str, &str) {
+        self.selectors
+            .iter()
+            .find(|s| s.role == role)
+            .map_or(("", ""), |s| (s.label.as_str(), s.field.as_str()))
+    }
+
+    /// Runs Prometheus' validation, in its order, with its messages.
+    pub fn validate(&self) -> Result<(), String> {
+        self.http.validate()?;
+        if self.api_server.is_some() && self.kubeconfig_file.is_some() {
+            return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".into());
+        }
+        let default_http = self.http == HttpClientConfig::default();
+        if self.kubeconfig_file.is_some() && !default_http {
+            return Err(
+                "cannot use a custom HTTP client configuration together with 'kubeconfig_file'".into(),
+            );
+        }
+        if self.api_server.is_none() && self.kubeconfig_file.is_none() && !default_http {
+            return Err(
+                "to use custom HTTP client configuration please provide the 'api_server' URL explicitly"
+                    .into(),
+            );
+        }
+        if self.api_server.is_some() && self.namespaces.own_namespace {
+            return Err("cannot use 'api_server' and 'namespaces.own_namespace' simultaneously".into());
+        }
+        if self.kubeconfig_file.is_some() && self.namespaces.own_namespace {
+            return Err(
+                "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously".into(),
+            );
+        }
+        let allowed: &[Role] = match self.role {
+            Role::Pod => &[Role::Pod, Role::Node],
+            Role::Service => &[Role::Service],
+            Role::EndpointSlice => &[Role::Pod, Role::Service, Role::EndpointSlice],
+            Role::Endpoints => &[Role::Pod, Role::Service, Role::Endpoints],
+            Role::Node => &[Role::Node],
+            Role::Ingress => &[Role::Ingress],
+        };
+        let mut seen = Vec::new();
+        for sel in &self.selectors {
+            if seen.contains(&sel.role) {
+                return Err(format!("duplicated selector role: {}", sel.role.as_str()));
+            }
+            seen.push(sel.role);
+            if !allowed.contains(&sel.role) {
+                let list: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+                return Err(format!(
+                    "{} role supports only {} selectors",
+                    self.role.as_str(),
+                    list.join(", ")
+                ));
+            }
+            validate_field_selector(&sel.field)?;
+            validate_label_selector(&sel.label)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a field selector the way `fields.ParseSelector` does.
+fn validate_field_selector(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    for part in s.split(',') {
+        if part.is_empty() {
+            continue;
+        }
+        let ok = part.contains("!=") || part.contains("==") || part.contains('=');
+        if !ok {
+            return Err(format!(
+                "invalid selector: '{s}'; can't understand '{part}'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a label selector's shape the way `labels.Parse` does (operators and set syntax).
+fn validate_label_selector(s: &str) -> Result<(), String> {
+    let mut depth = 0i32;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(format!("unable to parse requirement: found ')', expected: '('; in {s:?}"));
+        }
+    }
+    if depth != 0 {
+        return Err(format!("unable to parse requirement: unclosed '(' in {s:?}"));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKubernetesSdConfig {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    api_server: Option<String>,
+    #[serde(default)]
+    kubeconfig_file: Option<String>,
+    #[serde(default)]
+    namespaces: NamespaceDiscovery,
+    #[serde(default)]
+    selectors: Vec<SelectorConfig>,
+    #[serde(default)]
+    attach_metadata: AttachMetadata,
+    #[serde(default)]
+    basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    authorization: Option<Authorization>,
+    #[serde(default)]
+    oauth2: Option<OAuth2>,
+    #[serde(default)]
+    bearer_token: String,
+    #[serde(default)]
+    bearer_token_file: String,
+    #[serde(default)]
+    tls_config: TlsConfig,
+    #[serde(default)]
+    proxy_url: String,
+    #[serde(default)]
+    no_proxy: String,
+    #[serde(default)]
+    proxy_from_environment: bool,
+    #[serde(default)]
+    proxy_connect_header: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    follow_redirects: Option<bool>,
+    #[serde(default)]
+    enable_http2: Option<bool>,
+}
+
+impl TryFrom<RawKubernetesSdConfig> for KubernetesSdConfig {
+    type Error = String;
+    fn try_from(raw: RawKubernetesSdConfig) -> Result<Self, String> {
+        let role = match raw.role.as_deref() {
+            None | Some("") => {
+                return Err(
+                    "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)"
+                        .into(),
+                );
+            }
+            Some(r) => Role::parse(r)?,
+        };
+        let _ = raw.proxy_connect_header;
+        let cfg = KubernetesSdConfig {
+            role,
+            api_server: raw.api_server.filter(|s| !s.is_empty()),
+            kubeconfig_file: raw.kubeconfig_file.filter(|s| !s.is_empty()),
+            namespaces: raw.namespaces,
+            selectors: raw.selectors,
+            attach_metadata: raw.attach_metadata,
+            http: HttpClientConfig {
+                basic_auth: raw.basic_auth,
+                authorization: raw.authorization,
+                oauth2: raw.oauth2,
+                bearer_token: raw.bearer_token,
+                bearer_token_file: raw.bearer_token_file,
+                tls_config: raw.tls_config,
+                proxy_url: raw.proxy_url,
+                no_proxy: raw.no_proxy,
+                proxy_from_environment: raw.proxy_from_environment,
+                follow_redirects: raw.follow_redirects.unwrap_or(true),
+                enable_http2: raw.enable_http2.unwrap_or(true),
+            },
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(y: &str) -> Result<KubernetesSdConfig, String> {
+        serde_saphyr::from_str::<KubernetesSdConfig>(y).map_err(|e| e.to_string())
+    }
+
+    fn err(y: &str, want: &str) {
+        let e = parse(y).expect_err(y);
+        assert!(e.contains(want), "{y}: got {e:?}, want {want:?}");
+    }
+
+    #[test]
+    fn validation_messages() {
+        err("api_server: http://x\n", "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)");
+        err("role: vacation\n", "unknown Kubernetes SD role \"vacation\"");
+        err("role: pod\napi_server: http://x\nbearer_token: a\nbearer_token_file: b\n",
+            "at most one of bearer_token & bearer_token_file must be configured");
+        err("role: pod\napi_server: http://x\nbasic_auth: {username: a}\nbearer_token: a\n",
+            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured");
+        err("role: pod\napi_server: http://x\nbasic_auth: {username: a}\nauthorization: {credentials: a}\n",
+            "at most one of basic_auth, oauth2 & authorization must be configured");
+        err("role: pod\napi_server: http://x\nkubeconfig_file: /k\n",
+            "cannot use 'kubeconfig_file' and 'api_server' simultaneously");
+        err("role: pod\nkubeconfig_file: /k\nbearer_token: a\n",
+            "cannot use a custom HTTP client configuration together with 'kubeconfig_file'");
+        err("role: pod\nbearer_token: a\n",
+            "to use custom HTTP client configuration please provide the 'api_server' URL explicitly");
+        err("role: pod\napi_server: http://x\nnamespaces: {own_namespace: true}\n",
+            "cannot use 'api_server' and 'namespaces.own_namespace' simultaneously");
+        err("role: pod\nkubeconfig_file: /k\nnamespaces: {own_namespace: true}\n",
+            "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously");
+        err("role: pod\nselectors: [{role: pod}, {role: pod}]\n", "duplicated selector role: pod");
+        err("role: pod\nselectors: [{role: service}]\n", "pod role supports only pod, node selectors");
+        err("role: endpoints\nselectors: [{role: node}]\n",
+            "endpoints role supports only pod, service, endpoints selectors");
+        err("role: endpointslice\nselectors: [{role: node}]\n",
+            "endpointslice role supports only pod, service, endpointslice selectors");
+        err("role: node\nselectors: [{role: pod}]\n", "node role supports only node selectors");
+        err("role: ingress\nselectors: [{role: pod}]\n", "ingress role supports only ingress selectors");
+        err("role: service\nselectors: [{role: pod}]\n", "service role supports only service selectors");
+        err("role: pod\nselectors: [{role: pod, field: metadata.status-Running}]\n",
+            "invalid selector: 'metadata.status-Running'; can't understand 'metadata.status-Running'");
+        err("role: pod\nnamespaces: {foo: bar}\n", "foo");
+    }
+
+    #[test]
+    fn full_config_parses() {
+        let c = parse(
+            "role: endpoints\napi_server: https://k:6443\nnamespaces: {names: [a, b]}\n\
+             selectors: [{role: pod, label: 'a=b', field: 'spec.nodeName=n'}]\n\
+             attach_metadata: {node: true, namespace: true}\n\
+             tls_config: {insecure_skip_verify: true}\nbearer_token_file: /t\n",
+        )
+        .unwrap();
+        assert_eq!(c.role, Role::Endpoints);
+        assert_eq!(c.api_server.as_deref(), Some("https://k:6443"));
+        assert_eq!(c.namespaces.names, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(c.selector_for(Role::Pod), ("a=b", "spec.nodeName=n"));
+        assert!(c.attach_metadata.node && c.attach_metadata.namespace);
+        assert!(c.http.tls_config.insecure_skip_verify);
+        assert!(c.http.follow_redirects && c.http.enable_http2);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn file_sd_defaults() {
+        let c: FileSdConfig = serde_saphyr::from_str("files: [a/*.json]\n").unwrap();
+        assert_eq!(c.refresh_interval, Duration::from_secs(300));
+        let e = serde_saphyr::from_str::<FileSdConfig>("files: [a.txt]\n").unwrap_err();
+        assert!(e.to_string().contains("path name \"a.txt\" is not valid for file discovery"));
+    }
+}

@@ -11,8 +11,11 @@
 //! - [`kubernetes`]: the six Kubernetes roles over list/watch.
 
 pub mod config;
+pub mod discovery;
+pub mod file_sd;
 pub mod kubernetes;
 pub mod relabel;
+pub mod static_sd;
 pub mod target_group;
 
 pub use target_group::TargetGroup;

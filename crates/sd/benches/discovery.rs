@@ -1,0 +1,2 @@
+//! Discovery benchmark (placeholder until written).
+fn main() {}
