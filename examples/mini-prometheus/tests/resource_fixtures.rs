@@ -13,7 +13,7 @@ mod resource_support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use resource::ResourceMetrics;
+use resource::{ResourceConfig, ResourceMetrics};
 use resource_support::{T_MS, body, collect_fixture, v2_previous};
 use serde_json::{Value, json};
 
@@ -29,8 +29,9 @@ fn now() -> SystemTime {
 fn v2_metrics() -> (tempfile::TempDir, ResourceMetrics) {
     let (tmp, cur) = collect_fixture("cgroup-v2-systemd");
     // Boot time as the kubelet computes it: collected_at − int(uptime 1234567.42).
-    let mut m = ResourceMetrics::new("node-v2", Duration::from_secs(15))
-        .with_boot_time(1_767_225_600 - 1_234_567);
+    let mut config = ResourceConfig::new("node-v2", Duration::from_secs(15));
+    config.boot_time_unix = Some(1_767_225_600 - 1_234_567);
+    let mut m = ResourceMetrics::new(config);
     m.observe(v2_previous(&cur));
     m.observe(cur);
     (tmp, m)
@@ -286,7 +287,7 @@ fn unknown_names_are_kubernetes_404s() {
 #[test]
 fn v1_summary_pods() {
     let (_tmp, cur) = collect_fixture("cgroup-v1-cgroupfs");
-    let mut m = ResourceMetrics::new("node-v1", Duration::from_secs(15));
+    let mut m = ResourceMetrics::new(ResourceConfig::new("node-v1", Duration::from_secs(15)));
     m.observe(cur);
     let got = body(m.handle("/stats/summary", None, now()), 200);
     let pods = got["pods"].as_array().unwrap();
@@ -333,7 +334,7 @@ fn v1_summary_pods() {
 
 #[test]
 fn summary_before_any_collection_is_unavailable() {
-    let m = ResourceMetrics::new("n", Duration::from_secs(15));
+    let m = ResourceMetrics::new(ResourceConfig::new("n", Duration::from_secs(15)));
     let got = body(m.handle("/stats/summary", None, now()), 503);
     assert_eq!(got["reason"], "ServiceUnavailable");
     let nodes = body(m.handle("/apis/metrics.k8s.io/v1beta1/nodes", None, now()), 200);

@@ -11,7 +11,7 @@ use scrapeline_cgroup::{Collector, CollectorConfig, MachineInfo};
 use serde_json::Value;
 
 use super::CliError;
-use crate::resource::ResourceMetrics;
+use crate::resource::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
 use crate::resource::kubectl::{self, Quantity};
 
 /// Connect, read and write timeout of the HTTP GET to `--server`.
@@ -138,7 +138,9 @@ fn local_source(root: &Path, node_name: Option<&str>) -> Result<Source, CliError
         Some(n) => n.to_owned(),
         None => host_name(root),
     };
-    let mut metrics = ResourceMetrics::new(node, LOCAL_INTERVAL);
+    let mut config = ResourceConfig::new(node, LOCAL_INTERVAL);
+    config.boot_time_unix = boot_time_from_proc(&root.join("proc"), SystemTime::now());
+    let mut metrics = ResourceMetrics::new(config);
     metrics.observe(collector.collect(now_ms()));
     std::thread::sleep(LOCAL_INTERVAL);
     let last = collector.collect(now_ms());

@@ -14,5 +14,4 @@ pub mod rfc3339;
 pub mod service;
 pub mod summary;
 
-pub use service::{ResourceMetrics, boot_time_from_proc};
-pub use summary::SystemCgroups;
+pub use service::{ResourceConfig, ResourceMetrics, boot_time_from_proc};

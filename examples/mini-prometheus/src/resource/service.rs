@@ -31,35 +31,49 @@ pub struct ResourceMetrics {
     store: UsageStore,
 }
 
-impl ResourceMetrics {
-    /// State for the node `node_name`, collected every `resolution` (metrics-server's
-    /// `--metric-resolution`: containers younger than one resolution at their first reading
-    /// get a synthetic start point).
+/// How a [`ResourceMetrics`] reports its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceConfig {
+    /// The node name (`node.nodeName`, the `NodeMetrics` name).
+    pub node_name: String,
+    /// How often collections are observed (metrics-server's `--metric-resolution`:
+    /// containers younger than one resolution at their first reading get a synthetic start
+    /// point).
+    pub resolution: Duration,
+    /// Cgroups reported as the `kubelet`, `runtime` and `misc` system containers, each only
+    /// when the collector reads it (add them to `CollectorConfig::roots`). The `pods` system
+    /// container (the kubepods root) is always reported when collected.
+    pub system_cgroups: SystemCgroups,
+    /// Boot time (Unix seconds) reported as the node's `startTime`, as the kubelet computes
+    /// it (`now − uptime`, see [`boot_time_from_proc`]). `None`: the collector's boot time,
+    /// floored to the minute as cAdvisor floors it.
+    pub boot_time_unix: Option<i64>,
+}
+
+impl ResourceConfig {
+    /// A configuration for `node_name` observed every `resolution`, with no optional system
+    /// cgroups and the collector's boot time.
     pub fn new(node_name: impl Into<String>, resolution: Duration) -> Self {
-        ResourceMetrics {
+        ResourceConfig {
             node_name: node_name.into(),
-            system: SystemCgroups::default(),
+            resolution,
+            system_cgroups: SystemCgroups::default(),
             boot_time_unix: None,
-            current: None,
-            previous: None,
-            store: UsageStore::new(resolution),
         }
     }
+}
 
-    /// Reports these cgroups as the `kubelet`, `runtime` and `misc` system containers (each
-    /// only when the collector reads it: add them to `CollectorConfig::roots`). The `pods`
-    /// system container (the kubepods root) is always reported when collected.
-    pub fn with_system_cgroups(mut self, system: SystemCgroups) -> Self {
-        self.system = system;
-        self
-    }
-
-    /// Sets the boot time (Unix seconds) reported as the node's `startTime`, as the kubelet
-    /// computes it (`now − uptime`, see [`boot_time_from_proc`]). Without it the collector's
-    /// boot time, floored to the minute as cAdvisor floors it, is used.
-    pub fn with_boot_time(mut self, boot_time_unix: i64) -> Self {
-        self.boot_time_unix = Some(boot_time_unix);
-        self
+impl ResourceMetrics {
+    /// Empty state: nothing is served until [`ResourceMetrics::observe`] is called.
+    pub fn new(config: ResourceConfig) -> Self {
+        ResourceMetrics {
+            node_name: config.node_name,
+            system: config.system_cgroups,
+            boot_time_unix: config.boot_time_unix,
+            current: None,
+            previous: None,
+            store: UsageStore::new(config.resolution),
+        }
     }
 
     /// The node name served.
