@@ -150,9 +150,7 @@ fn v2_summary_only_cpu_and_memory() {
         200,
     );
     let full = expected_v2_full();
-    let strip = |c: &Value| {
-        json!({"name": c["name"], "startTime": c["startTime"], "cpu": c["cpu"], "memory": c["memory"]})
-    };
+    let strip = |c: &Value| json!({"name": c["name"], "startTime": c["startTime"], "cpu": c["cpu"], "memory": c["memory"]});
     let pods: Vec<Value> = full["pods"]
         .as_array()
         .unwrap()
@@ -180,7 +178,11 @@ fn v2_summary_only_cpu_and_memory() {
     });
     assert_eq!(got, want);
     // Anything but exactly one `true` is the full Summary.
-    for q in ["only_cpu_and_memory=false", "only_cpu_and_memory=true&only_cpu_and_memory=true", "x=1"] {
+    for q in [
+        "only_cpu_and_memory=false",
+        "only_cpu_and_memory=true&only_cpu_and_memory=true",
+        "x=1",
+    ] {
         let got = body(m.handle("/stats/summary", Some(q), now()), 200);
         assert_eq!(got, full, "{q}");
     }
@@ -194,7 +196,10 @@ fn v2_metrics_api_matches_the_spec_example() {
         "timestamp": T, "window": "15.012s",
         "usage": {"cpu": "389295577n", "memory": "4141868Ki"}
     });
-    let got = body(m.handle("/apis/metrics.k8s.io/v1beta1/nodes", None, now()), 200);
+    let got = body(
+        m.handle("/apis/metrics.k8s.io/v1beta1/nodes", None, now()),
+        200,
+    );
     assert_eq!(
         got,
         json!({"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
@@ -203,7 +208,10 @@ fn v2_metrics_api_matches_the_spec_example() {
     let mut single = node;
     single["kind"] = json!("NodeMetrics");
     single["apiVersion"] = json!("metrics.k8s.io/v1beta1");
-    let got = body(m.handle("/apis/metrics.k8s.io/v1beta1/nodes/node-v2", None, now()), 200);
+    let got = body(
+        m.handle("/apis/metrics.k8s.io/v1beta1/nodes/node-v2", None, now()),
+        200,
+    );
     assert_eq!(got, single);
 
     let web = json!({
@@ -222,18 +230,27 @@ fn v2_metrics_api_matches_the_spec_example() {
             {"name": "coredns", "usage": {"cpu": "0", "memory": "23Mi"}}
         ]
     });
-    let list = |items: Vec<Value>| {
-        json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items})
-    };
-    let got = body(m.handle("/apis/metrics.k8s.io/v1beta1/pods", None, now()), 200);
+    let list = |items: Vec<Value>| json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items});
+    let got = body(
+        m.handle("/apis/metrics.k8s.io/v1beta1/pods", None, now()),
+        200,
+    );
     assert_eq!(got, list(vec![web.clone(), coredns.clone()]));
     let got = body(
-        m.handle("/apis/metrics.k8s.io/v1beta1/namespaces/kube-system/pods", None, now()),
+        m.handle(
+            "/apis/metrics.k8s.io/v1beta1/namespaces/kube-system/pods",
+            None,
+            now(),
+        ),
         200,
     );
     assert_eq!(got, list(vec![coredns]));
     let got = body(
-        m.handle("/apis/metrics.k8s.io/v1beta1/namespaces/nope/pods", None, now()),
+        m.handle(
+            "/apis/metrics.k8s.io/v1beta1/namespaces/nope/pods",
+            None,
+            now(),
+        ),
         200,
     );
     assert_eq!(got, list(vec![]));
@@ -241,7 +258,11 @@ fn v2_metrics_api_matches_the_spec_example() {
     single["kind"] = json!("PodMetrics");
     single["apiVersion"] = json!("metrics.k8s.io/v1beta1");
     let got = body(
-        m.handle(&format!("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/{WEB}"), None, now()),
+        m.handle(
+            &format!("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/{WEB}"),
+            None,
+            now(),
+        ),
         200,
     );
     assert_eq!(got, single);
@@ -250,7 +271,10 @@ fn v2_metrics_api_matches_the_spec_example() {
 #[test]
 fn unknown_names_are_kubernetes_404s() {
     let (_tmp, m) = v2_metrics();
-    let got = body(m.handle("/apis/metrics.k8s.io/v1beta1/nodes/other", None, now()), 404);
+    let got = body(
+        m.handle("/apis/metrics.k8s.io/v1beta1/nodes/other", None, now()),
+        404,
+    );
     assert_eq!(
         got,
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -260,7 +284,11 @@ fn unknown_names_are_kubernetes_404s() {
     );
     // The pod exists, but in another namespace.
     let got = body(
-        m.handle(&format!("/apis/metrics.k8s.io/v1beta1/namespaces/kube-system/pods/{WEB}"), None, now()),
+        m.handle(
+            &format!("/apis/metrics.k8s.io/v1beta1/namespaces/kube-system/pods/{WEB}"),
+            None,
+            now(),
+        ),
         404,
     );
     assert_eq!(
@@ -271,10 +299,19 @@ fn unknown_names_are_kubernetes_404s() {
                "details": {"name": format!("kube-system/{WEB}"), "group": "metrics.k8s.io", "kind": "podmetrics"},
                "code": 404})
     );
-    let got = body(m.handle("/apis/metrics.k8s.io/v1beta1/services", None, now()), 404);
-    assert_eq!(got["message"], "the server could not find the requested resource");
+    let got = body(
+        m.handle("/apis/metrics.k8s.io/v1beta1/services", None, now()),
+        404,
+    );
+    assert_eq!(
+        got["message"],
+        "the server could not find the requested resource"
+    );
     assert_eq!(m.handle("/metrics", None, now()), None);
-    assert_eq!(m.handle("/apis/metrics.k8s.io/v1beta10/nodes", None, now()), None);
+    assert_eq!(
+        m.handle("/apis/metrics.k8s.io/v1beta10/nodes", None, now()),
+        None
+    );
     assert_eq!(m.handle("/stats/summaryx", None, now()), None);
     let got = body(m.handle("/apis/metrics.k8s.io/v1beta1", None, now()), 200);
     assert_eq!(got["kind"], "APIResourceList");
@@ -313,7 +350,10 @@ fn v1_summary_pods() {
     // limit 536870912 − working set 224395264.
     assert_eq!(h["memory"]["availableBytes"], json!(312_475_648));
     assert_eq!(h["memory"]["workingSetBytes"], json!(224_395_264));
-    assert_eq!(haproxy["containers"][1]["memory"].get("availableBytes"), None);
+    assert_eq!(
+        haproxy["containers"][1]["memory"].get("availableBytes"),
+        None
+    );
     assert_eq!(haproxy["memory"]["workingSetBytes"], json!(240_087_040));
     // Pod cgroups on v1 report their own (non-total) page faults: 0.
     assert_eq!(haproxy["memory"]["pageFaults"], json!(0));
@@ -325,10 +365,16 @@ fn v1_summary_pods() {
         .collect();
     assert_eq!(ifaces, ["cni0", "eth0"]);
     assert_eq!(haproxy["process_stats"], json!({"process_count": 5}));
-    assert_eq!(got["node"]["memory"]["workingSetBytes"], json!(2_147_483_648u64));
+    assert_eq!(
+        got["node"]["memory"]["workingSetBytes"],
+        json!(2_147_483_648u64)
+    );
     assert_eq!(got["node"]["systemContainers"][0]["name"], "pods");
     // Metrics API: one reading is not enough.
-    let nodes = body(m.handle("/apis/metrics.k8s.io/v1beta1/nodes", None, now()), 200);
+    let nodes = body(
+        m.handle("/apis/metrics.k8s.io/v1beta1/nodes", None, now()),
+        200,
+    );
     assert_eq!(nodes["items"], json!([]));
 }
 
@@ -337,6 +383,9 @@ fn summary_before_any_collection_is_unavailable() {
     let m = ResourceMetrics::new(ResourceConfig::new("n", Duration::from_secs(15)));
     let got = body(m.handle("/stats/summary", None, now()), 503);
     assert_eq!(got["reason"], "ServiceUnavailable");
-    let nodes = body(m.handle("/apis/metrics.k8s.io/v1beta1/nodes", None, now()), 200);
+    let nodes = body(
+        m.handle("/apis/metrics.k8s.io/v1beta1/nodes", None, now()),
+        200,
+    );
     assert_eq!(nodes["items"], json!([]));
 }

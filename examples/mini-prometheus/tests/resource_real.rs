@@ -151,7 +151,11 @@ fn schedstat_ns(pid: u32) -> u64 {
     tasks
         .filter_map(Result::ok)
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .sum()
 }
 
@@ -222,10 +226,16 @@ fn real_cgroup_usage_nano_cores() {
     }
     let ctr_cpu_dir = cpu_base.join(ctr_rel.trim_start_matches('/'));
     let quota = if collector.layout().mode == Mode::V2 {
-        write(&ctr_cpu_dir.join("cpu.max"), &format!("{QUOTA_US} {PERIOD_US}"))
+        write(
+            &ctr_cpu_dir.join("cpu.max"),
+            &format!("{QUOTA_US} {PERIOD_US}"),
+        )
     } else {
-        write(&ctr_cpu_dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())
-            .and_then(|()| write(&ctr_cpu_dir.join("cpu.cfs_quota_us"), &QUOTA_US.to_string()))
+        write(
+            &ctr_cpu_dir.join("cpu.cfs_period_us"),
+            &PERIOD_US.to_string(),
+        )
+        .and_then(|()| write(&ctr_cpu_dir.join("cpu.cfs_quota_us"), &QUOTA_US.to_string()))
     };
     quota.expect("set the CFS quota");
 
@@ -247,7 +257,8 @@ fn real_cgroup_usage_nano_cores() {
     // Let the child find itself in the cgroup and start burning.
     std::thread::sleep(Duration::from_millis(300));
 
-    let mut metrics = ResourceMetrics::new(ResourceConfig::new("test-node", Duration::from_secs(2)));
+    let mut metrics =
+        ResourceMetrics::new(ResourceConfig::new("test-node", Duration::from_secs(2)));
     let t0 = now_ms();
     let first = collector.collect(t0);
     let s0 = schedstat_ns(pid);
@@ -310,7 +321,10 @@ fn real_cgroup_usage_nano_cores() {
     let window_ms = (t1 - t0) as f64;
     let window = pm["window"].as_str().unwrap();
     let window_s: f64 = window.trim_end_matches('s').parse().unwrap();
-    assert!((window_s * 1000.0 - window_ms).abs() < 1.0, "{window} vs {window_ms} ms");
+    assert!(
+        (window_s * 1000.0 - window_ms).abs() < 1.0,
+        "{window} vs {window_ms} ms"
+    );
     let nodes = metrics.handle("/apis/metrics.k8s.io/v1beta1/nodes/test-node", None, now);
     assert_eq!(nodes.map(|(c, _)| c), Some(200));
 

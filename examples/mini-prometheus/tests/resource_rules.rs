@@ -64,13 +64,19 @@ fn nothing_appears_before_the_second_reading() {
     assert_eq!(names(&get(&m, NODES)), Vec::<String>::new());
     assert_eq!(names(&get(&m, PODS)), Vec::<String>::new());
     assert_eq!(
-        body(m.handle("/apis/metrics.k8s.io/v1beta1/nodes/node-v2", None, now()), 404)["reason"],
+        body(
+            m.handle("/apis/metrics.k8s.io/v1beta1/nodes/node-v2", None, now()),
+            404
+        )["reason"],
         "NotFound"
     );
     // The Summary is there from the first collection, with zero rates.
     let s = get(&m, "/stats/summary");
     assert_eq!(s["node"]["cpu"]["usageNanoCores"], json!(0));
-    assert_eq!(s["pods"][0]["containers"][1]["cpu"]["usageNanoCores"], json!(0));
+    assert_eq!(
+        s["pods"][0]["containers"][1]["cpu"]["usageNanoCores"],
+        json!(0)
+    );
     m.observe(cur);
     assert_eq!(names(&get(&m, NODES)), ["node-v2"]);
     assert_eq!(names(&get(&m, PODS)), [WEB, "coredns-6f6b679f8f-q2lzt"]);
@@ -83,7 +89,11 @@ fn a_pod_with_a_zero_reading_container_is_left_out() {
     let mut cur = cur;
     // config-reloader reads no memory now (coredns pod), nginx has no CPU accounting.
     for c in [&mut prev, &mut cur] {
-        container(c, "config-reloader").memory.as_mut().unwrap().working_set_bytes = 0;
+        container(c, "config-reloader")
+            .memory
+            .as_mut()
+            .unwrap()
+            .working_set_bytes = 0;
     }
     container(&mut cur, "nginx").cpu = None;
     let mut m = ResourceMetrics::new(ResourceConfig::new("node-v2", Duration::from_secs(15)));
@@ -138,7 +148,10 @@ fn a_restarted_container_drops_its_old_point() {
     // The Summary does not compute a rate across the restart either.
     let s = get(&m, "/stats/summary");
     assert_eq!(s["pods"][0]["containers"][1]["name"], "nginx");
-    assert_eq!(s["pods"][0]["containers"][1]["cpu"]["usageNanoCores"], json!(0));
+    assert_eq!(
+        s["pods"][0]["containers"][1]["cpu"]["usageNanoCores"],
+        json!(0)
+    );
     m.observe(later(&next, 15, 1_500_000_000));
     let pods = get(&m, PODS);
     assert_eq!(names(&pods), [WEB, "coredns-6f6b679f8f-q2lzt"]);
@@ -183,7 +196,10 @@ fn node_cpu_going_backwards_hides_the_node() {
     m.observe(prev);
     m.observe(cur);
     assert_eq!(names(&get(&m, NODES)), Vec::<String>::new());
-    assert_eq!(get(&m, "/stats/summary")["node"]["cpu"]["usageNanoCores"], json!(0));
+    assert_eq!(
+        get(&m, "/stats/summary")["node"]["cpu"]["usageNanoCores"],
+        json!(0)
+    );
     assert_eq!(names(&get(&m, PODS)), [WEB, "coredns-6f6b679f8f-q2lzt"]);
 }
 

@@ -11,8 +11,8 @@ use scrapeline_cgroup::{Collector, CollectorConfig, MachineInfo};
 use serde_json::Value;
 
 use super::CliError;
-use crate::resource::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
 use crate::resource::kubectl::{self, Quantity};
+use crate::resource::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
 
 /// Connect, read and write timeout of the HTTP GET to `--server`.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,14 +88,19 @@ pub fn run(args: &TopArgs) -> Result<ExitCode, CliError> {
     };
     let path = match (args.resource, &args.namespace) {
         (TopResource::Nodes, _) => "/apis/metrics.k8s.io/v1beta1/nodes".to_owned(),
-        (TopResource::Pods, Some(ns)) => format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"),
+        (TopResource::Pods, Some(ns)) => {
+            format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods")
+        }
         (TopResource::Pods, None) => "/apis/metrics.k8s.io/v1beta1/pods".to_owned(),
     };
     let (status, body) = source.get(&path)?;
-    let value: Value = serde_json::from_str(&body)
-        .map_err(|e| format!("{path}: HTTP {status}, not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(&body).map_err(|e| format!("{path}: HTTP {status}, not JSON: {e}"))?;
     if status != 200 {
-        let reason = value.get("reason").and_then(Value::as_str).unwrap_or("Unknown");
+        let reason = value
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("Unknown");
         let message = value.get("message").and_then(Value::as_str).unwrap_or("");
         return Err(format!("Error from server ({reason}): {message}").into());
     }
@@ -275,7 +280,9 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     let body = if chunked {
         dechunk(rest)?
     } else if let Some(n) = length {
-        rest.get(..n).ok_or("body shorter than Content-Length")?.to_vec()
+        rest.get(..n)
+            .ok_or("body shorter than Content-Length")?
+            .to_vec()
     } else {
         rest.to_vec()
     };
@@ -344,7 +351,9 @@ mod tests {
             (200, "body".to_owned())
         );
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err());
+        assert!(
+            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
+        );
         assert!(parse_response(b"garbage").is_err());
     }
 
@@ -365,8 +374,10 @@ mod tests {
                 }
                 buf.push(byte[0]);
             }
-            conn.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
-                .unwrap();
+            conn.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            )
+            .unwrap();
             String::from_utf8(buf).unwrap()
         });
         let s = RemoteServer::parse(&format!("http://{addr}/base")).unwrap();
@@ -377,7 +388,10 @@ mod tests {
             request.starts_with("GET /base/apis/metrics.k8s.io/v1beta1/nodes HTTP/1.1\r\n"),
             "{request}"
         );
-        assert!(request.contains(&format!("\r\nHost: {addr}\r\n")), "{request}");
+        assert!(
+            request.contains(&format!("\r\nHost: {addr}\r\n")),
+            "{request}"
+        );
     }
 
     #[test]
@@ -394,7 +408,17 @@ mod tests {
         let t = T::try_parse_from(["top", "node", "--server", "http://127.0.0.1:9090"]).unwrap();
         assert_eq!(t.top.resource, TopResource::Nodes);
         assert!(T::try_parse_from(["top", "pods", "-n", "x", "-A"]).is_err());
-        assert!(T::try_parse_from(["top", "pods", "--server", "http://127.0.0.1:1", "--root", "/x"]).is_err());
+        assert!(
+            T::try_parse_from([
+                "top",
+                "pods",
+                "--server",
+                "http://127.0.0.1:1",
+                "--root",
+                "/x"
+            ])
+            .is_err()
+        );
         assert!(T::try_parse_from(["top", "services"]).is_err());
     }
 }

@@ -42,7 +42,11 @@ impl Quantity {
         if frac.contains('.') || frac.len() > 9 {
             return Err(bad());
         }
-        let int: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+        let int: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| bad())?
+        };
         let frac_nanos: u128 = if frac.is_empty() {
             0
         } else {
@@ -235,7 +239,10 @@ pub fn node_table(
             cpu_cell(r.cpu),
             cap.map_or_else(|| "<unknown>".to_owned(), |(c, _)| percent_cell(r.cpu, c)),
             memory_cell(r.memory),
-            cap.map_or_else(|| "<unknown>".to_owned(), |(_, m)| percent_cell(r.memory, m)),
+            cap.map_or_else(
+                || "<unknown>".to_owned(),
+                |(_, m)| percent_cell(r.memory, m),
+            ),
         ]);
     }
     tabwrite(&lines)
@@ -357,7 +364,12 @@ mod tests {
             }]
         });
         let rows = node_rows(&list).unwrap();
-        let cap = |_: &str| Some((Quantity::from_units(4), Quantity::from_units(16_777_216_000)));
+        let cap = |_: &str| {
+            Some((
+                Quantity::from_units(4),
+                Quantity::from_units(16_777_216_000),
+            ))
+        };
         // 390m of 4000m = 9.75% -> 9%; 4044Mi of 16000Mi: 4241272832/16777216000 = 25.28% -> 25%.
         assert_eq!(
             node_table(&rows, cap, false),

@@ -8,7 +8,7 @@ use scrapeline_cgroup::Collection;
 use scrapeline_cgroup::path::CgroupKind;
 use serde::Serialize;
 
-use super::metrics_server::{Batch, Point, PodUsage, Usage};
+use super::metrics_server::{Batch, PodUsage, Point, Usage};
 use super::quantity::{format_bytes, format_go_duration, format_nanocores};
 use super::rfc3339;
 use super::summary::is_sandbox;

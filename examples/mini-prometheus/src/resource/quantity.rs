@@ -11,7 +11,7 @@ pub fn format_nanocores(nanocores: u64) -> String {
     const SUFFIXES: [&str; 10] = ["n", "u", "m", "", "k", "M", "G", "T", "P", "E"];
     let mut mantissa = nanocores;
     let mut step = 0;
-    while mantissa % 1000 == 0 && step + 1 < SUFFIXES.len() {
+    while mantissa.is_multiple_of(1000) && step + 1 < SUFFIXES.len() {
         mantissa /= 1000;
         step += 1;
     }
@@ -27,7 +27,7 @@ pub fn format_bytes(bytes: u64) -> String {
     const SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
     let mut mantissa = bytes;
     let mut step = 0;
-    while mantissa % 1024 == 0 && step + 1 < SUFFIXES.len() {
+    while mantissa.is_multiple_of(1024) && step + 1 < SUFFIXES.len() {
         mantissa /= 1024;
         step += 1;
     }

@@ -93,7 +93,12 @@ impl ResourceMetrics {
     /// Answers `GET path?query` for `/stats/summary` and `/apis/metrics.k8s.io/v1beta1/...`
     /// with `(HTTP status, JSON body)`, or `None` for any other path. `now` stamps the
     /// `creationTimestamp` of Metrics API objects.
-    pub fn handle(&self, path: &str, query: Option<&str>, now: SystemTime) -> Option<(u16, String)> {
+    pub fn handle(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        now: SystemTime,
+    ) -> Option<(u16, String)> {
         if path == "/stats/summary" || path == "/stats/summary/" {
             return Some(self.summary(query));
         }
@@ -110,7 +115,11 @@ impl ResourceMetrics {
             ["namespaces", ns, "pods"] => self.pods(Some(ns), None, now),
             ["namespaces", ns, "pods", name] => self.pods(Some(ns), Some(name), now),
             _ => {
-                let mut s = plain_status(404, "NotFound", "the server could not find the requested resource");
+                let mut s = plain_status(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                );
                 s.details = Some(StatusDetails {
                     name: String::new(),
                     group: String::new(),
@@ -168,9 +177,7 @@ impl ResourceMetrics {
 
     fn pods(&self, ns: Option<&str>, name: Option<&str>, now: SystemTime) -> (u16, String) {
         let all = self.store.pods();
-        let selected = all
-            .iter()
-            .filter(|p| ns.is_none_or(|ns| p.namespace == ns));
+        let selected = all.iter().filter(|p| ns.is_none_or(|ns| p.namespace == ns));
         match (ns, name) {
             (Some(ns), Some(name)) => match selected.clone().find(|p| p.name == name) {
                 Some(p) => json(200, &pod_metrics(p, now, true)),

@@ -235,7 +235,11 @@ pub fn is_sandbox(c: &ContainerStats) -> bool {
 
 /// The kubelet's CPU rate (cAdvisor `InstCpuStats`): `Δusage / Δt(ns) × 1e9`, or `None`
 /// where cAdvisor reports an error (time or usage going backwards).
-pub fn cpu_rate(cur: &ContainerStats, cur_ms: i64, prev: Option<(&ContainerStats, i64)>) -> Option<u64> {
+pub fn cpu_rate(
+    cur: &ContainerStats,
+    cur_ms: i64,
+    prev: Option<(&ContainerStats, i64)>,
+) -> Option<u64> {
     let (prev, prev_ms) = prev?;
     let cur_ns = cur.cpu?.usage_ns;
     let prev_ns = prev.cpu?.usage_ns;
@@ -275,7 +279,10 @@ fn pods_of(c: &Collection) -> BTreeMap<&str, PodCgroups<'_>> {
                 let e = out.entry(uid).or_default();
                 e.all.push(s);
                 if is_sandbox(s) {
-                    if e.sandbox.is_none_or(|old| newer(s, old)) {
+                    // A container discovery does not know yet also looks like a sandbox;
+                    // the real one is the one with the network namespace.
+                    let rank = |c: &ContainerStats| (!c.network.is_empty(), c.start_time_unix);
+                    if e.sandbox.is_none_or(|old| (rank(s), &s.id) > (rank(old), &old.id)) {
                         e.sandbox = Some(s);
                     }
                 } else {
@@ -330,7 +337,9 @@ pub fn build(req: &SummaryRequest<'_>, cur: &Collection, prev: Option<&Collectio
         },
         cpu: root.map(|r| b.cpu(r)),
         memory: root.map(|r| b.memory(r)),
-        network: root.filter(|_| full).and_then(|r| network(&time, &r.network)),
+        network: root
+            .filter(|_| full)
+            .and_then(|r| network(&time, &r.network)),
         swap: root.filter(|_| full).and_then(|r| {
             r.memory.map(|m| SwapStats {
                 time: time.clone(),
@@ -342,7 +351,10 @@ pub fn build(req: &SummaryRequest<'_>, cur: &Collection, prev: Option<&Collectio
 
     let mut pods = Vec::new();
     for (uid, p) in pods_of(cur) {
-        let Some(meta) = p.pod.or(p.sandbox).or_else(|| p.containers.values().next().copied())
+        let Some(meta) = p
+            .pod
+            .or(p.sandbox)
+            .or_else(|| p.containers.values().next().copied())
         else {
             continue;
         };
@@ -382,10 +394,7 @@ pub fn build(req: &SummaryRequest<'_>, cur: &Collection, prev: Option<&Collectio
     pods.sort_by(|a, b| {
         (&a.pod_ref.namespace, &a.pod_ref.name).cmp(&(&b.pod_ref.namespace, &b.pod_ref.name))
     });
-    Summary {
-        node,
-        pods,
-    }
+    Summary { node, pods }
 }
 
 struct Builder<'a> {
