@@ -282,7 +282,9 @@ fn pods_of(c: &Collection) -> BTreeMap<&str, PodCgroups<'_>> {
                     // A container discovery does not know yet also looks like a sandbox;
                     // the real one is the one with the network namespace.
                     let rank = |c: &ContainerStats| (!c.network.is_empty(), c.start_time_unix);
-                    if e.sandbox.is_none_or(|old| (rank(s), &s.id) > (rank(old), &old.id)) {
+                    if e.sandbox
+                        .is_none_or(|old| (rank(s), &s.id) > (rank(old), &old.id))
+                    {
                         e.sandbox = Some(s);
                     }
                 } else {
