@@ -7,8 +7,10 @@
 mod api;
 mod cli;
 mod config;
+mod pod_lookup;
 mod remote_write;
 mod resource;
+mod run;
 mod store;
 
 use std::process::ExitCode;

@@ -27,9 +27,18 @@ pub struct Cli {
     /// Address the HTTP API listens on.
     #[arg(long = "web.listen-address", default_value = "127.0.0.1:9090")]
     pub listen_address: String,
+    /// Replace `%{VAR}` placeholders in the config file with environment variables.
+    #[arg(long = "config.expand-env")]
+    pub expand_env: bool,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,
+    /// Log format: logfmt-like text or json.
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub log_format: String,
+    /// The host root filesystem the cgroup collector reads (`/host` in a DaemonSet).
+    #[arg(long = "cgroup.rootfs", default_value = "/", value_name = "DIR")]
+    pub cgroup_rootfs: PathBuf,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -56,6 +65,40 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Relabel(args)) => relabel::run(&args),
         Some(Command::Cgroup(args)) => cgroup::run(&args),
         Some(Command::Check(args)) => check::run(&args),
-        None => Err("the server is not wired yet".into()),
+        None => run_server(cli),
     }
+}
+
+/// Runs the server (the main job) until SIGTERM or SIGINT.
+fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
+    init_logging(&cli.log_level, &cli.log_format)?;
+    let options = crate::run::ServerOptions {
+        config_file: cli.config_file,
+        expand_env: cli.expand_env,
+        listen_address: cli.listen_address,
+        cgroup_rootfs: cli.cgroup_rootfs,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mini-prometheus")
+        .build()?;
+    runtime.block_on(crate::run::serve(options))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Structured logs on stderr at `level` (`--log.level`), as text or JSON (`--log.format`).
+fn init_logging(level: &str, format: &str) -> Result<(), CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| format!("--log.level {level:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
 }

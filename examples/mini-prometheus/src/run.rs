@@ -1,0 +1,378 @@
+//! The server: wires discovery, scraping, the store, remote write, the cgroup collector and the
+//! HTTP API together, and owns their lifecycle.
+//!
+//! Start order follows the data: sinks first (store, remote-write queues), then the scrape
+//! manager that appends to them, then discovery that feeds it, then the HTTP API. Shutdown runs
+//! the other way: discovery and scraping stop (in-flight scrapes are cancelled), remote-write
+//! queues flush within a bounded time, then the API stops. SIGHUP and `POST /-/reload` re-read
+//! the config; jobs whose settings did not change keep their loops and series state.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use scrapeline_cgroup::{Collector, CollectorConfig};
+use scrapeline_scrape::manager::ScrapeManager;
+use scrapeline_scrape::{Appendable, ManagerOptions, TargetsSnapshot};
+use scrapeline_sd::TargetGroup;
+use scrapeline_sd::discovery::{self, SdConfigs};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, Api, BodyFn, DroppedTargetInfo, TargetInfo, TargetsSource};
+use crate::config::Config;
+use crate::pod_lookup::DiscoveredPods;
+use crate::remote_write::RemoteWriteSet;
+use crate::store::{FanOut, Store, StoreConfig};
+
+/// How long remote-write queues may take to flush on shutdown.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+
+/// What the server needs from the command line.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The config file; `None` runs the embedded default.
+    pub config_file: Option<PathBuf>,
+    /// Replace `%{VAR}` placeholders in the config file from the environment.
+    pub expand_env: bool,
+    /// Where the HTTP API listens.
+    pub listen_address: String,
+    /// The host root filesystem the cgroup collector reads (`/host` in a DaemonSet).
+    pub cgroup_rootfs: PathBuf,
+}
+
+/// Loads the configuration the options name (or the embedded default).
+fn load_config(opts: &ServerOptions) -> Result<Config, String> {
+    match &opts.config_file {
+        Some(path) => Config::load_file_with(path, opts.expand_env).map_err(|e| e.to_string()),
+        None => {
+            let node = node_exporter_answers();
+            Config::embedded_default(&opts.listen_address, node).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Whether a node exporter listens on localhost:9100 (the embedded default scrapes it then).
+fn node_exporter_answers() -> bool {
+    let addr: SocketAddr = ([127, 0, 0, 1], 9100).into();
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+/// The SD sections of every job, for the discovery manager.
+fn sd_jobs(config: &Config) -> Vec<(String, SdConfigs)> {
+    config
+        .scrape_configs
+        .iter()
+        .map(|sc| {
+            (
+                sc.job_name.clone(),
+                SdConfigs {
+                    static_configs: sc.static_configs.clone(),
+                    file_sd_configs: sc.file_sd_configs.clone(),
+                    kubernetes_sd_configs: sc.kubernetes_sd_configs.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The running pipeline, shared by the reload path and the signal handlers.
+struct Pipeline {
+    options: ServerOptions,
+    scrape: Arc<ScrapeManager>,
+    discovery: discovery::Manager,
+    config: Mutex<Config>,
+}
+
+impl Pipeline {
+    /// Re-reads the config and applies it; on any error the running config stays.
+    fn reload(&self) -> Result<(), String> {
+        let new = load_config(&self.options)?;
+        self.scrape
+            .apply_config(new.scrape_configs.clone(), &new.global)
+            .map_err(|e| e.to_string())?;
+        self.discovery.set_config(sd_jobs(&new));
+        let mut cur = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        if cur.remote_write != new.remote_write || cur.external_labels != new.external_labels {
+            tracing::warn!(
+                "remote_write or external_labels changed: restart mini-prometheus to apply them"
+            );
+        }
+        *cur = new;
+        tracing::info!("configuration reloaded");
+        Ok(())
+    }
+}
+
+/// Adapts the scrape manager's target state to the API's view.
+struct ScrapeTargets(Arc<ScrapeManager>);
+
+impl TargetsSource for ScrapeTargets {
+    fn active(&self) -> Vec<TargetInfo> {
+        let TargetsSnapshot { active, .. } = self.0.targets();
+        active
+            .into_iter()
+            .map(|t| TargetInfo {
+                global_url: global_url(&t.scrape_url),
+                discovered_labels: t.discovered_labels,
+                labels: t.labels,
+                scrape_pool: t.scrape_pool,
+                scrape_url: t.scrape_url,
+                last_error: t.last_error,
+                last_scrape: t.last_scrape,
+                last_scrape_duration: t.last_scrape_duration,
+                health: match t.health {
+                    scrapeline_scrape::Health::Up => api::Health::Up,
+                    scrapeline_scrape::Health::Down => api::Health::Down,
+                    scrapeline_scrape::Health::Unknown => api::Health::Unknown,
+                },
+                scrape_interval: t.scrape_interval,
+                scrape_timeout: t.scrape_timeout,
+            })
+            .collect()
+    }
+
+    fn dropped(&self) -> Vec<DroppedTargetInfo> {
+        self.0
+            .targets()
+            .dropped
+            .into_iter()
+            .map(|d| DroppedTargetInfo {
+                discovered_labels: d.discovered_labels,
+                scrape_pool: d.scrape_pool,
+            })
+            .collect()
+    }
+
+    fn dropped_counts(&self) -> std::collections::BTreeMap<String, usize> {
+        self.0.targets().dropped_counts.into_iter().collect()
+    }
+}
+
+/// Prometheus' `globalUrl`: the scrape URL with a loopback host replaced by this host's name.
+fn global_url(url: &str) -> String {
+    let host = hostname();
+    for local in ["127.0.0.1", "localhost", "[::1]"] {
+        if let Some(rest) = url.split_once("://").map(|(s, r)| (s, r))
+            && rest.1.starts_with(local)
+        {
+            return format!("{}://{}{}", rest.0, host, &rest.1[local.len()..]);
+        }
+    }
+    url.to_owned()
+}
+
+/// This machine's host name (`/proc/sys/kernel/hostname`, else `localhost`).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs the server until SIGTERM or SIGINT; returns after a clean drain.
+pub async fn serve(opts: ServerOptions) -> Result<(), String> {
+    let config = load_config(&opts)?;
+    for section in &config.ignored_sections {
+        tracing::warn!(section, "configuration section is not supported and is ignored");
+    }
+    let cancel = CancellationToken::new();
+
+    // Sinks.
+    let store = Store::new(StoreConfig {
+        retention: config.storage.retention,
+        ..StoreConfig::default()
+    });
+    tokio::spawn(
+        store
+            .clone()
+            .run_retention(Duration::from_secs(60), cancel.child_token()),
+    );
+    let remote = RemoteWriteSet::start(&config.remote_write, &config.external_labels)
+        .map_err(|e| e.to_string())?;
+    let sink: Arc<dyn Appendable> = Arc::new(FanOut::new(
+        Arc::new(store.clone()),
+        remote.appendables(),
+    ));
+
+    // Scraping.
+    let scrape = Arc::new(ScrapeManager::new(
+        sink,
+        ManagerOptions {
+            offset_seed: scrapeline_scrape::target::offset_seed(
+                &hostname(),
+                &config.external_labels,
+            ),
+            ..ManagerOptions::default()
+        },
+    ));
+    scrape
+        .apply_config(config.scrape_configs.clone(), &config.global)
+        .map_err(|e| e.to_string())?;
+
+    // Discovery, feeding the scrape manager and the collector's pod metadata.
+    let discovery = discovery::Manager::new(discovery::ManagerOptions::default());
+    discovery.set_config(sd_jobs(&config));
+    let pods = DiscoveredPods::new();
+    tokio::spawn(forward_targets(
+        discovery.subscribe(),
+        scrape.clone(),
+        pods.clone(),
+        cancel.child_token(),
+    ));
+
+    // The cgroup collector, served on /metrics/cadvisor.
+    let mut collector_config = CollectorConfig::with_rootfs(&opts.cgroup_rootfs);
+    collector_config.roots.extend(
+        ["/system.slice", "/user.slice", "/docker", "/machine.slice"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let cadvisor: Option<BodyFn> = match Collector::new(collector_config) {
+        Ok(collector) => {
+            let collector = Arc::new(collector.with_pod_lookup(pods.clone()));
+            Some(Arc::new(move || {
+                let mut out = String::new();
+                collector.collect(now_ms()).encode_text(&mut out);
+                Ok(out.into_bytes())
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cgroup collector unavailable; /metrics/cadvisor disabled");
+            None
+        }
+    };
+
+    let pipeline = Arc::new(Pipeline {
+        options: opts.clone(),
+        scrape: scrape.clone(),
+        discovery,
+        config: Mutex::new(config),
+    });
+
+    // The HTTP API.
+    let listener = TcpListener::bind(&opts.listen_address)
+        .await
+        .map_err(|e| format!("listen on {}: {e}", opts.listen_address))?;
+    let reload_pipeline = pipeline.clone();
+    let mut api = Api::new(store.clone())
+        .with_targets(Arc::new(ScrapeTargets(scrape.clone())))
+        .with_reload(Arc::new(move || {
+            let p = reload_pipeline.clone();
+            Box::pin(async move { p.reload() })
+        }))
+        .with_external_labels(pipeline.config.lock().map(|c| c.external_labels.clone()).unwrap_or_default());
+    {
+        let remote = remote.clone();
+        api = api.with_metrics(Arc::new(move |out: &mut String| remote.write_metrics(out)));
+        let store = store.clone();
+        api = api.with_metrics(Arc::new(move |out: &mut String| store.write_metrics(out)));
+    }
+    if let Some(body) = cadvisor {
+        api = api.with_cadvisor(body);
+    }
+    let ready = api.ready_flag();
+    let api_cancel = CancellationToken::new();
+    let api_task = tokio::spawn(api.serve(listener, api_cancel.clone()));
+    ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    tracing::info!(address = %opts.listen_address, "mini-prometheus is ready");
+
+    wait_for_signals(&pipeline).await;
+
+    // Drain: stop discovery and scraping, flush remote write, then stop serving.
+    tracing::info!("shutting down");
+    cancel.cancel();
+    scrape.shutdown().await;
+    remote.shutdown(FLUSH_DEADLINE).await;
+    api_cancel.cancel();
+    let _ = api_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Applies every discovery snapshot to the scrape manager (at most every 5 s, as Prometheus'
+/// discovery manager throttles updates) and refreshes the collector's pod index.
+async fn forward_targets(
+    mut rx: tokio::sync::watch::Receiver<discovery::Snapshot>,
+    scrape: Arc<ScrapeManager>,
+    pods: Arc<DiscoveredPods>,
+    cancel: CancellationToken,
+) {
+    let mut known_jobs: Vec<String> = Vec::new();
+    loop {
+        let snapshot = rx.borrow_and_update().clone();
+        let groups: HashMap<String, Vec<TargetGroup>> = snapshot
+            .iter()
+            .map(|(job, gs)| (job.clone(), gs.iter().map(|g| (**g).clone()).collect()))
+            .collect();
+        pods.refresh(groups.values().flatten());
+        for job in known_jobs.iter().filter(|j| !groups.contains_key(*j)) {
+            scrape.sync(job, Vec::new());
+        }
+        known_jobs = groups.keys().cloned().collect();
+        for (job, gs) in groups {
+            scrape.sync(&job, gs);
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = rx.changed() => if r.is_err() { return },
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; reloads on SIGHUP meanwhile.
+async fn wait_for_signals(pipeline: &Pipeline) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers; running until killed");
+        std::future::pending::<()>().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => {
+                if let Err(e) = pipeline.reload() {
+                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_url_names_the_host() {
+        let h = hostname();
+        assert_eq!(
+            global_url("http://127.0.0.1:9090/metrics"),
+            format!("http://{h}:9090/metrics")
+        );
+        assert_eq!(
+            global_url("https://10.1.2.3:443/m"),
+            "https://10.1.2.3:443/m"
+        );
+    }
+}
