@@ -232,12 +232,9 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     ));
 
     // The cgroup collector, served on /metrics/cadvisor.
+    // The whole hierarchy, as the kubelet's cAdvisor reports it (raw cgroups included).
     let mut collector_config = CollectorConfig::with_rootfs(&opts.cgroup_rootfs);
-    collector_config.roots.extend(
-        ["/system.slice", "/user.slice", "/docker", "/machine.slice"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    collector_config.roots.push("/".to_owned());
     let cadvisor: Option<BodyFn> = match Collector::new(collector_config) {
         Ok(collector) => {
             let collector = Arc::new(collector.with_pod_lookup(pods.clone()));
