@@ -82,6 +82,15 @@ impl Source {
 
 /// Prints the table; exits 1 when the Metrics API cannot be read.
 pub fn run(args: &TopArgs) -> Result<ExitCode, CliError> {
+    render(
+        args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// [`run`] with the table written to `out` and notices to `err`.
+fn render(args: &TopArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, CliError> {
     let source = match &args.server {
         Some(url) => Source::Remote(RemoteServer::parse(url)?),
         None => local_source(&args.root, args.node_name.as_deref())?,
@@ -104,7 +113,6 @@ pub fn run(args: &TopArgs) -> Result<ExitCode, CliError> {
         let message = value.get("message").and_then(Value::as_str).unwrap_or("");
         return Err(format!("Error from server ({reason}): {message}").into());
     }
-    let mut out = std::io::stdout().lock();
     match args.resource {
         TopResource::Nodes => {
             let rows = kubectl::node_rows(&value)?;
@@ -124,8 +132,8 @@ pub fn run(args: &TopArgs) -> Result<ExitCode, CliError> {
             let rows = kubectl::pod_rows(&value)?;
             if rows.is_empty() {
                 match &args.namespace {
-                    Some(ns) => eprintln!("No resources found in {ns} namespace."),
-                    None => eprintln!("No resources found"),
+                    Some(ns) => writeln!(err, "No resources found in {ns} namespace.")?,
+                    None => writeln!(err, "No resources found")?,
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -391,6 +399,125 @@ mod tests {
         assert!(
             request.contains(&format!("\r\nHost: {addr}\r\n")),
             "{request}"
+        );
+    }
+
+    fn args(argv: &[&str]) -> TopArgs {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            top: TopArgs,
+        }
+        T::try_parse_from(std::iter::once("top").chain(argv.iter().copied()))
+            .unwrap()
+            .top
+    }
+
+    fn fixture() -> PathBuf {
+        let base = std::env::var("SCRAPELINE_CGROUP_FIXTURES").map_or_else(
+            |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/cgroup/tests/fixtures"),
+            PathBuf::from,
+        );
+        base.join("cgroup-v2-systemd")
+    }
+
+    /// A local collection pair over the v2 fixture tree: the tree does not change, so the
+    /// node used no CPU in between; its working set is 4241272832 B of 16000 MiB.
+    #[test]
+    fn local_nodes_table_from_the_fixture() {
+        let root = fixture();
+        let root = root.to_str().unwrap();
+        let a = args(&["nodes", "--root", root, "--node-name", "node-v2"]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(render(&a, &mut out, &mut err).unwrap(), ExitCode::SUCCESS);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME      CPU(cores)   CPU(%)    MEMORY(bytes)   MEMORY(%)   \n\
+             node-v2   0m           0%        4044Mi          25%         \n"
+        );
+        assert!(err.is_empty());
+        // Without Kubernetes metadata no pod can be named.
+        let a = args(&[
+            "pods",
+            "-n",
+            "default",
+            "--root",
+            root,
+            "--node-name",
+            "node-v2",
+        ]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(render(&a, &mut out, &mut err).unwrap(), ExitCode::SUCCESS);
+        assert!(out.is_empty());
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "No resources found in default namespace.\n"
+        );
+    }
+
+    /// `--server`: a loopback server answering the Metrics API; the table is kubectl's, and a
+    /// Kubernetes Status error is reported like kubectl reports it.
+    #[test]
+    fn remote_pods_table_and_errors() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut paths = Vec::new();
+            for _ in 0..2 {
+                let (mut conn, _) = listener.accept().unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut buf = Vec::new();
+                let mut byte = [0u8; 1];
+                while !buf.ends_with(b"\r\n\r\n") {
+                    if conn.read(&mut byte).unwrap() == 0 {
+                        break;
+                    }
+                    buf.push(byte[0]);
+                }
+                let head = String::from_utf8(buf).unwrap();
+                let path = head.split(' ').nth(1).unwrap().to_owned();
+                let (status, body) = if path.ends_with("/namespaces/default/pods") {
+                    (
+                        "200 OK",
+                        r#"{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[{"metadata":{"name":"web","namespace":"default","creationTimestamp":"2026-01-01T00:00:03Z"},"timestamp":"2026-01-01T00:00:00Z","window":"15.012s","containers":[{"name":"a","usage":{"cpu":"12002398n","memory":"36352Ki"}},{"name":"b","usage":{"cpu":"172668864n","memory":"49664Ki"}}]}]}"#,
+                    )
+                } else {
+                    (
+                        "503 Service Unavailable",
+                        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"no cgroup collection yet","reason":"ServiceUnavailable","code":503}"#,
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(resp.as_bytes()).unwrap();
+                paths.push(path);
+            }
+            paths
+        });
+        let url = format!("http://{addr}");
+        let a = args(&["pods", "-n", "default", "--server", &url]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(render(&a, &mut out, &mut err).unwrap(), ExitCode::SUCCESS);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME      CPU(cores)   MEMORY(bytes)   \n\
+             web       185m         84Mi            \n"
+        );
+        let a = args(&["nodes", "--server", &url]);
+        let e = render(&a, &mut Vec::new(), &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error from server (ServiceUnavailable): no cgroup collection yet"
+        );
+        assert_eq!(
+            server.join().unwrap(),
+            [
+                "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods",
+                "/apis/metrics.k8s.io/v1beta1/nodes"
+            ]
         );
     }
 
