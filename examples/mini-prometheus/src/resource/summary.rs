@@ -243,7 +243,7 @@ pub fn cpu_rate(
     let (prev, prev_ms) = prev?;
     let cur_ns = cur.cpu?.usage_ns;
     let prev_ns = prev.cpu?.usage_ns;
-    if cur_ms <= prev_ms || cur_ns < prev_ns || prev.start_time_unix != cur.start_time_unix {
+    if cur_ms <= prev_ms || cur_ns < prev_ns {
         return None;
     }
     let dt_ns = (cur_ms - prev_ms) as f64 * 1e6;
