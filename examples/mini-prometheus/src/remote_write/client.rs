@@ -79,7 +79,10 @@ impl Client {
             url: cfg.url.clone(),
             message,
         };
-        let uri: Uri = cfg.url.parse().map_err(|e| err(format!("invalid url: {e}")))?;
+        let uri: Uri = cfg
+            .url
+            .parse()
+            .map_err(|e| err(format!("invalid url: {e}")))?;
         let tls = tls_config(&cfg.tls_config).map_err(err)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -106,12 +109,17 @@ impl Client {
             .build(connector);
         let mut headers = HeaderMap::new();
         for (k, v) in &cfg.headers {
-            let name = HeaderName::try_from(k.as_str()).map_err(|e| err(format!("header {k:?}: {e}")))?;
-            let value = HeaderValue::try_from(v.as_str()).map_err(|e| err(format!("header {k:?}: {e}")))?;
+            let name =
+                HeaderName::try_from(k.as_str()).map_err(|e| err(format!("header {k:?}: {e}")))?;
+            let value =
+                HeaderValue::try_from(v.as_str()).map_err(|e| err(format!("header {k:?}: {e}")))?;
             headers.insert(name, value);
         }
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         headers.insert(
             HeaderName::from_static("x-prometheus-remote-write-version"),
@@ -126,7 +134,11 @@ impl Client {
             }
         } else if let Some(a) = &cfg.authorization {
             Auth::Scheme {
-                scheme: a.kind.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| "Bearer".to_owned()),
+                scheme: a
+                    .kind
+                    .clone()
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or_else(|| "Bearer".to_owned()),
                 credentials: a.credentials.clone(),
                 credentials_file: a.credentials_file.clone(),
             }
@@ -209,10 +221,14 @@ impl Client {
             }
         }
         let exchange = async {
-            let resp = self.http.request(req).await.map_err(|e| SendError::Recoverable {
-                message: format!("sending the request failed: {}", error_chain(&e)),
-                retry_after: None,
-            })?;
+            let resp = self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| SendError::Recoverable {
+                    message: format!("sending the request failed: {}", error_chain(&e)),
+                    retry_after: None,
+                })?;
             let status = resp.status();
             let retry_after = resp
                 .headers()
@@ -243,7 +259,9 @@ impl Client {
             status,
             String::from_utf8_lossy(&body).trim()
         );
-        if status.is_server_error() || (status == StatusCode::TOO_MANY_REQUESTS && self.retry_on_429) {
+        if status.is_server_error()
+            || (status == StatusCode::TOO_MANY_REQUESTS && self.retry_on_429)
+        {
             Err(SendError::Recoverable {
                 message,
                 retry_after,
@@ -274,7 +292,9 @@ fn read_secret(path: &str) -> Result<String, String> {
 fn read_pem(inline: &Option<String>, file: &Option<String>) -> Result<Option<Vec<u8>>, String> {
     match (inline, file) {
         (Some(s), _) => Ok(Some(s.as_bytes().to_vec())),
-        (None, Some(f)) => std::fs::read(f).map(Some).map_err(|e| format!("reading {f}: {e}")),
+        (None, Some(f)) => std::fs::read(f)
+            .map(Some)
+            .map_err(|e| format!("reading {f}: {e}")),
         (None, None) => Ok(None),
     }
 }
@@ -310,7 +330,10 @@ fn tls_config(cfg: &TlsConfig) -> Result<rustls::ClientConfig, String> {
         }
         builder.with_root_certificates(roots)
     };
-    let config = match (read_pem(&cfg.cert, &cfg.cert_file)?, read_pem(&cfg.key, &cfg.key_file)?) {
+    let config = match (
+        read_pem(&cfg.cert, &cfg.cert_file)?,
+        read_pem(&cfg.key, &cfg.key_file)?,
+    ) {
         (Some(cert), Some(key)) => {
             let certs = rustls_pemfile::certs(&mut &cert[..])
                 .collect::<Result<Vec<_>, _>>()
@@ -349,7 +372,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -358,7 +386,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

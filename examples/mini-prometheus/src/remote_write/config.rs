@@ -281,25 +281,46 @@ impl RemoteWriteConfig {
         }
         let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err("at most one of bearer_token & bearer_token_file must be configured".to_owned());
+            return Err(
+                "at most one of bearer_token & bearer_token_file must be configured".to_owned(),
+            );
         }
-        if usize::from(self.basic_auth.is_some()) + usize::from(self.authorization.is_some()) + usize::from(bearer) > 1 {
-            return Err("at most one of basic_auth, authorization & bearer_token(_file) must be configured".to_owned());
+        if usize::from(self.basic_auth.is_some())
+            + usize::from(self.authorization.is_some())
+            + usize::from(bearer)
+            > 1
+        {
+            return Err(
+                "at most one of basic_auth, authorization & bearer_token(_file) must be configured"
+                    .to_owned(),
+            );
         }
         if let Some(b) = &self.basic_auth {
             if b.password.is_some() && b.password_file.is_some() {
-                return Err("at most one of basic_auth password & password_file must be configured".to_owned());
+                return Err(
+                    "at most one of basic_auth password & password_file must be configured"
+                        .to_owned(),
+                );
             }
             if !b.username.is_empty() && b.username_file.is_some() {
-                return Err("at most one of basic_auth username & username_file must be configured".to_owned());
+                return Err(
+                    "at most one of basic_auth username & username_file must be configured"
+                        .to_owned(),
+                );
             }
         }
         if let Some(a) = &self.authorization {
             if a.credentials.is_some() && a.credentials_file.is_some() {
                 return Err("at most one of authorization credentials & credentials_file must be configured".to_owned());
             }
-            if a.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("basic")) {
-                return Err("authorization type cannot be set to \"basic\", use \"basic_auth\" instead".to_owned());
+            if a.kind
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case("basic"))
+            {
+                return Err(
+                    "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
+                        .to_owned(),
+                );
             }
         }
         let t = &self.tls_config;
@@ -312,7 +333,8 @@ impl RemoteWriteConfig {
         if t.key.is_some() && t.key_file.is_some() {
             return Err("at most one of key and key_file must be configured".to_owned());
         }
-        if (t.cert.is_some() || t.cert_file.is_some()) != (t.key.is_some() || t.key_file.is_some()) {
+        if (t.cert.is_some() || t.cert_file.is_some()) != (t.key.is_some() || t.key_file.is_some())
+        {
             return Err("exactly one of key or key_file must be configured when a client certificate is configured".to_owned());
         }
         if let Some(v) = &t.min_version
@@ -330,7 +352,10 @@ impl RemoteWriteConfig {
         }
         let q = &self.queue_config;
         if q.capacity == 0 || q.max_samples_per_send == 0 || q.max_shards == 0 {
-            return Err("queue_config: capacity, max_samples_per_send and max_shards must be positive".to_owned());
+            return Err(
+                "queue_config: capacity, max_samples_per_send and max_shards must be positive"
+                    .to_owned(),
+            );
         }
         if q.min_shards > q.max_shards {
             return Err("queue_config: min_shards must not exceed max_shards".to_owned());
@@ -346,7 +371,8 @@ impl RemoteWriteConfig {
         match &self.name {
             Some(n) if !n.is_empty() => n.clone(),
             _ => {
-                let h = scrapeline_exposition::Labels::from_pairs([("url", self.url.as_str())]).stable_hash();
+                let h = scrapeline_exposition::Labels::from_pairs([("url", self.url.as_str())])
+                    .stable_hash();
                 format!("{:06x}", h & 0xff_ffff)
             }
         }
@@ -390,8 +416,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.queue_name(), "vm");
         assert_eq!(c.remote_timeout, Duration::from_secs(90));
-        assert_eq!(c.headers.get("X-Scope-OrgID").map(String::as_str), Some("team-a"));
-        assert_eq!(c.queue_config.batch_send_deadline, Duration::from_millis(250));
+        assert_eq!(
+            c.headers.get("X-Scope-OrgID").map(String::as_str),
+            Some("team-a")
+        );
+        assert_eq!(
+            c.queue_config.batch_send_deadline,
+            Duration::from_millis(250)
+        );
         assert_eq!(c.queue_config.sample_age_limit, Duration::from_secs(3600));
         assert!(!c.queue_config.retry_on_http_429);
         assert_eq!(c.tls_config.server_name.as_deref(), Some("vm.local"));
@@ -400,7 +432,10 @@ mod tests {
     #[test]
     fn errors() {
         let e = |y: &str| parse(y).unwrap_err();
-        assert!(e("url: http://x\nqueue_config: {capacity: 1, bogus: 2}\n").contains("unknown field `bogus`"));
+        assert!(
+            e("url: http://x\nqueue_config: {capacity: 1, bogus: 2}\n")
+                .contains("unknown field `bogus`")
+        );
         assert!(e("url: http://x\nproxy_url: http://p\n").contains("unknown field `proxy_url`"));
         assert_eq!(e("url: ''\n"), "url for remote_write is empty");
         assert_eq!(
@@ -415,7 +450,10 @@ mod tests {
             e("url: ftp://x/\n"),
             "invalid remote_write url \"ftp://x/\": scheme must be http or https"
         );
-        assert!(e("url: http://x\nremote_timeout: 5 seconds\n").contains("not a valid duration string: \"5 seconds\""));
+        assert!(
+            e("url: http://x\nremote_timeout: 5 seconds\n")
+                .contains("not a valid duration string: \"5 seconds\"")
+        );
         assert_eq!(
             e("url: http://x\nqueue_config: {min_shards: 5, max_shards: 2}\n"),
             "queue_config: min_shards must not exceed max_shards"

@@ -99,6 +99,8 @@ struct Counters {
     sent_bytes: AtomicU64,
     requests: AtomicU64,
     highest_sent_ms: AtomicI64,
+    /// Samples taken from a shard's queue whose request has not finished.
+    in_flight: AtomicU64,
 }
 
 struct Shard {
@@ -122,13 +124,17 @@ struct CacheEntry {
 impl RemoteWrite {
     /// Validates `cfg`, builds its client and starts its shards on the current tokio runtime.
     /// `external_labels` (the global config's) are added to series that lack them.
-    pub fn start(cfg: &RemoteWriteConfig, external_labels: Labels) -> Result<RemoteWrite, RemoteWriteError> {
+    pub fn start(
+        cfg: &RemoteWriteConfig,
+        external_labels: Labels,
+    ) -> Result<RemoteWrite, RemoteWriteError> {
         let config_err = |message: String| RemoteWriteError::Config {
             url: cfg.url.clone(),
             message,
         };
         cfg.validate().map_err(config_err)?;
-        let rules = relabel::compile(&cfg.write_relabel_configs).map_err(|e| config_err(format!("write_relabel_configs: {e}")))?;
+        let rules = relabel::compile(&cfg.write_relabel_configs)
+            .map_err(|e| config_err(format!("write_relabel_configs: {e}")))?;
         let client = Client::new(cfg)?;
         let q = &cfg.queue_config;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
@@ -173,13 +179,9 @@ impl RemoteWrite {
         &self.inner.name
     }
 
-    /// Samples queued and not yet sent.
+    /// Samples queued or in a request that has not finished yet.
     pub fn pending(&self) -> usize {
-        self.inner
-            .shards
-            .iter()
-            .map(|s| s.queue.lock().map_or(0, |q| q.len()))
-            .sum()
+        self.inner.pending()
     }
 
     /// Samples sent successfully so far.
@@ -207,20 +209,26 @@ impl RemoteWrite {
     pub async fn shutdown(&self, deadline: Duration) {
         let q = &self.inner;
         q.flush.cancel();
-        let tasks = q.tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+        let tasks = q
+            .tasks
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
         let mut all = futures::future::join_all(tasks);
         if tokio::time::timeout(deadline, &mut all).await.is_err() {
             q.hard.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), all).await;
         }
-        let left = self.pending();
-        if left > 0 {
-            for s in q.shards.iter() {
-                if let Ok(mut g) = s.queue.lock() {
-                    g.clear();
-                }
+        let mut left = 0;
+        for s in q.shards.iter() {
+            if let Ok(mut g) = s.queue.lock() {
+                left += g.len();
+                g.clear();
             }
-            q.m.dropped_shutdown.fetch_add(left as u64, Ordering::Relaxed);
+        }
+        if left > 0 {
+            q.m.dropped_shutdown
+                .fetch_add(left as u64, Ordering::Relaxed);
             tracing::warn!(remote_name = %q.name, url = %q.url, dropped = left, "remote write shutdown deadline passed; dropped queued samples");
         }
         tracing::info!(remote_name = %q.name, sent = q.m.sent.load(Ordering::Relaxed), "remote write queue stopped");
@@ -228,12 +236,25 @@ impl RemoteWrite {
 }
 
 impl Queue {
+    fn pending(&self) -> usize {
+        let queued: usize = self
+            .shards
+            .iter()
+            .map(|s| s.queue.lock().map_or(0, |q| q.len()))
+            .sum();
+        queued + self.m.in_flight.load(Ordering::Relaxed) as usize
+    }
+
     fn now_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }
 
     /// The labels to send for a series (cached by ref), or `None` if relabeling drops it.
-    fn resolve(&self, series: SeriesRef, labels: &Labels) -> (SeriesRef, Option<(Arc<Labels>, usize)>) {
+    fn resolve(
+        &self,
+        series: SeriesRef,
+        labels: &Labels,
+    ) -> (SeriesRef, Option<(Arc<Labels>, usize)>) {
         let now = self.now_secs();
         if series != 0
             && let Ok(cache) = self.cache.read()
@@ -348,7 +369,10 @@ impl Queue {
                 return;
             }
             if let Some(batch) = self.take_batch(shard, fired || flushing) {
+                let n = batch.len() as u64;
+                self.m.in_flight.fetch_add(n, Ordering::Relaxed);
                 self.send_batch(batch).await;
+                self.m.in_flight.fetch_sub(n, Ordering::Relaxed);
                 timer = tokio::time::Instant::now() + deadline;
                 fired = false;
                 continue;
@@ -437,7 +461,9 @@ impl Queue {
             match res {
                 Ok(()) => {
                     self.m.sent.fetch_add(n, Ordering::Relaxed);
-                    self.m.sent_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                    self.m
+                        .sent_bytes
+                        .fetch_add(body.len() as u64, Ordering::Relaxed);
                     self.m.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
                     return;
                 }
@@ -446,7 +472,10 @@ impl Queue {
                     tracing::error!(remote_name = %self.name, url = %self.url, samples = n, error = %message, "remote write request refused; dropping the batch");
                     return;
                 }
-                Err(SendError::Recoverable { message, retry_after }) => {
+                Err(SendError::Recoverable {
+                    message,
+                    retry_after,
+                }) => {
                     self.m.retried.fetch_add(n, Ordering::Relaxed);
                     let delay = retry_after.unwrap_or(backoff);
                     tracing::warn!(remote_name = %self.name, url = %self.url, samples = n, error = %message, retry_in = ?delay, "remote write request failed; retrying");
@@ -521,7 +550,10 @@ pub struct RemoteWriteSet {
 
 impl RemoteWriteSet {
     /// Starts one queue per config (on the current tokio runtime).
-    pub fn start(configs: &[RemoteWriteConfig], external_labels: &Labels) -> Result<RemoteWriteSet, RemoteWriteError> {
+    pub fn start(
+        configs: &[RemoteWriteConfig],
+        external_labels: &Labels,
+    ) -> Result<RemoteWriteSet, RemoteWriteError> {
         let mut queues = Vec::with_capacity(configs.len());
         for c in configs {
             match RemoteWrite::start(c, external_labels.clone()) {
@@ -562,21 +594,93 @@ impl RemoteWriteSet {
         use std::fmt::Write;
         type Get = fn(&Queue) -> f64;
         let families: [(&str, &str, &str, Option<&str>, Get); 12] = [
-            ("scrapeline_remote_write_samples_sent_total", "counter", "Samples sent successfully.", None, |q| q.m.sent.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_samples_failed_total", "counter", "Samples in batches the endpoint refused with a non-retryable status.", None, |q| q.m.failed.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_samples_retried_total", "counter", "Samples in requests that failed and were retried.", None, |q| q.m.retried.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_samples_dropped_total", "counter", "Samples dropped before sending, by reason.", Some("queue_full"), |q| q.m.dropped_full.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_samples_dropped_total", "counter", "", Some("relabel"), |q| q.m.dropped_relabel.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_samples_dropped_total", "counter", "", Some("too_old"), |q| q.m.dropped_too_old.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_samples_dropped_total", "counter", "", Some("shutdown"), |q| q.m.dropped_shutdown.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_samples_pending", "gauge", "Samples queued and not yet sent.", None, |q| q.shards.iter().map(|s| s.queue.lock().map_or(0, |g| g.len())).sum::<usize>() as f64),
-            ("scrapeline_remote_write_shards", "gauge", "Parallel sending shards.", None, |q| q.shards.len() as f64),
-            ("scrapeline_remote_write_sent_bytes_total", "counter", "Compressed request bytes sent successfully.", None, |q| q.m.sent_bytes.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_requests_total", "counter", "Requests attempted, retries included.", None, |q| q.m.requests.load(Ordering::Relaxed) as f64),
-            ("scrapeline_remote_write_highest_sent_timestamp_seconds", "gauge", "Newest sample timestamp sent successfully.", None, |q| {
-                let t = q.m.highest_sent_ms.load(Ordering::Relaxed);
-                if t <= 0 { 0.0 } else { t as f64 / 1000.0 }
-            }),
+            (
+                "scrapeline_remote_write_samples_sent_total",
+                "counter",
+                "Samples sent successfully.",
+                None,
+                |q| q.m.sent.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_samples_failed_total",
+                "counter",
+                "Samples in batches the endpoint refused with a non-retryable status.",
+                None,
+                |q| q.m.failed.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_samples_retried_total",
+                "counter",
+                "Samples in requests that failed and were retried.",
+                None,
+                |q| q.m.retried.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_samples_dropped_total",
+                "counter",
+                "Samples dropped before sending, by reason.",
+                Some("queue_full"),
+                |q| q.m.dropped_full.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_samples_dropped_total",
+                "counter",
+                "",
+                Some("relabel"),
+                |q| q.m.dropped_relabel.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_samples_dropped_total",
+                "counter",
+                "",
+                Some("too_old"),
+                |q| q.m.dropped_too_old.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_samples_dropped_total",
+                "counter",
+                "",
+                Some("shutdown"),
+                |q| q.m.dropped_shutdown.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_samples_pending",
+                "gauge",
+                "Samples queued or in unfinished requests.",
+                None,
+                |q| q.pending() as f64,
+            ),
+            (
+                "scrapeline_remote_write_shards",
+                "gauge",
+                "Parallel sending shards.",
+                None,
+                |q| q.shards.len() as f64,
+            ),
+            (
+                "scrapeline_remote_write_sent_bytes_total",
+                "counter",
+                "Compressed request bytes sent successfully.",
+                None,
+                |q| q.m.sent_bytes.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_requests_total",
+                "counter",
+                "Requests attempted, retries included.",
+                None,
+                |q| q.m.requests.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_remote_write_highest_sent_timestamp_seconds",
+                "gauge",
+                "Newest sample timestamp sent successfully.",
+                None,
+                |q| {
+                    let t = q.m.highest_sent_ms.load(Ordering::Relaxed);
+                    if t <= 0 { 0.0 } else { t as f64 / 1000.0 }
+                },
+            ),
         ];
         if self.queues.is_empty() {
             return;
@@ -610,5 +714,7 @@ impl crate::api::MetricsSource for RemoteWriteSet {
     }
 }
 
+#[cfg(test)]
+mod receivers;
 #[cfg(test)]
 mod tests;

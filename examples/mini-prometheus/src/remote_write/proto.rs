@@ -55,7 +55,9 @@ pub fn encode(req: &WriteRequest) -> Result<Vec<u8>, snap::Error> {
 pub fn decode(body: &[u8], limit: usize) -> Result<WriteRequest, String> {
     let n = snap::raw::decompress_len(body).map_err(|e| e.to_string())?;
     if n > limit {
-        return Err(format!("decoded size {n} exceeds the limit of {limit} bytes"));
+        return Err(format!(
+            "decoded size {n} exceeds the limit of {limit} bytes"
+        ));
     }
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
@@ -71,16 +73,22 @@ mod tests {
     fn wire_format_matches_prompb() {
         let req = WriteRequest {
             timeseries: vec![TimeSeries {
-                labels: vec![Label { name: "a".into(), value: "b".into() }],
-                samples: vec![Sample { value: 1.0, timestamp: 2 }],
+                labels: vec![Label {
+                    name: "a".into(),
+                    value: "b".into(),
+                }],
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: 2,
+                }],
             }],
         };
         // 0a LEN { 0a LEN {0a 01 'a' 12 01 'b'} 12 LEN {09 <f64 1.0> 10 02} }
         assert_eq!(
             req.encode_to_vec(),
             vec![
-                0x0a, 0x15, 0x0a, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, b'b', 0x12, 0x0b, 0x09,
-                0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x10, 0x02
+                0x0a, 0x15, 0x0a, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, b'b', 0x12, 0x0b, 0x09, 0, 0,
+                0, 0, 0, 0, 0xf0, 0x3f, 0x10, 0x02
             ]
         );
         let body = encode(&req).unwrap();

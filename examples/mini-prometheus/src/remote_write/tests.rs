@@ -60,10 +60,12 @@ impl Receiver {
                             let wr = proto::decode(&body, 64 << 20).unwrap();
                             s.lock().unwrap().requests.push((headers, wr));
                         }
-                        let mut resp = Response::new(Full::new(Bytes::from(format!("status {code}"))));
+                        let mut resp =
+                            Response::new(Full::new(Bytes::from(format!("status {code}"))));
                         *resp.status_mut() = StatusCode::from_u16(code).unwrap();
                         if code == 429 {
-                            resp.headers_mut().insert("retry-after", http::HeaderValue::from_static("0"));
+                            resp.headers_mut()
+                                .insert("retry-after", http::HeaderValue::from_static("0"));
                         }
                         Ok::<_, std::convert::Infallible>(resp)
                     }
@@ -75,7 +77,12 @@ impl Receiver {
                 });
             }
         });
-        Receiver { url, seen, hits, cancel }
+        Receiver {
+            url,
+            seen,
+            hits,
+            cancel,
+        }
     }
 
     /// Every (labels, timestamp, value) received, sorted.
@@ -84,7 +91,11 @@ impl Receiver {
         let mut out = Vec::new();
         for (_, wr) in &seen.requests {
             for ts in &wr.timeseries {
-                let ls = Labels::from_pairs(ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+                let ls = Labels::from_pairs(
+                    ts.labels
+                        .iter()
+                        .map(|l| (l.name.as_str(), l.value.as_str())),
+                );
                 for s in &ts.samples {
                     out.push((ls.to_string(), s.timestamp, s.value));
                 }
@@ -120,7 +131,10 @@ async fn wait_for(mut f: impl FnMut() -> bool) {
 async fn sends_batches_with_protocol_headers_and_external_labels() {
     let rx = Receiver::start(vec![]).await;
     let q = RemoteWrite::start(
-        &config(&rx.url, "headers: {X-Scope-OrgID: team-a}\nbasic_auth: {username: u, password: p}\n"),
+        &config(
+            &rx.url,
+            "headers: {X-Scope-OrgID: team-a}\nbasic_auth: {username: u, password: p}\n",
+        ),
         l(&[("cluster", "c1"), ("job", "ignored")]),
     )
     .unwrap();
@@ -129,17 +143,24 @@ async fn sends_batches_with_protocol_headers_and_external_labels() {
     for t in 0..5 {
         for (i, r) in refs.iter_mut().enumerate() {
             let ls = l(&[("__name__", "m"), ("i", &i.to_string()), ("job", "j")]);
-            *r = app.append(*r, &ls, 1000 * t, (i * 10) as f64 + t as f64).unwrap();
+            *r = app
+                .append(*r, &ls, 1000 * t, (i * 10) as f64 + t as f64)
+                .unwrap();
         }
     }
-    app.append(0, &l(&[("__name__", "rolled_back")]), 1, 1.0).unwrap();
+    app.append(0, &l(&[("__name__", "rolled_back")]), 1, 1.0)
+        .unwrap();
     app.rollback();
     // Refs are the queue's own and stable.
     assert!(refs.iter().all(|r| r & OWN_REF_BIT != 0));
     for t in 0..5 {
         for (i, r) in refs.iter_mut().enumerate() {
             let ls = l(&[("__name__", "m"), ("i", &i.to_string()), ("job", "j")]);
-            assert_eq!(app.append(*r, &ls, 1000 * t, (i * 10) as f64 + t as f64).unwrap(), *r);
+            assert_eq!(
+                app.append(*r, &ls, 1000 * t, (i * 10) as f64 + t as f64)
+                    .unwrap(),
+                *r
+            );
         }
     }
     app.commit().unwrap();
@@ -177,20 +198,33 @@ async fn sends_batches_with_protocol_headers_and_external_labels() {
 #[tokio::test]
 async fn retries_5xx_and_429_but_not_other_4xx() {
     let rx = Receiver::start(vec![500, 503, 429, 200, 400]).await;
-    let q = RemoteWrite::start(&config(&rx.url, "authorization: {credentials: tok}\n"), Labels::empty()).unwrap();
+    let q = RemoteWrite::start(
+        &config(&rx.url, "authorization: {credentials: tok}\n"),
+        Labels::empty(),
+    )
+    .unwrap();
     let mut app = q.appender();
     app.append(0, &l(&[("__name__", "a")]), 1, 1.0).unwrap();
     app.commit().unwrap();
     wait_for(|| q.samples_sent() == 1).await;
     assert_eq!(rx.hits.load(Ordering::SeqCst), 4);
-    assert_eq!(rx.seen.lock().unwrap().requests[0].0.get("authorization").unwrap(), "Bearer tok");
+    assert_eq!(
+        rx.seen.lock().unwrap().requests[0]
+            .0
+            .get("authorization")
+            .unwrap(),
+        "Bearer tok"
+    );
     app.append(0, &l(&[("__name__", "b")]), 2, 2.0).unwrap();
     app.commit().unwrap();
     wait_for(|| q.samples_lost() == 1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(rx.hits.load(Ordering::SeqCst), 5);
     let mut text = String::new();
-    RemoteWriteSet { queues: vec![q.clone()] }.write_metrics(&mut text);
+    RemoteWriteSet {
+        queues: vec![q.clone()],
+    }
+    .write_metrics(&mut text);
     let line = |name: &str| {
         text.lines()
             .find(|x| x.starts_with(name))
@@ -198,12 +232,34 @@ async fn retries_5xx_and_429_but_not_other_4xx() {
             .to_owned()
     };
     let url = &rx.url;
-    assert_eq!(line("scrapeline_remote_write_samples_sent_total{"), format!("scrapeline_remote_write_samples_sent_total{{remote_name=\"test\",url=\"{url}\"}} 1"));
-    assert_eq!(line("scrapeline_remote_write_samples_failed_total{"), format!("scrapeline_remote_write_samples_failed_total{{remote_name=\"test\",url=\"{url}\"}} 1"));
-    assert_eq!(line("scrapeline_remote_write_samples_retried_total{"), format!("scrapeline_remote_write_samples_retried_total{{remote_name=\"test\",url=\"{url}\"}} 3"));
-    assert_eq!(line("scrapeline_remote_write_requests_total{"), format!("scrapeline_remote_write_requests_total{{remote_name=\"test\",url=\"{url}\"}} 5"));
+    assert_eq!(
+        line("scrapeline_remote_write_samples_sent_total{"),
+        format!(
+            "scrapeline_remote_write_samples_sent_total{{remote_name=\"test\",url=\"{url}\"}} 1"
+        )
+    );
+    assert_eq!(
+        line("scrapeline_remote_write_samples_failed_total{"),
+        format!(
+            "scrapeline_remote_write_samples_failed_total{{remote_name=\"test\",url=\"{url}\"}} 1"
+        )
+    );
+    assert_eq!(
+        line("scrapeline_remote_write_samples_retried_total{"),
+        format!(
+            "scrapeline_remote_write_samples_retried_total{{remote_name=\"test\",url=\"{url}\"}} 3"
+        )
+    );
+    assert_eq!(
+        line("scrapeline_remote_write_requests_total{"),
+        format!("scrapeline_remote_write_requests_total{{remote_name=\"test\",url=\"{url}\"}} 5")
+    );
     assert!(text.contains("# TYPE scrapeline_remote_write_samples_dropped_total counter\n"));
-    assert_eq!(text.matches("# TYPE scrapeline_remote_write_samples_dropped_total").count(), 1);
+    assert_eq!(
+        text.matches("# TYPE scrapeline_remote_write_samples_dropped_total")
+            .count(),
+        1
+    );
     q.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -227,8 +283,16 @@ async fn bounded_queue_drops_and_counts_and_shutdown_is_bounded() {
     app.commit().unwrap();
     // 5 fit in the queue, 15 were dropped right away.
     let mut text = String::new();
-    RemoteWriteSet { queues: vec![q.clone()] }.write_metrics(&mut text);
-    assert!(text.contains("scrapeline_remote_write_samples_dropped_total{reason=\"queue_full\",remote_name=\""), "{text}");
+    RemoteWriteSet {
+        queues: vec![q.clone()],
+    }
+    .write_metrics(&mut text);
+    assert!(
+        text.contains(
+            "scrapeline_remote_write_samples_dropped_total{reason=\"queue_full\",remote_name=\""
+        ),
+        "{text}"
+    );
     assert_eq!(q.samples_lost(), 15);
     let started = Instant::now();
     q.shutdown(Duration::from_millis(200)).await;
@@ -249,18 +313,31 @@ async fn shutdown_flushes_partial_batches() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(rx.samples(), vec![]);
     set.shutdown(Duration::from_secs(2)).await;
-    assert_eq!(rx.samples(), vec![(r#"{__name__="late"}"#.to_owned(), 5, 5.0)]);
+    assert_eq!(
+        rx.samples(),
+        vec![(r#"{__name__="late"}"#.to_owned(), 5, 5.0)]
+    );
 }
 
 #[tokio::test]
 async fn invalid_configs_do_not_start() {
-    let cfg = config("http://127.0.0.1:1/w", "headers: {Content-Type: text/plain}\n");
+    let cfg = config(
+        "http://127.0.0.1:1/w",
+        "headers: {Content-Type: text/plain}\n",
+    );
     let err = RemoteWrite::start(&cfg, Labels::empty()).err().unwrap();
     assert_eq!(
         err.to_string(),
         "remote_write http://127.0.0.1:1/w: Content-Type is a reserved header. It must not be changed"
     );
-    let cfg = config("https://127.0.0.1:1/w", "tls_config: {ca_file: /nonexistent/ca.pem}\n");
+    let cfg = config(
+        "https://127.0.0.1:1/w",
+        "tls_config: {ca_file: /nonexistent/ca.pem}\n",
+    );
     let err = RemoteWrite::start(&cfg, Labels::empty()).err().unwrap();
-    assert!(err.to_string().starts_with("remote_write https://127.0.0.1:1/w: reading /nonexistent/ca.pem: "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("remote_write https://127.0.0.1:1/w: reading /nonexistent/ca.pem: "),
+        "{err}"
+    );
 }

@@ -1,0 +1,300 @@
+//! Remote write into real receivers: Debian's `prometheus` (with
+//! `--web.enable-remote-write-receiver`) and `victoria-metrics`, started by the tests on
+//! loopback ports, and queried back through their own HTTP APIs. Each test also stops the
+//! receiver in the middle of the run and restarts it: nothing within the queue's bound may be
+//! lost. A test whose receiver binary is missing prints why and passes without running.
+
+use std::process::{Child, Command, Stdio};
+use std::time::SystemTime;
+
+use super::*;
+use crate::api::query::system_time_ms;
+
+/// A receiver process, killed when dropped.
+struct Proc {
+    child: Option<Child>,
+    name: &'static str,
+}
+
+impl Proc {
+    fn spawn(name: &'static str, args: &[String]) -> Proc {
+        let child = Command::new(name)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Proc {
+            child: Some(child),
+            name,
+        }
+    }
+
+    /// Stops the receiver as a restart would: SIGTERM, so it persists what it acknowledged
+    /// (VictoriaMetrics keeps recent rows in memory until then), SIGKILL after 10 s.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn installed(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// A plain HTTP/1.0 GET on loopback: status and body, or `None` if nothing answers.
+async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let code = text.get(9..12)?.parse().ok()?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_owned())
+            .unwrap_or_default();
+        Some((code, body))
+    };
+    tokio::time::timeout(Duration::from_secs(5), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn wait_ready(port: u16, path: &str, what: &str) {
+    for _ in 0..200 {
+        if let Some((200, _)) = http_get(port, path).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not become ready on port {port}");
+}
+
+async fn wait_sent(q: &RemoteWrite, n: u64) {
+    let start = Instant::now();
+    while q.samples_sent() < n && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut text = String::new();
+    RemoteWriteSet {
+        queues: vec![q.clone()],
+    }
+    .write_metrics(&mut text);
+    assert_eq!(q.samples_sent(), n, "after {:?}:\n{text}", start.elapsed());
+}
+
+fn queue_config(url: &str) -> RemoteWriteConfig {
+    serde_saphyr::from_str(&format!(
+        "url: {url}\nremote_timeout: 2s\nqueue_config: {{capacity: 5000, max_shards: 2, max_samples_per_send: 50, batch_send_deadline: 100ms, min_backoff: 20ms, max_backoff: 200ms}}\n"
+    ))
+    .unwrap()
+}
+
+/// Appends `per_series` samples for each of 4 series `rw_test{series="i"}`, one scrape
+/// (commit) per timestamp, values `i*1000 + k`, starting at `t0` every second.
+fn append_run(q: &RemoteWrite, t0: i64, first: i64, per_series: i64) {
+    let mut app = q.appender();
+    let mut refs = [0u64; 4];
+    for k in first..first + per_series {
+        for (i, r) in refs.iter_mut().enumerate() {
+            let ls = Labels::from_pairs([("__name__", "rw_test"), ("series", &i.to_string())]);
+            *r = app
+                .append(*r, &ls, t0 + k * 1000, (i as i64 * 1000 + k) as f64)
+                .unwrap();
+        }
+        app.commit().unwrap();
+    }
+}
+
+fn expected(t0: i64, n: i64) -> Vec<(String, i64, String)> {
+    let mut v = Vec::new();
+    for i in 0..4 {
+        for k in 0..n {
+            v.push((i.to_string(), t0 + k * 1000, (i * 1000 + k).to_string()));
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Parses Prometheus' matrix JSON into (series label, ts ms, value string).
+fn parse_prometheus_matrix(body: &str) -> Vec<(String, i64, String)> {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let mut out = Vec::new();
+    for r in v["data"]["result"].as_array().cloned().unwrap_or_default() {
+        let series = r["metric"]["series"].as_str().unwrap_or("").to_owned();
+        for p in r["values"].as_array().cloned().unwrap_or_default() {
+            let t = (p[0].as_f64().unwrap() * 1000.0).round() as i64;
+            out.push((series.clone(), t, p[1].as_str().unwrap().to_owned()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Parses VictoriaMetrics' `/api/v1/export` JSON lines.
+fn parse_vm_export(body: &str) -> Vec<(String, i64, String)> {
+    let mut out = Vec::new();
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let series = v["metric"]["series"].as_str().unwrap_or("").to_owned();
+        let ts = v["timestamps"].as_array().cloned().unwrap_or_default();
+        let vals = v["values"].as_array().cloned().unwrap_or_default();
+        for (t, val) in ts.iter().zip(vals.iter()) {
+            let val = match val.as_f64() {
+                Some(f) => scrapeline_exposition::value::value_to_string(f),
+                None => val.to_string(),
+            };
+            out.push((series.clone(), t.as_i64().unwrap(), val));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_receives_every_sample_across_a_restart() {
+    if !installed("prometheus") {
+        println!("SKIPPED: `prometheus` is not installed (apt-get install -y prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg_path, "global:\n  scrape_interval: 1h\n").unwrap();
+    let port = free_port();
+    let args = vec![
+        format!("--config.file={}", cfg_path.display()),
+        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".to_owned(),
+        "--log.level=error".to_owned(),
+    ];
+    let mut prom = Proc::spawn("prometheus", &args);
+    wait_ready(port, "/-/ready", prom.name).await;
+
+    let q = RemoteWrite::start(
+        &queue_config(&format!("http://127.0.0.1:{port}/api/v1/write")),
+        Labels::empty(),
+    )
+    .unwrap();
+    let t0 = system_time_ms(SystemTime::now()) - 120_000;
+    append_run(&q, t0, 0, 30);
+    wait_sent(&q, 120).await;
+
+    // The receiver goes away; scrapes go on; the queue holds and retries.
+    prom.stop();
+    append_run(&q, t0, 30, 30);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(q.samples_sent(), 120);
+    assert_eq!(q.pending(), 120);
+    let mut prom = Proc::spawn("prometheus", &args);
+    wait_ready(port, "/-/ready", prom.name).await;
+    wait_sent(&q, 240).await;
+    assert_eq!(q.samples_lost(), 0);
+
+    let t_query = (t0 + 60_000) as f64 / 1000.0;
+    let (code, body) = http_get(
+        port,
+        &format!("/api/v1/query?query=rw_test%5B2m%5D&time={t_query}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(parse_prometheus_matrix(&body), expected(t0, 60));
+    q.shutdown(Duration::from_secs(2)).await;
+    prom.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victoria_metrics_receives_every_sample_across_a_restart() {
+    if !installed("victoria-metrics") {
+        println!(
+            "SKIPPED: `victoria-metrics` is not installed (apt-get install -y victoria-metrics)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let args = vec![
+        format!("-httpListenAddr=127.0.0.1:{port}"),
+        format!("-storageDataPath={}", dir.path().display()),
+        "-search.latencyOffset=0s".to_owned(),
+        "-loggerLevel=ERROR".to_owned(),
+    ];
+    let mut vm = Proc::spawn("victoria-metrics", &args);
+    wait_ready(port, "/health", vm.name).await;
+
+    let q = RemoteWrite::start(
+        &queue_config(&format!("http://127.0.0.1:{port}/api/v1/write")),
+        Labels::empty(),
+    )
+    .unwrap();
+    let t0 = system_time_ms(SystemTime::now()) - 120_000;
+    append_run(&q, t0, 0, 30);
+    wait_sent(&q, 120).await;
+    // Persist what arrived before the "crash" (VictoriaMetrics buffers recent rows).
+    assert_eq!(
+        http_get(port, "/internal/force_flush").await.map(|r| r.0),
+        Some(200)
+    );
+
+    vm.stop();
+    append_run(&q, t0, 30, 30);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(q.pending(), 120);
+    let mut vm = Proc::spawn("victoria-metrics", &args);
+    wait_ready(port, "/health", vm.name).await;
+    wait_sent(&q, 240).await;
+    assert_eq!(q.samples_lost(), 0);
+    assert_eq!(
+        http_get(port, "/internal/force_flush").await.map(|r| r.0),
+        Some(200)
+    );
+    let start = (t0 - 1000) / 1000;
+    let end = (t0 + 61_000) / 1000;
+    let (code, body) = http_get(
+        port,
+        &format!("/api/v1/export?match[]=rw_test&start={start}&end={end}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(parse_vm_export(&body), expected(t0, 60));
+    q.shutdown(Duration::from_secs(2)).await;
+    vm.stop();
+}
