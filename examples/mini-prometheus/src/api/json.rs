@@ -134,7 +134,11 @@ pub fn rfc3339_nano(t: Option<SystemTime>) -> String {
         Err(e) => {
             let d = e.duration();
             let (s, n) = (d.as_secs() as i64, d.subsec_nanos());
-            if n == 0 { (-s, 0) } else { (-s - 1, 1_000_000_000 - n) }
+            if n == 0 {
+                (-s, 0)
+            } else {
+                (-s - 1, 1_000_000_000 - n)
+            }
         }
     };
     let Some(dt) = chrono::DateTime::from_timestamp(secs, nanos) else {
@@ -241,7 +245,10 @@ mod tests {
     fn times_and_durations() {
         let t = UNIX_EPOCH + Duration::new(1_484_665_664, 723_715_400);
         assert_eq!(rfc3339_nano(Some(t)), "2017-01-17T15:07:44.7237154Z");
-        assert_eq!(rfc3339_nano(Some(UNIX_EPOCH + Duration::from_secs(60))), "1970-01-01T00:01:00Z");
+        assert_eq!(
+            rfc3339_nano(Some(UNIX_EPOCH + Duration::from_secs(60))),
+            "1970-01-01T00:01:00Z"
+        );
         assert_eq!(rfc3339_nano(None), "0001-01-01T00:00:00Z");
         assert_eq!(prom_duration(Duration::from_secs(15)), "15s");
         assert_eq!(prom_duration(Duration::from_secs(90)), "1m30s");

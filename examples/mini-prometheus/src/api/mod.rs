@@ -207,7 +207,9 @@ impl Api {
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(api.handle(req).await) }
             });
-            let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), svc)
+                .into_owned();
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
                 if let Err(e) = conn.await {
@@ -256,7 +258,10 @@ impl Api {
             "/federate" if get => ("/federate", self.federate(req).await),
             "/targets" if get => (
                 "/targets",
-                html(targets::render_html(self.inner.targets.as_ref(), SystemTime::now())),
+                html(targets::render_html(
+                    self.inner.targets.as_ref(),
+                    SystemTime::now(),
+                )),
             ),
             "/" if get => ("/", redirect("/targets")),
             "/api/v1/targets" if get => ("/api/v1/targets", self.targets_json(req)),
@@ -292,7 +297,10 @@ impl Api {
                     Ok(p) => p,
                     Err(e) => return ("/api/v1/label/:name/values", api_error("bad_data", &e)),
                 };
-                ("/api/v1/label/:name/values", self.label_values(&name, &params))
+                (
+                    "/api/v1/label/:name/values",
+                    self.label_values(&name, &params),
+                )
             }
             _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
         }
@@ -323,10 +331,7 @@ impl Api {
             return text(StatusCode::NOT_FOUND, "404 page not found\n");
         };
         match tokio::task::spawn_blocking(move || f()).await {
-            Ok(Ok(body)) => with_type(
-                Response::new(Full::new(Bytes::from(body))),
-                TEXT_FORMAT,
-            ),
+            Ok(Ok(body)) => with_type(Response::new(Full::new(Bytes::from(body))), TEXT_FORMAT),
             Ok(Err(e)) => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("collecting cgroup metrics failed: {e}\n"),
@@ -375,7 +380,12 @@ impl Api {
     {
         let params = match params(req).await {
             Ok(p) => p,
-            Err(e) => return text(StatusCode::BAD_REQUEST, format!("error parsing form values: {e}\n")),
+            Err(e) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!("error parsing form values: {e}\n"),
+                );
+            }
         };
         let mut sets = Vec::new();
         for (_, m) in params.iter().filter(|(k, _)| k == "match[]") {
@@ -460,7 +470,10 @@ impl Api {
             }
             let step = match param(p, "step") {
                 None | Some("") => {
-                    return Err("invalid parameter \"step\": cannot parse \"\" to a valid duration".to_owned());
+                    return Err(
+                        "invalid parameter \"step\": cannot parse \"\" to a valid duration"
+                            .to_owned(),
+                    );
                 }
                 Some(s) => query::parse_duration(s)
                     .map_err(|e| format!("invalid parameter \"step\": {e}"))?,
@@ -495,7 +508,8 @@ impl Api {
         let mut sets = Vec::new();
         for (_, m) in p.iter().filter(|(k, _)| k == "match[]") {
             sets.push(
-                query::parse_selector(m).map_err(|e| format!("invalid parameter \"match[]\": {e}"))?,
+                query::parse_selector(m)
+                    .map_err(|e| format!("invalid parameter \"match[]\": {e}"))?,
             );
         }
         let start = time_param(p, "start", i64::MIN)?;
@@ -512,7 +526,13 @@ impl Api {
             Err(e) => return api_error("bad_data", &e),
         };
         let mut out = String::from("[");
-        for (i, l) in self.inner.store.series(&sets, start, end).iter().enumerate() {
+        for (i, l) in self
+            .inner
+            .store
+            .series(&sets, start, end)
+            .iter()
+            .enumerate()
+        {
             if i > 0 {
                 out.push(',');
             }
@@ -527,7 +547,9 @@ impl Api {
             Ok(x) => x,
             Err(e) => return api_error("bad_data", &e),
         };
-        api_success(&string_array(&self.inner.store.label_names(&sets, start, end)))
+        api_success(&string_array(
+            &self.inner.store.label_names(&sets, start, end),
+        ))
     }
 
     fn label_values(&self, name: &str, p: &[(String, String)]) -> Response<Full<Bytes>> {
@@ -649,5 +671,7 @@ fn api_error(kind: &str, message: &str) -> Response<Full<Bytes>> {
     with_type(text(code, body), "application/json")
 }
 
+#[cfg(test)]
+mod browser_tests;
 #[cfg(test)]
 mod tests;

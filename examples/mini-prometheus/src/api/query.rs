@@ -100,7 +100,9 @@ fn convert(expr: &Expr) -> Result<Query, String> {
             Query::Scalar(v) => Ok(Query::Scalar(v)),
             _ => Err(unsupported(expr)),
         },
-        _ => scalar(expr).map(Query::Scalar).ok_or_else(|| unsupported(expr)),
+        _ => scalar(expr)
+            .map(Query::Scalar)
+            .ok_or_else(|| unsupported(expr)),
     }
 }
 
@@ -170,7 +172,10 @@ fn selector(vs: &VectorSelector) -> Result<Selector, String> {
     if let Some(name) = &vs.name
         && !has_name
     {
-        matchers.push(Matcher::equal(scrapeline_exposition::labels::METRIC_NAME, name));
+        matchers.push(Matcher::equal(
+            scrapeline_exposition::labels::METRIC_NAME,
+            name,
+        ));
     }
     if matchers.iter().all(|m| m.matches_value("")) {
         return Err("vector selector must contain at least one non-empty matcher".to_owned());
@@ -237,8 +242,11 @@ pub fn instant(store: &Store, q: &Query, t: i64, lookback_ms: i64, out: &mut Str
             let series: Vec<(Labels, Vec<(i64, f64)>)> = series
                 .into_iter()
                 .map(|s| {
-                    let pts: Vec<(i64, f64)> =
-                        s.samples.into_iter().filter(|p| !is_stale_nan(p.1)).collect();
+                    let pts: Vec<(i64, f64)> = s
+                        .samples
+                        .into_iter()
+                        .filter(|p| !is_stale_nan(p.1))
+                        .collect();
                     (s.labels, pts)
                 })
                 .filter(|(_, p)| !p.is_empty())
@@ -259,7 +267,11 @@ pub fn range(
     lookback_ms: i64,
     out: &mut String,
 ) -> Result<(), String> {
-    let steps = || (0..).map(move |i| start + i * step).take_while(move |t| *t <= end);
+    let steps = || {
+        (0..)
+            .map(move |i| start + i * step)
+            .take_while(move |t| *t <= end)
+    };
     match q {
         Query::Matrix(..) => Err(
             "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
@@ -354,7 +366,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         if ms.abs() < 9.2e18 {
             return Ok(ms as i64);
         }
-        return Err(format!("cannot parse {s:?} to a valid duration. It overflows int64"));
+        return Err(format!(
+            "cannot parse {s:?} to a valid duration. It overflows int64"
+        ));
     }
     promql_parser::util::parse_duration(s)
         .ok()

@@ -184,9 +184,12 @@ pub fn escape_html(s: &str, out: &mut String) {
     }
 }
 
+/// `12.345ms`, `1.500s`, and from a minute on Prometheus' units (`3m20s`, `2d4h`).
 fn human_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s >= 1.0 {
+    if s >= 60.0 {
+        json::prom_duration(Duration::from_secs(d.as_secs()))
+    } else if s >= 1.0 {
         format!("{s:.3}s")
     } else {
         format!("{:.3}ms", s * 1000.0)
@@ -224,7 +227,9 @@ pub fn render_html(src: &dyn TargetsSource, now: SystemTime) -> String {
         escape_html(pool, &mut out);
         let _ = writeln!(out, " ({up}/{} up)</h2>", targets.len());
         out.push_str("<table>\n<thead><tr><th>Endpoint</th><th>State</th><th>Labels</th>");
-        out.push_str("<th>Last scrape</th><th>Scrape duration</th><th>Error</th></tr></thead>\n<tbody>\n");
+        out.push_str(
+            "<th>Last scrape</th><th>Scrape duration</th><th>Error</th></tr></thead>\n<tbody>\n",
+        );
         for t in targets {
             let h = t.health.as_str();
             let _ = write!(out, "<tr class=\"{h}\"><td><a href=\"");

@@ -17,14 +17,45 @@ fn store() -> Store {
     let s = Store::new(StoreConfig::default());
     let mut app = s.appender();
     let t0 = 1_700_000_000_000;
-    app.append(0, &l(&[("__name__", "up"), ("job", "a"), ("instance", "h:1")]), t0, 1.0).unwrap();
-    app.append(0, &l(&[("__name__", "up"), ("job", "b"), ("instance", "h:2")]), t0, 0.0).unwrap();
+    app.append(
+        0,
+        &l(&[("__name__", "up"), ("job", "a"), ("instance", "h:1")]),
+        t0,
+        1.0,
+    )
+    .unwrap();
+    app.append(
+        0,
+        &l(&[("__name__", "up"), ("job", "b"), ("instance", "h:2")]),
+        t0,
+        0.0,
+    )
+    .unwrap();
     for i in 0..5 {
-        app.append(0, &l(&[("__name__", "x"), ("job", "a")]), t0 + i * 15_000, 0.5 * i as f64).unwrap();
+        app.append(
+            0,
+            &l(&[("__name__", "x"), ("job", "a")]),
+            t0 + i * 15_000,
+            0.5 * i as f64,
+        )
+        .unwrap();
     }
-    app.append(0, &l(&[("__name__", "gone"), ("job", "a")]), t0, 3.0).unwrap();
-    app.append(0, &l(&[("__name__", "gone"), ("job", "a")]), t0 + 15_000, stale_nan()).unwrap();
-    app.append(0, &l(&[("__name__", "old"), ("job", "a")]), t0 - 400_000, 7.0).unwrap();
+    app.append(0, &l(&[("__name__", "gone"), ("job", "a")]), t0, 3.0)
+        .unwrap();
+    app.append(
+        0,
+        &l(&[("__name__", "gone"), ("job", "a")]),
+        t0 + 15_000,
+        stale_nan(),
+    )
+    .unwrap();
+    app.append(
+        0,
+        &l(&[("__name__", "old"), ("job", "a")]),
+        t0 - 400_000,
+        7.0,
+    )
+    .unwrap();
     app.commit().unwrap();
     s
 }
@@ -34,7 +65,9 @@ async fn call(api: &Api, method: &str, uri: &str, body: &str) -> (u16, String, S
     if !body.is_empty() {
         req = req.header("content-type", "application/x-www-form-urlencoded");
     }
-    let resp = api.handle(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()).await;
+    let resp = api
+        .handle(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .await;
     let status = resp.status().as_u16();
     let ct = resp
         .headers()
@@ -74,7 +107,10 @@ async fn instant_vector_query() {
     );
     // Five minutes after the last sample nothing is left (the window is left-open).
     let (_, body) = get(&api, "/api/v1/query?query=x&time=1700000360").await;
-    assert_eq!(body, r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#);
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#
+    );
     let (_, body) = get(&api, "/api/v1/query?query=x&time=1700000359.999").await;
     assert!(body.contains(r#""value":[1700000359.999,"2"]"#), "{body}");
     // offset looks back.
@@ -113,7 +149,11 @@ async fn range_query() {
         body,
         r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"gone","job":"a"},"values":[[1700000000,"3"],[1700000010,"3"]]},{"metric":{"__name__":"x","job":"a"},"values":[[1700000000,"0"],[1700000010,"0"],[1700000020,"0.5"],[1700000030,"1"]]}]}}"#
     );
-    let (code, body) = get(&api, "/api/v1/query_range?query=x%5B1m%5D&start=1&end=2&step=1").await;
+    let (code, body) = get(
+        &api,
+        "/api/v1/query_range?query=x%5B1m%5D&start=1&end=2&step=1",
+    )
+    .await;
     assert_eq!(code, 400);
     assert_eq!(
         body,
@@ -130,12 +170,20 @@ async fn range_query() {
         body,
         r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"}"#
     );
-    let (_, body) = get(&api, "/api/v1/query_range?query=x&start=0&end=100000&step=1").await;
+    let (_, body) = get(
+        &api,
+        "/api/v1/query_range?query=x&start=0&end=100000&step=1",
+    )
+    .await;
     assert_eq!(
         body,
         r#"{"status":"error","errorType":"bad_data","error":"exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"}"#
     );
-    let (_, body) = get(&api, "/api/v1/query_range?query=2*3&start=10&end=20&step=5s").await;
+    let (_, body) = get(
+        &api,
+        "/api/v1/query_range?query=2*3&start=10&end=20&step=5s",
+    )
+    .await;
     assert_eq!(
         body,
         r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[10,"6"],[15,"6"],[20,"6"]]}]}}"#
@@ -152,16 +200,32 @@ async fn everything_beyond_selectors_is_refused() {
         r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": mini-prometheus evaluates only series selectors (up{job=\"x\"}), range selectors (x[5m]) and number literals; functions, operators and aggregations are not implemented (found a function call: rate(x[5m]))"}"#
     );
     let (_, body) = get(&api, "/api/v1/query?query=sum%20by%20(job)%20(up)").await;
-    assert!(body.contains("(found an aggregation: sum by (job) (up))"), "{body}");
+    assert!(
+        body.contains("(found an aggregation: sum by (job) (up))"),
+        "{body}"
+    );
     let (_, body) = get(&api, "/api/v1/query?query=up%20%2B%201").await;
     assert!(body.contains("(found a binary operator: up + 1)"), "{body}");
     let (code, body) = get(&api, "/api/v1/query?query=%7Bjob%3D~%22.*%22%7D").await;
     assert_eq!(code, 400);
-    assert!(body.starts_with(r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": "#), "{body}");
-    assert!(body.contains("vector selector must contain at least one non-empty matcher"), "{body}");
+    assert!(
+        body.starts_with(
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": "#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("vector selector must contain at least one non-empty matcher"),
+        "{body}"
+    );
     let (code, body) = get(&api, "/api/v1/query?query=up%7B").await;
     assert_eq!(code, 400);
-    assert!(body.starts_with(r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": "#), "{body}");
+    assert!(
+        body.starts_with(
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": "#
+        ),
+        "{body}"
+    );
     let (code, body) = get(&api, "/api/v1/query?query=up&time=yesterday").await;
     assert_eq!(code, 400);
     assert_eq!(
@@ -171,16 +235,25 @@ async fn everything_beyond_selectors_is_refused() {
     // Grafana's data-source test.
     let (code, body) = get(&api, "/api/v1/query?query=1%2B1&time=1700000000").await;
     assert_eq!(code, 200);
-    assert_eq!(body, r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}"#);
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}"#
+    );
 }
 
 #[tokio::test]
 async fn browsing_labels_and_series() {
     let api = Api::new(store());
     let (_, body) = get(&api, "/api/v1/labels").await;
-    assert_eq!(body, r#"{"status":"success","data":["__name__","instance","job"]}"#);
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":["__name__","instance","job"]}"#
+    );
     let (_, body) = get(&api, "/api/v1/label/__name__/values").await;
-    assert_eq!(body, r#"{"status":"success","data":["gone","old","up","x"]}"#);
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":["gone","old","up","x"]}"#
+    );
     let (_, body) = get(&api, "/api/v1/label/job/values?match[]=up").await;
     assert_eq!(body, r#"{"status":"success","data":["a","b"]}"#);
     let (_, body) = get(&api, "/api/v1/label/job/values?start=1800000000").await;
@@ -192,7 +265,10 @@ async fn browsing_labels_and_series() {
     );
     let (code, body) = get(&api, "/api/v1/series").await;
     assert_eq!(code, 400);
-    assert_eq!(body, r#"{"status":"error","errorType":"bad_data","error":"no match[] parameter provided"}"#);
+    assert_eq!(
+        body,
+        r#"{"status":"error","errorType":"bad_data","error":"no match[] parameter provided"}"#
+    );
     let (_, _, body) = call(&api, "POST", "/api/v1/labels", "match[]=x").await;
     assert_eq!(body, r#"{"status":"success","data":["__name__","job"]}"#);
     let (_, body) = get(&api, "/api/v1/status/buildinfo").await;
@@ -210,7 +286,14 @@ fn federation_text() {
         query::parse_selector("{job=\"a\"}").unwrap(),
         query::parse_selector("up").unwrap(),
     ];
-    federate::write(&s, &sets, 1_700_000_040_000, 300_000, &l(&[("cluster", "c1"), ("job", "ext")]), &mut out);
+    federate::write(
+        &s,
+        &sets,
+        1_700_000_040_000,
+        300_000,
+        &l(&[("cluster", "c1"), ("job", "ext")]),
+        &mut out,
+    );
     assert_eq!(
         out,
         "# TYPE up untyped\n\
@@ -226,24 +309,41 @@ async fn federate_endpoint() {
     let s = Store::new(StoreConfig::default());
     let now = query::system_time_ms(SystemTime::now());
     let mut app = s.appender();
-    app.append(0, &l(&[("__name__", "m"), ("path", "a\"b\\c\nd")]), now - 1000, 1e6).unwrap();
+    app.append(
+        0,
+        &l(&[("__name__", "m"), ("path", "a\"b\\c\nd")]),
+        now - 1000,
+        1e6,
+    )
+    .unwrap();
     app.commit().unwrap();
     let api = Api::new(s);
     let (code, ct, body) = call(&api, "GET", "/federate?match[]=m", "").await;
     assert_eq!((code, ct.as_str()), (200, TEXT_FORMAT));
-    assert_eq!(body, format!("# TYPE m untyped\nm{{path=\"a\\\"b\\\\c\\nd\"}} 1e+06 {}\n", now - 1000));
+    assert_eq!(
+        body,
+        format!(
+            "# TYPE m untyped\nm{{path=\"a\\\"b\\\\c\\nd\"}} 1e+06 {}\n",
+            now - 1000
+        )
+    );
     let (code, body) = get(&api, "/federate").await;
     assert_eq!((code, body.as_str()), (200, ""));
     let (code, _) = get(&api, "/federate?match[]=rate(m%5B1m%5D)").await;
     assert_eq!(code, 400);
 }
 
-struct Fixed;
+/// Three targets in two pools, one dropped, with values that need escaping.
+pub(crate) struct Fixed;
 
 fn fixed_targets() -> Vec<TargetInfo> {
     vec![
         TargetInfo {
-            discovered_labels: l(&[("__address__", "10.0.0.1:9100"), ("__scheme__", "http"), ("job", "node")]),
+            discovered_labels: l(&[
+                ("__address__", "10.0.0.1:9100"),
+                ("__scheme__", "http"),
+                ("job", "node"),
+            ]),
             labels: l(&[("instance", "10.0.0.1:9100"), ("job", "node")]),
             scrape_pool: "node".into(),
             scrape_url: "http://10.0.0.1:9100/metrics".into(),
@@ -318,7 +418,12 @@ async fn targets_json_has_prometheus_shape() {
     );
     let (_, body) = get(&api, "/api/v1/targets?state=active&scrapePool=node").await;
     assert!(body.starts_with(r#"{"status":"success","data":{"activeTargets":[{"discoveredLabels":{"__address__":"10.0.0.1:9100""#), "{body}");
-    assert!(body.ends_with(r#""scrapeTimeout":"10s"}],"droppedTargets":[],"droppedTargetCounts":null}}"#), "{body}");
+    assert!(
+        body.ends_with(
+            r#""scrapeTimeout":"10s"}],"droppedTargets":[],"droppedTargetCounts":null}}"#
+        ),
+        "{body}"
+    );
 }
 
 /// The exact page for [`fixed_targets`] seen at 1700000010 s.
@@ -349,7 +454,10 @@ fn targets_page_exact_html() {
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
     assert_eq!(targets::render_html(&Fixed, now), expected_targets_html());
     let empty = targets::render_html(&NoTargets, now);
-    assert!(empty.contains("<h1>Targets</h1>\n<p>No targets.</p>\n</body>"), "{empty}");
+    assert!(
+        empty.contains("<h1>Targets</h1>\n<p>No targets.</p>\n</body>"),
+        "{empty}"
+    );
 }
 
 #[tokio::test]
@@ -361,12 +469,27 @@ async fn health_ready_reload_and_not_found() {
     let api = Api::new(store()).with_reload(Arc::new(move || {
         c.fetch_add(1, Ordering::SeqCst);
         let fail = f.load(Ordering::SeqCst);
-        Box::pin(async move { if fail { Err("bad.yml:3: unknown field `scrape_intervall`".to_owned()) } else { Ok(()) } })
+        Box::pin(async move {
+            if fail {
+                Err("bad.yml:3: unknown field `scrape_intervall`".to_owned())
+            } else {
+                Ok(())
+            }
+        })
     }));
-    assert_eq!(get(&api, "/-/healthy").await, (200, "Prometheus Server is Healthy.\n".into()));
-    assert_eq!(get(&api, "/-/ready").await, (200, "Prometheus Server is Ready.\n".into()));
+    assert_eq!(
+        get(&api, "/-/healthy").await,
+        (200, "Prometheus Server is Healthy.\n".into())
+    );
+    assert_eq!(
+        get(&api, "/-/ready").await,
+        (200, "Prometheus Server is Ready.\n".into())
+    );
     api.ready_flag().store(false, Ordering::SeqCst);
-    assert_eq!(get(&api, "/-/ready").await, (503, "Service Unavailable\n".into()));
+    assert_eq!(
+        get(&api, "/-/ready").await,
+        (503, "Service Unavailable\n".into())
+    );
     let (code, _, body) = call(&api, "POST", "/-/reload", "").await;
     assert_eq!((code, body.as_str()), (200, ""));
     let (code, _, _) = call(&api, "PUT", "/-/reload", "").await;
@@ -375,29 +498,49 @@ async fn health_ready_reload_and_not_found() {
     let (code, _, body) = call(&api, "POST", "/-/reload", "").await;
     assert_eq!(
         (code, body.as_str()),
-        (500, "failed to reload config: bad.yml:3: unknown field `scrape_intervall`\n")
+        (
+            500,
+            "failed to reload config: bad.yml:3: unknown field `scrape_intervall`\n"
+        )
     );
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     let (code, _) = get(&api, "/-/reload").await;
     assert_eq!(code, 405);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
-    assert_eq!(get(&api, "/nope").await, (404, "404 page not found\n".into()));
+    assert_eq!(
+        get(&api, "/nope").await,
+        (404, "404 page not found\n".into())
+    );
     assert_eq!(get(&api, "/metrics/cadvisor").await.0, 404);
 }
 
 #[tokio::test]
 async fn own_metrics_and_cadvisor_hook() {
     let api = Api::new(store())
-        .with_metrics(Arc::new(|out: &mut String| out.push_str("# TYPE extra gauge\nextra 1\n")))
-        .with_cadvisor(Arc::new(|| Ok(b"container_cpu_usage_seconds_total{id=\"/\"} 1\n".to_vec())));
+        .with_metrics(Arc::new(|out: &mut String| {
+            out.push_str("# TYPE extra gauge\nextra 1\n")
+        }))
+        .with_cadvisor(Arc::new(|| {
+            Ok(b"container_cpu_usage_seconds_total{id=\"/\"} 1\n".to_vec())
+        }));
     get(&api, "/-/healthy").await;
     let (code, ct, body) = call(&api, "GET", "/metrics", "").await;
     assert_eq!((code, ct.as_str()), (200, TEXT_FORMAT));
     assert!(body.contains("\nscrapeline_store_series 5\n"), "{body}");
-    assert!(body.contains("\nscrapeline_http_requests_total{code=\"200\",handler=\"/-/healthy\"} 1\n"), "{body}");
+    assert!(
+        body.contains("\nscrapeline_http_requests_total{code=\"200\",handler=\"/-/healthy\"} 1\n"),
+        "{body}"
+    );
     assert!(body.ends_with("# TYPE extra gauge\nextra 1\n"), "{body}");
     let (code, ct, body) = call(&api, "GET", "/metrics/cadvisor", "").await;
-    assert_eq!((code, ct.as_str(), body.as_str()), (200, TEXT_FORMAT, "container_cpu_usage_seconds_total{id=\"/\"} 1\n"));
+    assert_eq!(
+        (code, ct.as_str(), body.as_str()),
+        (
+            200,
+            TEXT_FORMAT,
+            "container_cpu_usage_seconds_total{id=\"/\"} 1\n"
+        )
+    );
 }
 
 #[tokio::test]
@@ -417,5 +560,8 @@ async fn serves_over_tcp_and_stops_on_cancel() {
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
     assert!(resp.ends_with(r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","instance":"h:2","job":"b"},"value":[1700000000,"0"]}]}}"#), "{resp}");
     cancel.cancel();
-    tokio::time::timeout(Duration::from_secs(6), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(6), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
