@@ -216,3 +216,91 @@ fn check_config_names_file_line_and_field() {
     assert!(err.contains("line 5 column 5"), "{err}");
     assert!(err.contains("unknown field `scrape_intervall`"), "{err}");
 }
+
+#[test]
+fn sd_once_shows_discovered_and_relabeled_labels() {
+    let dir = std::env::temp_dir().join(format!("mp-cli-sd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let targets = dir.join("t.json");
+    std::fs::write(
+        &targets,
+        r#"[{"targets":["x:9100"],"labels":{"team":"a"}},{"targets":["y:9100"],"labels":{"team":"drop-me"}}]"#,
+    )
+    .unwrap();
+    let config = dir.join("p.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "scrape_configs:\n  - job_name: files\n    scrape_interval: 30s\n    file_sd_configs:\n      - files: [{}/*.json]\n    relabel_configs:\n      - source_labels: [team]\n        regex: drop-me\n        action: drop\n      - source_labels: [__meta_filepath]\n        target_label: file\n  - job_name: static\n    static_configs:\n      - targets: [\"a:80\"]\n        labels: {{env: prod}}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["sd", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let file = targets.display().to_string();
+    let expected = serde_json::json!([
+        {
+            "scrapePool": "files",
+            "source": format!("{file}:0"),
+            "dropped": false,
+            "discoveredLabels": {
+                "__address__": "x:9100",
+                "__always_scrape_classic_histograms__": "false",
+                "__convert_classic_histograms_to_nhcb__": "false",
+                "__meta_filepath": file,
+                "__metrics_path__": "/metrics",
+                "__scheme__": "http",
+                "__scrape_interval__": "30s",
+                "__scrape_native_histograms__": "false",
+                "__scrape_timeout__": "10s",
+                "job": "files",
+                "team": "a"
+            },
+            "labels": {"file": file, "instance": "x:9100", "job": "files", "team": "a"}
+        },
+        {
+            "scrapePool": "files",
+            "source": format!("{file}:1"),
+            "dropped": true,
+            "discoveredLabels": {
+                "__address__": "y:9100",
+                "__always_scrape_classic_histograms__": "false",
+                "__convert_classic_histograms_to_nhcb__": "false",
+                "__meta_filepath": file,
+                "__metrics_path__": "/metrics",
+                "__scheme__": "http",
+                "__scrape_interval__": "30s",
+                "__scrape_native_histograms__": "false",
+                "__scrape_timeout__": "10s",
+                "job": "files",
+                "team": "drop-me"
+            },
+            "labels": null
+        },
+        {
+            "scrapePool": "static",
+            "source": "0",
+            "dropped": false,
+            "discoveredLabels": {
+                "__address__": "a:80",
+                "__always_scrape_classic_histograms__": "false",
+                "__convert_classic_histograms_to_nhcb__": "false",
+                "__metrics_path__": "/metrics",
+                "__scheme__": "http",
+                "__scrape_interval__": "1m",
+                "__scrape_native_histograms__": "false",
+                "__scrape_timeout__": "10s",
+                "env": "prod",
+                "job": "static"
+            },
+            "labels": {"env": "prod", "instance": "a:80", "job": "static"}
+        }
+    ]);
+    assert_eq!(v, expected);
+}

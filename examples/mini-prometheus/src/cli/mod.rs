@@ -4,6 +4,7 @@ mod cgroup;
 mod check;
 mod parse;
 mod relabel;
+mod sd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,8 @@ pub enum Command {
     Relabel(relabel::RelabelArgs),
     /// Collect container metrics from cgroups once and print them in the text format.
     Cgroup(cgroup::CgroupArgs),
+    /// Run discovery and print every target's labels before and after relabeling, as JSON.
+    Sd(sd::SdArgs),
     /// Validate configuration without running it.
     #[command(subcommand)]
     Check(check::CheckArgs),
@@ -65,6 +68,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Relabel(args)) => relabel::run(&args),
         Some(Command::Cgroup(args)) => cgroup::run(&args),
         Some(Command::Check(args)) => check::run(&args),
+        Some(Command::Sd(args)) => sd::run(&args),
         None => run_server(cli),
     }
 }
