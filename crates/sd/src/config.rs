@@ -99,9 +99,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         rest = &rest[digits..];
         let (unit, mult) = units
             .iter()
-            .find(|(u, _)| {
-                rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms"))
-            })
+            .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))
             .ok_or_else(bad)?;
         rest = &rest[unit.len()..];
         total_ms = total_ms.saturating_add(n.saturating_mul(*mult));
@@ -337,7 +335,9 @@ impl HttpClientConfig {
     /// Prometheus' `HTTPClientConfig.Validate` rules that apply here.
     fn validate(&self) -> Result<(), String> {
         if !self.bearer_token.is_empty() && !self.bearer_token_file.is_empty() {
-            return Err("at most one of bearer_token & bearer_token_file must be configured".into());
+            return Err(
+                "at most one of bearer_token & bearer_token_file must be configured".into(),
+            );
         }
         let bearer = !self.bearer_token.is_empty() || !self.bearer_token_file.is_empty();
         if (self.basic_auth.is_some() || self.oauth2.is_some()) && bearer {
@@ -348,29 +348,44 @@ impl HttpClientConfig {
         }
         if let Some(b) = &self.basic_auth {
             if !b.username.is_empty() && !b.username_file.is_empty() {
-                return Err("at most one of basic_auth username & username_file must be configured".into());
+                return Err(
+                    "at most one of basic_auth username & username_file must be configured".into(),
+                );
             }
             if !b.password.is_empty() && !b.password_file.is_empty() {
-                return Err("at most one of basic_auth password & password_file must be configured".into());
+                return Err(
+                    "at most one of basic_auth password & password_file must be configured".into(),
+                );
             }
         }
         if let Some(a) = &self.authorization {
             if bearer {
-                return Err("authorization is not compatible with bearer_token & bearer_token_file".into());
+                return Err(
+                    "authorization is not compatible with bearer_token & bearer_token_file".into(),
+                );
             }
             if !a.credentials.is_empty() && !a.credentials_file.is_empty() {
                 return Err("at most one of authorization credentials & credentials_file must be configured".into());
             }
             if a.kind.eq_ignore_ascii_case("basic") {
-                return Err(r#"authorization type cannot be set to "basic", use "basic_auth" instead"#.into());
+                return Err(
+                    r#"authorization type cannot be set to "basic", use "basic_auth" instead"#
+                        .into(),
+                );
             }
         }
-        let n = [self.basic_auth.is_some(), self.oauth2.is_some(), self.authorization.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let n = [
+            self.basic_auth.is_some(),
+            self.oauth2.is_some(),
+            self.authorization.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if n > 1 {
-            return Err("at most one of basic_auth, oauth2 & authorization must be configured".into());
+            return Err(
+                "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+            );
         }
         Ok(())
     }
@@ -427,7 +442,8 @@ impl KubernetesSdConfig {
         let default_http = self.http == HttpClientConfig::default();
         if self.kubeconfig_file.is_some() && !default_http {
             return Err(
-                "cannot use a custom HTTP client configuration together with 'kubeconfig_file'".into(),
+                "cannot use a custom HTTP client configuration together with 'kubeconfig_file'"
+                    .into(),
             );
         }
         if self.api_server.is_none() && self.kubeconfig_file.is_none() && !default_http {
@@ -437,7 +453,9 @@ impl KubernetesSdConfig {
             );
         }
         if self.api_server.is_some() && self.namespaces.own_namespace {
-            return Err("cannot use 'api_server' and 'namespaces.own_namespace' simultaneously".into());
+            return Err(
+                "cannot use 'api_server' and 'namespaces.own_namespace' simultaneously".into(),
+            );
         }
         if self.kubeconfig_file.is_some() && self.namespaces.own_namespace {
             return Err(
@@ -502,11 +520,15 @@ fn validate_label_selector(s: &str) -> Result<(), String> {
             _ => {}
         }
         if depth < 0 {
-            return Err(format!("unable to parse requirement: found ')', expected: '('; in {s:?}"));
+            return Err(format!(
+                "unable to parse requirement: found ')', expected: '('; in {s:?}"
+            ));
         }
     }
     if depth != 0 {
-        return Err(format!("unable to parse requirement: unclosed '(' in {s:?}"));
+        return Err(format!(
+            "unable to parse requirement: unclosed '(' in {s:?}"
+        ));
     }
     Ok(())
 }
@@ -606,35 +628,78 @@ mod tests {
 
     #[test]
     fn validation_messages() {
-        err("api_server: http://x\n", "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)");
-        err("role: vacation\n", "unknown Kubernetes SD role \"vacation\"");
-        err("role: pod\napi_server: http://x\nbearer_token: a\nbearer_token_file: b\n",
-            "at most one of bearer_token & bearer_token_file must be configured");
-        err("role: pod\napi_server: http://x\nbasic_auth: {username: a}\nbearer_token: a\n",
-            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured");
-        err("role: pod\napi_server: http://x\nbasic_auth: {username: a}\nauthorization: {credentials: a}\n",
-            "at most one of basic_auth, oauth2 & authorization must be configured");
-        err("role: pod\napi_server: http://x\nkubeconfig_file: /k\n",
-            "cannot use 'kubeconfig_file' and 'api_server' simultaneously");
-        err("role: pod\nkubeconfig_file: /k\nbearer_token: a\n",
-            "cannot use a custom HTTP client configuration together with 'kubeconfig_file'");
-        err("role: pod\nbearer_token: a\n",
-            "to use custom HTTP client configuration please provide the 'api_server' URL explicitly");
-        err("role: pod\napi_server: http://x\nnamespaces: {own_namespace: true}\n",
-            "cannot use 'api_server' and 'namespaces.own_namespace' simultaneously");
-        err("role: pod\nkubeconfig_file: /k\nnamespaces: {own_namespace: true}\n",
-            "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously");
-        err("role: pod\nselectors: [{role: pod}, {role: pod}]\n", "duplicated selector role: pod");
-        err("role: pod\nselectors: [{role: service}]\n", "pod role supports only pod, node selectors");
-        err("role: endpoints\nselectors: [{role: node}]\n",
-            "endpoints role supports only pod, service, endpoints selectors");
-        err("role: endpointslice\nselectors: [{role: node}]\n",
-            "endpointslice role supports only pod, service, endpointslice selectors");
-        err("role: node\nselectors: [{role: pod}]\n", "node role supports only node selectors");
-        err("role: ingress\nselectors: [{role: pod}]\n", "ingress role supports only ingress selectors");
-        err("role: service\nselectors: [{role: pod}]\n", "service role supports only service selectors");
-        err("role: pod\nselectors: [{role: pod, field: metadata.status-Running}]\n",
-            "invalid selector: 'metadata.status-Running'; can't understand 'metadata.status-Running'");
+        err(
+            "api_server: http://x\n",
+            "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)",
+        );
+        err(
+            "role: vacation\n",
+            "unknown Kubernetes SD role \"vacation\"",
+        );
+        err(
+            "role: pod\napi_server: http://x\nbearer_token: a\nbearer_token_file: b\n",
+            "at most one of bearer_token & bearer_token_file must be configured",
+        );
+        err(
+            "role: pod\napi_server: http://x\nbasic_auth: {username: a}\nbearer_token: a\n",
+            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+        );
+        err(
+            "role: pod\napi_server: http://x\nbasic_auth: {username: a}\nauthorization: {credentials: a}\n",
+            "at most one of basic_auth, oauth2 & authorization must be configured",
+        );
+        err(
+            "role: pod\napi_server: http://x\nkubeconfig_file: /k\n",
+            "cannot use 'kubeconfig_file' and 'api_server' simultaneously",
+        );
+        err(
+            "role: pod\nkubeconfig_file: /k\nbearer_token: a\n",
+            "cannot use a custom HTTP client configuration together with 'kubeconfig_file'",
+        );
+        err(
+            "role: pod\nbearer_token: a\n",
+            "to use custom HTTP client configuration please provide the 'api_server' URL explicitly",
+        );
+        err(
+            "role: pod\napi_server: http://x\nnamespaces: {own_namespace: true}\n",
+            "cannot use 'api_server' and 'namespaces.own_namespace' simultaneously",
+        );
+        err(
+            "role: pod\nkubeconfig_file: /k\nnamespaces: {own_namespace: true}\n",
+            "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously",
+        );
+        err(
+            "role: pod\nselectors: [{role: pod}, {role: pod}]\n",
+            "duplicated selector role: pod",
+        );
+        err(
+            "role: pod\nselectors: [{role: service}]\n",
+            "pod role supports only pod, node selectors",
+        );
+        err(
+            "role: endpoints\nselectors: [{role: node}]\n",
+            "endpoints role supports only pod, service, endpoints selectors",
+        );
+        err(
+            "role: endpointslice\nselectors: [{role: node}]\n",
+            "endpointslice role supports only pod, service, endpointslice selectors",
+        );
+        err(
+            "role: node\nselectors: [{role: pod}]\n",
+            "node role supports only node selectors",
+        );
+        err(
+            "role: ingress\nselectors: [{role: pod}]\n",
+            "ingress role supports only ingress selectors",
+        );
+        err(
+            "role: service\nselectors: [{role: pod}]\n",
+            "service role supports only service selectors",
+        );
+        err(
+            "role: pod\nselectors: [{role: pod, field: metadata.status-Running}]\n",
+            "invalid selector: 'metadata.status-Running'; can't understand 'metadata.status-Running'",
+        );
         err("role: pod\nnamespaces: {foo: bar}\n", "foo");
     }
 
@@ -670,6 +735,9 @@ mod tests {
         let c: FileSdConfig = serde_saphyr::from_str("files: [a/*.json]\n").unwrap();
         assert_eq!(c.refresh_interval, Duration::from_secs(300));
         let e = serde_saphyr::from_str::<FileSdConfig>("files: [a.txt]\n").unwrap_err();
-        assert!(e.to_string().contains("path name \"a.txt\" is not valid for file discovery"));
+        assert!(
+            e.to_string()
+                .contains("path name \"a.txt\" is not valid for file discovery")
+        );
     }
 }

@@ -52,13 +52,19 @@ use crate::static_sd::static_groups;
 /// A source of target groups (see the module docs for the contract).
 pub trait Discoverer: Send + 'static {
     /// Runs until `out` closes or the future is dropped.
-    fn run(self: Box<Self>, out: mpsc::Sender<Vec<TargetGroup>>) -> BoxFuture<'static, Result<(), String>>;
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<TargetGroup>>,
+    ) -> BoxFuture<'static, Result<(), String>>;
 }
 
 struct StaticDisc(Vec<StaticConfig>);
 
 impl Discoverer for StaticDisc {
-    fn run(self: Box<Self>, out: mpsc::Sender<Vec<TargetGroup>>) -> BoxFuture<'static, Result<(), String>> {
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<TargetGroup>>,
+    ) -> BoxFuture<'static, Result<(), String>> {
         Box::pin(async move {
             if out.send(static_groups(&self.0)).await.is_ok() {
                 out.closed().await;
@@ -69,7 +75,10 @@ impl Discoverer for StaticDisc {
 }
 
 impl Discoverer for FileDiscoverer {
-    fn run(self: Box<Self>, out: mpsc::Sender<Vec<TargetGroup>>) -> BoxFuture<'static, Result<(), String>> {
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<TargetGroup>>,
+    ) -> BoxFuture<'static, Result<(), String>> {
         Box::pin(async move {
             FileDiscoverer::run(*self, out).await;
             Ok(())
@@ -78,8 +87,15 @@ impl Discoverer for FileDiscoverer {
 }
 
 impl Discoverer for KubernetesDiscoverer {
-    fn run(self: Box<Self>, out: mpsc::Sender<Vec<TargetGroup>>) -> BoxFuture<'static, Result<(), String>> {
-        Box::pin(async move { KubernetesDiscoverer::run(*self, out).await.map_err(|e| e.to_string()) })
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<TargetGroup>>,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            KubernetesDiscoverer::run(*self, out)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -135,7 +151,7 @@ pub enum DiscoveryError {
 enum ProviderConfig {
     Static(Vec<StaticConfig>),
     File(FileSdConfig),
-    Kubernetes(KubernetesSdConfig),
+    Kubernetes(Box<KubernetesSdConfig>),
 }
 
 struct Provider {
@@ -235,7 +251,11 @@ impl Manager {
                 pcs.push(ProviderConfig::Static(cfgs.static_configs));
             }
             pcs.extend(cfgs.file_sd_configs.into_iter().map(ProviderConfig::File));
-            pcs.extend(cfgs.kubernetes_sd_configs.into_iter().map(ProviderConfig::Kubernetes));
+            pcs.extend(
+                cfgs.kubernetes_sd_configs
+                    .into_iter()
+                    .map(|c| ProviderConfig::Kubernetes(Box::new(c))),
+            );
             let mut ids = Vec::new();
             for pc in pcs {
                 if let Some(p) = providers.iter().find(|p| p.config == pc) {
@@ -265,8 +285,13 @@ impl Manager {
         let opts = &self.shared.options;
         let disc: Box<dyn Discoverer> = match &config {
             ProviderConfig::Static(c) => Box::new(StaticDisc(c.clone())),
-            ProviderConfig::File(c) => Box::new(FileDiscoverer::new(c.clone(), opts.file_poll_interval)),
-            ProviderConfig::Kubernetes(c) => Box::new(KubernetesDiscoverer::new(c.clone(), self.shared.kube.clone())),
+            ProviderConfig::File(c) => {
+                Box::new(FileDiscoverer::new(c.clone(), opts.file_poll_interval))
+            }
+            ProviderConfig::Kubernetes(c) => Box::new(KubernetesDiscoverer::new(
+                (**c).clone(),
+                self.shared.kube.clone(),
+            )),
         };
         let updates = self.shared.updates.clone();
         let task = tokio::spawn(async move {
@@ -320,7 +345,12 @@ impl Manager {
         let mut out = Vec::new();
         for (job, ids) in &st.jobs {
             for id in ids {
-                if let Some(e) = st.providers.iter().find(|p| p.id == *id).and_then(|p| p.error.clone()) {
+                if let Some(e) = st
+                    .providers
+                    .iter()
+                    .find(|p| p.id == *id)
+                    .and_then(|p| p.error.clone())
+                {
                     out.push((job.clone(), e));
                 }
             }
@@ -336,7 +366,9 @@ impl Manager {
 
 async fn aggregate(shared: std::sync::Weak<Shared>, mut rx: mpsc::Receiver<Msg>) {
     while let Some(first) = rx.recv().await {
-        let Some(shared) = shared.upgrade() else { return };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
         let mut st = shared.lock();
         let mut msg = Some(first);
         while let Some(m) = msg.take().or_else(|| rx.try_recv().ok()) {

@@ -70,7 +70,11 @@ pub fn parse_file(path: &str, content: &str) -> Result<Vec<TargetGroup>, FileSdE
         if g.labels.keys().any(String::is_empty) {
             return Err(parse_err("empty label name".into()));
         }
-        let mut labels: Vec<(&str, &str)> = g.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut labels: Vec<(&str, &str)> = g
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         labels.push((FILEPATH_LABEL, path));
         out.push(TargetGroup {
             source: format!("{path}:{i}"),
@@ -157,7 +161,8 @@ impl FileDiscoverer {
                         }
                         changed.extend(groups.iter().cloned());
                     }
-                    self.files.insert(path.clone(), FileState { stamp: st, groups });
+                    self.files
+                        .insert(path.clone(), FileState { stamp: st, groups });
                 }
                 Err(e) => {
                     // Keep the last good groups; retry on the next change or refresh.
@@ -165,7 +170,12 @@ impl FileDiscoverer {
                 }
             }
         }
-        let gone: Vec<PathBuf> = self.files.keys().filter(|p| !paths.contains(p)).cloned().collect();
+        let gone: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|p| !paths.contains(p))
+            .cloned()
+            .collect();
         for p in gone {
             if let Some(st) = self.files.remove(&p) {
                 changed.extend(st.groups.into_iter().map(|g| TargetGroup {
@@ -180,7 +190,10 @@ impl FileDiscoverer {
     /// Runs until `out` closes: first the complete set, then the groups of changed files.
     pub async fn run(mut self, out: mpsc::Sender<Vec<TargetGroup>>) {
         let first = self.refresh(true);
-        let mut all: Vec<TargetGroup> = first.into_iter().filter(|g| !g.targets.is_empty() || !g.labels.is_empty()).collect();
+        let mut all: Vec<TargetGroup> = first
+            .into_iter()
+            .filter(|g| !g.targets.is_empty() || !g.labels.is_empty())
+            .collect();
         all.sort_by(|a, b| a.source.cmp(&b.source));
         if out.send(all).await.is_err() {
             return;
@@ -211,15 +224,26 @@ mod tests {
 
     #[test]
     fn parses_json_and_yaml() {
-        let g = parse_file("a.json", r#"[{"targets": ["h:1", "h:2"], "labels": {"env": "x"}}]"#).unwrap();
+        let g = parse_file(
+            "a.json",
+            r#"[{"targets": ["h:1", "h:2"], "labels": {"env": "x"}}]"#,
+        )
+        .unwrap();
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].source, "a.json:0");
         assert_eq!(
             g[0].labels,
             Labels::from_pairs([("env", "x"), ("__meta_filepath", "a.json")])
         );
-        assert_eq!(g[0].targets[1], Labels::from_pairs([("__address__", "h:2")]));
-        let y = parse_file("b.yml", "- targets: [a:1]\n- targets: [b:2]\n  labels: {k: v}\n").unwrap();
+        assert_eq!(
+            g[0].targets[1],
+            Labels::from_pairs([("__address__", "h:2")])
+        );
+        let y = parse_file(
+            "b.yml",
+            "- targets: [a:1]\n- targets: [b:2]\n  labels: {k: v}\n",
+        )
+        .unwrap();
         assert_eq!(y.len(), 2);
         assert_eq!(y[1].source, "b.yml:1");
         assert!(parse_file("c.json", "{").is_err());

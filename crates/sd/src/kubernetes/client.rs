@@ -58,7 +58,11 @@ pub(crate) fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -72,8 +76,9 @@ pub(crate) fn base64(data: &[u8]) -> String {
 }
 
 fn header(config: &mut kube::Config, value: String) -> Result<(), ClientError> {
-    let v = http::HeaderValue::from_str(&value)
-        .map_err(|_| ClientError::Client("authorization header is not a valid header value".into()))?;
+    let v = http::HeaderValue::from_str(&value).map_err(|_| {
+        ClientError::Client("authorization header is not a valid header value".into())
+    })?;
     config.headers.push((http::header::AUTHORIZATION, v));
     Ok(())
 }
@@ -122,7 +127,11 @@ fn apply_http(cfg: &KubernetesSdConfig, config: &mut kube::Config) -> Result<(),
         config.auth_info.token_file = Some(h.bearer_token_file.clone());
     }
     if let Some(a) = &h.authorization {
-        let kind = if a.kind.is_empty() { "Bearer" } else { a.kind.as_str() };
+        let kind = if a.kind.is_empty() {
+            "Bearer"
+        } else {
+            a.kind.as_str()
+        };
         if !a.credentials_file.is_empty() {
             if kind == "Bearer" {
                 config.auth_info.token_file = Some(a.credentials_file.clone());
@@ -145,7 +154,10 @@ fn apply_http(cfg: &KubernetesSdConfig, config: &mut kube::Config) -> Result<(),
         } else {
             read(Path::new(&b.password_file))?.trim().to_string()
         };
-        header(config, format!("Basic {}", base64(format!("{user}:{pass}").as_bytes())))?;
+        header(
+            config,
+            format!("Basic {}", base64(format!("{user}:{pass}").as_bytes())),
+        )?;
     }
     Ok(())
 }
@@ -159,7 +171,10 @@ fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, ClientError> {
             cur = Some(String::new());
         } else if line.starts_with("-----END") {
             if let Some(b) = cur.take() {
-                out.push(base64_decode(&b).ok_or(ClientError::Client("invalid PEM in tls_config.ca".into()))?);
+                out.push(
+                    base64_decode(&b)
+                        .ok_or(ClientError::Client("invalid PEM in tls_config.ca".into()))?,
+                );
             }
         } else if let Some(b) = cur.as_mut() {
             b.push_str(line);
@@ -193,7 +208,10 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Connects (or reuses a client) for `cfg`.
-pub(crate) async fn connect(cfg: &KubernetesSdConfig, ctx: &KubeContext) -> Result<Connection, ClientError> {
+pub(crate) async fn connect(
+    cfg: &KubernetesSdConfig,
+    ctx: &KubeContext,
+) -> Result<Connection, ClientError> {
     // kube's TLS stack needs a process-wide rustls provider; both ring and aws-lc-rs are in the
     // dependency tree, so pick one explicitly (a no-op if the process already chose).
     if rustls::crypto::CryptoProvider::get_default().is_none() {
@@ -208,7 +226,11 @@ pub(crate) async fn connect(cfg: &KubernetesSdConfig, ctx: &KubeContext) -> Resu
         (format!("api_server={url} http={:?}", cfg.http), config)
     } else if let Some(path) = &cfg.kubeconfig_file {
         let p = Path::new(path);
-        let p = if p.is_relative() { env.config_dir.join(p) } else { p.to_path_buf() };
+        let p = if p.is_relative() {
+            env.config_dir.join(p)
+        } else {
+            p.to_path_buf()
+        };
         let kc = Kubeconfig::read_from(&p).map_err(|e| ClientError::Kubeconfig(e.to_string()))?;
         let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
             .await
@@ -218,10 +240,12 @@ pub(crate) async fn connect(cfg: &KubernetesSdConfig, ctx: &KubeContext) -> Resu
         let url = match &env.in_cluster_api_server {
             Some(u) => u.clone(),
             None => {
-                let host = std::env::var("KUBERNETES_SERVICE_HOST")
-                    .map_err(|_| ClientError::InCluster("KUBERNETES_SERVICE_HOST is not set".into()))?;
-                let port = std::env::var("KUBERNETES_SERVICE_PORT")
-                    .map_err(|_| ClientError::InCluster("KUBERNETES_SERVICE_PORT is not set".into()))?;
+                let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
+                    ClientError::InCluster("KUBERNETES_SERVICE_HOST is not set".into())
+                })?;
+                let port = std::env::var("KUBERNETES_SERVICE_PORT").map_err(|_| {
+                    ClientError::InCluster("KUBERNETES_SERVICE_PORT is not set".into())
+                })?;
                 if host.contains(':') {
                     format!("https://[{host}]:{port}")
                 } else {
@@ -250,7 +274,9 @@ pub(crate) async fn connect(cfg: &KubernetesSdConfig, ctx: &KubeContext) -> Resu
     };
     let mut config = config;
     // Lists are bounded by this; watches by the watcher's own idle timeout.
-    config.read_timeout = Some(Duration::from_secs(u64::from(env.watch.watch_timeout_secs) + 15));
+    config.read_timeout = Some(Duration::from_secs(
+        u64::from(env.watch.watch_timeout_secs) + 15,
+    ));
     let existing = ctx
         .clients
         .lock()
@@ -260,7 +286,8 @@ pub(crate) async fn connect(cfg: &KubernetesSdConfig, ctx: &KubeContext) -> Resu
     let client = match existing {
         Some(c) => c,
         None => {
-            let c = kube::Client::try_from(config).map_err(|e| ClientError::Client(e.to_string()))?;
+            let c =
+                kube::Client::try_from(config).map_err(|e| ClientError::Client(e.to_string()))?;
             ctx.clients
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

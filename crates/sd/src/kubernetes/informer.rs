@@ -12,15 +12,15 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
@@ -73,7 +73,10 @@ impl<P: Send + Sync + 'static> Informer<P> {
 
     /// A consistent copy of every (key, projection).
     pub(crate) fn snapshot(&self) -> Vec<(Arc<str>, Arc<P>)> {
-        self.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<P>>> {
@@ -120,13 +123,12 @@ pub(crate) struct JitterBackoff {
 
 impl JitterBackoff {
     pub(crate) fn new(min: Duration, max: Duration) -> Self {
-        let mut h = RandomState::new().build_hasher();
-        std::time::SystemTime::now().hash(&mut h);
+        let seed = RandomState::new().hash_one(std::time::SystemTime::now()) | 1;
         Self {
             min,
             max,
             current: min,
-            seed: h.finish() | 1,
+            seed,
         }
     }
 }
@@ -228,7 +230,13 @@ impl Pool {
         make_api: impl FnOnce() -> Api<K>,
     ) -> Arc<Informer<P>>
     where
-        K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
         P: for<'a> From<&'a K> + HeapSize + PartialEq + Send + Sync + 'static,
     {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -249,7 +257,9 @@ impl Pool {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.values()
             .filter_map(Weak::upgrade)
-            .fold((0, 0, 0), |(n, o, b), i| (n + 1, o + i.objects(), b + i.heap_bytes()))
+            .fold((0, 0, 0), |(n, o, b), i| {
+                (n + 1, o + i.objects(), b + i.heap_bytes())
+            })
     }
 }
 
@@ -293,7 +303,9 @@ where
                 Ok(Event::Init) => buffer = Some(HashMap::new()),
                 Ok(Event::InitApply(obj)) => {
                     let proj = Arc::new(P::from(&obj));
-                    buffer.get_or_insert_with(HashMap::new).insert(object_key(obj.meta()), proj);
+                    buffer
+                        .get_or_insert_with(HashMap::new)
+                        .insert(object_key(obj.meta()), proj);
                 }
                 Ok(Event::InitDone) => {
                     let fresh = buffer.take().unwrap_or_default();
@@ -304,7 +316,8 @@ where
                     let k = object_key(obj.meta());
                     let new = Arc::new(P::from(&obj));
                     let old = {
-                        let mut store = task_shared.store.write().unwrap_or_else(|e| e.into_inner());
+                        let mut store =
+                            task_shared.store.write().unwrap_or_else(|e| e.into_inner());
                         store.insert(k.clone(), new.clone())
                     };
                     if old.as_deref() != Some(&*new) {
@@ -318,11 +331,16 @@ where
                 Ok(Event::Delete(obj)) => {
                     let k = object_key(obj.meta());
                     let old = {
-                        let mut store = task_shared.store.write().unwrap_or_else(|e| e.into_inner());
+                        let mut store =
+                            task_shared.store.write().unwrap_or_else(|e| e.into_inner());
                         store.remove(&k)
                     };
                     if old.is_some() {
-                        let _ = task_shared.tx.send(Change { key: k, old, new: None });
+                        let _ = task_shared.tx.send(Change {
+                            key: k,
+                            old,
+                            new: None,
+                        });
                     }
                 }
                 Err(e) => {

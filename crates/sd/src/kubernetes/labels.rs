@@ -11,7 +11,13 @@ pub(crate) const P: &str = "__meta_kubernetes_";
 /// `strutil.SanitizeLabelName`: every code point outside `[a-zA-Z0-9_]` becomes one `_`.
 pub fn sanitize_label_name(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -52,12 +58,15 @@ impl Ls {
         for (k, v) in m.labels.iter() {
             let k = sanitize_label_name(k);
             self.0.push((format!("{P}{role}_label_{k}"), v.to_string()));
-            self.0.push((format!("{P}{role}_labelpresent_{k}"), "true".into()));
+            self.0
+                .push((format!("{P}{role}_labelpresent_{k}"), "true".into()));
         }
         for (k, v) in m.annotations.iter() {
             let k = sanitize_label_name(k);
-            self.0.push((format!("{P}{role}_annotation_{k}"), v.to_string()));
-            self.0.push((format!("{P}{role}_annotationpresent_{k}"), "true".into()));
+            self.0
+                .push((format!("{P}{role}_annotation_{k}"), v.to_string()));
+            self.0
+                .push((format!("{P}{role}_annotationpresent_{k}"), "true".into()));
         }
     }
 

@@ -148,8 +148,10 @@ impl KubernetesDiscoverer {
             let (tx, rx) = mpsc::channel::<Vec<TargetGroup>>(16);
             runs.push(s.run(tx));
             rxs.push(
-                futures::stream::unfold(rx, move |mut rx| async move { rx.recv().await.map(|v| ((i, v), rx)) })
-                    .boxed(),
+                futures::stream::unfold(rx, move |mut rx| async move {
+                    rx.recv().await.map(|v| ((i, v), rx))
+                })
+                .boxed(),
             );
         }
         let merge = async move {
@@ -172,7 +174,11 @@ impl KubernetesDiscoverer {
                 }
                 if pending.iter().all(Option::is_some) {
                     started = true;
-                    let all: Vec<TargetGroup> = pending.iter_mut().filter_map(Option::take).flatten().collect();
+                    let all: Vec<TargetGroup> = pending
+                        .iter_mut()
+                        .filter_map(Option::take)
+                        .flatten()
+                        .collect();
                     if out.send(all).await.is_err() {
                         return;
                     }
@@ -206,8 +212,12 @@ impl KubernetesDiscoverer {
             client: conn.id.clone(),
             kind,
             namespace: ns.to_string(),
-            label: sel.map(|r| cfg.selector_for(r).0.to_string()).unwrap_or_default(),
-            field: sel.map(|r| cfg.selector_for(r).1.to_string()).unwrap_or_default(),
+            label: sel
+                .map(|r| cfg.selector_for(r).0.to_string())
+                .unwrap_or_default(),
+            field: sel
+                .map(|r| cfg.selector_for(r).1.to_string())
+                .unwrap_or_default(),
         };
         let pool = &self.ctx.pool;
         let c = &conn.client;
@@ -220,20 +230,44 @@ impl KubernetesDiscoverer {
             .map(|ns| Scope {
                 role,
                 attach,
-                nodes: needs_nodes.then(|| pool.get::<Node, _>(get("Node", "", Some(Role::Node)), opts, || cluster(c, ""))),
-                pods: needs_pods.then(|| pool.get::<Pod, _>(get("Pod", ns, Some(Role::Pod)), opts, || namespaced(c, ns))),
-                services: needs_services
-                    .then(|| pool.get::<Service, _>(get("Service", ns, Some(Role::Service)), opts, || namespaced(c, ns))),
-                endpoints: (role == Role::Endpoints)
-                    .then(|| pool.get::<Endpoints, _>(get("Endpoints", ns, Some(Role::Endpoints)), opts, || namespaced(c, ns))),
-                slices: (role == Role::EndpointSlice).then(|| {
-                    pool.get::<EndpointSlice, _>(get("EndpointSlice", ns, Some(Role::EndpointSlice)), opts, || namespaced(c, ns))
+                nodes: needs_nodes.then(|| {
+                    pool.get::<Node, _>(get("Node", "", Some(Role::Node)), opts, || cluster(c, ""))
                 }),
-                ingresses: (role == Role::Ingress)
-                    .then(|| pool.get::<Ingress, _>(get("Ingress", ns, Some(Role::Ingress)), opts, || namespaced(c, ns))),
-                namespaces: needs_ns.then(|| pool.get::<Namespace, _>(get("Namespace", "", None), opts, || cluster(c, ""))),
-                replicasets: (needs_pods && attach.deployment)
-                    .then(|| pool.get::<ReplicaSet, _>(get("ReplicaSet", ns, None), opts, || namespaced(c, ns))),
+                pods: needs_pods.then(|| {
+                    pool.get::<Pod, _>(get("Pod", ns, Some(Role::Pod)), opts, || namespaced(c, ns))
+                }),
+                services: needs_services.then(|| {
+                    pool.get::<Service, _>(get("Service", ns, Some(Role::Service)), opts, || {
+                        namespaced(c, ns)
+                    })
+                }),
+                endpoints: (role == Role::Endpoints).then(|| {
+                    pool.get::<Endpoints, _>(
+                        get("Endpoints", ns, Some(Role::Endpoints)),
+                        opts,
+                        || namespaced(c, ns),
+                    )
+                }),
+                slices: (role == Role::EndpointSlice).then(|| {
+                    pool.get::<EndpointSlice, _>(
+                        get("EndpointSlice", ns, Some(Role::EndpointSlice)),
+                        opts,
+                        || namespaced(c, ns),
+                    )
+                }),
+                ingresses: (role == Role::Ingress).then(|| {
+                    pool.get::<Ingress, _>(get("Ingress", ns, Some(Role::Ingress)), opts, || {
+                        namespaced(c, ns)
+                    })
+                }),
+                namespaces: needs_ns.then(|| {
+                    pool.get::<Namespace, _>(get("Namespace", "", None), opts, || cluster(c, ""))
+                }),
+                replicasets: (needs_pods && attach.deployment).then(|| {
+                    pool.get::<ReplicaSet, _>(get("ReplicaSet", ns, None), opts, || {
+                        namespaced(c, ns)
+                    })
+                }),
                 jobs: (needs_pods && (attach.job || attach.cronjob))
                     .then(|| pool.get::<Job, _>(get("Job", ns, None), opts, || namespaced(c, ns))),
             })

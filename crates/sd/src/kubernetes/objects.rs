@@ -39,7 +39,8 @@ fn str_heap(v: &str) -> usize {
 }
 
 fn pairs_heap(p: &[(Str, Str)]) -> usize {
-    p.len() * std::mem::size_of::<(Str, Str)>() + p.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    std::mem::size_of_val(p)
+        + p.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
 }
 
 /// Heap bytes a projection holds, for memory accounting in benches.
@@ -73,13 +74,19 @@ impl Meta {
 
     /// The value of label `k`.
     pub fn label(&self, k: &str) -> Option<&str> {
-        self.labels.iter().find(|(n, _)| &**n == k).map(|(_, v)| &**v)
+        self.labels
+            .iter()
+            .find(|(n, _)| &**n == k)
+            .map(|(_, v)| &**v)
     }
 }
 
 impl HeapSize for Meta {
     fn heap_size(&self) -> usize {
-        str_heap(&self.name) + str_heap(&self.namespace) + pairs_heap(&self.labels) + pairs_heap(&self.annotations)
+        str_heap(&self.name)
+            + str_heap(&self.namespace)
+            + pairs_heap(&self.labels)
+            + pairs_heap(&self.annotations)
     }
 }
 
@@ -146,7 +153,10 @@ impl From<&Node> for NodeObj {
 
 impl HeapSize for NodeObj {
     fn heap_size(&self) -> usize {
-        self.meta.heap_size() + self.provider_id.len() + pairs_heap(&self.conditions) + pairs_heap(&self.addresses)
+        self.meta.heap_size()
+            + self.provider_id.len()
+            + pairs_heap(&self.conditions)
+            + pairs_heap(&self.addresses)
     }
 }
 
@@ -199,7 +209,11 @@ pub struct PodObj {
     pub containers: Box<[ContainerObj]>,
 }
 
-fn containers(list: &[Container], statuses: Option<&Vec<ContainerStatus>>, init: bool) -> impl Iterator<Item = ContainerObj> {
+fn containers(
+    list: &[Container],
+    statuses: Option<&Vec<ContainerStatus>>,
+    init: bool,
+) -> impl Iterator<Item = ContainerObj> {
     list.iter().map(move |c| ContainerObj {
         name: s(&c.name),
         image: os(&c.image),
@@ -235,9 +249,17 @@ impl From<&Pod> for PodObj {
             .map_or_else(|| s("unknown"), |c| s(&c.status.to_lowercase()));
         let mut cs: Vec<ContainerObj> = Vec::new();
         if let Some(spec) = spec {
-            cs.extend(containers(&spec.containers, status.and_then(|s| s.container_statuses.as_ref()), false));
+            cs.extend(containers(
+                &spec.containers,
+                status.and_then(|s| s.container_statuses.as_ref()),
+                false,
+            ));
             if let Some(init) = &spec.init_containers {
-                cs.extend(containers(init, status.and_then(|s| s.init_container_statuses.as_ref()), true));
+                cs.extend(containers(
+                    init,
+                    status.and_then(|s| s.init_container_statuses.as_ref()),
+                    true,
+                ));
             }
         }
         Self {
@@ -258,7 +280,10 @@ impl HeapSize for PodObj {
     fn heap_size(&self) -> usize {
         self.meta.heap_size()
             + self.uid.len()
-            + self.controller.as_ref().map_or(0, |c| c.kind.len() + c.name.len())
+            + self
+                .controller
+                .as_ref()
+                .map_or(0, |c| c.kind.len() + c.name.len())
             + self.node_name.len()
             + self.pod_ip.len()
             + self.host_ip.len()
@@ -273,7 +298,10 @@ impl HeapSize for PodObj {
                         + c.image.len()
                         + c.id.len()
                         + c.ports.len() * std::mem::size_of::<PortObj>()
-                        + c.ports.iter().map(|p| p.name.len() + p.protocol.len()).sum::<usize>()
+                        + c.ports
+                            .iter()
+                            .map(|p| p.name.len() + p.protocol.len())
+                            .sum::<usize>()
                 })
                 .sum::<usize>()
     }
@@ -348,7 +376,11 @@ impl HeapSize for ServiceObj {
     fn heap_size(&self) -> usize {
         self.meta.heap_size()
             + self.ports.len() * std::mem::size_of::<PortObj>()
-            + self.ports.iter().map(|p| p.name.len() + p.protocol.len()).sum::<usize>()
+            + self
+                .ports
+                .iter()
+                .map(|p| p.name.len() + p.protocol.len())
+                .sum::<usize>()
             + self.type_.len()
             + self.cluster_ip.len()
             + self.external_name.len()
@@ -427,7 +459,12 @@ impl From<&Endpoints> for EndpointsObj {
                 .flatten()
                 .map(|ss| SubsetObj {
                     addresses: ss.addresses.iter().flatten().map(address).collect(),
-                    not_ready: ss.not_ready_addresses.iter().flatten().map(address).collect(),
+                    not_ready: ss
+                        .not_ready_addresses
+                        .iter()
+                        .flatten()
+                        .map(address)
+                        .collect(),
                     ports: ss
                         .ports
                         .iter()
@@ -448,7 +485,9 @@ fn addr_heap(a: &AddressObj) -> usize {
     a.ip.len()
         + a.hostname.len()
         + a.node_name.as_ref().map_or(0, |n| n.len())
-        + a.target.as_ref().map_or(0, |t| t.kind.len() + t.name.len() + t.namespace.len())
+        + a.target
+            .as_ref()
+            .map_or(0, |t| t.kind.len() + t.name.len() + t.namespace.len())
 }
 
 impl HeapSize for EndpointsObj {
@@ -459,10 +498,18 @@ impl HeapSize for EndpointsObj {
                 .iter()
                 .map(|ss| {
                     std::mem::size_of::<SubsetObj>()
-                        + (ss.addresses.len() + ss.not_ready.len()) * std::mem::size_of::<AddressObj>()
-                        + ss.addresses.iter().chain(ss.not_ready.iter()).map(addr_heap).sum::<usize>()
+                        + (ss.addresses.len() + ss.not_ready.len())
+                            * std::mem::size_of::<AddressObj>()
+                        + ss.addresses
+                            .iter()
+                            .chain(ss.not_ready.iter())
+                            .map(addr_heap)
+                            .sum::<usize>()
                         + ss.ports.len() * std::mem::size_of::<PortObj>()
-                        + ss.ports.iter().map(|p| p.name.len() + p.protocol.len()).sum::<usize>()
+                        + ss.ports
+                            .iter()
+                            .map(|p| p.name.len() + p.protocol.len())
+                            .sum::<usize>()
                 })
                 .sum::<usize>()
     }
@@ -566,18 +613,28 @@ impl HeapSize for EndpointSliceObj {
                 .iter()
                 .map(|e| {
                     std::mem::size_of::<SliceEndpointObj>()
-                        + e.addresses.iter().map(|a| a.len() + std::mem::size_of::<Str>()).sum::<usize>()
+                        + e.addresses
+                            .iter()
+                            .map(|a| a.len() + std::mem::size_of::<Str>())
+                            .sum::<usize>()
                         + o(&e.hostname)
                         + o(&e.node_name)
                         + o(&e.zone)
-                        + e.target.as_ref().map_or(0, |t| t.kind.len() + t.name.len() + t.namespace.len())
+                        + e.target
+                            .as_ref()
+                            .map_or(0, |t| t.kind.len() + t.name.len() + t.namespace.len())
                         + pairs_heap(&e.topology)
                 })
                 .sum::<usize>()
             + self
                 .ports
                 .iter()
-                .map(|p| std::mem::size_of::<SlicePortObj>() + o(&p.name) + o(&p.protocol) + o(&p.app_protocol))
+                .map(|p| {
+                    std::mem::size_of::<SlicePortObj>()
+                        + o(&p.name)
+                        + o(&p.protocol)
+                        + o(&p.app_protocol)
+                })
                 .sum::<usize>()
     }
 }
@@ -647,7 +704,11 @@ impl HeapSize for IngressObj {
             + self
                 .rules
                 .iter()
-                .map(|r| std::mem::size_of::<RuleObj>() + r.host.len() + r.paths.iter().map(|p| p.len() + 16).sum::<usize>())
+                .map(|r| {
+                    std::mem::size_of::<RuleObj>()
+                        + r.host.len()
+                        + r.paths.iter().map(|p| p.len() + 16).sum::<usize>()
+                })
                 .sum::<usize>()
             + self.tls_hosts.iter().map(|h| h.len() + 16).sum::<usize>()
     }
@@ -699,6 +760,8 @@ impl From<&Job> for OwnedObj {
 
 impl HeapSize for OwnedObj {
     fn heap_size(&self) -> usize {
-        self.controller.as_ref().map_or(0, |c| c.kind.len() + c.name.len())
+        self.controller
+            .as_ref()
+            .map_or(0, |c| c.kind.len() + c.name.len())
     }
 }

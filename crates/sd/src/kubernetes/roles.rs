@@ -136,7 +136,10 @@ fn pod_labels(scope: &Scope, pod: &PodObj, out: &mut Ls) {
     let ns = &pod.meta.namespace;
     if scope.attach.deployment
         && &*c.kind == "ReplicaSet"
-        && let Some(rs) = scope.replicasets.as_ref().and_then(|i| i.get(&format!("{ns}/{}", c.name)))
+        && let Some(rs) = scope
+            .replicasets
+            .as_ref()
+            .and_then(|i| i.get(&format!("{ns}/{}", c.name)))
         && let Some(d) = &rs.controller
         && &*d.kind == "Deployment"
     {
@@ -147,7 +150,10 @@ fn pod_labels(scope: &Scope, pod: &PodObj, out: &mut Ls) {
             out.m("pod_job_name", &c.name);
         }
         if scope.attach.cronjob
-            && let Some(job) = scope.jobs.as_ref().and_then(|i| i.get(&format!("{ns}/{}", c.name)))
+            && let Some(job) = scope
+                .jobs
+                .as_ref()
+                .and_then(|i| i.get(&format!("{ns}/{}", c.name)))
             && let Some(cj) = &job.controller
             && &*cj.kind == "CronJob"
         {
@@ -464,7 +470,10 @@ fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
                 for (k, v) in ep.topology.iter() {
                     let k = sanitize_label_name(k);
                     t.m(&format!("endpointslice_endpoint_topology_{k}"), v);
-                    t.m(&format!("endpointslice_endpoint_topology_present_{k}"), "true");
+                    t.m(
+                        &format!("endpointslice_endpoint_topology_present_{k}"),
+                        "true",
+                    );
                 }
                 let node = match &ep.target {
                     Some(tr) if &*tr.kind == "Node" => Some(&*tr.name),
@@ -473,7 +482,14 @@ fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
                 if let Some(n) = node {
                     node_meta(scope, n, &mut t);
                 }
-                pod_target_labels(scope, ep.target.as_ref(), port.port, None, &mut seen, &mut t);
+                pod_target_labels(
+                    scope,
+                    ep.target.as_ref(),
+                    port.port,
+                    None,
+                    &mut seen,
+                    &mut t,
+                );
                 targets.push(t);
             }
         }

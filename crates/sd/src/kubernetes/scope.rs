@@ -74,7 +74,17 @@ impl Scope {
                 if let Some(i) = &self.$f { i.wait_synced().await; }
             )*};
         }
-        wait!(nodes, pods, services, endpoints, slices, ingresses, namespaces, replicasets, jobs);
+        wait!(
+            nodes,
+            pods,
+            services,
+            endpoints,
+            slices,
+            ingresses,
+            namespaces,
+            replicasets,
+            jobs
+        );
     }
 
     fn subscribe(&self) -> SelectAll<BoxStream<'static, Ev>> {
@@ -153,11 +163,15 @@ impl Scope {
         if self.role != Role::Pod {
             return;
         }
-        let Some((ns, name)) = key.split_once('/') else { return };
+        let Some((ns, name)) = key.split_once('/') else {
+            return;
+        };
         if let Some(pods) = &self.pods {
             for (k, p) in pods.snapshot() {
                 if &*p.meta.namespace == ns
-                    && p.controller.as_ref().is_some_and(|c| &*c.kind == kind && &*c.name == name)
+                    && p.controller
+                        .as_ref()
+                        .is_some_and(|c| &*c.kind == kind && &*c.name == name)
                 {
                     out.insert(k);
                 }
@@ -184,7 +198,9 @@ impl Scope {
                             ss.addresses.iter().chain(ss.not_ready.iter()).any(|a| {
                                 match a.target.as_ref().map(|t| &*t.kind) {
                                     Some("Pod") => a.node_name.as_deref() == Some(node),
-                                    Some("Node") => a.target.as_ref().is_some_and(|t| &*t.name == node),
+                                    Some("Node") => {
+                                        a.target.as_ref().is_some_and(|t| &*t.name == node)
+                                    }
                                     _ => false,
                                 }
                             })
@@ -198,11 +214,16 @@ impl Scope {
             Role::EndpointSlice => {
                 if let Some(sl) = &self.slices {
                     for (k, s) in sl.snapshot() {
-                        let hit = s.endpoints.iter().any(|e| match e.target.as_ref().map(|t| &*t.kind) {
-                            Some("Pod") => e.node_name.as_deref() == Some(node),
-                            Some("Node") => e.target.as_ref().is_some_and(|t| &*t.name == node),
-                            _ => false,
-                        });
+                        let hit =
+                            s.endpoints
+                                .iter()
+                                .any(|e| match e.target.as_ref().map(|t| &*t.kind) {
+                                    Some("Pod") => e.node_name.as_deref() == Some(node),
+                                    Some("Node") => {
+                                        e.target.as_ref().is_some_and(|t| &*t.name == node)
+                                    }
+                                    _ => false,
+                                });
                         if hit {
                             out.insert(k);
                         }
@@ -223,10 +244,14 @@ impl Scope {
                 }
             }
             Role::EndpointSlice => {
-                let Some((ns, name)) = key.split_once('/') else { return };
+                let Some((ns, name)) = key.split_once('/') else {
+                    return;
+                };
                 if let Some(sl) = &self.slices {
                     for (k, s) in sl.snapshot() {
-                        if &*s.meta.namespace == ns && s.meta.label("kubernetes.io/service-name") == Some(name) {
+                        if &*s.meta.namespace == ns
+                            && s.meta.label("kubernetes.io/service-name") == Some(name)
+                        {
                             out.insert(k);
                         }
                     }
@@ -242,7 +267,9 @@ impl Scope {
         if self.role != Role::Endpoints {
             return;
         }
-        let (Some(old), Some(new)) = (&c.old, &c.new) else { return };
+        let (Some(old), Some(new)) = (&c.old, &c.new) else {
+            return;
+        };
         if old.phase == new.phase {
             return;
         }
@@ -251,9 +278,9 @@ impl Scope {
         for (k, e) in eps.snapshot() {
             let hit = e.subsets.iter().any(|ss| {
                 ss.addresses.iter().any(|a| {
-                    a.target
-                        .as_ref()
-                        .is_some_and(|t| &*t.kind == "Pod" && &*t.namespace == ns && &*t.name == name)
+                    a.target.as_ref().is_some_and(|t| {
+                        &*t.kind == "Pod" && &*t.namespace == ns && &*t.name == name
+                    })
                 })
             });
             if hit {
@@ -297,7 +324,10 @@ impl Scope {
                     known.insert(k.clone());
                 }
             }
-            let groups: Vec<TargetGroup> = dirty.iter().filter_map(|k| roles::build(&self, k)).collect();
+            let groups: Vec<TargetGroup> = dirty
+                .iter()
+                .filter_map(|k| roles::build(&self, k))
+                .collect();
             if groups.is_empty() {
                 continue;
             }

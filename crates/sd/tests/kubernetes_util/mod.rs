@@ -11,7 +11,7 @@ use scrapeline_sd::TargetGroup;
 use scrapeline_sd::config::KubernetesSdConfig;
 use scrapeline_sd::kubernetes::{KubeContext, KubeEnv, KubernetesDiscoverer, WatchOptions};
 use scrapeline_testkit::apiserver::ApiServer;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 /// Groups by source.
@@ -37,6 +37,7 @@ pub struct Harness {
     pub ctx: Arc<KubeContext>,
     _sa: tempfile::TempDir,
     groups: Arc<Mutex<Groups>>,
+    history: Arc<Mutex<Vec<Vec<TargetGroup>>>>,
     batches: watch::Receiver<usize>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -72,10 +73,22 @@ impl Harness {
 
     /// Starts a discoverer against an existing double.
     pub async fn start_on(server: ApiServer, config: &Value, own_namespace: &str) -> Harness {
+        Self::start_tuned(server, config, own_namespace, |_| {}).await
+    }
+
+    /// Starts a discoverer against an existing double, with tuned watch options.
+    pub async fn start_tuned(
+        server: ApiServer,
+        config: &Value,
+        own_namespace: &str,
+        tune: impl FnOnce(&mut WatchOptions),
+    ) -> Harness {
         let sa = tempfile::tempdir().expect("tempdir");
         std::fs::write(sa.path().join("namespace"), own_namespace).expect("write ns");
         std::fs::write(sa.path().join("token"), "test-token").expect("write token");
-        let ctx = Arc::new(KubeContext::new(test_env(&server, sa.path())));
+        let mut env = test_env(&server, sa.path());
+        tune(&mut env.watch);
+        let ctx = Arc::new(KubeContext::new(env));
         let cfg = config_for(config, &server);
         Self::with_config(server, sa, ctx, cfg)
     }
@@ -87,13 +100,16 @@ impl Harness {
         cfg: KubernetesSdConfig,
     ) -> Harness {
         let groups = Arc::new(Mutex::new(Groups::new()));
+        let history = Arc::new(Mutex::new(Vec::new()));
         let (btx, brx) = watch::channel(0usize);
         let disc = KubernetesDiscoverer::new(cfg, ctx.clone());
         let g2 = groups.clone();
+        let h2 = history.clone();
         let task = tokio::spawn(async move {
             let (tx, mut rx) = mpsc::channel::<Vec<TargetGroup>>(16);
             let collect = async move {
                 while let Some(batch) = rx.recv().await {
+                    h2.lock().unwrap().push(batch.clone());
                     let mut g = g2.lock().unwrap();
                     for tg in batch {
                         g.insert(tg.source.clone(), tg);
@@ -110,6 +126,7 @@ impl Harness {
             ctx,
             _sa: sa,
             groups,
+            history,
             batches: brx,
             task,
         }
@@ -121,6 +138,11 @@ impl Harness {
             .await
             .expect("initial set within 10s")
             .expect("collector alive");
+    }
+
+    /// Every batch received so far, in order.
+    pub fn history(&self) -> Vec<Vec<TargetGroup>> {
+        self.history.lock().unwrap().clone()
     }
 
     /// The collected groups now.
@@ -180,7 +202,12 @@ pub fn expected_groups(expected: &Value) -> Groups {
                 TargetGroup {
                     source,
                     labels: labels_of(&g["labels"]),
-                    targets: g["targets"].as_array().into_iter().flatten().map(labels_of).collect(),
+                    targets: g["targets"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(labels_of)
+                        .collect(),
                 },
             )
         })
@@ -196,10 +223,16 @@ pub fn diff(want: &Groups, got: &Groups) -> String {
             Some(g) if g != w => {
                 out.push_str(&format!("  differs {s}\n"));
                 if g.labels != w.labels {
-                    out.push_str(&format!("    labels want {:?}\n    labels got  {:?}\n", w.labels, g.labels));
+                    out.push_str(&format!(
+                        "    labels want {:?}\n    labels got  {:?}\n",
+                        w.labels, g.labels
+                    ));
                 }
                 if g.targets != w.targets {
-                    out.push_str(&format!("    targets want {:?}\n    targets got  {:?}\n", w.targets, g.targets));
+                    out.push_str(&format!(
+                        "    targets want {:?}\n    targets got  {:?}\n",
+                        w.targets, g.targets
+                    ));
                 }
             }
             _ => {}
@@ -212,3 +245,53 @@ pub fn diff(want: &Groups, got: &Groups) -> String {
     }
     out
 }
+
+/// A pod with one container port 8080.
+pub fn pod(ns: &str, name: &str, ip: &str, node: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"), "labels": labels},
+           "spec": {"nodeName": node, "containers": [{"name": "app", "image": "app:1",
+                    "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]},
+           "status": {"phase": "Running", "podIP": ip, "hostIP": "10.0.0.1",
+                      "conditions": [{"type": "Ready", "status": "True"}],
+                      "containerStatuses": [{"name": "app", "containerID": format!("containerd://{name}")}]}})
+}
+
+/// The expected pod-role group for `pod(...)`, written out by hand.
+pub fn pod_group(ns: &str, name: &str, ip: &str, node: &str, labels: &[(&str, &str)]) -> Value {
+    let mut g = json!({
+        "__meta_kubernetes_namespace": ns,
+        "__meta_kubernetes_pod_name": name,
+        "__meta_kubernetes_pod_ip": ip,
+        "__meta_kubernetes_pod_ready": "true",
+        "__meta_kubernetes_pod_phase": "Running",
+        "__meta_kubernetes_pod_node_name": node,
+        "__meta_kubernetes_pod_host_ip": "10.0.0.1",
+        "__meta_kubernetes_pod_uid": format!("uid-{name}"),
+    });
+    for (k, v) in labels {
+        g[format!("__meta_kubernetes_pod_label_{k}")] = json!(v);
+        g[format!("__meta_kubernetes_pod_labelpresent_{k}")] = json!("true");
+    }
+    json!({"source": format!("pod/{ns}/{name}"), "labels": g, "targets": [{
+        "__address__": format!("{ip}:8080"),
+        "__meta_kubernetes_pod_container_name": "app",
+        "__meta_kubernetes_pod_container_id": format!("containerd://{name}"),
+        "__meta_kubernetes_pod_container_image": "app:1",
+        "__meta_kubernetes_pod_container_init": "false",
+        "__meta_kubernetes_pod_container_port_name": "http",
+        "__meta_kubernetes_pod_container_port_number": "8080",
+        "__meta_kubernetes_pod_container_port_protocol": "TCP",
+    }]})
+}
+
+/// A deleted group.
+pub fn gone(source: &str) -> Value {
+    json!({"source": source, "labels": {}, "targets": []})
+}
+
+/// Expected groups from JSON groups.
+pub fn want(groups: Vec<Value>) -> Groups {
+    expected_groups(&Value::Array(groups))
+}
+

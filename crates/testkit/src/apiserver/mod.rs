@@ -52,7 +52,12 @@ pub const RESOURCE_TYPES: &[ResourceType] = &[
     rt("v1", "Pod", "pods", true),
     rt("v1", "Service", "services", true),
     rt("v1", "Endpoints", "endpoints", true),
-    rt("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", true),
+    rt(
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        "endpointslices",
+        true,
+    ),
     rt("networking.k8s.io/v1", "Ingress", "ingresses", true),
     rt("apps/v1", "ReplicaSet", "replicasets", true),
     rt("apps/v1", "Deployment", "deployments", true),
@@ -167,6 +172,9 @@ pub(crate) struct StoredEvent {
 
 type ObjectKey = (&'static str, String, String);
 
+/// A paged LIST snapshot: (resourceVersion, items).
+pub(crate) type ListSnapshot = (u64, Arc<Vec<Arc<Value>>>);
+
 pub(crate) struct Inner {
     pub(crate) rv: u64,
     pub(crate) objects: BTreeMap<ObjectKey, Arc<Value>>,
@@ -175,7 +183,7 @@ pub(crate) struct Inner {
     pub(crate) compacted_rv: u64,
     pub(crate) faults: Vec<Fault>,
     pub(crate) requests: Vec<RequestRecord>,
-    pub(crate) snapshots: HashMap<u64, (u64, Arc<Vec<Arc<Value>>>)>,
+    pub(crate) snapshots: HashMap<u64, ListSnapshot>,
     pub(crate) next_snapshot: u64,
 }
 
@@ -293,7 +301,10 @@ impl ApiServer {
     }
 
     /// Applies many objects in order.
-    pub fn apply_all(&self, objects: impl IntoIterator<Item = Value>) -> Result<(), ApiServerError> {
+    pub fn apply_all(
+        &self,
+        objects: impl IntoIterator<Item = Value>,
+    ) -> Result<(), ApiServerError> {
         for o in objects {
             self.apply(o)?;
         }

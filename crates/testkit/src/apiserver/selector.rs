@@ -169,16 +169,32 @@ mod tests {
             ("!c", true),
             ("b,!a", false),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&o), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&o),
+                want,
+                "{sel}"
+            );
         }
     }
 
     #[test]
     fn field_selectors() {
         let o = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1"}});
-        assert!(FieldSelector::parse("spec.nodeName=n1").unwrap().matches(&o));
-        assert!(!FieldSelector::parse("spec.nodeName=n2").unwrap().matches(&o));
-        assert!(FieldSelector::parse("spec.nodeName!=n2,metadata.name=p").unwrap().matches(&o));
+        assert!(
+            FieldSelector::parse("spec.nodeName=n1")
+                .unwrap()
+                .matches(&o)
+        );
+        assert!(
+            !FieldSelector::parse("spec.nodeName=n2")
+                .unwrap()
+                .matches(&o)
+        );
+        assert!(
+            FieldSelector::parse("spec.nodeName!=n2,metadata.name=p")
+                .unwrap()
+                .matches(&o)
+        );
         assert!(FieldSelector::parse("status.phase=").unwrap().matches(&o));
         assert_eq!(
             FieldSelector::parse("bad"),

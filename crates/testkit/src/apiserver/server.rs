@@ -99,6 +99,7 @@ struct Target {
     namespace: Option<String>,
 }
 
+#[allow(clippy::result_large_err)]
 fn route(path: &str) -> Result<Option<Target>, Response<Body>> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group_version, rest): (String, &[&str]) = match segs.as_slice() {
@@ -166,7 +167,11 @@ fn route(path: &str) -> Result<Option<Target>, Response<Body>> {
     Ok(Some(Target { res, namespace }))
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>, shutdown: CancellationToken) -> Response<Body> {
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query());
     let watch = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
@@ -223,11 +228,21 @@ async fn handle(req: Request<Incoming>, state: Arc<State>, shutdown: Cancellatio
         return resp;
     }
     if req.method() != hyper::Method::GET {
-        return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "read-only double");
+        return status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "read-only double",
+        );
     }
     let target = match route(&path) {
         Err(resp) => return resp,
-        Ok(None) => return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
+        Ok(None) => {
+            return status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "the server could not find the requested resource",
+            );
+        }
         Ok(Some(t)) => t,
     };
     let lsel = match LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str)) {
@@ -252,7 +267,8 @@ async fn handle(req: Request<Incoming>, state: Arc<State>, shutdown: Cancellatio
 }
 
 fn gone_watch() -> Response<Body> {
-    let ev = json!({"type": "ERROR", "object": status_body(410, "Expired", "too old resource version")});
+    let ev =
+        json!({"type": "ERROR", "object": status_body(410, "Expired", "too old resource version")});
     let mut resp = full(StatusCode::OK, ev);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -270,11 +286,17 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, ns: &str, obj: &Value) -> bool {
-        self.namespace.as_deref().is_none_or(|n| n == ns) && self.lsel.matches(obj) && self.fsel.matches(obj)
+        self.namespace.as_deref().is_none_or(|n| n == ns)
+            && self.lsel.matches(obj)
+            && self.fsel.matches(obj)
     }
 }
 
-fn list_response(state: &State, filter: &Filter, query: &BTreeMap<String, String>) -> Response<Body> {
+fn list_response(
+    state: &State,
+    filter: &Filter,
+    query: &BTreeMap<String, String>,
+) -> Response<Body> {
     let limit: usize = query
         .get("limit")
         .and_then(|l| l.parse().ok())
@@ -287,10 +309,18 @@ fn list_response(state: &State, filter: &Filter, query: &BTreeMap<String, String
                 .split_once(':')
                 .and_then(|(id, off)| Some((id.parse::<u64>().ok()?, off.parse::<usize>().ok()?)));
             let Some((id, off)) = parsed else {
-                return status(StatusCode::BAD_REQUEST, "BadRequest", "invalid continue token");
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "invalid continue token",
+                );
             };
             let Some((rv, items)) = inner.snapshots.get(&id).cloned() else {
-                return status(StatusCode::GONE, "Expired", "The provided continue parameter is too old");
+                return status(
+                    StatusCode::GONE,
+                    "Expired",
+                    "The provided continue parameter is too old",
+                );
             };
             (rv, items, (id, off))
         }
@@ -313,7 +343,12 @@ fn list_response(state: &State, filter: &Filter, query: &BTreeMap<String, String
     };
     let (id, off) = offset;
     let end = off.saturating_add(limit).min(items.len());
-    let page: Vec<&Value> = items.get(off..end).unwrap_or(&[]).iter().map(|v| &**v).collect();
+    let page: Vec<&Value> = items
+        .get(off..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|v| &**v)
+        .collect();
     let cont = if end < items.len() {
         format!("{id}:{end}")
     } else {
@@ -322,7 +357,9 @@ fn list_response(state: &State, filter: &Filter, query: &BTreeMap<String, String
     };
     let plural = filter.res.plural;
     drop(inner);
-    state.stats.send_modify(|s| *s.lists.entry(plural.to_string()).or_default() += 1);
+    state
+        .stats
+        .send_modify(|s| *s.lists.entry(plural.to_string()).or_default() += 1);
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if !cont.is_empty() {
         meta["continue"] = Value::String(cont);
@@ -384,7 +421,9 @@ fn watch_response(
     shutdown: CancellationToken,
 ) -> Response<Body> {
     let rv_param = query.get("resourceVersion").cloned().unwrap_or_default();
-    let bookmarks = query.get("allowWatchBookmarks").is_some_and(|v| v == "true");
+    let bookmarks = query
+        .get("allowWatchBookmarks")
+        .is_some_and(|v| v == "true");
     let send_initial = query.get("sendInitialEvents").is_some_and(|v| v == "true");
     let timeout = query
         .get("timeoutSeconds")
@@ -398,7 +437,13 @@ fn watch_response(
             "" | "0" => None,
             v => match v.parse() {
                 Ok(v) => Some(v),
-                Err(_) => return status(StatusCode::BAD_REQUEST, "BadRequest", "invalid resourceVersion"),
+                Err(_) => {
+                    return status(
+                        StatusCode::BAD_REQUEST,
+                        "BadRequest",
+                        "invalid resourceVersion",
+                    );
+                }
             },
         };
         if let Some(from) = from
@@ -434,14 +479,28 @@ fn watch_response(
     });
     let (tx, rx) = mpsc::channel::<Chunk>(256);
     tokio::spawn(async move {
-        watch_loop(&state, &filter, sub, cur_rv, initial, replay, send_initial, bookmarks, timeout, tx, shutdown).await;
+        watch_loop(
+            &state,
+            &filter,
+            sub,
+            cur_rv,
+            initial,
+            replay,
+            send_initial,
+            bookmarks,
+            timeout,
+            tx,
+            shutdown,
+        )
+        .await;
         state.stats.send_modify(|s| {
             if let Some(n) = s.watches_open.get_mut(&plural) {
                 *n = n.saturating_sub(1);
             }
         });
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let mut resp = Response::new(StreamBody::new(stream).boxed());
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -472,7 +531,12 @@ async fn watch_loop(
             return;
         }
     }
-    if send_initial && tx.send(Ok(Frame::data(bookmark(filter.res, cur_rv, true)))).await.is_err() {
+    if send_initial
+        && tx
+            .send(Ok(Frame::data(bookmark(filter.res, cur_rv, true))))
+            .await
+            .is_err()
+    {
         return;
     }
     for b in replay {
