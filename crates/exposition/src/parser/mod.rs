@@ -416,6 +416,7 @@ impl<'a> Parser<'a> {
 
     /// The next entry; `Ok(None)` at the end of a valid body. After an error the parser is
     /// finished: every later call returns `Ok(None)`.
+    #[inline]
     pub fn next_entry(&mut self) -> Result<Option<Entry<'a>>, ParseError> {
         if self.done {
             return Ok(None);
@@ -465,7 +466,33 @@ impl<'a> Parser<'a> {
 
     /// Records a label name (content span) and fails when it repeats an earlier one of the same
     /// series or is `__name__` (which the metric name already holds).
+    #[inline]
     fn check_label_name(
+        &mut self,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        at: usize,
+    ) -> Result<(), ParseError> {
+        // Fast path: a 64-bit signature set of the names so far (length, first and last
+        // byte). A name whose signature is new cannot repeat an earlier name; only on a
+        // signature hit (or an escaped name) are names compared.
+        if !escaped {
+            let name = &self.input[start..end];
+            let bit = name_signature(name);
+            let fresh = self.names_mask & bit == 0;
+            self.names_mask |= bit;
+            if fresh && name != METRIC_NAME.as_bytes() {
+                self.names.push((start, end, false));
+                return Ok(());
+            }
+        }
+        self.check_label_name_slow(start, end, escaped, at)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_label_name_slow(
         &mut self,
         start: usize,
         end: usize,
@@ -474,18 +501,7 @@ impl<'a> Parser<'a> {
     ) -> Result<(), ParseError> {
         let b = self.input;
         let name = &b[start..end];
-        // Fast path: a 64-bit signature set of the names so far (length, first and last
-        // byte). A name whose signature is new cannot repeat an earlier name; only on a
-        // signature hit (or an escaped name) are names compared.
-        if !escaped {
-            let bit = name_signature(name);
-            let fresh = self.names_mask & bit == 0;
-            self.names_mask |= bit;
-            if fresh && name != METRIC_NAME.as_bytes() {
-                self.names.push((start, end, false));
-                return Ok(());
-            }
-        } else {
+        if escaped {
             let this = scan::unescape(scan::utf8(name).unwrap_or(""));
             self.names_mask |= name_signature(this.as_bytes());
         }

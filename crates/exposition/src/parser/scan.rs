@@ -107,6 +107,34 @@ pub(crate) struct Quoted {
     pub escaped: bool,
 }
 
+/// Bytes of `w` that are zero have their high bit set in the result (the lowest such bit is
+/// exact, which is all [`find_quote_or_backslash`] uses).
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
+}
+
+/// Index of the first `"` or `\` in `b` at or after `i`. Words of 8 bytes are tested at once
+/// for the first 64 bytes (most label values are shorter); longer strings go to `memchr2`.
+#[inline(always)]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    const BACKSLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
+    let stop = b.len().min(i + 64);
+    while i + 8 <= stop {
+        let Some(Ok(chunk)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) else {
+            break;
+        };
+        let w = u64::from_le_bytes(chunk);
+        let m = zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|off| i + off)
+}
+
 /// Scans the quoted string whose opening `"` is at `p`. Any byte may occur inside except an
 /// unescaped `"`; a backslash escapes the next byte, which must not be a newline.
 /// `Err(pos)` points at where the string broke off (end of input or a backslash-newline).
@@ -115,23 +143,19 @@ pub(crate) fn scan_quoted(b: &[u8], p: usize) -> Result<Quoted, usize> {
     let mut i = p + 1;
     let mut escaped = false;
     loop {
-        let rest = b.get(i..).unwrap_or_default();
-        match memchr::memchr2(b'"', b'\\', rest) {
-            None => return Err(b.len()),
-            Some(off) => {
-                let at = i + off;
-                if b.get(at) == Some(&b'"') {
-                    return Ok(Quoted {
-                        end: at + 1,
-                        escaped,
-                    });
-                }
-                escaped = true;
-                match b.get(at + 1) {
-                    None | Some(b'\n') => return Err(at),
-                    Some(_) => i = at + 2,
-                }
-            }
+        let Some(at) = find_quote_or_backslash(b, i) else {
+            return Err(b.len());
+        };
+        if b.get(at) == Some(&b'"') {
+            return Ok(Quoted {
+                end: at + 1,
+                escaped,
+            });
+        }
+        escaped = true;
+        match b.get(at + 1) {
+            None | Some(b'\n') => return Err(at),
+            Some(_) => i = at + 2,
         }
     }
 }

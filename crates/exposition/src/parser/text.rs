@@ -7,6 +7,7 @@ use super::scan::{self, excerpt};
 use super::{Entry, MetricType, ParseError, Parser, Series};
 
 impl<'a> Parser<'a> {
+    #[inline]
     pub(super) fn next_text(&mut self) -> Result<Option<Entry<'a>>, ParseError> {
         let b = self.input;
         loop {
@@ -49,6 +50,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A line starting with `#` at `p`: HELP, TYPE or a comment. `None` for a skipped comment.
+    #[inline]
     fn text_comment(&mut self, p: usize) -> Result<Option<Entry<'a>>, ParseError> {
         let b = self.input;
         let eol = self.line_end(p);
@@ -139,6 +141,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A sample line whose first token (a name or `{`) is at `start`.
+    #[inline(always)]
     fn text_series(&mut self, start: usize) -> Result<Entry<'a>, ParseError> {
         let b = self.input;
         self.reset_names();
@@ -241,6 +244,7 @@ impl<'a> Parser<'a> {
 
     /// The label set after `{` at `p`; returns the index after `}`. `has_name` says whether the
     /// metric name came before the braces.
+    #[inline]
     fn text_labels(&mut self, mut p: usize, mut has_name: bool) -> Result<usize, ParseError> {
         let b = self.input;
         loop {
