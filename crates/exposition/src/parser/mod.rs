@@ -425,22 +425,12 @@ impl<'a> Parser<'a> {
             Format::Text => self.next_text(),
             Format::OpenMetrics => self.next_om(),
         };
-        match r {
-            Ok(Some(e)) => {
-                if matches!(e, Entry::Eof) {
-                    self.done = true;
-                }
-                Ok(Some(e))
-            }
-            Ok(None) => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(e) => {
-                self.done = true;
-                Err(e)
-            }
+        // Inspect by reference and hand `r` back untouched: rebuilding it would copy the
+        // entry once more on the hottest path.
+        if !matches!(&r, Ok(Some(e)) if !matches!(e, Entry::Eof)) {
+            self.done = true;
         }
+        r
     }
 
     /// A [`ParseError`] at byte offset `at`.

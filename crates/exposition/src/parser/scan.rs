@@ -54,6 +54,17 @@ pub(crate) fn is_label_start(b: u8) -> bool {
 /// End of the legacy metric name that starts at `p` (`p` itself is assumed a valid start).
 #[inline]
 pub(crate) fn metric_name_end(b: &[u8], mut p: usize) -> usize {
+    // Four bytes per step while all four are name bytes, then byte by byte.
+    while let Some(&[c0, c1, c2, c3]) = b.get(p..p + 4) {
+        let all = CLASSES[c0 as usize]
+            & CLASSES[c1 as usize]
+            & CLASSES[c2 as usize]
+            & CLASSES[c3 as usize];
+        if all & M_CONT == 0 {
+            break;
+        }
+        p += 4;
+    }
     while let Some(&c) = b.get(p) {
         if CLASSES[c as usize] & M_CONT == 0 {
             break;
@@ -66,6 +77,17 @@ pub(crate) fn metric_name_end(b: &[u8], mut p: usize) -> usize {
 /// End of the legacy label name that starts at `p`.
 #[inline]
 pub(crate) fn label_name_end(b: &[u8], mut p: usize) -> usize {
+    // Four bytes per step while all four are name bytes, then byte by byte.
+    while let Some(&[c0, c1, c2, c3]) = b.get(p..p + 4) {
+        let all = CLASSES[c0 as usize]
+            & CLASSES[c1 as usize]
+            & CLASSES[c2 as usize]
+            & CLASSES[c3 as usize];
+        if all & L_CONT == 0 {
+            break;
+        }
+        p += 4;
+    }
     while let Some(&c) = b.get(p) {
         if CLASSES[c as usize] & L_CONT == 0 {
             break;

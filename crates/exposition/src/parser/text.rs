@@ -28,8 +28,8 @@ impl<'a> Parser<'a> {
                         return Ok(Some(e));
                     }
                 }
-                b'{' => return self.text_series(p).map(Some),
-                c if scan::is_metric_start(c) => return self.text_series(p).map(Some),
+                b'{' => return self.text_series(p),
+                c if scan::is_metric_start(c) => return self.text_series(p),
                 _ => {
                     return Err(self.error(
                         p,
@@ -142,7 +142,7 @@ impl<'a> Parser<'a> {
 
     /// A sample line whose first token (a name or `{`) is at `start`.
     #[inline(always)]
-    fn text_series(&mut self, start: usize) -> Result<Entry<'a>, ParseError> {
+    fn text_series(&mut self, start: usize) -> Result<Option<Entry<'a>>, ParseError> {
         let b = self.input;
         self.reset_names();
         let (raw_end, mut p) = if b[start] == b'{' {
@@ -225,12 +225,12 @@ impl<'a> Parser<'a> {
             }
         }
         self.pos = p;
-        Ok(Entry::Series(Series {
+        Ok(Some(Entry::Series(Series {
             raw,
             value,
             timestamp_ms,
             exemplar: None,
-        }))
+        })))
     }
 
     #[cold]
