@@ -1,8 +1,8 @@
 //! The collector: configuration, cgroup listing (the walker) and one collection.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::CgroupError;
 use crate::fs::{HostPaths, Reader, join_rel, read_parsed};
@@ -11,7 +11,7 @@ use crate::machine;
 use crate::meta::PodLookup;
 use crate::parse::{self, MountInfo};
 use crate::path::{CgroupIdentity, CgroupKind, decode};
-use crate::read::{Ctx, read_cgroup};
+use crate::read::{CTRL, Ctx, MAX_DIRS, read_cgroup};
 use crate::stats::{CollectStats, Collection, MachineInfo};
 
 /// Where the collector reads from and which cgroups it reports.
@@ -64,6 +64,10 @@ pub struct Collector {
     machine: MachineInfo,
     roots: Vec<String>,
     lookup: Option<Arc<dyn PodLookup + Send + Sync>>,
+    stat_dirs: Vec<PathBuf>,
+    ctrl: [Option<usize>; 5],
+    /// Creation times of the cgroups seen by the last collection (computed once per cgroup).
+    start_times: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -93,6 +97,22 @@ impl Collector {
             .ok_or(CgroupError::NoCgroupMounts { path: mi_path })?;
         let mut reader = Reader::new();
         let machine = machine::read_static(&paths, &mut reader);
+        let (stat_dirs, ctrl) = if layout.is_v1() {
+            let dirs: Vec<PathBuf> = layout
+                .stat_dirs()
+                .into_iter()
+                .take(MAX_DIRS)
+                .map(Path::to_path_buf)
+                .collect();
+            let ctrl = CTRL.map(|c| {
+                layout
+                    .controller(c)
+                    .and_then(|p| dirs.iter().position(|d| d == p))
+            });
+            (dirs, ctrl)
+        } else {
+            (layout.unified.iter().cloned().collect(), [Some(0); 5])
+        };
         Ok(Self {
             paths,
             layout,
@@ -100,6 +120,9 @@ impl Collector {
             machine,
             roots: config.roots,
             lookup: None,
+            stat_dirs,
+            ctrl,
+            start_times: Mutex::new(HashMap::new()),
         })
     }
 
@@ -141,18 +164,39 @@ impl Collector {
         let cgroups = self.list(&mut reader.stats);
         let ctx = Ctx {
             layout: &self.layout,
+            stat_dirs: &self.stat_dirs,
+            ctrl: &self.ctrl,
             paths: &self.paths,
             machine: &machine,
             devices: &devices,
             lookup: self.lookup.as_deref(),
         };
         let mut containers = Vec::with_capacity(cgroups.len());
+        let mut starts = self
+            .start_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (id, identity) in cgroups {
-            match read_cgroup(&ctx, &mut reader, &id, identity) {
-                Some(c) => containers.push(c),
+            let cached = starts.get(&id).copied();
+            match read_cgroup(&ctx, &mut reader, id, identity, cached) {
+                Some(c) => {
+                    if cached.is_none() {
+                        starts.insert(c.id.clone(), c.start_time_unix);
+                    }
+                    containers.push(c);
+                }
                 None => reader.stats.cgroups_vanished += 1,
             }
         }
+        // Forget cgroups that are gone (containers is sorted by id, as the listing is).
+        if starts.len() != containers.len() {
+            starts.retain(|id, _| {
+                containers
+                    .binary_search_by(|c| c.id.as_str().cmp(id))
+                    .is_ok()
+            });
+        }
+        drop(starts);
         let mut stats = reader.stats;
         stats.cgroups = containers.len() as u64;
         Collection {
@@ -170,9 +214,8 @@ impl Collector {
     fn list(&self, stats: &mut CollectStats) -> Vec<(String, CgroupIdentity)> {
         let mut found: BTreeMap<String, CgroupIdentity> = BTreeMap::new();
         found.insert("/".to_string(), decode("/"));
-        let dirs = self.layout.stat_dirs();
         let mut any_base = false;
-        for base in &dirs {
+        for base in &self.stat_dirs {
             match std::fs::metadata(base) {
                 Ok(m) if m.is_dir() => any_base = true,
                 Ok(_) => continue,

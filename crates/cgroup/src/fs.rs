@@ -1,8 +1,12 @@
 //! The filesystem layer: where the host's `/proc`, `/sys` and cgroup trees are, and a file
 //! reader that reuses one buffer and turns per-file failures into counters.
 
-use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use rustix::buffer::spare_capacity;
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::error::{CgroupError, FormatError};
 use crate::layout::CGROUP_MOUNT_BASE;
@@ -87,14 +91,49 @@ pub fn read_parsed<T>(
     })
 }
 
+/// Where a [`Reader`] reads a file from: a directory path, or an open directory
+/// (`openat`, which spares the kernel the walk down a long cgroup path per file).
+#[derive(Debug, Clone, Copy)]
+pub enum At<'a> {
+    /// A directory path.
+    Dir(&'a Path),
+    /// An open directory.
+    Fd(BorrowedFd<'a>),
+}
+
+impl<'a> From<&'a Path> for At<'a> {
+    fn from(p: &'a Path) -> Self {
+        At::Dir(p)
+    }
+}
+
+impl<'a> From<&'a PathBuf> for At<'a> {
+    fn from(p: &'a PathBuf) -> Self {
+        At::Dir(p.as_path())
+    }
+}
+
+impl<'a> From<&'a OwnedFd> for At<'a> {
+    fn from(fd: &'a OwnedFd) -> Self {
+        At::Fd(fd.as_fd())
+    }
+}
+
 /// A reader for one collection: one reusable buffer and path, failures counted into
 /// [`CollectStats`] instead of returned.
 #[derive(Debug, Default)]
 pub struct Reader {
-    buf: String,
+    buf: Vec<u8>,
     path: PathBuf,
     /// Counters of what failed.
     pub stats: CollectStats,
+}
+
+/// The outcome of one low-level read.
+enum Got {
+    Ok,
+    NotFound,
+    Failed,
 }
 
 impl Reader {
@@ -103,33 +142,76 @@ impl Reader {
         Self::default()
     }
 
-    /// Reads `dir/name`. `None` when it does not exist (normal: not every cgroup has every
-    /// file) or cannot be read (counted in [`CollectStats::files_unreadable`]).
-    pub fn read(&mut self, dir: &Path, name: &str) -> Option<&str> {
+    fn set_path(&mut self, dir: &Path, rel: &str, name: &str) {
         self.path.as_mut_os_string().clear();
         self.path.push(dir);
-        self.path.push(name);
+        let rel = rel.trim_start_matches('/');
+        if !rel.is_empty() {
+            self.path.push(rel);
+        }
+        if !name.is_empty() {
+            self.path.push(name);
+        }
+    }
+
+    fn read_raw(&mut self, at: At<'_>, name: &str) -> Got {
         self.buf.clear();
-        let res = std::fs::File::open(&self.path).and_then(|mut f| f.read_to_string(&mut self.buf));
-        match res {
-            Ok(_) => Some(self.buf.as_str()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(_) => {
+        let fd = match at {
+            At::Dir(dir) => {
+                self.set_path(dir, "", name);
+                rfs::open(&self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            }
+            At::Fd(dir) => rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()),
+        };
+        let fd = match fd {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Got::NotFound,
+            Err(_) => return Got::Failed,
+        };
+        loop {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(8192);
+            }
+            match rustix::io::read(&fd, spare_capacity(&mut self.buf)) {
+                Ok(0) => return Got::Ok,
+                Ok(_) => {}
+                Err(Errno::INTR) => {}
+                Err(Errno::NOENT | Errno::NODEV) => return Got::NotFound,
+                Err(_) => return Got::Failed,
+            }
+        }
+    }
+
+    /// Reads `name` in `at`. `None` when it does not exist (normal: not every cgroup has
+    /// every file) or cannot be read (counted in [`CollectStats::files_unreadable`]) or is
+    /// not UTF-8 (counted in [`CollectStats::parse_errors`]).
+    pub fn read<'a>(&mut self, at: impl Into<At<'a>>, name: &str) -> Option<&str> {
+        match self.read_raw(at.into(), name) {
+            Got::Ok => {}
+            Got::NotFound => return None,
+            Got::Failed => {
                 self.stats.files_unreadable += 1;
+                return None;
+            }
+        }
+        match std::str::from_utf8(&self.buf) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.stats.parse_errors += 1;
                 None
             }
         }
     }
 
-    /// Reads and parses `dir/name`; parse failures are counted in
+    /// Reads and parses `name` in `at`; parse failures are counted in
     /// [`CollectStats::parse_errors`].
-    pub fn parsed<T>(
+    pub fn parsed<'a, T>(
         &mut self,
-        dir: &Path,
+        at: impl Into<At<'a>>,
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, FormatError>,
     ) -> Option<T> {
-        let s = self.read(dir, name)?;
+        let s = self.read(at, name)?;
         match parse(s) {
             Ok(v) => Some(v),
             Err(_) => {
@@ -142,9 +224,14 @@ impl Reader {
     /// Reads a flat-keyed file (`memory.stat`, `cpu.stat`) and calls `each` per valid
     /// `key value` line. Malformed lines are counted and skipped. Returns false when the
     /// file could not be read.
-    pub fn flat_keyed(&mut self, dir: &Path, name: &str, mut each: impl FnMut(&str, u64)) -> bool {
+    pub fn flat_keyed<'a>(
+        &mut self,
+        at: impl Into<At<'a>>,
+        name: &str,
+        mut each: impl FnMut(&str, u64),
+    ) -> bool {
         let mut bad = 0;
-        let Some(s) = self.read(dir, name) else {
+        let Some(s) = self.read(at, name) else {
             return false;
         };
         for kv in crate::parse::flat_keyed(s) {
@@ -157,20 +244,35 @@ impl Reader {
         true
     }
 
-    /// The modification time of `dir/name` (or of `dir` when `name` is empty) in Unix
-    /// seconds.
-    pub fn mtime(&mut self, dir: &Path, name: &str) -> Option<i64> {
-        self.path.as_mut_os_string().clear();
-        self.path.push(dir);
-        if !name.is_empty() {
-            self.path.push(name);
+    /// Opens the directory `base/rel` for [`At::Fd`] reads. `None` when it does not exist
+    /// (or cannot be opened: counted).
+    pub fn open_dir(&mut self, base: &Path, rel: &str) -> Option<OwnedFd> {
+        self.set_path(base, rel, "");
+        match rfs::open(
+            &self.path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Some(fd),
+            Err(Errno::NOENT | Errno::NOTDIR) => None,
+            Err(_) => {
+                self.stats.files_unreadable += 1;
+                None
+            }
         }
-        match std::fs::metadata(&self.path).and_then(|m| m.modified()) {
-            Ok(t) => Some(match t.duration_since(std::time::UNIX_EPOCH) {
-                Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-                Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+    }
+
+    /// The modification time in Unix seconds of `name` in the open directory `dir`, or of
+    /// `dir` itself when `name` is empty.
+    pub fn mtime(&mut self, dir: &OwnedFd, name: &str) -> Option<i64> {
+        let st = if name.is_empty() {
+            rfs::fstat(dir)
+        } else {
+            rfs::statat(dir, name, AtFlags::empty())
+        };
+        match st {
+            Ok(st) => Some(st.st_mtime),
+            Err(Errno::NOENT) => None,
             Err(_) => {
                 self.stats.files_unreadable += 1;
                 None

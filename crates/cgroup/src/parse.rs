@@ -167,11 +167,11 @@ pub struct BlkioTable {
 pub fn parse_blkio(s: &str) -> Result<BlkioTable, FormatError> {
     let mut out = BlkioTable::default();
     for (i, line) in s.lines().enumerate() {
-        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-        match fields.as_slice() {
-            [] => {}
-            [_, _] => {} // the "Total N" summary
-            [dev, op, value] => {
+        let mut it = line.split_ascii_whitespace();
+        match (it.next(), it.next(), it.next(), it.next()) {
+            (None, ..) => {}
+            (Some(_), Some(_), None, _) => {} // the "Total N" summary
+            (Some(dev), Some(op), Some(value), None) => {
                 let (major, minor) =
                     parse_dev(dev).map_err(|e| FormatError::new(i + 1, e.message))?;
                 let value = value

@@ -1,11 +1,12 @@
 //! Reading one cgroup's stats from v1 or v2 files, with cAdvisor's arithmetic.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 use crate::fs::{HostPaths, Reader, join_rel};
 use crate::layout::Layout;
-use crate::meta::{ContainerMeta, PodLookup};
+use crate::meta::PodLookup;
 use crate::parse;
 use crate::path::{CgroupIdentity, CgroupKind};
 use crate::stats::{
@@ -20,22 +21,59 @@ const USER_HZ: u64 = 100;
 /// Everything shared by the reads of one collection.
 pub(crate) struct Ctx<'a> {
     pub layout: &'a Layout,
+    /// The directories cgroups live in (v1 hierarchies read, or the unified tree), at most
+    /// [`MAX_DIRS`].
+    pub stat_dirs: &'a [PathBuf],
+    /// Index into `stat_dirs` of each controller of [`CTRL`].
+    pub ctrl: &'a [Option<usize>; 5],
     pub paths: &'a HostPaths,
     pub machine: &'a MachineInfo,
     pub devices: &'a HashMap<(u32, u32), String>,
     pub lookup: Option<&'a (dyn PodLookup + Send + Sync)>,
 }
 
-/// Reads one cgroup. `None` when it vanished (counted by the caller through the reader).
+/// The controllers read on v1, in the order of [`Ctx::ctrl`].
+pub(crate) const CTRL: [&str; 5] = ["cpu", "cpuacct", "memory", "blkio", "pids"];
+const CPU: usize = 0;
+const CPUACCT: usize = 1;
+const MEMORY: usize = 2;
+const BLKIO: usize = 3;
+const PIDS: usize = 4;
+/// At most this many distinct directories per cgroup (one per controller of [`CTRL`]).
+pub(crate) const MAX_DIRS: usize = 5;
+
+/// The open directories of one cgroup, one per entry of [`Ctx::stat_dirs`].
+struct Dirs {
+    fds: [Option<OwnedFd>; MAX_DIRS],
+    ctrl: [Option<usize>; 5],
+}
+
+impl Dirs {
+    fn get(&self, controller: usize) -> Option<&OwnedFd> {
+        let i = self.ctrl.get(controller).copied().flatten()?;
+        self.fds.get(i).and_then(Option::as_ref)
+    }
+}
+
+/// Reads one cgroup. `None` when it vanished (counted by the caller).
+/// `cached_start` is the creation time found by an earlier collection.
 pub(crate) fn read_cgroup(
     ctx: &Ctx<'_>,
     r: &mut Reader,
-    id: &str,
+    id: String,
     identity: CgroupIdentity,
+    cached_start: Option<i64>,
 ) -> Option<ContainerStats> {
     let is_root = identity.kind == CgroupKind::Root;
+    let dirs = Dirs {
+        fds: std::array::from_fn(|i| ctx.stat_dirs.get(i).and_then(|b| r.open_dir(b, &id))),
+        ctrl: *ctx.ctrl,
+    };
+    if dirs.fds.iter().all(Option::is_none) {
+        return None;
+    }
     let mut c = ContainerStats {
-        id: id.to_string(),
+        id,
         identity,
         container: String::new(),
         image: String::new(),
@@ -53,45 +91,44 @@ pub(crate) fn read_cgroup(
     let meta = fill_labels(ctx, &mut c);
 
     // Creation time: min over hierarchy directories of the dir mtime and the rarely
-    // modified cgroup.clone_children (v1) / cgroup.events (v2), floored at boot.
-    let marker = if ctx.layout.is_v1() {
-        "cgroup.clone_children"
-    } else {
-        "cgroup.events"
-    };
-    let mut created: Option<i64> = None;
-    let mut dirs_present = 0;
-    for base in ctx.layout.stat_dirs() {
-        let dir = join_rel(base, id);
-        if let Some(t) = r.mtime(&dir, "") {
-            dirs_present += 1;
-            created = Some(created.map_or(t, |c| c.min(t)));
-            if let Some(t) = r.mtime(&dir, marker) {
-                created = Some(created.map_or(t, |c| c.min(t)));
+    // modified cgroup.clone_children (v1) / cgroup.events (v2), floored at boot. Computed
+    // once per cgroup, as cAdvisor does when it first sees a container.
+    c.start_time_unix = match cached_start {
+        Some(t) => t,
+        None => {
+            let marker = if ctx.layout.is_v1() {
+                "cgroup.clone_children"
+            } else {
+                "cgroup.events"
+            };
+            let mut created: Option<i64> = None;
+            for fd in dirs.fds.iter().flatten() {
+                for name in ["", marker] {
+                    if let Some(t) = r.mtime(fd, name) {
+                        created = Some(created.map_or(t, |c| c.min(t)));
+                    }
+                }
             }
+            created.unwrap_or(0).max(ctx.machine.boot_time_unix)
         }
-    }
-    if dirs_present == 0 {
-        return None;
-    }
-    c.start_time_unix = created.unwrap_or(0).max(ctx.machine.boot_time_unix);
+    };
 
     let (first_pid, procs_found) = if ctx.layout.is_v1() {
-        read_v1(ctx, r, &mut c, is_root)
+        read_v1(ctx, r, &dirs, &mut c, is_root)
     } else {
-        read_v2(ctx, r, &mut c, is_root)
+        read_v2(ctx, r, &dirs, &mut c, is_root)
     };
 
     // Network: the root (pid 1) and pod sandboxes only.
     let net_pid = if is_root {
         Some(1)
-    } else if c.identity.kind == CgroupKind::Container && is_sandbox(ctx, r, &meta, first_pid) {
+    } else if c.identity.kind == CgroupKind::Container && is_sandbox(ctx, r, meta, first_pid) {
         first_pid
     } else {
         None
     };
     if let Some(pid) = net_pid {
-        let dir = ctx.paths.proc_root.join(pid.to_string()).join("net");
+        let dir = ctx.paths.proc_root.join(format!("{pid}/net"));
         if let Some(ifaces) = r.parsed(&dir, "dev", parse::parse_net_dev) {
             c.network = ifaces;
         }
@@ -100,11 +137,7 @@ pub(crate) fn read_cgroup(
     // A cgroup removed while we read it: `cgroup.procs`, which every cgroup has, went
     // missing under us.
     if !procs_found {
-        let still_there = ctx
-            .layout
-            .stat_dirs()
-            .iter()
-            .any(|b| join_rel(b, id).is_dir());
+        let still_there = ctx.stat_dirs.iter().any(|b| join_rel(b, &c.id).is_dir());
         if !still_there {
             return None;
         }
@@ -113,7 +146,8 @@ pub(crate) fn read_cgroup(
 }
 
 /// Sets the Kubernetes labels from the path and the pod lookup.
-fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<ContainerMeta> {
+/// Returns whether the metadata calls the container a sandbox (`None`: no metadata).
+fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<bool> {
     let id = &c.identity;
     let uid = id.pod_uid.as_deref()?;
     match id.kind {
@@ -127,17 +161,20 @@ fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<ContainerMeta> {
         CgroupKind::Container => {
             let cid = id.container_id.as_deref().unwrap_or_default();
             let meta = ctx.lookup.and_then(|l| l.lookup(uid, cid));
-            c.name = cid.to_string();
-            if let Some(m) = &meta {
-                c.namespace.clone_from(&m.namespace);
-                c.pod.clone_from(&m.pod);
-                c.container.clone_from(&m.container);
-                c.image.clone_from(&m.image);
-                if let Some(n) = &m.name {
-                    c.name.clone_from(n);
+            match meta {
+                Some(m) => {
+                    c.name = m.name.unwrap_or_else(|| cid.to_string());
+                    c.namespace = m.namespace;
+                    c.pod = m.pod;
+                    c.container = m.container;
+                    c.image = m.image;
+                    Some(m.sandbox)
+                }
+                None => {
+                    c.name = cid.to_string();
+                    None
                 }
             }
-            meta
         }
         _ => None,
     }
@@ -148,19 +185,16 @@ fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<ContainerMeta> {
 fn is_sandbox(
     ctx: &Ctx<'_>,
     r: &mut Reader,
-    meta: &Option<ContainerMeta>,
+    meta_sandbox: Option<bool>,
     first_pid: Option<u32>,
 ) -> bool {
-    if let Some(m) = meta {
-        return m.sandbox;
+    if let Some(s) = meta_sandbox {
+        return s;
     }
     let Some(pid) = first_pid else { return false };
     let dir = ctx.paths.proc_root.join(pid.to_string());
-    r.read(&dir, "comm").is_some_and(|s| s.trim() == "pause")
-}
-
-fn dir_of(layout: &Layout, controller: &str, id: &str) -> Option<PathBuf> {
-    layout.controller(controller).map(|b| join_rel(b, id))
+    r.read(dir.as_path(), "comm")
+        .is_some_and(|s| s.trim() == "pause")
 }
 
 /// v1: each controller in its own hierarchy. Returns the first pid of the cgroup and
@@ -168,33 +202,31 @@ fn dir_of(layout: &Layout, controller: &str, id: &str) -> Option<PathBuf> {
 fn read_v1(
     ctx: &Ctx<'_>,
     r: &mut Reader,
+    dirs: &Dirs,
     c: &mut ContainerStats,
     is_root: bool,
 ) -> (Option<u32>, bool) {
-    let layout = ctx.layout;
     let mut first_pid = None;
     let mut procs_found = false;
     let mut quota_set = false;
 
     // cpu.shares exists in every cgroup of the cpu hierarchy: it tells whether the cgroup
     // has a cpu path (cAdvisor's HasCpu) without an extra stat.
-    let cpu_dir = dir_of(layout, "cpu", &c.id);
-    let shares = cpu_dir
-        .as_deref()
-        .and_then(|d| r.parsed(d, "cpu.shares", parse::parse_u64));
+    let cpu_dir = dirs.get(CPU);
+    let shares = cpu_dir.and_then(|d| r.parsed(d, "cpu.shares", parse::parse_u64));
     if let (Some(dir), Some(shares)) = (cpu_dir, shares) {
         c.spec.cpu_shares = Some(shares);
         c.spec.cpu_period_us = Some(
-            r.parsed(&dir, "cpu.cfs_period_us", parse::parse_u64)
+            r.parsed(dir, "cpu.cfs_period_us", parse::parse_u64)
                 .unwrap_or(0),
         );
-        if let Some(q) = r.parsed(&dir, "cpu.cfs_quota_us", parse::parse_i64)
+        if let Some(q) = r.parsed(dir, "cpu.cfs_quota_us", parse::parse_i64)
             && let Ok(q) = u64::try_from(q)
         {
             c.spec.cpu_quota_us = Some(q);
             quota_set = q != 0;
         }
-        let procs = r.read(&dir, "cgroup.procs").map(parse::parse_procs);
+        let procs = r.read(dir, "cgroup.procs").map(parse::parse_procs);
         if let Some(p) = procs {
             procs_found = true;
             first_pid = p.first;
@@ -204,7 +236,7 @@ fn read_v1(
         }
         let mut cfs = CfsStats::default();
         if quota_set
-            && r.flat_keyed(&dir, "cpu.stat", |k, v| match k {
+            && r.flat_keyed(dir, "cpu.stat", |k, v| match k {
                 "nr_periods" => cfs.periods = v,
                 "nr_throttled" => cfs.throttled_periods = v,
                 "throttled_time" => cfs.throttled_ns = v,
@@ -214,12 +246,12 @@ fn read_v1(
             c.cpu.get_or_insert_with(CpuStats::default).cfs = Some(cfs);
         }
     }
-    if let Some(dir) = dir_of(layout, "cpuacct", &c.id) {
-        if let Some(u) = r.parsed(&dir, "cpuacct.usage", parse::parse_u64) {
+    if let Some(dir) = dirs.get(CPUACCT) {
+        if let Some(u) = r.parsed(dir, "cpuacct.usage", parse::parse_u64) {
             c.cpu.get_or_insert_with(CpuStats::default).usage_ns = u;
         }
         let (mut user, mut system) = (None, None);
-        r.flat_keyed(&dir, "cpuacct.stat", |k, v| match k {
+        r.flat_keyed(dir, "cpuacct.stat", |k, v| match k {
             "user" => user = Some(v),
             "system" => system = Some(v),
             _ => {}
@@ -230,13 +262,13 @@ fn read_v1(
             cpu.system_ns = system.unwrap_or(0).saturating_mul(1_000_000_000 / USER_HZ);
         }
     }
-    if let Some(dir) = dir_of(layout, "memory", &c.id) {
+    if let Some(dir) = dirs.get(MEMORY) {
         // rss, cache, mapped_file, swap, inactive_file, active_file: local and total_.
         let mut local = [None::<u64>; 6];
         let mut total = [None::<u64>; 6];
         let mut m = MemoryStats::default();
         let mut pg = (0u64, 0u64);
-        let ok = r.flat_keyed(&dir, "memory.stat", |k, v| {
+        let ok = r.flat_keyed(dir, "memory.stat", |k, v| {
             let (key, slots) = match k.strip_prefix("total_") {
                 Some(k) => (k, &mut total),
                 None => (k, &mut local),
@@ -278,41 +310,39 @@ fn read_v1(
             m.pgfault = pg.0;
             m.pgmajfault = pg.1;
             m.usage_bytes = r
-                .parsed(&dir, "memory.usage_in_bytes", parse::parse_u64)
+                .parsed(dir, "memory.usage_in_bytes", parse::parse_u64)
                 .unwrap_or(0);
             m.max_usage_bytes = r
-                .parsed(&dir, "memory.max_usage_in_bytes", parse::parse_u64)
+                .parsed(dir, "memory.max_usage_in_bytes", parse::parse_u64)
                 .unwrap_or(0);
             m.failcnt = r
-                .parsed(&dir, "memory.failcnt", parse::parse_u64)
+                .parsed(dir, "memory.failcnt", parse::parse_u64)
                 .unwrap_or(0);
             m.working_set_bytes = m.usage_bytes.saturating_sub(m.inactive_file_bytes);
             c.memory = Some(m);
             let limit = if is_root {
                 ctx.machine.memory_bytes
             } else {
-                r.parsed(&dir, "memory.limit_in_bytes", parse::parse_u64)
+                r.parsed(dir, "memory.limit_in_bytes", parse::parse_u64)
                     .map(|l| if l > UNLIMITED { 0 } else { l })
                     .unwrap_or(0)
             };
             c.spec.memory_limit_bytes = Some(limit);
         }
     }
-    if let Some(dir) = dir_of(layout, "pids", &c.id) {
+    if let Some(dir) = dirs.get(PIDS) {
         let p = c.processes.get_or_insert_with(ProcessStats::default);
         if !is_root {
             // cAdvisor drops the pids path of the v1 root: threads and max stay 0.
-            p.threads = r
-                .parsed(&dir, "pids.current", parse::parse_u64)
-                .unwrap_or(0);
+            p.threads = r.parsed(dir, "pids.current", parse::parse_u64).unwrap_or(0);
             p.threads_max = r
-                .parsed(&dir, "pids.max", parse::parse_max)
+                .parsed(dir, "pids.max", parse::parse_max)
                 .flatten()
                 .unwrap_or(0);
         }
     }
-    if let Some(dir) = dir_of(layout, "blkio", &c.id) {
-        read_blkio(ctx, r, c, &dir);
+    if let Some(dir) = dirs.get(BLKIO) {
+        read_blkio(ctx, r, c, dir);
     }
     if is_root {
         first_pid = Some(1);
@@ -321,7 +351,7 @@ fn read_v1(
 }
 
 /// runc's `fs/blkio.go` file-group choice: the first group whose first file has entries.
-fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: &Path) {
+fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: &OwnedFd) {
     const GROUPS: [(&str, &str, &str); 5] = [
         (
             "blkio.bfq.sectors_recursive",
@@ -367,36 +397,28 @@ fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: &Path)
             .unwrap_or_default();
         r.stats.unknown_keys += serviced.unknown_keys + bytes.unknown_keys;
         let mut per_dev: Vec<DiskIo> = Vec::new();
-        let mut slot = |major: u32, minor: u32| -> usize {
-            match per_dev
-                .iter()
-                .position(|d| d.major == major && d.minor == minor)
-            {
-                Some(i) => i,
-                None => {
-                    per_dev.push(DiskIo {
-                        major,
-                        minor,
-                        ..DiskIo::default()
-                    });
-                    per_dev.len() - 1
-                }
-            }
-        };
-        let mut sets: Vec<(usize, parse::BlkioOp, u64, bool)> = Vec::new();
-        for e in &bytes.entries {
-            sets.push((slot(e.major, e.minor), e.op, e.value, true));
-        }
-        for e in &serviced.entries {
-            sets.push((slot(e.major, e.minor), e.op, e.value, false));
-        }
-        for (i, op, v, is_bytes) in sets {
-            if let Some(d) = per_dev.get_mut(i) {
-                match (op, is_bytes) {
-                    (parse::BlkioOp::Read, true) => d.read_bytes = v,
-                    (parse::BlkioOp::Write, true) => d.write_bytes = v,
-                    (parse::BlkioOp::Read, false) => d.reads = v,
-                    (parse::BlkioOp::Write, false) => d.writes = v,
+        for (table, is_bytes) in [(&bytes, true), (&serviced, false)] {
+            for e in &table.entries {
+                let d = match per_dev
+                    .iter()
+                    .position(|d| d.major == e.major && d.minor == e.minor)
+                {
+                    Some(i) => per_dev.get_mut(i),
+                    None => {
+                        per_dev.push(DiskIo {
+                            major: e.major,
+                            minor: e.minor,
+                            ..DiskIo::default()
+                        });
+                        per_dev.last_mut()
+                    }
+                };
+                let Some(d) = d else { continue };
+                match (e.op, is_bytes) {
+                    (parse::BlkioOp::Read, true) => d.read_bytes = e.value,
+                    (parse::BlkioOp::Write, true) => d.write_bytes = e.value,
+                    (parse::BlkioOp::Read, false) => d.reads = e.value,
+                    (parse::BlkioOp::Write, false) => d.writes = e.value,
                     _ => {}
                 }
             }
@@ -414,17 +436,21 @@ fn finish_disk_io(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, mut dev
             d.device.clone_from(n);
         }
     }
-    let before = devs.len();
-    let mut seen: Vec<String> = Vec::with_capacity(devs.len());
-    devs.retain(|d| {
-        if seen.contains(&d.device) {
-            false
+    // Keep the first device (in MAJ:MIN order) of each name: never two series with the
+    // same labels.
+    let mut i = 0;
+    while i < devs.len() {
+        let dup = match (devs.get(..i), devs.get(i)) {
+            (Some(before), Some(d)) => before.iter().any(|b| b.device == d.device),
+            _ => false,
+        };
+        if dup {
+            devs.remove(i);
+            r.stats.duplicate_devices += 1;
         } else {
-            seen.push(d.device.clone());
-            true
+            i += 1;
         }
-    });
-    r.stats.duplicate_devices += (before - devs.len()) as u64;
+    }
     c.disk_io = devs;
 }
 
@@ -432,28 +458,28 @@ fn finish_disk_io(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, mut dev
 fn read_v2(
     ctx: &Ctx<'_>,
     r: &mut Reader,
+    dirs: &Dirs,
     c: &mut ContainerStats,
     is_root: bool,
 ) -> (Option<u32>, bool) {
-    let Some(base) = ctx.layout.unified.as_deref() else {
+    let Some(dir) = dirs.get(CPU) else {
         return (None, false);
     };
-    let dir = join_rel(base, &c.id);
 
     // CPU.
     let (quota, period) = r
-        .parsed(&dir, "cpu.max", parse::parse_cpu_max)
+        .parsed(dir, "cpu.max", parse::parse_cpu_max)
         .unwrap_or((None, 0));
     c.spec.cpu_period_us = Some(period);
     c.spec.cpu_quota_us = quota;
     c.spec.cpu_shares = Some(
-        r.parsed(&dir, "cpu.weight", parse::parse_u64)
+        r.parsed(dir, "cpu.weight", parse::parse_u64)
             .map(weight_to_shares)
             .unwrap_or(0),
     );
     let mut cpu = CpuStats::default();
     let mut cfs = CfsStats::default();
-    if r.flat_keyed(&dir, "cpu.stat", |k, v| match k {
+    if r.flat_keyed(dir, "cpu.stat", |k, v| match k {
         "usage_usec" => cpu.usage_ns = v.saturating_mul(1000),
         "user_usec" => cpu.user_ns = v.saturating_mul(1000),
         "system_usec" => cpu.system_ns = v.saturating_mul(1000),
@@ -471,7 +497,7 @@ fn read_v2(
     // Memory.
     let mut m = MemoryStats::default();
     let (mut anon, mut file) = (0u64, 0u64);
-    if r.flat_keyed(&dir, "memory.stat", |k, v| match k {
+    if r.flat_keyed(dir, "memory.stat", |k, v| match k {
         "anon" => anon = v,
         "file" => file = v,
         "file_mapped" => m.mapped_file_bytes = v,
@@ -484,15 +510,15 @@ fn read_v2(
         m.rss_bytes = anon;
         m.cache_bytes = file;
         m.usage_bytes = r
-            .parsed(&dir, "memory.current", parse::parse_u64)
+            .parsed(dir, "memory.current", parse::parse_u64)
             .unwrap_or(anon.saturating_add(file));
         m.working_set_bytes = m.usage_bytes.saturating_sub(m.inactive_file_bytes);
         m.max_usage_bytes = if is_root {
             0
         } else {
-            r.parsed(&dir, "memory.peak", parse::parse_u64).unwrap_or(0)
+            r.parsed(dir, "memory.peak", parse::parse_u64).unwrap_or(0)
         };
-        m.swap_bytes = match r.parsed(&dir, "memory.swap.current", parse::parse_u64) {
+        m.swap_bytes = match r.parsed(dir, "memory.swap.current", parse::parse_u64) {
             Some(s) => s,
             None if is_root => ctx.machine.swap_used_bytes,
             None => 0,
@@ -501,7 +527,7 @@ fn read_v2(
         c.spec.memory_limit_bytes = Some(if is_root {
             ctx.machine.memory_bytes
         } else {
-            r.parsed(&dir, "memory.max", parse::parse_max)
+            r.parsed(dir, "memory.max", parse::parse_max)
                 .flatten()
                 .map(|l| if l > UNLIMITED { 0 } else { l })
                 .unwrap_or(0)
@@ -509,14 +535,14 @@ fn read_v2(
     }
 
     // Processes.
-    let procs = r.read(&dir, "cgroup.procs").map(parse::parse_procs);
+    let procs = r.read(dir, "cgroup.procs").map(parse::parse_procs);
     let procs_found = procs.is_some();
     let procs = procs.unwrap_or_default();
     let threads = r
-        .parsed(&dir, "pids.current", parse::parse_u64)
+        .parsed(dir, "pids.current", parse::parse_u64)
         .unwrap_or(procs.count);
     let threads_max = r
-        .parsed(&dir, "pids.max", parse::parse_max)
+        .parsed(dir, "pids.max", parse::parse_max)
         .flatten()
         .unwrap_or(0);
     c.processes = Some(ProcessStats {
@@ -526,7 +552,7 @@ fn read_v2(
     });
 
     // Block I/O.
-    if let Some(io) = r.parsed(&dir, "io.stat", parse::parse_io_stat) {
+    if let Some(io) = r.parsed(dir, "io.stat", parse::parse_io_stat) {
         r.stats.unknown_keys += io.unknown_keys;
         let devs = io
             .devices

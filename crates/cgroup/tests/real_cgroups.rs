@@ -182,7 +182,10 @@ fn real_cgroup_cpu_and_memory_rise() {
     assert_eq!(c0.processes.map(|p| p.processes), Some(0));
     let cpu0 = c0.cpu.map(|c| c.usage_ns).unwrap_or(0);
     let mem0 = c0.memory.map(|m| m.usage_bytes).unwrap_or(0);
-    assert!(mem0 < HOLD_BYTES as u64 / 4, "fresh cgroup uses {mem0} bytes");
+    assert!(
+        mem0 < HOLD_BYTES as u64 / 4,
+        "fresh cgroup uses {mem0} bytes"
+    );
 
     let exe = std::env::current_exe().unwrap();
     let child = Command::new(exe)
@@ -253,7 +256,10 @@ fn real_cgroup_cpu_and_memory_rise() {
         })
         .expect("rss series for the test container");
     assert!(line.contains(&format!("name=\"{CTR_ID}\"")), "{line}");
-    assert!(line.ends_with(&format!(" {}", after.timestamp_ms)), "{line}");
+    assert!(
+        line.ends_with(&format!(" {}", after.timestamp_ms)),
+        "{line}"
+    );
     drop(guard);
     for rel in &rels {
         for b in &bases {
