@@ -391,6 +391,9 @@ pub struct Parser<'a> {
     names: Vec<(usize, usize, bool)>,
     /// Signatures ([`name_signature`]) of the names in `names`.
     names_mask: u64,
+    /// For label sets past [`BIG_LABEL_SET`] names: every (unescaped) name, so a hostile line
+    /// with thousands of colliding names costs linear, not quadratic, time.
+    big_names: Option<std::collections::HashSet<String>>,
     /// OpenMetrics family-level state.
     om: om::State,
 }
@@ -405,6 +408,7 @@ impl<'a> Parser<'a> {
             done: false,
             names: Vec::new(),
             names_mask: 0,
+            big_names: None,
             om: om::State::default(),
         }
     }
@@ -452,6 +456,7 @@ impl<'a> Parser<'a> {
     fn reset_names(&mut self) {
         self.names.clear();
         self.names_mask = 0;
+        self.big_names = None;
     }
 
     /// Records a label name (content span) and fails when it repeats an earlier one of the same
@@ -467,7 +472,7 @@ impl<'a> Parser<'a> {
         // Fast path: a 64-bit signature set of the names so far (length, first and last
         // byte). A name whose signature is new cannot repeat an earlier name; only on a
         // signature hit (or an escaped name) are names compared.
-        if !escaped {
+        if !escaped && self.big_names.is_none() {
             let name = &self.input[start..end];
             let bit = name_signature(name);
             let fresh = self.names_mask & bit == 0;
@@ -491,6 +496,22 @@ impl<'a> Parser<'a> {
     ) -> Result<(), ParseError> {
         let b = self.input;
         let name = &b[start..end];
+        if self.big_names.is_none() && self.names.len() >= BIG_LABEL_SET {
+            let set = self
+                .names
+                .iter()
+                .map(|&(s, e, _)| scan::unescape(scan::utf8(&b[s..e]).unwrap_or("")).into_owned())
+                .collect();
+            self.big_names = Some(set);
+        }
+        if let Some(set) = self.big_names.as_mut() {
+            let this = scan::unescape(scan::utf8(name).unwrap_or("")).into_owned();
+            if this == METRIC_NAME || !set.insert(this.clone()) {
+                return Err(self.error(at, format!("duplicate label name \"{this}\"")));
+            }
+            self.names.push((start, end, escaped));
+            return Ok(());
+        }
         if escaped {
             let this = scan::unescape(scan::utf8(name).unwrap_or(""));
             self.names_mask |= name_signature(this.as_bytes());
@@ -524,6 +545,9 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 }
+
+/// Past this many label names in one set, duplicate checks switch to a hash set.
+const BIG_LABEL_SET: usize = 32;
 
 /// One bit of 64 chosen by a label name's length, first and last byte: equal names have equal
 /// signatures, so a new signature proves a new name.

@@ -467,3 +467,17 @@ fn metric_type_keywords() {
         &["_bucket", "_sum", "_count"]
     );
 }
+
+#[test]
+fn huge_label_sets_with_colliding_signatures() {
+    // 20,000 names with the same length, first and last byte: every signature collides.
+    let mut body = String::from("m{");
+    for i in 0..20_000 {
+        body.push_str(&format!("a{i:05}z=\"v\","));
+    }
+    body.push_str("a00007z=\"dup\"} 1\n");
+    let e = err(&body, Format::Text);
+    assert!(e.ends_with("duplicate label name \"a00007z\""), "{e}");
+    let ok = body.replace("a00007z=\"dup\"", "b=\"x\"");
+    assert_eq!(samples(&ok, Format::Text)[0].1.len(), 20_002);
+}
