@@ -28,8 +28,8 @@ run() {
   out=$(/usr/bin/time -o "$tm" -f "%e %U %S" taskset -c "$CPU" "$@" 2>/dev/null | tail -1 | tr ' ' '\t')
   read -r wall user sys < "$tm"; rm -f "$tm"
   local mb sps
-  mb=$(sed -n 's/.*mb_s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
-  sps=$(sed -n 's/.*samples_s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  mb=$(sed -n 's/.*[[:space:]]mb_s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  sps=$(sed -n 's/.*[[:space:]]samples_s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
   python3 - "$label" "$f" "${mb:-0}" "$wall" "$user" "$sys" "${sps:-0}" <<'PY'
 import sys
 label, f, mb, wall, user, sys_, sps = sys.argv[1:]

@@ -429,6 +429,17 @@ impl LabelsBuilder {
         }
     }
 
+    /// The same as [`set`](Self::set), in O(1) when `name` sorts after every name present
+    /// (labels arriving in order, as targets write them); otherwise it falls back to `set`.
+    pub fn push(&mut self, name: &str, value: &str) {
+        let after_last = self.len == 0 || self.entries[self.len - 1].0.as_str() < name;
+        if !after_last {
+            self.set(name, value);
+        } else if !value.is_empty() {
+            self.push_unchecked(name, value);
+        }
+    }
+
     /// Removes `name` if present.
     pub fn del(&mut self, name: &str) {
         if let Ok(i) = self.find(name) {
@@ -561,6 +572,18 @@ mod tests {
         b.retain(|n, _| n != "x");
         assert_eq!(b.labels(), Labels::from_pairs([("m", "13"), ("y", "2")]));
         assert!(b.equals(&Labels::from_pairs([("m", "13"), ("y", "2")])));
+    }
+
+    #[test]
+    fn builder_push_in_and_out_of_order() {
+        let mut b = LabelsBuilder::new();
+        b.push("a", "1");
+        b.push("c", "3");
+        b.push("d", "");
+        b.push("b", "2");
+        b.push("c", "4");
+        b.push("a", "");
+        assert_eq!(b.labels(), Labels::from_pairs([("b", "2"), ("c", "4")]));
     }
 
     #[test]

@@ -209,9 +209,11 @@ impl<'a> Series<'a> {
     /// Prometheus, a label with an empty value is absent.
     pub fn write_labels(&self, builder: &mut LabelsBuilder) {
         builder.clear();
-        builder.set(METRIC_NAME, &self.name());
-        for (n, v) in self.labels() {
-            builder.set(&n, &v);
+        let raw = self.raw_str();
+        let it = RawLabels::new(&raw);
+        builder.set(METRIC_NAME, &it.name());
+        for (n, v) in it {
+            builder.push(&n, &v);
         }
     }
 }
