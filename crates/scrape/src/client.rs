@@ -69,7 +69,10 @@ pub struct Fetched {
 
 /// Maps a `Content-Type` to a parser as Prometheus' `textparse.extractMediaType` does;
 /// `Err` carries Prometheus' message when no fallback applies.
-pub fn format_for(content_type: Option<&str>, fallback: Option<ScrapeProtocol>) -> Result<Format, String> {
+pub fn format_for(
+    content_type: Option<&str>,
+    fallback: Option<ScrapeProtocol>,
+) -> Result<Format, String> {
     let fb = || -> Option<Format> {
         match fallback? {
             ScrapeProtocol::PrometheusText004 | ScrapeProtocol::PrometheusText100 => {
@@ -87,7 +90,12 @@ pub fn format_for(content_type: Option<&str>, fallback: Option<ScrapeProtocol>) 
             "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".to_string()
         });
     }
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media.as_str() {
         "application/openmetrics-text" => Ok(Format::OpenMetrics),
         "text/plain" => Ok(Format::Text),
@@ -455,7 +463,9 @@ impl JobClient {
             {
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
-                    return Err(transport(format!("stopped after {MAX_REDIRECTS} redirects")));
+                    return Err(transport(format!(
+                        "stopped after {MAX_REDIRECTS} redirects"
+                    )));
                 }
                 let loc = loc.to_str().map_err(|e| transport(e.to_string()))?;
                 uri = resolve_location(&uri, loc).map_err(transport)?;
@@ -465,13 +475,11 @@ impl JobClient {
         };
         if resp.status() != StatusCode::OK {
             let st = resp.status();
-            return Err(FetchError::Status(format!(
-                "{} {}",
-                st.as_u16(),
-                st.canonical_reason().unwrap_or("")
-            )
-            .trim_end()
-            .to_string()));
+            return Err(FetchError::Status(
+                format!("{} {}", st.as_u16(), st.canonical_reason().unwrap_or(""))
+                    .trim_end()
+                    .to_string(),
+            ));
         }
         let content_type = resp
             .headers()
@@ -489,7 +497,11 @@ impl JobClient {
             self.body_size_limit
         };
         let mut incoming = resp.into_body();
-        let mut raw = if gzip { Vec::new() } else { std::mem::take(body) };
+        let mut raw = if gzip {
+            Vec::new()
+        } else {
+            std::mem::take(body)
+        };
         while let Some(frame) = incoming.frame().await {
             let frame = frame.map_err(|e| transport(error_chain(&e)))?;
             if let Ok(data) = frame.into_data() {
@@ -547,7 +559,8 @@ fn resolve_location(base: &Uri, loc: &str) -> Result<Uri, String> {
         let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
         format!("{scheme}://{auth}{dir}{loc}")
     };
-    s.parse::<Uri>().map_err(|e| format!("bad redirect location {loc:?}: {e}"))
+    s.parse::<Uri>()
+        .map_err(|e| format!("bad redirect location {loc:?}: {e}"))
 }
 
 #[cfg(test)]
@@ -556,9 +569,15 @@ mod tests {
 
     #[test]
     fn content_type_decides_format() {
-        assert_eq!(format_for(Some("text/plain; version=0.0.4"), None), Ok(Format::Text));
         assert_eq!(
-            format_for(Some("application/openmetrics-text; version=1.0.0; charset=utf-8"), None),
+            format_for(Some("text/plain; version=0.0.4"), None),
+            Ok(Format::Text)
+        );
+        assert_eq!(
+            format_for(
+                Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                None
+            ),
             Ok(Format::OpenMetrics)
         );
         assert_eq!(
@@ -578,8 +597,14 @@ mod tests {
     #[test]
     fn redirect_locations() {
         let base: Uri = "http://a:1/x/metrics".parse().unwrap();
-        assert_eq!(resolve_location(&base, "/m").unwrap().to_string(), "http://a:1/m");
-        assert_eq!(resolve_location(&base, "m2").unwrap().to_string(), "http://a:1/x/m2");
+        assert_eq!(
+            resolve_location(&base, "/m").unwrap().to_string(),
+            "http://a:1/m"
+        );
+        assert_eq!(
+            resolve_location(&base, "m2").unwrap().to_string(),
+            "http://a:1/x/m2"
+        );
         assert_eq!(
             resolve_location(&base, "http://b:2/z").unwrap().to_string(),
             "http://b:2/z"

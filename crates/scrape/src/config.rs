@@ -428,7 +428,9 @@ pub struct ScrapeConfig {
 
 fn check_protocols(p: &[ScrapeProtocol], what: &str) -> Result<(), ConfigError> {
     if p.is_empty() {
-        return Err(ConfigError(format!("{what}: scrape_protocols cannot be empty")));
+        return Err(ConfigError(format!(
+            "{what}: scrape_protocols cannot be empty"
+        )));
     }
     for (i, a) in p.iter().enumerate() {
         if p[..i].contains(a) {
@@ -575,10 +577,14 @@ impl ScrapeConfig {
         }
         // At most one authentication method.
         let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
-        let methods = [self.basic_auth.is_some(), self.authorization.is_some(), bearer]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let methods = [
+            self.basic_auth.is_some(),
+            self.authorization.is_some(),
+            bearer,
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if methods > 1 {
             return Err(ConfigError(format!(
                 "scrape config for job {job:?}: at most one of basic_auth, authorization & bearer_token(_file) must be configured"
@@ -653,7 +659,11 @@ impl ScrapeConfig {
             let lower = name.to_ascii_lowercase();
             if matches!(
                 lower.as_str(),
-                "authorization" | "user-agent" | "accept" | "accept-encoding" | "host"
+                "authorization"
+                    | "user-agent"
+                    | "accept"
+                    | "accept-encoding"
+                    | "host"
                     | "x-prometheus-scrape-timeout-seconds"
             ) {
                 return Err(ConfigError(format!(
@@ -674,7 +684,9 @@ impl ScrapeConfig {
             }
         }
         scrapeline_sd::relabel::compile(&self.relabel_configs).map_err(|e| {
-            ConfigError(format!("scrape config for job {job:?}: relabel_configs: {e}"))
+            ConfigError(format!(
+                "scrape config for job {job:?}: relabel_configs: {e}"
+            ))
         })?;
         scrapeline_sd::relabel::compile(&self.metric_relabel_configs).map_err(|e| {
             ConfigError(format!(
@@ -686,7 +698,8 @@ impl ScrapeConfig {
 
     /// The scrape interval (after [`apply_global`](Self::apply_global)).
     pub fn interval(&self) -> Duration {
-        self.scrape_interval.map_or(Duration::from_secs(60), |d| d.0)
+        self.scrape_interval
+            .map_or(Duration::from_secs(60), |d| d.0)
     }
     /// The scrape timeout (after [`apply_global`](Self::apply_global)).
     pub fn timeout(&self) -> Duration {
@@ -787,7 +800,10 @@ mod tests {
         );
         let mut c = ScrapeConfig::new("j");
         c.scrape_protocols = Some(vec![ScrapeProtocol::PrometheusText004]);
-        assert_eq!(c.accept_header(), "text/plain;version=0.0.4;q=0.6,*/*;q=0.5");
+        assert_eq!(
+            c.accept_header(),
+            "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+        );
         let mut c = ScrapeConfig::new("j");
         c.metric_name_validation_scheme = Some(ValidationScheme::Legacy);
         c.scrape_protocols = Some(vec![ScrapeProtocol::PrometheusText100]);

@@ -62,7 +62,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseDurationError> {
                 go_quote(s)
             )));
         };
-        if pos + 1 <= last_pos {
+        if pos < last_pos {
             return Err(invalid());
         }
         last_pos = pos + 1;
@@ -71,7 +71,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseDurationError> {
             return Err(ParseDurationError("duration out of range".into()));
         }
     }
-    let ms = u64::try_from(total_ms).map_err(|_| ParseDurationError("duration out of range".into()))?;
+    let ms =
+        u64::try_from(total_ms).map_err(|_| ParseDurationError("duration out of range".into()))?;
     Ok(Duration::from_millis(ms))
 }
 
@@ -85,7 +86,7 @@ pub fn format_duration(d: Duration) -> String {
     let mut out = String::new();
     for (i, (unit, mult)) in UNITS.iter().enumerate() {
         let exact = i < 2;
-        if exact && ms % mult != 0 {
+        if exact && !ms.is_multiple_of(*mult) {
             continue;
         }
         let v = ms / mult;
@@ -197,7 +198,7 @@ impl fmt::Display for ByteSize {
             return f.write_str("0B");
         }
         for (n, m) in U {
-            if self.0 % m == 0 {
+            if self.0.is_multiple_of(m) {
                 return write!(f, "{}{}", self.0 / m, n);
             }
         }

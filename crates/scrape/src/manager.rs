@@ -51,8 +51,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn pipeline_config(cfg: &ScrapeConfig) -> Result<PipelineConfig, ConfigError> {
-    let rules = compile(&cfg.metric_relabel_configs)
-        .map_err(|e| ConfigError(format!("job {:?}: metric_relabel_configs: {e}", cfg.job_name)))?;
+    let rules = compile(&cfg.metric_relabel_configs).map_err(|e| {
+        ConfigError(format!(
+            "job {:?}: metric_relabel_configs: {e}",
+            cfg.job_name
+        ))
+    })?;
     let n = |v: Option<u64>| usize::try_from(v.unwrap_or(0)).unwrap_or(usize::MAX);
     Ok(PipelineConfig {
         honor_labels: cfg.honor_labels,
@@ -92,7 +96,11 @@ impl Pool {
         })
     }
 
-    fn build_targets(&mut self, groups: &[TargetGroup], keep_max: usize) -> BTreeMap<u64, NewTarget> {
+    fn build_targets(
+        &mut self,
+        groups: &[TargetGroup],
+        keep_max: usize,
+    ) -> BTreeMap<u64, NewTarget> {
         let mut lb = LabelsBuilder::new();
         let mut out = BTreeMap::new();
         self.dropped.clear();
@@ -100,7 +108,9 @@ impl Pool {
         self.sync_failures.clear();
         let keep = match self.cfg.keep_dropped_targets.unwrap_or(0) {
             0 => keep_max,
-            k => usize::try_from(k).unwrap_or(usize::MAX).min(keep_max.max(1)),
+            k => usize::try_from(k)
+                .unwrap_or(usize::MAX)
+                .min(keep_max.max(1)),
         };
         for g in groups {
             for t in &g.targets {
@@ -186,12 +196,7 @@ impl Pool {
 
     /// Prometheus' `scrapePool.Sync` (and, with `restart`, `reload`): start loops for new
     /// targets, stop loops of vanished ones, keep the rest.
-    fn sync(
-        &mut self,
-        shared: &Arc<Shared>,
-        groups: &[TargetGroup],
-        restart: Option<bool>,
-    ) {
+    fn sync(&mut self, shared: &Arc<Shared>, groups: &[TargetGroup], restart: Option<bool>) {
         let new = self.build_targets(groups, shared.options.max_dropped_targets);
         let mut old = std::mem::take(&mut self.active);
         for (h, t) in new {
@@ -227,9 +232,8 @@ impl Pool {
         }
         let limit = self.cfg.target_limit.unwrap_or(0);
         let n = self.active.len() as u64;
-        *lock(&self.forced) = (limit > 0 && n > limit).then(|| {
-            format!("target_limit exceeded (number of targets: {n}, limit: {limit})")
-        });
+        *lock(&self.forced) = (limit > 0 && n > limit)
+            .then(|| format!("target_limit exceeded (number of targets: {n}, limit: {limit})"));
     }
 
     fn stop_all(&mut self) {
@@ -298,10 +302,7 @@ impl ScrapeManager {
         let mut inner = lock(&self.inner);
         let mut fresh: Vec<(ScrapeConfig, Option<Pool>)> = Vec::new();
         for c in resolved {
-            let unchanged = inner
-                .pools
-                .get(&c.job_name)
-                .is_some_and(|p| *p.cfg == c);
+            let unchanged = inner.pools.get(&c.job_name).is_some_and(|p| *p.cfg == c);
             if unchanged {
                 fresh.push((c, None));
             } else {
@@ -352,10 +353,7 @@ impl ScrapeManager {
     /// Follows a discovery snapshot channel until shutdown: every change is applied to every
     /// job (jobs missing from the snapshot lose their targets), at most once per
     /// `discovery_reload_interval`.
-    pub async fn run(
-        &self,
-        mut targets: watch::Receiver<Arc<HashMap<String, Vec<TargetGroup>>>>,
-    ) {
+    pub async fn run(&self, mut targets: watch::Receiver<Arc<HashMap<String, Vec<TargetGroup>>>>) {
         loop {
             let snap = targets.borrow_and_update().clone();
             let jobs: Vec<String> = {

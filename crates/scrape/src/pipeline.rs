@@ -326,7 +326,9 @@ impl ScrapeCache {
             let r = self.append_empty(app, default_ts);
             return (stats, r);
         }
-        let res = self.append_inner(cfg, target, body, format, default_ts, app, scratch, &mut stats);
+        let res = self.append_inner(
+            cfg, target, body, format, default_ts, app, scratch, &mut stats,
+        );
         let res = res.and_then(|()| self.update_stale_markers(app, default_ts));
         if res.is_ok() {
             self.iter_done(true);

@@ -158,7 +158,13 @@ impl LoopCtx {
                 REPORT_BODY_SIZE,
             ]
         } else {
-            &[REPORT_UP, REPORT_DURATION, REPORT_SCRAPED, REPORT_POST, REPORT_ADDED]
+            &[
+                REPORT_UP,
+                REPORT_DURATION,
+                REPORT_SCRAPED,
+                REPORT_POST,
+                REPORT_ADDED,
+            ]
         }
     }
 
@@ -194,10 +200,8 @@ impl LoopCtx {
                         self.stale_all(&mut app, ts_ms);
                         None
                     } else {
-                        match format_for(
-                            content_type.as_deref(),
-                            self.cfg.fallback_scrape_protocol,
-                        ) {
+                        match format_for(content_type.as_deref(), self.cfg.fallback_scrape_protocol)
+                        {
                             Ok(format) => {
                                 let (st, res) = lock(&self.cache).append_body(
                                     &self.pipeline,

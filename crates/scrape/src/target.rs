@@ -82,7 +82,10 @@ pub fn populate_discovered_labels(
             ALWAYS_CLASSIC_LABEL,
             go_bool(cfg.always_scrape_classic_histograms),
         ),
-        (NATIVE_HISTOGRAMS_LABEL, go_bool(cfg.scrape_native_histograms)),
+        (
+            NATIVE_HISTOGRAMS_LABEL,
+            go_bool(cfg.scrape_native_histograms),
+        ),
     ];
     for (n, v) in defaults {
         if lb.get(n).is_none_or(str::is_empty) {
@@ -139,8 +142,8 @@ pub fn populate_labels(
         return Err(format!("{} is not a valid hostname", go_quote(&addr)));
     }
     let interval_s = lb.get(SCRAPE_INTERVAL_LABEL).unwrap_or("").to_owned();
-    let interval = parse_duration(&interval_s)
-        .map_err(|e| format!("error parsing scrape interval: {e}"))?;
+    let interval =
+        parse_duration(&interval_s).map_err(|e| format!("error parsing scrape interval: {e}"))?;
     if interval.is_zero() {
         return Err("scrape interval cannot be 0".into());
     }
@@ -342,10 +345,8 @@ mod tests {
     #[test]
     fn url_like_go() {
         let mut cfg = ScrapeConfig::new("j");
-        cfg.params.insert(
-            "abc".into(),
-            vec!["foo".into(), "bar".into(), "baz".into()],
-        );
+        cfg.params
+            .insert("abc".into(), vec!["foo".into(), "bar".into(), "baz".into()]);
         cfg.params.insert("xyz".into(), vec!["hoo".into()]);
         let labels = Labels::from_pairs([
             (ADDRESS_LABEL, "example.com:1234"),

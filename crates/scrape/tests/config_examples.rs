@@ -46,7 +46,10 @@ fn example_01_prometheus_kubernetes() {
     );
     let api = &jobs[0];
     assert_eq!(api.scheme, "https");
-    assert_eq!(api.tls_config.ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+    assert_eq!(
+        api.tls_config.ca_file,
+        "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    );
     assert_eq!(
         api.authorization.as_ref().unwrap().credentials_file,
         "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -54,7 +57,10 @@ fn example_01_prometheus_kubernetes() {
     assert_eq!(api.authorization.as_ref().unwrap().kind, "Bearer");
     assert_eq!(api.kubernetes_sd_configs.len(), 1);
     assert_eq!(jobs[4].metrics_path, "/probe");
-    assert_eq!(jobs[4].params.get("module"), Some(&vec!["http_2xx".to_string()]));
+    assert_eq!(
+        jobs[4].params.get("module"),
+        Some(&vec!["http_2xx".to_string()])
+    );
     // Global defaults: 1m interval, 10s timeout.
     assert_eq!(jobs[6].interval(), std::time::Duration::from_secs(60));
     assert_eq!(jobs[6].timeout(), std::time::Duration::from_secs(10));
@@ -133,7 +139,10 @@ fn example_04_prometheus3_features() {
     assert_eq!(g.scrape_interval.to_string(), "30s");
     let nh = &jobs[0];
     assert_eq!(nh.job_name, "pods-native-histograms");
-    assert_eq!(nh.fallback_scrape_protocol, Some(ScrapeProtocol::PrometheusText004));
+    assert_eq!(
+        nh.fallback_scrape_protocol,
+        Some(ScrapeProtocol::PrometheusText004)
+    );
     assert!(!nh.enable_compression);
     assert_eq!(nh.extra_scrape_metrics, Some(true));
     // Global scrape_protocols win over the native-histogram protobuf-first default.
@@ -141,7 +150,10 @@ fn example_04_prometheus3_features() {
         nh.accept_header(),
         "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
     );
-    let legacy = jobs.iter().find(|j| j.job_name == "legacy-names-job").unwrap();
+    let legacy = jobs
+        .iter()
+        .find(|j| j.job_name == "legacy-names-job")
+        .unwrap();
     assert_eq!(legacy.validation_scheme(), ValidationScheme::Legacy);
     assert_eq!(legacy.body_size_limit_bytes(), 16 << 20);
     assert_eq!(

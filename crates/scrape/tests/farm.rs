@@ -27,7 +27,11 @@ fn group(targets: &[Labels]) -> TargetGroup {
 }
 
 fn addr_target(addr: &str, path: &str) -> Labels {
-    Labels::from_pairs([("__address__", addr), ("__metrics_path__", path), ("path", path)])
+    Labels::from_pairs([
+        ("__address__", addr),
+        ("__metrics_path__", path),
+        ("path", path),
+    ])
 }
 
 fn manager(rec: &Recorder) -> ScrapeManager {
@@ -37,7 +41,10 @@ fn manager(rec: &Recorder) -> ScrapeManager {
 async fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let end = tokio::time::Instant::now() + limit;
     while !f() {
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -113,7 +120,9 @@ async fn exact_samples_staleness_and_report_series() {
     let rec = Recorder::default();
     let m = manager(&rec);
     m.apply_config(
-        vec![job("job_name: farm\nscrape_interval: 500ms\nscrape_timeout: 400ms\n")],
+        vec![job(
+            "job_name: farm\nscrape_interval: 500ms\nscrape_timeout: 400ms\n",
+        )],
         &GlobalConfig::default(),
     )
     .unwrap();
@@ -178,7 +187,10 @@ async fn exact_samples_staleness_and_report_series() {
     assert!((ts1 - ts0 - 500).abs() <= 50, "{ts0} {ts1}");
     let dur = b[0]
         .iter()
-        .find(|s| s.labels.starts_with("{__name__=\"scrape_duration_seconds\""))
+        .find(|s| {
+            s.labels
+                .starts_with("{__name__=\"scrape_duration_seconds\"")
+        })
         .unwrap();
     assert!(dur.v > 0.0 && dur.v < 0.4, "{}", dur.v);
     let snap = m.targets();
@@ -210,7 +222,9 @@ async fn exact_samples_staleness_and_report_series() {
     let tf = failed[0].t;
     assert_eq!(
         without_report(failed),
-        vec![format!("{{__name__=\"a_total\", {lab}, x=\"1\"}} stale@{tf}")]
+        vec![format!(
+            "{{__name__=\"a_total\", {lab}, x=\"1\"}} stale@{tf}"
+        )]
     );
     assert_eq!(
         report_values(failed),
@@ -224,7 +238,10 @@ async fn exact_samples_staleness_and_report_series() {
     let snap = m.targets();
     let at = target(&snap.active, "/t/a");
     assert_eq!(at.health, Health::Down);
-    assert_eq!(at.last_error, "server returned HTTP status 500 Internal Server Error");
+    assert_eq!(
+        at.last_error,
+        "server returned HTTP status 500 Internal Server Error"
+    );
     m.shutdown().await;
 }
 
@@ -236,8 +253,14 @@ async fn failures_are_reported_per_target_and_isolated() {
     farm.set("/reset", Behavior::Reset);
     farm.set("/malformed", Behavior::malformed());
     farm.set("/huge", Behavior::Huge(10_000));
-    farm.set("/gzip", Behavior::Gzip(Box::new(Behavior::text("gz_metric{a=\"b\"} 42\n"))));
-    farm.set("/gzip-huge", Behavior::Gzip(Box::new(Behavior::Huge(100_000))));
+    farm.set(
+        "/gzip",
+        Behavior::Gzip(Box::new(Behavior::text("gz_metric{a=\"b\"} 42\n"))),
+    );
+    farm.set(
+        "/gzip-huge",
+        Behavior::Gzip(Box::new(Behavior::Huge(100_000))),
+    );
     farm.set(
         "/no-ct",
         Behavior::Fixed {
@@ -245,7 +268,10 @@ async fn failures_are_reported_per_target_and_isolated() {
             content_type: None,
         },
     );
-    farm.set("/slow", Behavior::Slow(Duration::from_secs(3), Box::new(Behavior::text("m 1\n"))));
+    farm.set(
+        "/slow",
+        Behavior::Slow(Duration::from_secs(3), Box::new(Behavior::text("m 1\n"))),
+    );
     farm.set("/redirect", Behavior::Redirect("/ok".into()));
     farm.set("/empty", Behavior::text(""));
     let rec = Recorder::default();
@@ -259,8 +285,18 @@ async fn failures_are_reported_per_target_and_isolated() {
     .unwrap();
     let addr = farm.addr().to_string();
     let paths = [
-        "/ok", "/status", "/reset", "/malformed", "/huge", "/gzip", "/gzip-huge", "/no-ct",
-        "/slow", "/redirect", "/empty", "/missing",
+        "/ok",
+        "/status",
+        "/reset",
+        "/malformed",
+        "/huge",
+        "/gzip",
+        "/gzip-huge",
+        "/no-ct",
+        "/slow",
+        "/redirect",
+        "/empty",
+        "/missing",
     ];
     let targets: Vec<Labels> = paths
         .iter()
@@ -292,14 +328,26 @@ async fn failures_are_reported_per_target_and_isolated() {
     assert_eq!(err("/empty"), (Health::Up, String::new()));
     assert_eq!(
         err("/status"),
-        (Health::Down, "server returned HTTP status 503 Service Unavailable".into())
+        (
+            Health::Down,
+            "server returned HTTP status 503 Service Unavailable".into()
+        )
     );
     assert_eq!(
         err("/missing"),
-        (Health::Down, "server returned HTTP status 404 Not Found".into())
+        (
+            Health::Down,
+            "server returned HTTP status 404 Not Found".into()
+        )
     );
-    assert_eq!(err("/huge"), (Health::Down, "body size limit exceeded".into()));
-    assert_eq!(err("/gzip-huge"), (Health::Down, "body size limit exceeded".into()));
+    assert_eq!(
+        err("/huge"),
+        (Health::Down, "body size limit exceeded".into())
+    );
+    assert_eq!(
+        err("/gzip-huge"),
+        (Health::Down, "body size limit exceeded".into())
+    );
     assert_eq!(
         err("/no-ct"),
         (
@@ -309,7 +357,10 @@ async fn failures_are_reported_per_target_and_isolated() {
     );
     assert_eq!(
         err("/slow"),
-        (Health::Down, format!("Get {:?}: context deadline exceeded", url("/slow")))
+        (
+            Health::Down,
+            format!("Get {:?}: context deadline exceeded", url("/slow"))
+        )
     );
     let (h, e) = err("/reset");
     assert_eq!(h, Health::Down);
@@ -335,8 +386,12 @@ async fn failures_are_reported_per_target_and_isolated() {
             ("scrape_body_size_bytes", "20"),
         ])
     );
-    assert!(report_values(&first("/huge")).contains(&("scrape_body_size_bytes".into(), "-1".into())));
-    assert!(report_values(&first("/status")).contains(&("scrape_body_size_bytes".into(), "0".into())));
+    assert!(
+        report_values(&first("/huge")).contains(&("scrape_body_size_bytes".into(), "-1".into()))
+    );
+    assert!(
+        report_values(&first("/status")).contains(&("scrape_body_size_bytes".into(), "0".into()))
+    );
     let red = first("/redirect");
     let t = red[0].t;
     assert!(lines(&red).contains(&format!(
@@ -360,35 +415,60 @@ async fn request_headers_auth_and_params() {
             "job_name: h\nscrape_interval: 1s\nscrape_timeout: 400ms\nmetrics_path: /h\nparams:\n  module: [http_2xx, x]\n  'a b': ['c&d']\nbearer_token_file: {}\nhttp_headers:\n  X-Extra:\n    values: [one]\n",
             token.display()
         )),
-        job("job_name: b\nscrape_interval: 1s\nscrape_timeout: 250ms\nmetrics_path: /b\nenable_compression: false\nscrape_protocols: [PrometheusText0.0.4]\nbasic_auth:\n  username: user\n  password: pass\n"),
+        job(
+            "job_name: b\nscrape_interval: 1s\nscrape_timeout: 250ms\nmetrics_path: /b\nenable_compression: false\nscrape_protocols: [PrometheusText0.0.4]\nbasic_auth:\n  username: user\n  password: pass\n",
+        ),
     ];
     m.apply_config(cfgs, &GlobalConfig::default()).unwrap();
     let addr = farm.addr().to_string();
-    let t = Labels::from_pairs([("__address__", addr.as_str()), ("__param_module", "sd_wins")]);
+    let t = Labels::from_pairs([
+        ("__address__", addr.as_str()),
+        ("__param_module", "sd_wins"),
+    ]);
     m.sync("h", vec![group(std::slice::from_ref(&t))]);
-    m.sync("b", vec![group(&[Labels::from_pairs([("__address__", addr.as_str())])])]);
+    m.sync(
+        "b",
+        vec![group(&[Labels::from_pairs([(
+            "__address__",
+            addr.as_str(),
+        )])])],
+    );
     wait_until("both scraped", Duration::from_secs(4), || {
         farm.hits("/h") >= 1 && farm.hits("/b") >= 1
     })
     .await;
     let h = &farm.access_log("/h")[0];
     let hd = |k: &str| h.headers.get(k).map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(h.query.as_deref(), Some("a+b=c%26d&module=sd_wins&module=x"));
+    assert_eq!(
+        h.query.as_deref(),
+        Some("a+b=c%26d&module=sd_wins&module=x")
+    );
     assert_eq!(hd("authorization").as_deref(), Some("Bearer s3cret"));
     assert_eq!(hd("x-extra").as_deref(), Some("one"));
     assert_eq!(hd("accept-encoding").as_deref(), Some("gzip"));
-    assert_eq!(hd("x-prometheus-scrape-timeout-seconds").as_deref(), Some("0.4"));
+    assert_eq!(
+        hd("x-prometheus-scrape-timeout-seconds").as_deref(),
+        Some("0.4")
+    );
     assert_eq!(
         hd("accept").as_deref(),
-        Some("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+        Some(
+            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        )
     );
     assert!(hd("user-agent").unwrap().starts_with("Scrapeline/"));
     let b = &farm.access_log("/b")[0];
     let bd = |k: &str| b.headers.get(k).map(|v| v.to_str().unwrap().to_string());
     assert_eq!(bd("authorization").as_deref(), Some("Basic dXNlcjpwYXNz"));
     assert_eq!(bd("accept-encoding").as_deref(), Some("identity"));
-    assert_eq!(bd("accept").as_deref(), Some("text/plain;version=0.0.4;q=0.6,*/*;q=0.5"));
-    assert_eq!(bd("x-prometheus-scrape-timeout-seconds").as_deref(), Some("0.25"));
+    assert_eq!(
+        bd("accept").as_deref(),
+        Some("text/plain;version=0.0.4;q=0.6,*/*;q=0.5")
+    );
+    assert_eq!(
+        bd("x-prometheus-scrape-timeout-seconds").as_deref(),
+        Some("0.25")
+    );
     assert_eq!(
         target(&m.targets().active, "/h?a+b=c%26d&module=sd_wins&module=x").health,
         Health::Up
@@ -406,7 +486,9 @@ async fn honor_labels_and_metric_relabeling() {
     let rec = Recorder::default();
     let m = manager(&rec);
     let cfgs = vec![
-        job("job_name: plain\nscrape_interval: 1s\nmetrics_path: /m\nmetric_relabel_configs:\n  - source_labels: [__name__]\n    regex: drop_.*\n    action: drop\n"),
+        job(
+            "job_name: plain\nscrape_interval: 1s\nmetrics_path: /m\nmetric_relabel_configs:\n  - source_labels: [__name__]\n    regex: drop_.*\n    action: drop\n",
+        ),
         job("job_name: honor\nhonor_labels: true\nscrape_interval: 1s\nmetrics_path: /m\n"),
     ];
     m.apply_config(cfgs, &GlobalConfig::default()).unwrap();
@@ -421,7 +503,10 @@ async fn honor_labels_and_metric_relabeling() {
     let mut got: Vec<String> = rec
         .all()
         .into_iter()
-        .filter(|s| !s.labels.starts_with("{__name__=\"up\"") && !s.labels.starts_with("{__name__=\"scrape_"))
+        .filter(|s| {
+            !s.labels.starts_with("{__name__=\"up\"")
+                && !s.labels.starts_with("{__name__=\"scrape_")
+        })
         .map(|s| format!("{} {}", s.labels, fmt_v(s.v)))
         .collect();
     got.sort();
@@ -430,7 +515,9 @@ async fn honor_labels_and_metric_relabeling() {
         got,
         vec![
             format!("{{__name__=\"drop_me\", instance=\"{addr}\", job=\"honor\"}} 2"),
-            format!("{{__name__=\"keep_me\", exported_instance=\"i\", exported_job=\"inner\", instance=\"{addr}\", job=\"plain\"}} 1"),
+            format!(
+                "{{__name__=\"keep_me\", exported_instance=\"i\", exported_job=\"inner\", instance=\"{addr}\", job=\"plain\"}} 1"
+            ),
             "{__name__=\"keep_me\", instance=\"i\", job=\"inner\"} 1".to_string(),
         ]
     );
@@ -455,14 +542,16 @@ async fn many_targets_every_interval_sync_diff_and_reload() {
     let farm = Farm::start().await;
     let n = 40;
     for i in 0..n {
-        farm.set(&format!("/t/{i}"), Behavior::changing(move |r| {
-            scrapeline_testkit::farm::realistic_payload(20 + i % 5, r)
-        }));
+        farm.set(
+            &format!("/t/{i}"),
+            Behavior::changing(move |r| scrapeline_testkit::farm::realistic_payload(20 + i % 5, r)),
+        );
     }
     let rec = Recorder::default();
     let m = manager(&rec);
     let cfg = "job_name: many\nscrape_interval: 500ms\nscrape_timeout: 400ms\n";
-    m.apply_config(vec![job(cfg)], &GlobalConfig::default()).unwrap();
+    m.apply_config(vec![job(cfg)], &GlobalConfig::default())
+        .unwrap();
     let addr = farm.addr().to_string();
     let all: Vec<Labels> = (0..n)
         .map(|i| addr_target(&addr, &format!("/t/{i}")))
@@ -489,13 +578,17 @@ async fn many_targets_every_interval_sync_diff_and_reload() {
     let keep: Vec<Labels> = all[..n / 2].to_vec();
     let before_keep = farm.hits("/t/0");
     m.sync("many", vec![group(&keep)]);
-    m.apply_config(vec![job(cfg)], &GlobalConfig::default()).unwrap();
+    m.apply_config(vec![job(cfg)], &GlobalConfig::default())
+        .unwrap();
     assert_eq!(m.targets().active.len(), n / 2);
     tokio::time::sleep(Duration::from_millis(2600)).await;
     let t0 = farm.access_log("/t/0");
     for w in t0.windows(2) {
         let gap = w[1].at - w[0].at;
-        assert!(gap >= Duration::from_millis(400) && gap <= Duration::from_millis(600), "gap {gap:?}");
+        assert!(
+            gap >= Duration::from_millis(400) && gap <= Duration::from_millis(600),
+            "gap {gap:?}"
+        );
     }
     assert!(farm.hits("/t/0") >= before_keep + 4);
     // Removed targets: no scrape after removal, and end-of-run stale markers for every series
@@ -517,6 +610,10 @@ async fn many_targets_every_interval_sync_diff_and_reload() {
     let expected: usize = (n / 2..n).map(|i| 20 + i % 5 + 5).sum();
     assert_eq!(stale.len(), expected);
     // Nothing of the kept targets went stale.
-    assert!(!rec.all().iter().any(|s| s.is_stale() && s.labels.contains("path=\"/t/0\"")));
+    assert!(
+        !rec.all()
+            .iter()
+            .any(|s| s.is_stale() && s.labels.contains("path=\"/t/0\""))
+    );
     m.shutdown().await;
 }

@@ -66,7 +66,9 @@ fn job(yaml: &str) -> ScrapeConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_real_node_exporter() {
-    let Some((_child, addr)) = start().await else { return };
+    let Some((_child, addr)) = start().await else {
+        return;
+    };
     // The expected label set of node_exporter_build_info, from the exporter's own body.
     let body = fetch(&addr).await;
     let mut p = Parser::new(body.as_bytes(), Format::Text);
@@ -104,24 +106,37 @@ async fn scrapes_real_node_exporter() {
     let up = format!("{{__name__=\"up\", instance=\"{addr}\", job=\"node\"}}");
     let end = tokio::time::Instant::now() + Duration::from_secs(10);
     while rec.series(&up).len() < 2 {
-        assert!(tokio::time::Instant::now() < end, "no two scrapes of {addr}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "no two scrapes of {addr}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let snap = m.targets();
     for t in &snap.active {
-        assert_eq!((t.health, t.last_error.as_str()), (Health::Up, ""), "{}", t.scrape_pool);
+        assert_eq!(
+            (t.health, t.last_error.as_str()),
+            (Health::Up, ""),
+            "{}",
+            t.scrape_pool
+        );
     }
     let ups = rec.series(&up);
-    assert_eq!(ups.iter().map(|u| u.1).collect::<Vec<_>>(), vec![1.0; ups.len()]);
+    assert_eq!(
+        ups.iter().map(|u| u.1).collect::<Vec<_>>(),
+        vec![1.0; ups.len()]
+    );
     let bi = rec.series(&build_info);
     assert_eq!(bi.len(), ups.len(), "{build_info}");
     assert!(bi.iter().zip(&ups).all(|(b, u)| b == &(u.0, 1.0)));
 
     let rep = |name: &str, job: &str| -> Vec<f64> {
-        rec.series(&format!("{{__name__=\"{name}\", instance=\"{addr}\", job=\"{job}\"}}"))
-            .into_iter()
-            .map(|x| x.1)
-            .collect()
+        rec.series(&format!(
+            "{{__name__=\"{name}\", instance=\"{addr}\", job=\"{job}\"}}"
+        ))
+        .into_iter()
+        .map(|x| x.1)
+        .collect()
     };
     let scraped = rep("scrape_samples_scraped", "node");
     let post = rep("scrape_samples_post_metric_relabeling", "node");
@@ -152,7 +167,8 @@ async fn scrapes_real_node_exporter() {
     assert!(
         !rec.all()
             .iter()
-            .any(|s| s.labels.contains("job=\"node-nogo\"") && s.labels.starts_with("{__name__=\"go_"))
+            .any(|s| s.labels.contains("job=\"node-nogo\"")
+                && s.labels.starts_with("{__name__=\"go_"))
     );
     m.shutdown().await;
 }

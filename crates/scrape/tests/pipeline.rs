@@ -6,7 +6,9 @@ mod common;
 use common::{Recorder, lines};
 use scrapeline_exposition::{Format, Labels};
 use scrapeline_scrape::Appendable;
-use scrapeline_scrape::pipeline::{AppendStats, PipelineConfig, PipelineError, ScrapeCache, Scratch};
+use scrapeline_scrape::pipeline::{
+    AppendStats, PipelineConfig, PipelineError, ScrapeCache, Scratch,
+};
 
 struct Harness {
     rec: Recorder,
@@ -155,13 +157,19 @@ fn duplicates_within_a_scrape_are_dropped_and_counted() {
     let body = "test_metric 1\ntest_metric 2\ntest_metric 3\n";
     let (st, r) = h.scrape(body, 1000);
     assert_eq!(r, Ok(()));
-    assert_eq!((st.total, st.added, st.series_added, st.duplicates), (3, 3, 1, 2));
+    assert_eq!(
+        (st.total, st.added, st.series_added, st.duplicates),
+        (3, 3, 1, 2)
+    );
     assert_eq!(
         h.last(),
         vec![r#"{__name__="test_metric", instance="h:1", job="j"} 1@1000"#]
     );
     let (st, _) = h.scrape(body, 2000);
-    assert_eq!((st.total, st.added, st.series_added, st.duplicates), (3, 3, 0, 2));
+    assert_eq!(
+        (st.total, st.added, st.series_added, st.duplicates),
+        (3, 3, 0, 2)
+    );
 }
 
 #[test]
@@ -218,7 +226,10 @@ fn failed_parse_stales_what_was_not_seen_before_the_error() {
 #[test]
 fn honor_labels_false_renames_conflicts() {
     let mut h = Harness::new(cfg());
-    assert_eq!(h.scrape("m{job=\"scraped\",instance=\"x\"} 1\n", 1000).1, Ok(()));
+    assert_eq!(
+        h.scrape("m{job=\"scraped\",instance=\"x\"} 1\n", 1000).1,
+        Ok(())
+    );
     assert_eq!(
         h.last(),
         vec![

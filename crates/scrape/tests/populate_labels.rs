@@ -26,8 +26,20 @@ fn config(v: &Value) -> (ScrapeConfig, Vec<RelabelConfig>) {
     let mut c = ScrapeConfig::new(v["job_name"].as_str().unwrap());
     c.scheme = v["scheme"].as_str().unwrap().into();
     c.metrics_path = v["metrics_path"].as_str().unwrap().into();
-    c.scrape_interval = Some(v["scrape_interval"].as_str().unwrap().parse::<PromDuration>().unwrap());
-    c.scrape_timeout = Some(v["scrape_timeout"].as_str().unwrap().parse::<PromDuration>().unwrap());
+    c.scrape_interval = Some(
+        v["scrape_interval"]
+            .as_str()
+            .unwrap()
+            .parse::<PromDuration>()
+            .unwrap(),
+    );
+    c.scrape_timeout = Some(
+        v["scrape_timeout"]
+            .as_str()
+            .unwrap()
+            .parse::<PromDuration>()
+            .unwrap(),
+    );
     c.params = serde_json::from_value(v["params"].clone()).unwrap();
     c.convert_classic_histograms_to_nhcb = v["convert_classic_histograms_to_nhcb"].as_bool();
     c.always_scrape_classic_histograms = v["always_scrape_classic_histograms"].as_bool();
@@ -101,7 +113,8 @@ fn group_labels_do_not_override_target_labels_and_params_from_sd_win() {
     let mut cfg = ScrapeConfig::new("j");
     cfg.scrape_interval = Some(PromDuration::from_secs(15));
     cfg.scrape_timeout = Some(PromDuration::from_secs(10));
-    cfg.params.insert("module".into(), vec!["cfg".into(), "second".into()]);
+    cfg.params
+        .insert("module".into(), vec!["cfg".into(), "second".into()]);
     cfg.params.insert("other".into(), vec!["o".into()]);
     let target = Labels::from_pairs([
         ("__address__", "h:9100"),

@@ -100,7 +100,10 @@ async fn scrapes_land_on_hash_phase_without_drift() {
 #[tokio::test(start_paused = true)]
 async fn slow_target_times_out_at_scrape_timeout() {
     let farm = Farm::start().await;
-    farm.set("/slow", Behavior::Slow(Duration::from_secs(5), Box::new(Behavior::text("m 1\n"))));
+    farm.set(
+        "/slow",
+        Behavior::Slow(Duration::from_secs(5), Box::new(Behavior::text("m 1\n"))),
+    );
     let rec = Recorder::default();
     let m = ScrapeManager::new(Arc::new(rec.clone()), options());
     let mut cfg = job("slow", 10, 2);
@@ -144,7 +147,7 @@ async fn removed_target_gets_end_of_run_stale_markers() {
         .find(|t| t.labels.get("instance") == Some("b.invalid:2"))
         .unwrap()
         .clone();
-    let b_up = format!("{{__name__=\"up\", instance=\"b.invalid:2\", job=\"j\"}}");
+    let b_up = "{__name__=\"up\", instance=\"b.invalid:2\", job=\"j\"}".to_string();
     let last = *rec.series(&b_up).last().unwrap();
     m.sync("j", vec![group(&["a.invalid:1"])]);
     // Stale time = the next tick after removal; markers written 2 ticks + interval/10 later.
@@ -155,7 +158,12 @@ async fn removed_target_gets_end_of_run_stale_markers() {
         .filter(|(_, v)| scrapeline_exposition::value::is_stale_nan(*v))
         .collect();
     assert_eq!(stale.len(), 1, "{after:?}");
-    assert_eq!(stale[0].0, last.0 + 10_000, "stale at the next tick of {}", b.scrape_url);
+    assert_eq!(
+        stale[0].0,
+        last.0 + 10_000,
+        "stale at the next tick of {}",
+        b.scrape_url
+    );
     // Only one remaining target now: under the limit, no forced error any more.
     let snap = m.targets();
     assert_eq!(snap.active.len(), 1);

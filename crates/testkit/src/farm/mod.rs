@@ -207,7 +207,10 @@ enum Answer {
     Reset,
 }
 
-fn render(b: &Behavior, n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send + '_>> {
+fn render(
+    b: &Behavior,
+    n: u64,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send + '_>> {
     Box::pin(async move {
         match b {
             Behavior::Fixed { body, content_type } => ok(body.clone(), content_type.as_deref()),
@@ -221,7 +224,8 @@ fn render(b: &Behavior, n: u64) -> std::pin::Pin<Box<dyn std::future::Future<Out
             }
             Behavior::Status(s) => {
                 let mut r = Response::new(Full::new(Bytes::from_static(b"failure\n")));
-                *r.status_mut() = StatusCode::from_u16(*s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                *r.status_mut() =
+                    StatusCode::from_u16(*s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 Answer::Resp(r)
             }
             Behavior::Reset => Answer::Reset,
