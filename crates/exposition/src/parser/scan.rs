@@ -127,6 +127,8 @@ pub(crate) struct Quoted {
     pub end: usize,
     /// Whether a backslash occurs inside (unescaping needed).
     pub escaped: bool,
+    /// Whether every byte inside is ASCII (then it is valid UTF-8 with no further check).
+    pub ascii: bool,
 }
 
 /// Bytes of `w` that are zero have their high bit set in the result (the lowest such bit is
@@ -136,13 +138,16 @@ fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
 }
 
-/// Index of the first `"` or `\` in `b` at or after `i`. Words of 8 bytes are tested at once
-/// for the first 64 bytes (most label values are shorter); longer strings go to `memchr2`.
+/// Index of the first `"` or `\` in `b` at or after `i`, and whether every byte before it
+/// (from `i`) is ASCII. Words of 8 bytes are tested at once for the first 64 bytes (most label
+/// values are shorter); longer strings go to `memchr2`.
 #[inline(always)]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     const QUOTES: u64 = 0x2222_2222_2222_2222;
     const BACKSLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let stop = b.len().min(i + 64);
+    let mut high = 0u64;
     while i + 8 <= stop {
         let Some(Ok(chunk)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) else {
             break;
@@ -150,11 +155,17 @@ fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
         let w = u64::from_le_bytes(chunk);
         let m = zero_bytes(w ^ QUOTES) | zero_bytes(w ^ BACKSLASHES);
         if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            // Only the bytes before the match count (the lowest set bit is exact).
+            let below = (m & m.wrapping_neg()) - 1;
+            high |= w & HIGH & below;
+            return Some((i + (m.trailing_zeros() / 8) as usize, high == 0));
         }
+        high |= w & HIGH;
         i += 8;
     }
-    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|off| i + off)
+    let rest = b.get(i..)?;
+    let off = memchr::memchr2(b'"', b'\\', rest)?;
+    Some((i + off, high == 0 && rest[..off].is_ascii()))
 }
 
 /// Scans the quoted string whose opening `"` is at `p`. Any byte may occur inside except an
@@ -164,20 +175,26 @@ fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
 pub(crate) fn scan_quoted(b: &[u8], p: usize) -> Result<Quoted, usize> {
     let mut i = p + 1;
     let mut escaped = false;
+    let mut ascii = true;
     loop {
-        let Some(at) = find_quote_or_backslash(b, i) else {
+        let Some((at, seg_ascii)) = find_quote_or_backslash(b, i) else {
             return Err(b.len());
         };
+        ascii &= seg_ascii;
         if b.get(at) == Some(&b'"') {
             return Ok(Quoted {
                 end: at + 1,
                 escaped,
+                ascii,
             });
         }
         escaped = true;
         match b.get(at + 1) {
             None | Some(b'\n') => return Err(at),
-            Some(_) => i = at + 2,
+            Some(&c) => {
+                ascii &= c.is_ascii();
+                i = at + 2;
+            }
         }
     }
 }

@@ -307,7 +307,21 @@ fn invalid_utf8_is_rejected() {
     let e = Parser::new(body, Format::Text).next_entry().unwrap_err();
     assert_eq!(
         e.to_string(),
-        "line 1, column 6: invalid UTF-8 in label set"
+        "line 1, column 6: invalid UTF-8 in the value of label \"b\""
+    );
+    let long = format!("a{{b=\"{}\u{FFFD}\"}} 1\n", "x".repeat(100));
+    let mut bad = long.into_bytes();
+    // Replace the three bytes of U+FFFD by a lone continuation byte and two ASCII bytes.
+    let at = bad.iter().position(|&c| c == 0xEF).unwrap();
+    bad[at..at + 3].copy_from_slice(b"\x80yy");
+    let e = Parser::new(&bad, Format::Text).next_entry().unwrap_err();
+    assert_eq!(e.column, 106);
+    let e = Parser::new(b"a{\"\xc3(\"=\"v\"} 1\n", Format::Text)
+        .next_entry()
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 1, column 4: invalid UTF-8 in a quoted name"
     );
     let body = b"# HELP a \xff\n";
     let e = Parser::new(body, Format::Text).next_entry().unwrap_err();

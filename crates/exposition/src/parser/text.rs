@@ -159,13 +159,6 @@ impl<'a> Parser<'a> {
             }
         };
         let raw = &b[start..raw_end];
-        if raw_end > start + 1
-            && b[raw_end - 1] == b'}'
-            && !raw.is_ascii()
-            && scan::utf8(raw).is_none()
-        {
-            return Err(self.invalid_utf8(start, raw_end));
-        }
         p = scan::skip_blanks(b, p);
         let vend = scan::value_end(b, p);
         if vend == p {
@@ -233,13 +226,13 @@ impl<'a> Parser<'a> {
         })))
     }
 
+    /// Fails when `input[start..end]` is not valid UTF-8, pointing at the first bad byte.
     #[cold]
-    fn invalid_utf8(&self, start: usize, end: usize) -> ParseError {
-        let at = match std::str::from_utf8(&self.input[start..end]) {
-            Ok(_) => start,
-            Err(e) => start + e.valid_up_to(),
-        };
-        self.error(at, "invalid UTF-8 in label set")
+    fn check_utf8(&self, start: usize, end: usize, what: &str) -> Result<(), ParseError> {
+        match std::str::from_utf8(&self.input[start..end]) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.error(start + e.valid_up_to(), format!("invalid UTF-8 {what}"))),
+        }
     }
 
     /// The label set after `{` at `p`; returns the index after `}`. `has_name` says whether the
@@ -256,6 +249,9 @@ impl<'a> Parser<'a> {
                 Some(b'"') => {
                     let q = scan::scan_quoted(b, p)
                         .map_err(|at| self.error(at, "unterminated quoted name in label set"))?;
+                    if !q.ascii {
+                        self.check_utf8(p + 1, q.end - 1, "in a quoted name")?;
+                    }
                     (p + 1, q.end - 1, q.escaped, q.end)
                 }
                 Some(&c) if scan::is_label_start(c) => {
@@ -304,6 +300,10 @@ impl<'a> Parser<'a> {
             let q = scan::scan_quoted(b, p).map_err(|at| {
                 self.error(at, format!("unterminated value of label \"{}\"", shown()))
             })?;
+            if !q.ascii {
+                let what = format!("in the value of label \"{}\"", shown());
+                self.check_utf8(p + 1, q.end - 1, &what)?;
+            }
             p = scan::skip_blanks(b, q.end);
             match b.get(p) {
                 Some(b',') => p += 1,
