@@ -26,7 +26,12 @@ fn target_tmp() -> PathBuf {
     dir
 }
 
-fn run_chromium(bin: &PathBuf, profile: &std::path::Path, extra: &[String], url: &str) -> std::process::Output {
+fn run_chromium(
+    bin: &PathBuf,
+    profile: &std::path::Path,
+    extra: &[String],
+    url: &str,
+) -> std::process::Output {
     let mut cmd = Command::new(bin);
     cmd.args([
         "--headless",
@@ -43,12 +48,18 @@ fn run_chromium(bin: &PathBuf, profile: &std::path::Path, extra: &[String], url:
     .args(extra)
     .arg(url)
     .stdin(Stdio::null());
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let id = child.id();
     // Never hang the test suite on a stuck browser.
     let watchdog = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(25));
-        let _ = Command::new("kill").args(["-KILL", &id.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &id.to_string()])
+            .status();
     });
     let out = child.wait_with_output().unwrap();
     drop(watchdog);
@@ -70,12 +81,20 @@ async fn targets_page_renders_in_headless_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let png = target_tmp().join("targets-page.png");
     let _ = std::fs::remove_file(&png);
-    let (b, p, u, shot) = (bin.clone(), profile.path().to_owned(), url.clone(), png.clone());
+    let (b, p, u, shot) = (
+        bin.clone(),
+        profile.path().to_owned(),
+        url.clone(),
+        png.clone(),
+    );
     let out = tokio::task::spawn_blocking(move || {
         run_chromium(
             &b,
             &p,
-            &[format!("--screenshot={}", shot.display()), "--window-size=1200,800".to_owned()],
+            &[
+                format!("--screenshot={}", shot.display()),
+                "--window-size=1200,800".to_owned(),
+            ],
             &u,
         )
     })
@@ -97,14 +116,17 @@ async fn targets_page_renders_in_headless_chromium() {
 
     // The DOM the browser built from the page, without any script.
     let (b, p, u) = (bin, profile.path().to_owned(), url);
-    let out = tokio::task::spawn_blocking(move || run_chromium(&b, &p, &["--dump-dom".to_owned()], &u))
-        .await
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || run_chromium(&b, &p, &["--dump-dom".to_owned()], &u))
+            .await
+            .unwrap();
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("<h2>api (0/2 up)</h2>"), "{dom}");
     assert!(dom.contains("<h2>node (1/1 up)</h2>"), "{dom}");
     assert!(
-        dom.contains("<td class=\"err\">Get \"http://a&lt;b&gt;:1/metrics\": connection refused</td>"),
+        dom.contains(
+            "<td class=\"err\">Get \"http://a&lt;b&gt;:1/metrics\": connection refused</td>"
+        ),
         "{dom}"
     );
     assert!(dom.contains("<td class=\"state\">UP</td>"), "{dom}");

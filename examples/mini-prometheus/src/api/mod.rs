@@ -161,19 +161,9 @@ impl Api {
         self.edit(|i| i.cadvisor = Some(body))
     }
 
-    /// What `/api/v1/status/buildinfo` reports.
-    pub fn with_build_info(self, build: BuildInfo) -> Api {
-        self.edit(|i| i.build = build)
-    }
-
     /// Labels `/federate` adds to series that lack them (the config's `external_labels`).
     pub fn with_external_labels(self, labels: Labels) -> Api {
         self.edit(|i| i.external_labels = labels)
-    }
-
-    /// The lookback window for instant selectors and federation (default 5m).
-    pub fn with_lookback(self, lookback: Duration) -> Api {
-        self.edit(|i| i.lookback_ms = (lookback.as_millis() as i64).max(1))
     }
 
     /// The flag `/-/ready` reports (initially true); clear it while starting or draining.

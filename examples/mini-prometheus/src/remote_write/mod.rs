@@ -174,21 +174,19 @@ impl RemoteWrite {
         Ok(RemoteWrite { inner })
     }
 
-    /// The queue's name (`name` from the config or a hash of the URL).
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
+    #[cfg(test)]
     /// Samples queued or in a request that has not finished yet.
     pub fn pending(&self) -> usize {
         self.inner.pending()
     }
 
+    #[cfg(test)]
     /// Samples sent successfully so far.
     pub fn samples_sent(&self) -> u64 {
         self.inner.m.sent.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     /// Samples dropped so far for any reason (queue full, relabeling, too old, shutdown)
     /// plus those refused by the endpoint.
     pub fn samples_lost(&self) -> u64 {
@@ -569,11 +567,6 @@ impl RemoteWriteSet {
             }
         }
         Ok(RemoteWriteSet { queues })
-    }
-
-    /// The queues, in config order.
-    pub fn queues(&self) -> &[RemoteWrite] {
-        &self.queues
     }
 
     /// The queues as sinks for a [`crate::store::FanOut`].

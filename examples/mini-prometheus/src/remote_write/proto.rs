@@ -50,8 +50,9 @@ pub fn encode(req: &WriteRequest) -> Result<Vec<u8>, snap::Error> {
     snap::raw::Encoder::new().compress_vec(&raw)
 }
 
-/// The inverse of [`encode`], refusing bodies that claim more than `limit` decoded bytes
+/// The inverse of [`encode`] (what a receiver does), refusing bodies that claim more than `limit` decoded bytes
 /// before decompressing anything.
+#[cfg(test)]
 pub fn decode(body: &[u8], limit: usize) -> Result<WriteRequest, String> {
     let n = snap::raw::decompress_len(body).map_err(|e| e.to_string())?;
     if n > limit {

@@ -178,19 +178,34 @@ async fn sends_batches_with_protocol_headers_and_external_labels() {
     }
     want.sort_by(|a, b| a.partial_cmp(b).unwrap());
     assert_eq!(got, want);
-    let seen = rx.seen.lock().unwrap();
-    let (h, _) = &seen.requests[0];
-    assert_eq!(h.get("content-encoding").unwrap(), "snappy");
-    assert_eq!(h.get("content-type").unwrap(), "application/x-protobuf");
-    assert_eq!(h.get("x-prometheus-remote-write-version").unwrap(), "0.1.0");
-    assert_eq!(h.get("user-agent").unwrap(), client::USER_AGENT);
-    assert_eq!(h.get("x-scope-orgid").unwrap(), "team-a");
-    assert_eq!(h.get("authorization").unwrap(), "Basic dTpw");
-    // Samples of one series arrive in order, within one request or across requests.
-    for (_, wr) in &seen.requests {
-        assert!(wr.timeseries.iter().map(|t| t.samples.len()).sum::<usize>() <= 10);
+    {
+        let seen = rx.seen.lock().unwrap();
+        let (h, _) = &seen.requests[0];
+        assert_eq!(h.get("content-encoding").unwrap(), "snappy");
+        assert_eq!(h.get("content-type").unwrap(), "application/x-protobuf");
+        assert_eq!(h.get("x-prometheus-remote-write-version").unwrap(), "0.1.0");
+        assert_eq!(h.get("user-agent").unwrap(), client::USER_AGENT);
+        assert_eq!(h.get("x-scope-orgid").unwrap(), "team-a");
+        assert_eq!(h.get("authorization").unwrap(), "Basic dTpw");
+        // Batches respect max_samples_per_send, and every series' samples arrive in
+        // timestamp order across all requests.
+        let mut last: BTreeMap<String, i64> = BTreeMap::new();
+        for (_, wr) in &seen.requests {
+            assert!(wr.timeseries.iter().map(|t| t.samples.len()).sum::<usize>() <= 10);
+            for ts in &wr.timeseries {
+                let key = format!("{:?}", ts.labels);
+                for s in &ts.samples {
+                    let prev = last.insert(key.clone(), s.timestamp);
+                    assert!(
+                        prev.is_none_or(|p| p < s.timestamp),
+                        "{key}: {prev:?} then {}",
+                        s.timestamp
+                    );
+                }
+            }
+        }
+        assert_eq!(last.len(), 3);
     }
-    drop(seen);
     q.shutdown(Duration::from_secs(1)).await;
     assert_eq!(q.samples_lost(), 0);
 }

@@ -90,9 +90,7 @@ impl Matcher {
     /// name index instead of scanning every series.
     pub fn pinned_name(&self) -> Option<&str> {
         match &self.op {
-            MatchOp::Equal(v) if self.name == scrapeline_exposition::labels::METRIC_NAME => {
-                Some(v)
-            }
+            MatchOp::Equal(v) if self.name == scrapeline_exposition::labels::METRIC_NAME => Some(v),
             _ => None,
         }
     }

@@ -31,7 +31,7 @@ use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 
 use chunk::Chunk;
 pub use fanout::FanOut;
-pub use matcher::{MatchOp, Matcher, MatcherError, matches_all};
+pub use matcher::{Matcher, matches_all};
 
 /// Low bits of a [`SeriesRef`] that name the shard; the rest is the series id.
 const SHARD_BITS: u32 = 8;
@@ -240,7 +240,10 @@ impl Shard {
     }
 
     /// Series matching every matcher, using the name index when a matcher pins the name.
-    fn matching<'a>(&'a self, matchers: &'a [Matcher]) -> Box<dyn Iterator<Item = &'a Series> + 'a> {
+    fn matching<'a>(
+        &'a self,
+        matchers: &'a [Matcher],
+    ) -> Box<dyn Iterator<Item = &'a Series> + 'a> {
         match matchers.iter().find_map(Matcher::pinned_name) {
             Some(name) => Box::new(
                 self.by_name
@@ -278,11 +281,6 @@ impl Store {
                 series_removed: AtomicU64::new(0),
             }),
         }
-    }
-
-    /// The retention window.
-    pub fn retention(&self) -> Duration {
-        Duration::from_millis(self.inner.retention_ms.max(0) as u64)
     }
 
     /// The newest committed timestamp (ms), if any sample was ever committed.
@@ -502,11 +500,7 @@ impl Store {
     }
 
     /// Runs [`Store::truncate`] every `every` until `cancel` fires.
-    pub async fn run_retention(
-        self,
-        every: Duration,
-        cancel: tokio_util::sync::CancellationToken,
-    ) {
+    pub async fn run_retention(self, every: Duration, cancel: tokio_util::sync::CancellationToken) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -557,19 +551,84 @@ impl Store {
         };
         let i = &self.inner;
         let rows: [(&str, &str, &str, f64); 13] = [
-            ("scrapeline_store_series", "gauge", "Series held in the in-memory store.", st.series as f64),
-            ("scrapeline_store_samples", "gauge", "Samples held in the in-memory store.", st.samples as f64),
-            ("scrapeline_store_chunks", "gauge", "Sample chunks held in the in-memory store.", st.chunks as f64),
-            ("scrapeline_store_series_bytes", "gauge", "Bytes used for series bookkeeping and labels.", st.series_bytes as f64),
-            ("scrapeline_store_sample_bytes", "gauge", "Bytes used for encoded samples.", st.sample_bytes as f64),
-            ("scrapeline_store_bytes_per_series", "gauge", "Average bytes of bookkeeping and labels per series.", per_series),
-            ("scrapeline_store_bytes_per_sample", "gauge", "Average bytes per stored sample.", per_sample),
-            ("scrapeline_store_retention_seconds", "gauge", "How long samples are kept.", i.retention_ms as f64 / 1000.0),
-            ("scrapeline_store_samples_appended_total", "counter", "Samples committed to the store.", i.appended.load(Ordering::Relaxed) as f64),
-            ("scrapeline_store_out_of_order_samples_total", "counter", "Samples refused because they were older than the newest sample of their series.", i.out_of_order.load(Ordering::Relaxed) as f64),
-            ("scrapeline_store_duplicate_samples_total", "counter", "Samples refused for repeating a timestamp with a different value.", i.duplicate.load(Ordering::Relaxed) as f64),
-            ("scrapeline_store_out_of_bounds_samples_total", "counter", "Samples refused for being older than the retention window.", i.out_of_bounds.load(Ordering::Relaxed) as f64),
-            ("scrapeline_store_series_removed_total", "counter", "Series removed by retention.", i.series_removed.load(Ordering::Relaxed) as f64),
+            (
+                "scrapeline_store_series",
+                "gauge",
+                "Series held in the in-memory store.",
+                st.series as f64,
+            ),
+            (
+                "scrapeline_store_samples",
+                "gauge",
+                "Samples held in the in-memory store.",
+                st.samples as f64,
+            ),
+            (
+                "scrapeline_store_chunks",
+                "gauge",
+                "Sample chunks held in the in-memory store.",
+                st.chunks as f64,
+            ),
+            (
+                "scrapeline_store_series_bytes",
+                "gauge",
+                "Bytes used for series bookkeeping and labels.",
+                st.series_bytes as f64,
+            ),
+            (
+                "scrapeline_store_sample_bytes",
+                "gauge",
+                "Bytes used for encoded samples.",
+                st.sample_bytes as f64,
+            ),
+            (
+                "scrapeline_store_bytes_per_series",
+                "gauge",
+                "Average bytes of bookkeeping and labels per series.",
+                per_series,
+            ),
+            (
+                "scrapeline_store_bytes_per_sample",
+                "gauge",
+                "Average bytes per stored sample.",
+                per_sample,
+            ),
+            (
+                "scrapeline_store_retention_seconds",
+                "gauge",
+                "How long samples are kept.",
+                i.retention_ms as f64 / 1000.0,
+            ),
+            (
+                "scrapeline_store_samples_appended_total",
+                "counter",
+                "Samples committed to the store.",
+                i.appended.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_store_out_of_order_samples_total",
+                "counter",
+                "Samples refused because they were older than the newest sample of their series.",
+                i.out_of_order.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_store_duplicate_samples_total",
+                "counter",
+                "Samples refused for repeating a timestamp with a different value.",
+                i.duplicate.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_store_out_of_bounds_samples_total",
+                "counter",
+                "Samples refused for being older than the retention window.",
+                i.out_of_bounds.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "scrapeline_store_series_removed_total",
+                "counter",
+                "Series removed by retention.",
+                i.series_removed.load(Ordering::Relaxed) as f64,
+            ),
         ];
         for (name, kind, help, v) in rows {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

@@ -27,14 +27,23 @@ fn commit_makes_a_batch_visible_and_rollback_drops_it() {
     assert_eq!(
         got,
         vec![
-            SeriesSamples { labels: up("a"), samples: vec![(1000, 1.0)] },
-            SeriesSamples { labels: up("b"), samples: vec![(1000, 0.0)] },
+            SeriesSamples {
+                labels: up("a"),
+                samples: vec![(1000, 1.0)]
+            },
+            SeriesSamples {
+                labels: up("b"),
+                samples: vec![(1000, 0.0)]
+            },
         ]
     );
     app.append(0, &up("a"), 2000, 5.0).unwrap();
     app.rollback();
     app.commit().unwrap();
-    assert_eq!(s.select(&[Matcher::equal("job", "a")], 0, 10_000)[0].samples, vec![(1000, 1.0)]);
+    assert_eq!(
+        s.select(&[Matcher::equal("job", "a")], 0, 10_000)[0].samples,
+        vec![(1000, 1.0)]
+    );
     // A rolled-back sample does not block a later one at the same timestamp.
     app.append(0, &up("a"), 2000, 6.0).unwrap();
     app.commit().unwrap();
@@ -69,14 +78,26 @@ fn prometheus_append_rules() {
     let mut app = s.appender();
     let r = app.append(0, &up("a"), 10_000, 1.0).unwrap();
     app.commit().unwrap();
-    assert_eq!(app.append(r, &up("a"), 9_999, 1.0), Err(AppendError::OutOfOrder));
-    assert_eq!(app.append(r, &up("a"), 10_000, 2.0), Err(AppendError::Duplicate));
+    assert_eq!(
+        app.append(r, &up("a"), 9_999, 1.0),
+        Err(AppendError::OutOfOrder)
+    );
+    assert_eq!(
+        app.append(r, &up("a"), 10_000, 2.0),
+        Err(AppendError::Duplicate)
+    );
     // An exact repeat is accepted and ignored.
     assert_eq!(app.append(r, &up("a"), 10_000, 1.0), Ok(r));
     // Within one batch too.
     app.append(r, &up("a"), 11_000, 3.0).unwrap();
-    assert_eq!(app.append(r, &up("a"), 10_500, 3.0), Err(AppendError::OutOfOrder));
-    assert_eq!(app.append(r, &up("a"), 11_000, 4.0), Err(AppendError::Duplicate));
+    assert_eq!(
+        app.append(r, &up("a"), 10_500, 3.0),
+        Err(AppendError::OutOfOrder)
+    );
+    assert_eq!(
+        app.append(r, &up("a"), 11_000, 4.0),
+        Err(AppendError::Duplicate)
+    );
     app.commit().unwrap();
     // Staleness markers are samples like any other; a repeated marker is an exact repeat.
     app.append(r, &up("a"), 12_000, stale_nan()).unwrap();
@@ -88,21 +109,36 @@ fn prometheus_append_rules() {
     assert_eq!(got[0].samples[2].0, 12_000);
     let mut text = String::new();
     s.write_metrics(&mut text);
-    assert!(text.contains("\nscrapeline_store_out_of_order_samples_total 2\n"), "{text}");
-    assert!(text.contains("\nscrapeline_store_duplicate_samples_total 2\n"), "{text}");
-    assert!(text.contains("\nscrapeline_store_samples_appended_total 3\n"), "{text}");
+    assert!(
+        text.contains("\nscrapeline_store_out_of_order_samples_total 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nscrapeline_store_duplicate_samples_total 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nscrapeline_store_samples_appended_total 3\n"),
+        "{text}"
+    );
 }
 
 #[test]
 fn out_of_bounds_and_retention() {
-    let s = Store::new(StoreConfig { retention: Duration::from_secs(60), shards: 4 });
+    let s = Store::new(StoreConfig {
+        retention: Duration::from_secs(60),
+        shards: 4,
+    });
     let mut app = s.appender();
     for i in 0..300 {
         app.append(0, &up("a"), i * 1000, i as f64).unwrap();
     }
     app.commit().unwrap();
     assert_eq!(s.max_time(), Some(299_000));
-    assert_eq!(app.append(0, &up("b"), 238_999, 1.0), Err(AppendError::OutOfBounds));
+    assert_eq!(
+        app.append(0, &up("b"), 238_999, 1.0),
+        Err(AppendError::OutOfBounds)
+    );
     app.append(0, &up("b"), 239_000, 1.0).unwrap();
     app.commit().unwrap();
     assert_eq!(s.stats().samples, 301);
@@ -120,26 +156,45 @@ fn out_of_bounds_and_retention() {
 fn selection_by_every_matcher_kind() {
     let s = store();
     let mut app = s.appender();
-    for (name, job) in [("up", "a"), ("up", "b"), ("http_requests", "a"), ("other", "c")] {
-        app.append(0, &l(&[("__name__", name), ("job", job)]), 1000, 1.0).unwrap();
+    for (name, job) in [
+        ("up", "a"),
+        ("up", "b"),
+        ("http_requests", "a"),
+        ("other", "c"),
+    ] {
+        app.append(0, &l(&[("__name__", name), ("job", job)]), 1000, 1.0)
+            .unwrap();
     }
     app.commit().unwrap();
     let names = |m: Vec<Matcher>| -> Vec<String> {
-        s.select(&m, 0, 2000).iter().map(|x| x.labels.to_string()).collect()
+        s.select(&m, 0, 2000)
+            .iter()
+            .map(|x| x.labels.to_string())
+            .collect()
     };
     assert_eq!(
-        names(vec![Matcher::equal("__name__", "up"), Matcher::not_equal("job", "a")]),
+        names(vec![
+            Matcher::equal("__name__", "up"),
+            Matcher::not_equal("job", "a")
+        ]),
         vec![r#"{__name__="up", job="b"}"#]
     );
     assert_eq!(
         names(vec![Matcher::regex("__name__", "u.|oth.*").unwrap()]),
-        vec![r#"{__name__="other", job="c"}"#, r#"{__name__="up", job="a"}"#, r#"{__name__="up", job="b"}"#]
+        vec![
+            r#"{__name__="other", job="c"}"#,
+            r#"{__name__="up", job="a"}"#,
+            r#"{__name__="up", job="b"}"#
+        ]
     );
     assert_eq!(
         names(vec![Matcher::not_regex("job", "a|b").unwrap()]),
         vec![r#"{__name__="other", job="c"}"#]
     );
-    assert_eq!(names(vec![Matcher::equal("__name__", "nope")]), Vec::<String>::new());
+    assert_eq!(
+        names(vec![Matcher::equal("__name__", "nope")]),
+        Vec::<String>::new()
+    );
     // Time range outside the data selects nothing.
     assert_eq!(s.select(&[], 2000, 3000), vec![]);
     assert_eq!(s.label_names(&[], 0, 2000), vec!["__name__", "job"]);
@@ -150,7 +205,10 @@ fn selection_by_every_matcher_kind() {
     );
     assert_eq!(
         s.series(
-            &[vec![Matcher::equal("job", "c")], vec![Matcher::equal("__name__", "http_requests")]],
+            &[
+                vec![Matcher::equal("job", "c")],
+                vec![Matcher::equal("__name__", "http_requests")]
+            ],
             0,
             2000
         ),
@@ -183,7 +241,13 @@ fn memory_is_reported_per_series_and_per_sample() {
     let mut app = s.appender();
     for i in 0..1000 {
         for j in 0..10 {
-            app.append(0, &l(&[("__name__", "m"), ("i", &j.to_string())]), i * 15_000, 1.0).unwrap();
+            app.append(
+                0,
+                &l(&[("__name__", "m"), ("i", &j.to_string())]),
+                i * 15_000,
+                1.0,
+            )
+            .unwrap();
         }
     }
     app.commit().unwrap();
@@ -193,7 +257,12 @@ fn memory_is_reported_per_series_and_per_sample() {
     assert!(st.sample_bytes < 10_000 * 3, "{st:?}");
     let mut text = String::new();
     s.write_metrics(&mut text);
-    assert!(text.contains("# TYPE scrapeline_store_bytes_per_sample gauge\nscrapeline_store_bytes_per_sample 2."), "{text}");
+    assert!(
+        text.contains(
+            "# TYPE scrapeline_store_bytes_per_sample gauge\nscrapeline_store_bytes_per_sample 2."
+        ),
+        "{text}"
+    );
     assert!(text.contains("\nscrapeline_store_series 10\n"));
 }
 
@@ -208,7 +277,11 @@ fn concurrent_scrapes_and_readers() {
             let mut refs = vec![0; 50];
             for t in 1..=200 {
                 for (i, r) in refs.iter_mut().enumerate() {
-                    let ls = l(&[("__name__", "m"), ("w", &w.to_string()), ("i", &i.to_string())]);
+                    let ls = l(&[
+                        ("__name__", "m"),
+                        ("w", &w.to_string()),
+                        ("i", &i.to_string()),
+                    ]);
                     *r = app.append(*r, &ls, t, t as f64).unwrap();
                 }
                 app.commit().unwrap();
