@@ -255,7 +255,7 @@ fn template_cases() {
         let got = Rule::with_validation(&config, 0, NameValidation::Legacy);
         assert_eq!(got.is_ok(), want, "{target}: {:?}", got.err());
         if !want {
-            let e = got.err().expect("error");
+            let e = got.expect_err("error");
             assert_eq!(e.field, "target_label");
             assert_eq!(
                 e.message,

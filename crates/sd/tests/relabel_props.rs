@@ -79,17 +79,20 @@ fn rule() -> impl Strategy<Value = Rule> {
         0u64..5,
         proptest::sample::select(Action::ALL.to_vec()),
     )
-        .prop_filter_map("invalid rule", |(src, re, target, repl, modulus, action)| {
-            let c = RelabelConfig {
-                source_labels: src,
-                regex: Some(re),
-                target_label: target,
-                replacement: repl,
-                modulus,
-                ..RelabelConfig::new(action)
-            };
-            Rule::new(&c, 0).ok()
-        })
+        .prop_filter_map(
+            "invalid rule",
+            |(src, re, target, repl, modulus, action)| {
+                let c = RelabelConfig {
+                    source_labels: src,
+                    regex: Some(re),
+                    target_label: target,
+                    replacement: repl,
+                    modulus,
+                    ..RelabelConfig::new(action)
+                };
+                Rule::new(&c, 0).ok()
+            },
+        )
 }
 
 fn apply(rules: &[Rule], ls: &Labels) -> Option<Labels> {

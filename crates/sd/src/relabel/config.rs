@@ -3,8 +3,8 @@
 use std::fmt;
 
 use scrapeline_exposition::labels::is_legacy_label_name;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// The default `separator`.
 pub const DEFAULT_SEPARATOR: &str = ";";
@@ -442,10 +442,7 @@ impl<'de> Deserialize<'de> for RelabelConfig {
                 .flatten()
                 .map(|v| v.into_iter().map(|t| t.0).collect()),
             separator: text(raw.separator, def.separator),
-            regex: match raw.regex {
-                None => None,
-                Some(r) => Some(r.map(|t| t.0).unwrap_or_default()),
-            },
+            regex: raw.regex.map(|r| r.map(|t| t.0).unwrap_or_default()),
             modulus: raw.modulus.flatten().unwrap_or(0),
             target_label: text(raw.target_label, def.target_label),
             replacement: text(raw.replacement, def.replacement),

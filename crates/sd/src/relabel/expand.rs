@@ -130,14 +130,6 @@ impl Template {
         self.constant.as_deref()
     }
 
-    /// Whether the expansion is exactly the text of group `i` (e.g. `$1`, `${1}`).
-    pub(crate) fn single_group(&self) -> Option<usize> {
-        match &*self.segments {
-            [Segment::Group(i)] => Some(*i),
-            _ => None,
-        }
-    }
-
     /// Appends the expansion for a match in `haystack` to `out`.
     pub(crate) fn expand(&self, out: &mut String, haystack: &str, caps: &Captures<'_>) {
         for seg in &*self.segments {

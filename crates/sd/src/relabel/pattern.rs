@@ -106,7 +106,11 @@ impl Regex {
             .map_err(|e| RegexError {
                 message: format!(
                     "error parsing regexp: {}: `{wrapped}`",
-                    e.to_string().lines().last().unwrap_or("invalid regexp").trim()
+                    e.to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("invalid regexp")
+                        .trim()
                 ),
             })?;
         let names = t.names.into_iter().map(|n| n.map(Into::into)).collect();
@@ -134,9 +138,7 @@ impl Regex {
             Fast::Alternation(alts) => alts.iter().any(|a| haystack == &**a),
             Fast::Prefix {
                 prefix, nonempty, ..
-            } => {
-                haystack.starts_with(&**prefix) && (!*nonempty || haystack.len() > prefix.len())
-            }
+            } => haystack.starts_with(&**prefix) && (!*nonempty || haystack.len() > prefix.len()),
         }
     }
 
@@ -404,12 +406,33 @@ mod tests {
             assert!(!r.is_match(no), "{re} should not match {no:?}");
         }
         for bad in [
-            "a|*", "(?P=n)", "(?P<>x)", "(?<a-b>x)", r"\Z", r"\C", r"[a-\d]", "[z-a]", r"\e",
-            r"\u0041", "a{2}{3}", "a*?*", "(?i-)", "(?-)", "(?<!a)b", "[[:foo:]]", r"\", "[a",
-            "a)", "x{1001,}", "(x{10}){101}",
+            "a|*",
+            "(?P=n)",
+            "(?P<>x)",
+            "(?<a-b>x)",
+            r"\Z",
+            r"\C",
+            r"[a-\d]",
+            "[z-a]",
+            r"\e",
+            r"\u0041",
+            "a{2}{3}",
+            "a*?*",
+            "(?i-)",
+            "(?-)",
+            "(?<!a)b",
+            "[[:foo:]]",
+            r"\",
+            "[a",
+            "a)",
+            "x{1001,}",
+            "(x{10}){101}",
         ] {
             let e = Regex::new(bad).map(|_| ()).unwrap_err();
-            assert!(e.message.starts_with("error parsing regexp: "), "{bad}: {e}");
+            assert!(
+                e.message.starts_with("error parsing regexp: "),
+                "{bad}: {e}"
+            );
         }
     }
 }

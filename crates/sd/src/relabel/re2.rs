@@ -62,15 +62,12 @@ const ERR_MISSING_REPEAT_ARG: &str = "missing argument to repetition operator";
 const ERR_INVALID_PERL_OP: &str = "invalid or unsupported Perl syntax";
 const ERR_INVALID_NAMED_CAPTURE: &str = "invalid named capture";
 const ERR_INVALID_CHAR_RANGE: &str = "invalid character class range";
-const ERR_INVALID_CHAR_CLASS: &str = "invalid character class";
 const ERR_NESTING_DEPTH: &str = "expression nests too deeply";
 
 /// One open group (or the top level).
 struct Frame {
-    /// Largest "need" (see [`Parser::last_need`]) among finished items of this group.
+    /// Largest "need" (see [`Parser::last`]) among finished items of this group.
     need: u64,
-    /// Where the group's text starts in the input, for error messages.
-    start: usize,
 }
 
 struct Parser<'a> {
@@ -95,7 +92,7 @@ pub(crate) fn translate(src: &str) -> Result<Translated, SyntaxError> {
         pos: 0,
         out: String::with_capacity(src.len() + 16),
         names: vec![None],
-        stack: vec![Frame { need: 0, start: 0 }],
+        stack: vec![Frame { need: 0 }],
         last: None,
         last_repeat: None,
     };
@@ -167,7 +164,7 @@ impl Parser<'_> {
                         return Err(err(ERR_UNEXPECTED_PAREN, self.src));
                     }
                     self.flush_last();
-                    let frame = self.stack.pop().unwrap_or(Frame { need: 0, start: 0 });
+                    let frame = self.stack.pop().unwrap_or(Frame { need: 0 });
                     self.out.push(')');
                     // The group is now an atom of the enclosing concatenation.
                     self.last = Some(frame.need);
@@ -201,7 +198,7 @@ impl Parser<'_> {
                         }
                         Some((min, max, len)) => {
                             let text = &self.src[before..before + len];
-                            if min < 0 || min > 1000 || max > 1000 || (max >= 0 && min > max) {
+                            if !(0..=1000).contains(&min) || max > 1000 || (max >= 0 && min > max) {
                                 return Err(err(ERR_INVALID_REPEAT_SIZE, text));
                             }
                             self.pos += len;
@@ -233,8 +230,6 @@ impl Parser<'_> {
         let text = &self.src[before..self.pos];
         if self.last_repeat.is_some() {
             // Perl (and Go) reject stacked operators: a** is an error, not a doubled star.
-            let start = self.last_repeat.unwrap_or(before);
-            let _ = start;
             return Err(err(ERR_INVALID_REPEAT_OP, text));
         }
         let Some(need) = self.last else {
@@ -273,11 +268,11 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn push_frame(&mut self, start: usize) -> Result<(), SyntaxError> {
+    fn push_frame(&mut self) -> Result<(), SyntaxError> {
         if self.stack.len() > MAX_DEPTH {
             return Err(err(ERR_NESTING_DEPTH, self.src));
         }
-        self.stack.push(Frame { need: 0, start });
+        self.stack.push(Frame { need: 0 });
         self.last = None;
         self.last_repeat = None;
         Ok(())
@@ -291,7 +286,7 @@ impl Parser<'_> {
             self.flush_last();
             self.names.push(None);
             self.out.push('(');
-            return self.push_frame(start);
+            return self.push_frame();
         }
         let starts_with_p = t.len() > 4 && t.as_bytes()[2] == b'P' && t.as_bytes()[3] == b'<';
         let starts_with_name = t.len() > 3 && t.as_bytes()[2] == b'<';
@@ -310,7 +305,7 @@ impl Parser<'_> {
             self.flush_last();
             self.names.push(Some(name));
             self.out.push('(');
-            return self.push_frame(start);
+            return self.push_frame();
         }
         // Flags and non-capturing groups: (?flags) or (?flags:re).
         self.pos += 2;
@@ -318,8 +313,7 @@ impl Parser<'_> {
         let mut off = String::new();
         let mut negated = false;
         let mut saw_flag = false;
-        loop {
-            let Some(c) = self.bump() else { break };
+        while let Some(c) = self.bump() {
             match c {
                 'i' | 'm' | 's' | 'U' => {
                     saw_flag = true;
@@ -352,7 +346,7 @@ impl Parser<'_> {
                     if c == ':' {
                         self.flush_last();
                         let _ = write!(self.out, "(?{flags}:");
-                        return self.push_frame(start);
+                        return self.push_frame();
                     }
                     if !flags.is_empty() {
                         // Flags apply to the rest of the group; the pending atom stays the one
