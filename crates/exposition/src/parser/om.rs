@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -20,7 +21,26 @@ pub(super) struct State {
     seen_names: HashSet<String>,
     /// Groups of the current family seen so far; kept here (not per family) so its capacity
     /// is reused from family to family.
-    seen_groups: HashSet<u64>,
+    seen_groups: HashSet<u64, BuildHasherDefault<PreHashed>>,
+}
+
+/// The group keys are already xxh3 hashes: use them as they are.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `HashSet<u64>`; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 struct Family {
@@ -139,6 +159,8 @@ fn is_integer(v: f64) -> bool {
 struct Line<'a> {
     name: Cow<'a, str>,
     raw: &'a [u8],
+    /// `raw`, already checked to be UTF-8.
+    raw_str: &'a str,
     value: f64,
     ts: Option<(i64, f64)>,
     exemplar: Option<Exemplar<'a>>,
@@ -409,6 +431,7 @@ impl<'a> Parser<'a> {
         let mut line = Line {
             name,
             raw,
+            raw_str,
             value,
             ts: None,
             exemplar: None,
@@ -581,7 +604,7 @@ impl<'a> Parser<'a> {
         let bucket = suffix == "_bucket";
         let quantile_sample = kind == MetricType::Summary && suffix.is_empty();
         // One pass over the labels: the group hash and the labels the rules look at.
-        let raw = scan::utf8(l.raw).unwrap_or("");
+        let raw = l.raw_str;
         let mut group: u64 = 0;
         let mut le: Option<Cow<'a, str>> = None;
         let mut quantile: Option<Cow<'a, str>> = None;

@@ -201,19 +201,28 @@ pub(crate) fn scan_quoted(b: &[u8], p: usize) -> Result<Quoted, usize> {
 
 /// Decodes `\\`, `\"` and `\n` as Prometheus (and the OpenMetrics reference parser) do; any
 /// other backslash sequence is kept as written. Borrows when there is nothing to decode.
+#[inline]
 pub(crate) fn unescape(s: &str) -> Cow<'_, str> {
     unescape_with(s, true)
 }
 
 /// Decodes HELP text of the text format 0.0.4: only `\\` and `\n` (Prometheus' helpReplacer).
+#[inline]
 pub(crate) fn unescape_help_text(s: &str) -> Cow<'_, str> {
     unescape_with(s, false)
 }
 
+#[inline(always)]
 fn unescape_with(s: &str, quote: bool) -> Cow<'_, str> {
     if !s.as_bytes().contains(&b'\\') {
         return Cow::Borrowed(s);
     }
+    Cow::Owned(decode(s, quote))
+}
+
+#[cold]
+#[inline(never)]
+fn decode(s: &str, quote: bool) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -232,7 +241,7 @@ fn unescape_with(s: &str, quote: bool) -> Cow<'_, str> {
             None => out.push('\\'),
         }
     }
-    Cow::Owned(out)
+    out
 }
 
 /// `bytes` as `&str`, when valid UTF-8.

@@ -24,8 +24,9 @@ impl<'a> Parser<'a> {
                     return Ok(None);
                 }
                 b'#' => {
-                    if let Some(e) = self.text_comment(p)? {
-                        return Ok(Some(e));
+                    let r = self.text_comment(p);
+                    if !matches!(r, Ok(None)) {
+                        return r;
                     }
                 }
                 b'{' => return self.text_series(p),
