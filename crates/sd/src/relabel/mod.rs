@@ -461,3 +461,77 @@ fn labelmap(r: &Rule, b: &mut LabelsBuilder, s: &mut Scratch) {
     s.name = name;
     s.snapshot = snap;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scrapeline_exposition::labels::Labels;
+
+    fn yaml(s: &str) -> RelabelConfig {
+        serde_saphyr::from_str(s).expect("yaml")
+    }
+
+    #[test]
+    fn rules_are_shareable() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Rule>();
+        send_sync::<Regex>();
+    }
+
+    #[test]
+    fn yaml_scalars_are_text() {
+        assert_eq!(yaml("regex: 1.50").regex.as_deref(), Some("1.50"));
+        assert_eq!(yaml("regex: true").regex.as_deref(), Some("true"));
+        assert_eq!(yaml("regex: 0x1F").regex.as_deref(), Some("0x1F"));
+        assert_eq!(yaml("regex: ~").regex.as_deref(), Some(""));
+        assert_eq!(yaml("separator: ''").separator, "");
+        assert_eq!(yaml("{}"), RelabelConfig::default());
+        assert!(serde_saphyr::from_str::<RelabelConfig>("regexp: a").is_err());
+        let e = serde_saphyr::from_str::<RelabelConfig>("action: nope")
+            .expect_err("unknown action")
+            .to_string();
+        assert!(e.contains("unknown relabel action \"nope\""), "{e}");
+    }
+
+    #[test]
+    fn errors_name_rule_and_field() {
+        let configs = [
+            RelabelConfig {
+                target_label: "a".into(),
+                ..RelabelConfig::default()
+            },
+            RelabelConfig {
+                regex: Some("a(".into()),
+                target_label: "b".into(),
+                ..RelabelConfig::default()
+            },
+        ];
+        let e = compile(&configs).expect_err("bad regex");
+        assert_eq!((e.index, e.field), (1, "regex"));
+        assert_eq!(
+            e.to_string(),
+            "relabel rule 1: invalid 'regex': error parsing regexp: missing closing ): `^(?s:a()$`"
+        );
+        let e = compile_entries(&[None], RuleKind::Metric, NameValidation::Utf8)
+            .expect_err("null rule");
+        assert_eq!(e.message, "empty or null metric relabeling rule");
+    }
+
+    #[test]
+    fn labelmap_order_follows_deletions() {
+        // a_x is set, deleted, then set again: it is an "added" label, visited last.
+        let rules = compile(&[
+            yaml("{target_label: a_x, replacement: one}"),
+            yaml("{action: labeldrop, regex: a_x}"),
+            yaml("{target_label: a_x, replacement: two}"),
+            yaml("{action: labelmap, regex: '[ab]_(.*)'}"),
+        ])
+        .expect("valid");
+        let mut b = LabelsBuilder::from_labels(&Labels::from_pairs([("b_x", "base")]));
+        assert!(relabel(&rules, &mut b));
+        assert_eq!(
+            b.labels(),
+            Labels::from_pairs([("a_x", "two"), ("b_x", "base"), ("x", "two")])
+        );
+    }
+}
