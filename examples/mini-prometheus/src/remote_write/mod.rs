@@ -711,3 +711,5 @@ impl crate::api::MetricsSource for RemoteWriteSet {
 mod receivers;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

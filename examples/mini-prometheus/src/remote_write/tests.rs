@@ -356,3 +356,57 @@ async fn invalid_configs_do_not_start() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn write_relabel_configs_apply_after_external_labels() {
+    let rx = Receiver::start(vec![]).await;
+    let cfg = config(
+        &rx.url,
+        "write_relabel_configs:\n\
+         - {source_labels: [__name__], regex: 'drop_.*', action: drop}\n\
+         - {regex: secret, action: labeldrop}\n\
+         - {source_labels: [region], target_label: dc, replacement: 'dc-$1'}\n",
+    );
+    let q = RemoteWrite::start(&cfg, l(&[("region", "eu")])).unwrap();
+    let mut app = q.appender();
+    app.append(
+        0,
+        &l(&[("__name__", "keep"), ("secret", "s3cr3t")]),
+        10,
+        1.0,
+    )
+    .unwrap();
+    let r = app
+        .append(0, &l(&[("__name__", "drop_me")]), 10, 2.0)
+        .unwrap();
+    // The drop decision is cached with the ref.
+    assert_eq!(
+        app.append(r, &l(&[("__name__", "drop_me")]), 20, 3.0)
+            .unwrap(),
+        r
+    );
+    app.commit().unwrap();
+    wait_for(|| q.samples_sent() == 1).await;
+    assert_eq!(
+        rx.samples(),
+        vec![(
+            r#"{__name__="keep", dc="dc-eu", region="eu"}"#.to_owned(),
+            10,
+            1.0
+        )]
+    );
+    assert_eq!(q.samples_lost(), 2);
+    let mut text = String::new();
+    RemoteWriteSet {
+        queues: vec![q.clone()],
+    }
+    .write_metrics(&mut text);
+    assert!(
+        text.contains(&format!(
+            "scrapeline_remote_write_samples_dropped_total{{reason=\"relabel\",remote_name=\"test\",url=\"{}\"}} 2\n",
+            rx.url
+        )),
+        "{text}"
+    );
+    q.shutdown(Duration::from_secs(1)).await;
+}
