@@ -18,7 +18,7 @@ use crate::pipeline::{PipelineConfig, ScrapeCache};
 use crate::scrape_loop::LoopCtx;
 use crate::shared::{ManagerOptions, Shared};
 use crate::state::{DroppedTarget, HealthState, TargetInfo, TargetsSnapshot};
-use crate::target::{interval_and_timeout, populate_labels, target_hash, target_url};
+use crate::target::{interval_and_timeout, populate_labels, reload_key, target_hash, target_url};
 
 struct LoopHandle {
     target: Arc<TargetInfo>,
@@ -160,6 +160,7 @@ impl Pool {
         let info = Arc::new(TargetInfo {
             job: self.cfg.job_name.clone(),
             hash,
+            reload_key: reload_key(&t.labels, &t.url),
             url: t.url,
             public_labels: public,
             discovered: Mutex::new(t.discovered),
@@ -199,8 +200,19 @@ impl Pool {
     fn sync(&mut self, shared: &Arc<Shared>, groups: &[TargetGroup], restart: Option<bool>) {
         let new = self.build_targets(groups, shared.options.max_dropped_targets);
         let mut old = std::mem::take(&mut self.active);
+        // On a reload, a target whose identity changed only by its interval/timeout labels is
+        // still the same target: hand its loop's place (and cache) to the new loop.
+        let by_reload_key: HashMap<u64, u64> = if restart.is_some() {
+            old.iter().map(|(h, l)| (l.target.reload_key, *h)).collect()
+        } else {
+            HashMap::new()
+        };
         for (h, t) in new {
-            match old.remove(&h) {
+            let prev = old.remove(&h).or_else(|| {
+                let k = reload_key(&t.labels, &t.url);
+                by_reload_key.get(&k).and_then(|oh| old.remove(oh))
+            });
+            match prev {
                 Some(prev) => match restart {
                     None => {
                         *lock(&prev.target.discovered) = t.discovered;

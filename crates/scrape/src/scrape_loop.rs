@@ -83,7 +83,7 @@ impl LoopCtx {
         let tolerance = (interval / 100).min(Duration::from_millis(2)).as_nanos() as i128;
         let mut scraped = false;
         let mut scratch = Scratch::default();
-        let mut buf: Vec<u8> = Vec::new();
+        let mut size_hint = 0usize;
         loop {
             if self.cancel.is_cancelled() || self.shared.shutdown.is_cancelled() {
                 break;
@@ -96,7 +96,13 @@ impl LoopCtx {
                 t = aligned;
             }
             let ts_ms = t.div_euclid(1_000_000) as i64;
-            if !self.scrape_and_report(ts_ms, &mut scratch, &mut buf).await {
+            let mut buf = self.shared.buffers.get(size_hint);
+            let go_on = self.scrape_and_report(ts_ms, &mut scratch, &mut buf).await;
+            if !buf.is_empty() {
+                size_hint = buf.len();
+            }
+            self.shared.buffers.put(buf);
+            if !go_on {
                 break;
             }
             scraped = true;

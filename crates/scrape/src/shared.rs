@@ -94,6 +94,48 @@ pub(crate) struct Shared {
     pub options: ManagerOptions,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// Body buffers shared by all loops: only scrapes in progress hold one, so memory follows
+    /// concurrency, not the number of targets.
+    pub buffers: BufferPool,
+}
+
+/// A small pool of reusable body buffers.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl BufferPool {
+    const MAX_POOLED: usize = 64;
+    const MAX_POOLED_BYTES: usize = 16 << 20;
+
+    /// A buffer with at least `hint` bytes of capacity.
+    pub(crate) fn get(&self, hint: usize) -> Vec<u8> {
+        let mut b = self
+            .free
+            .lock()
+            .map(|mut f| f.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        b.clear();
+        if b.capacity() < hint {
+            b.reserve(hint);
+        }
+        b
+    }
+
+    /// Returns a buffer; very large ones are dropped so one huge body does not pin memory.
+    pub(crate) fn put(&self, b: Vec<u8>) {
+        if b.capacity() > Self::MAX_POOLED_BYTES {
+            return;
+        }
+        if let Ok(mut f) = self.free.lock()
+            && f.len() < Self::MAX_POOLED
+        {
+            f.push(b);
+        }
+    }
 }
 
 impl Shared {
@@ -110,6 +152,7 @@ impl Shared {
             options,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            buffers: BufferPool::default(),
         }
     }
 }

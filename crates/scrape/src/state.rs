@@ -43,6 +43,9 @@ pub(crate) struct HealthState {
 pub(crate) struct TargetInfo {
     pub job: String,
     pub hash: u64,
+    /// Identity without `__scrape_interval__`/`__scrape_timeout__`: matches a target to its
+    /// loop across a reload that changes only timing.
+    pub reload_key: u64,
     pub url: String,
     /// The labels attached to samples (no `__*` names).
     pub public_labels: Labels,

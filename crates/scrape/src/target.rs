@@ -315,6 +315,18 @@ pub fn target_hash(labels: &Labels, url: &str) -> u64 {
     fnv1a64(&[lh.as_bytes(), url.as_bytes()])
 }
 
+/// [`target_hash`] over the labels without `__scrape_interval__` and `__scrape_timeout__`:
+/// the identity a reload that only changes timing keeps.
+pub fn reload_key(labels: &Labels, url: &str) -> u64 {
+    let l = Labels::from_sorted_iter(
+        labels
+            .iter()
+            .filter(|l| l.name != SCRAPE_INTERVAL_LABEL && l.name != SCRAPE_TIMEOUT_LABEL)
+            .map(|l| (l.name, l.value)),
+    );
+    target_hash(&l, url)
+}
+
 /// Prometheus' `Manager.setOffsetSeed`: FNV-1a of the host name followed by the external
 /// labels' string form.
 pub fn offset_seed(hostname: &str, external_labels: &Labels) -> u64 {

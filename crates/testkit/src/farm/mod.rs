@@ -137,6 +137,8 @@ struct State {
     targets: HashMap<String, Behavior>,
     log: HashMap<String, Vec<Access>>,
     counts: HashMap<String, u64>,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// A running farm; stops when dropped.
@@ -287,6 +289,28 @@ impl std::error::Error for ResetConnection {}
 impl Farm {
     /// Starts an empty farm on `127.0.0.1` with a free port.
     pub async fn start() -> Farm {
+        Self::start_inner(None).await
+    }
+
+    /// Starts an empty farm that speaks HTTPS with this PEM certificate chain and key.
+    pub async fn start_tls(cert_pem: &[u8], key_pem: &[u8]) -> Farm {
+        let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("farm: bad certificate PEM: {e}"));
+        let key = rustls_pemfile::private_key(&mut &key_pem[..])
+            .unwrap_or_else(|e| panic!("farm: bad key PEM: {e}"))
+            .unwrap_or_else(|| panic!("farm: no private key in PEM"));
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let cfg = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap_or_else(|e| panic!("farm: tls versions: {e}"))
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap_or_else(|e| panic!("farm: tls config: {e}"));
+        Self::start_inner(Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))).await
+    }
+
+    async fn start_inner(tls: Option<tokio_rustls::TlsAcceptor>) -> Farm {
         let listener = match TcpListener::bind("127.0.0.1:0").await {
             Ok(l) => l,
             Err(e) => panic!("farm: cannot bind 127.0.0.1:0: {e}"),
@@ -306,17 +330,36 @@ impl Farm {
                 };
                 let Ok((stream, _)) = conn else { continue };
                 let _ = stream.set_nodelay(true);
-                let (st, stop3) = (st.clone(), stop2.clone());
+                let (st, stop3, tls) = (st.clone(), stop2.clone(), tls.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
                         let st = st.clone();
                         async move { handle(st, req).await }
                     });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc);
-                    tokio::select! {
-                        _ = stop3.cancelled() => {}
-                        _ = conn => {}
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                            tokio::select! {
+                                _ = stop3.cancelled() => {}
+                                _ = conn => {}
+                            }
+                        }
+                        Some(acceptor) => {
+                            let Ok(Ok(stream)) = tokio::time::timeout(
+                                Duration::from_secs(10),
+                                acceptor.accept(stream),
+                            )
+                            .await
+                            else {
+                                return;
+                            };
+                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                            tokio::select! {
+                                _ = stop3.cancelled() => {}
+                                _ = conn => {}
+                            }
+                        }
                     }
                 });
             }
@@ -353,6 +396,11 @@ impl Farm {
             .collect()
     }
 
+    /// The most requests the farm was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        lock(&self.state).max_in_flight
+    }
+
     /// Number of requests to `path` so far.
     pub fn hits(&self, path: &str) -> u64 {
         lock(&self.state).counts.get(path).copied().unwrap_or(0)
@@ -384,7 +432,22 @@ async fn handle(
         *r.status_mut() = StatusCode::NOT_FOUND;
         return Ok(r);
     };
-    match render(&b, n).await {
+    struct InFlight(Arc<Mutex<State>>);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            let mut s = lock(&self.0);
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+    }
+    {
+        let mut s = lock(&st);
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+    }
+    let guard = InFlight(st.clone());
+    let answer = render(&b, n).await;
+    drop(guard);
+    match answer {
         Answer::Resp(r) => Ok(r),
         Answer::Reset => Err(ResetConnection),
     }
