@@ -25,8 +25,24 @@ const PODS: usize = 250;
 const APPS_PER_POD: usize = 3;
 const NOW_MS: i64 = 1_767_225_600_000;
 
+/// The spec fixtures (`SCRAPELINE_CGROUP_FIXTURES` overrides, for running a copied bench
+/// binary elsewhere).
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    std::env::var_os("SCRAPELINE_CGROUP_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+}
+
+/// CPU time (user + system) this thread has used, in milliseconds (10 ms ticks).
+fn thread_cpu_ms() -> u64 {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<u64> = rest
+        .split_ascii_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10
 }
 
 /// Copies the regular files of `from` (not subdirectories) into `to`.
@@ -243,6 +259,22 @@ fn report_allocations(label: &str, collector: &Collector) {
         black_box(&text);
     }
     let growth = region.change();
+    let cpu0 = thread_cpu_ms();
+    for _ in 0..50 {
+        black_box(collector.collect(NOW_MS));
+    }
+    let collect_cpu_ms = (thread_cpu_ms() - cpu0) as f64 / 50.0;
+    let cpu0 = thread_cpu_ms();
+    let c = collector.collect(NOW_MS);
+    for _ in 0..50 {
+        text.clear();
+        c.encode_text(&mut text);
+        black_box(&text);
+    }
+    let encode_cpu_ms = (thread_cpu_ms() - cpu0) as f64 / 50.0;
+    eprintln!(
+        "{label}: CPU time (user+sys) per collect {collect_cpu_ms:.1} ms, per encode {encode_cpu_ms:.1} ms"
+    );
     eprintln!(
         "{label}: {cgroups} cgroups, {bytes} bytes of text; collect: {} allocations / {} bytes; \
          collect+encode: {} allocations / {} bytes; net heap growth over 200 collect+encode: {} bytes",
@@ -250,8 +282,7 @@ fn report_allocations(label: &str, collector: &Collector) {
         collect.bytes_allocated,
         both.allocations,
         both.bytes_allocated,
-        growth.bytes_allocated as i64 - growth.bytes_deallocated as i64
-            + growth.bytes_reallocated as i64,
+        growth.bytes_allocated as i64 - growth.bytes_deallocated as i64,
     );
 }
 
@@ -285,5 +316,9 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
 criterion_main!(benches);

@@ -11,7 +11,7 @@ use crate::machine;
 use crate::meta::PodLookup;
 use crate::parse::{self, MountInfo};
 use crate::path::{CgroupIdentity, CgroupKind, decode};
-use crate::read::{CTRL, Ctx, MAX_DIRS, read_cgroup};
+use crate::read::{CTRL, Cached, Ctx, MAX_DIRS, read_cgroup};
 use crate::stats::{CollectStats, Collection, MachineInfo};
 
 /// Where the collector reads from and which cgroups it reports.
@@ -66,8 +66,8 @@ pub struct Collector {
     lookup: Option<Arc<dyn PodLookup + Send + Sync>>,
     stat_dirs: Vec<PathBuf>,
     ctrl: [Option<usize>; 5],
-    /// Creation times of the cgroups seen by the last collection (computed once per cgroup).
-    start_times: Mutex<HashMap<String, i64>>,
+    /// What the last collection kept of each cgroup (creation time, limits).
+    cache: Mutex<HashMap<String, Cached>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -122,7 +122,7 @@ impl Collector {
             lookup: None,
             stat_dirs,
             ctrl,
-            start_times: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -172,31 +172,39 @@ impl Collector {
             lookup: self.lookup.as_deref(),
         };
         let mut containers = Vec::with_capacity(cgroups.len());
-        let mut starts = self
-            .start_times
+        let mut cache = self
+            .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (id, identity) in cgroups {
-            let cached = starts.get(&id).copied();
-            match read_cgroup(&ctx, &mut reader, id, identity, cached) {
-                Some(c) => {
-                    if cached.is_none() {
-                        starts.insert(c.id.clone(), c.start_time_unix);
+            match cache.get_mut(&id) {
+                Some(slot) => {
+                    match read_cgroup(&ctx, &mut reader, id, identity, Some(*slot), now_ms) {
+                        Some((c, keep)) => {
+                            *slot = keep;
+                            containers.push(c);
+                        }
+                        None => reader.stats.cgroups_vanished += 1,
                     }
-                    containers.push(c);
                 }
-                None => reader.stats.cgroups_vanished += 1,
+                None => match read_cgroup(&ctx, &mut reader, id, identity, None, now_ms) {
+                    Some((c, keep)) => {
+                        cache.insert(c.id.clone(), keep);
+                        containers.push(c);
+                    }
+                    None => reader.stats.cgroups_vanished += 1,
+                },
             }
         }
         // Forget cgroups that are gone (containers is sorted by id, as the listing is).
-        if starts.len() != containers.len() {
-            starts.retain(|id, _| {
+        if cache.len() != containers.len() {
+            cache.retain(|id, _| {
                 containers
                     .binary_search_by(|c| c.id.as_str().cmp(id))
                     .is_ok()
             });
         }
-        drop(starts);
+        drop(cache);
         let mut stats = reader.stats;
         stats.cgroups = containers.len() as u64;
         Collection {
@@ -205,6 +213,15 @@ impl Collector {
             containers,
             stats,
         }
+    }
+
+    /// [`Collector::collect`] at the current wall-clock time.
+    pub fn collect_now(&self) -> Collection {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        self.collect(now_ms)
     }
 
     /// Lists `/` and every cgroup below the configured roots, over all hierarchies the

@@ -170,10 +170,15 @@ impl Reader {
         };
         loop {
             if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(8192);
+                self.buf.reserve(16384);
             }
+            let asked = self.buf.capacity() - self.buf.len();
             match rustix::io::read(&fd, spare_capacity(&mut self.buf)) {
                 Ok(0) => return Got::Ok,
+                // A short read is the end of the file on the filesystems read here (cgroupfs
+                // and procfs seq_files fill the buffer until EOF; sysfs attributes and
+                // regular files likewise): this spares one read(2) per file.
+                Ok(n) if n < asked => return Got::Ok,
                 Ok(_) => {}
                 Err(Errno::INTR) => {}
                 Err(Errno::NOENT | Errno::NODEV) => return Got::NotFound,

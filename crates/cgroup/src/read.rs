@@ -55,15 +55,30 @@ impl Dirs {
     }
 }
 
-/// Reads one cgroup. `None` when it vanished (counted by the caller).
-/// `cached_start` is the creation time found by an earlier collection.
+/// How long configured limits are reused before the files are read again: cAdvisor
+/// refreshes a container's spec at most every 5 s (`containerData.GetInfo`).
+pub(crate) const SPEC_TTL_MS: i64 = 5_000;
+
+/// What is kept of a cgroup between collections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cached {
+    /// Creation time (computed once, as cAdvisor does when it first sees a container).
+    pub start_time_unix: i64,
+    /// Configured limits and when they were read.
+    pub spec: SpecStats,
+    pub spec_read_ms: i64,
+}
+
+/// Reads one cgroup. `None` when it vanished (counted by the caller). `cached` is what an
+/// earlier collection kept of this cgroup; the returned [`Cached`] replaces it.
 pub(crate) fn read_cgroup(
     ctx: &Ctx<'_>,
     r: &mut Reader,
     id: String,
     identity: CgroupIdentity,
-    cached_start: Option<i64>,
-) -> Option<ContainerStats> {
+    cached: Option<Cached>,
+    now_ms: i64,
+) -> Option<(ContainerStats, Cached)> {
     let is_root = identity.kind == CgroupKind::Root;
     let dirs = Dirs {
         fds: std::array::from_fn(|i| ctx.stat_dirs.get(i).and_then(|b| r.open_dir(b, &id))),
@@ -93,8 +108,8 @@ pub(crate) fn read_cgroup(
     // Creation time: min over hierarchy directories of the dir mtime and the rarely
     // modified cgroup.clone_children (v1) / cgroup.events (v2), floored at boot. Computed
     // once per cgroup, as cAdvisor does when it first sees a container.
-    c.start_time_unix = match cached_start {
-        Some(t) => t,
+    c.start_time_unix = match cached {
+        Some(k) => k.start_time_unix,
         None => {
             let marker = if ctx.layout.is_v1() {
                 "cgroup.clone_children"
@@ -113,10 +128,31 @@ pub(crate) fn read_cgroup(
         }
     };
 
+    let fresh_spec = match cached {
+        Some(k) if (0..SPEC_TTL_MS).contains(&now_ms.saturating_sub(k.spec_read_ms)) => {
+            c.spec = k.spec;
+            false
+        }
+        _ => true,
+    };
     let (first_pid, procs_found) = if ctx.layout.is_v1() {
+        if fresh_spec {
+            c.spec = spec_v1(ctx, r, &dirs, is_root);
+        }
         read_v1(ctx, r, &dirs, &mut c, is_root)
     } else {
+        if fresh_spec {
+            c.spec = spec_v2(ctx, r, &dirs, is_root);
+        }
         read_v2(ctx, r, &dirs, &mut c, is_root)
+    };
+    let keep = Cached {
+        start_time_unix: c.start_time_unix,
+        spec: c.spec,
+        spec_read_ms: match cached {
+            Some(k) if !fresh_spec => k.spec_read_ms,
+            _ => now_ms,
+        },
     };
 
     // Network: the root (pid 1) and pod sandboxes only.
@@ -142,7 +178,7 @@ pub(crate) fn read_cgroup(
             return None;
         }
     }
-    Some(c)
+    Some((c, keep))
 }
 
 /// Sets the Kubernetes labels from the path and the pod lookup.
@@ -208,24 +244,9 @@ fn read_v1(
 ) -> (Option<u32>, bool) {
     let mut first_pid = None;
     let mut procs_found = false;
-    let mut quota_set = false;
+    let quota_set = c.spec.cpu_quota_us.is_some_and(|q| q != 0);
 
-    // cpu.shares exists in every cgroup of the cpu hierarchy: it tells whether the cgroup
-    // has a cpu path (cAdvisor's HasCpu) without an extra stat.
-    let cpu_dir = dirs.get(CPU);
-    let shares = cpu_dir.and_then(|d| r.parsed(d, "cpu.shares", parse::parse_u64));
-    if let (Some(dir), Some(shares)) = (cpu_dir, shares) {
-        c.spec.cpu_shares = Some(shares);
-        c.spec.cpu_period_us = Some(
-            r.parsed(dir, "cpu.cfs_period_us", parse::parse_u64)
-                .unwrap_or(0),
-        );
-        if let Some(q) = r.parsed(dir, "cpu.cfs_quota_us", parse::parse_i64)
-            && let Ok(q) = u64::try_from(q)
-        {
-            c.spec.cpu_quota_us = Some(q);
-            quota_set = q != 0;
-        }
+    if let Some(dir) = dirs.get(CPU) {
         let procs = r.read(dir, "cgroup.procs").map(parse::parse_procs);
         if let Some(p) = procs {
             procs_found = true;
@@ -320,14 +341,6 @@ fn read_v1(
                 .unwrap_or(0);
             m.working_set_bytes = m.usage_bytes.saturating_sub(m.inactive_file_bytes);
             c.memory = Some(m);
-            let limit = if is_root {
-                ctx.machine.memory_bytes
-            } else {
-                r.parsed(dir, "memory.limit_in_bytes", parse::parse_u64)
-                    .map(|l| if l > UNLIMITED { 0 } else { l })
-                    .unwrap_or(0)
-            };
-            c.spec.memory_limit_bytes = Some(limit);
         }
     }
     if let Some(dir) = dirs.get(PIDS) {
@@ -348,6 +361,59 @@ fn read_v1(
         first_pid = Some(1);
     }
     (first_pid, procs_found)
+}
+
+/// v1 configured limits: `cpu.shares`, `cpu.cfs_period_us`, `cpu.cfs_quota_us` where the
+/// cgroup has a cpu directory (cAdvisor's HasCpu), `memory.limit_in_bytes` where it has a
+/// memory one (`MemTotal` for the root).
+fn spec_v1(ctx: &Ctx<'_>, r: &mut Reader, dirs: &Dirs, is_root: bool) -> SpecStats {
+    let mut spec = SpecStats::default();
+    if let Some(dir) = dirs.get(CPU) {
+        spec.cpu_shares = Some(r.parsed(dir, "cpu.shares", parse::parse_u64).unwrap_or(0));
+        spec.cpu_period_us = Some(
+            r.parsed(dir, "cpu.cfs_period_us", parse::parse_u64)
+                .unwrap_or(0),
+        );
+        spec.cpu_quota_us = r
+            .parsed(dir, "cpu.cfs_quota_us", parse::parse_i64)
+            .and_then(|q| u64::try_from(q).ok());
+    }
+    if let Some(dir) = dirs.get(MEMORY) {
+        spec.memory_limit_bytes = Some(if is_root {
+            ctx.machine.memory_bytes
+        } else {
+            r.parsed(dir, "memory.limit_in_bytes", parse::parse_u64)
+                .map(|l| if l > UNLIMITED { 0 } else { l })
+                .unwrap_or(0)
+        });
+    }
+    spec
+}
+
+/// v2 configured limits: `cpu.max`, `cpu.weight` (as shares), `memory.max`. The root has
+/// none of these files: period and shares 0, memory limit `MemTotal`.
+fn spec_v2(ctx: &Ctx<'_>, r: &mut Reader, dirs: &Dirs, is_root: bool) -> SpecStats {
+    let mut spec = SpecStats::default();
+    let Some(dir) = dirs.get(CPU) else {
+        return spec;
+    };
+    let (quota, period) = r
+        .parsed(dir, "cpu.max", parse::parse_cpu_max)
+        .unwrap_or((None, 0));
+    spec.cpu_period_us = Some(period);
+    spec.cpu_quota_us = quota;
+    spec.cpu_shares = Some(
+        r.parsed(dir, "cpu.weight", parse::parse_u64)
+            .map(weight_to_shares)
+            .unwrap_or(0),
+    );
+    spec.memory_limit_bytes = if is_root {
+        Some(ctx.machine.memory_bytes)
+    } else {
+        r.parsed(dir, "memory.max", parse::parse_max)
+            .map(|l| l.filter(|l| *l <= UNLIMITED).unwrap_or(0))
+    };
+    spec
 }
 
 /// runc's `fs/blkio.go` file-group choice: the first group whose first file has entries.
@@ -467,16 +533,7 @@ fn read_v2(
     };
 
     // CPU.
-    let (quota, period) = r
-        .parsed(dir, "cpu.max", parse::parse_cpu_max)
-        .unwrap_or((None, 0));
-    c.spec.cpu_period_us = Some(period);
-    c.spec.cpu_quota_us = quota;
-    c.spec.cpu_shares = Some(
-        r.parsed(dir, "cpu.weight", parse::parse_u64)
-            .map(weight_to_shares)
-            .unwrap_or(0),
-    );
+    let quota = c.spec.cpu_quota_us;
     let mut cpu = CpuStats::default();
     let mut cfs = CfsStats::default();
     if r.flat_keyed(dir, "cpu.stat", |k, v| match k {
@@ -524,14 +581,6 @@ fn read_v2(
             None => 0,
         };
         c.memory = Some(m);
-        c.spec.memory_limit_bytes = Some(if is_root {
-            ctx.machine.memory_bytes
-        } else {
-            r.parsed(dir, "memory.max", parse::parse_max)
-                .flatten()
-                .map(|l| if l > UNLIMITED { 0 } else { l })
-                .unwrap_or(0)
-        });
     }
 
     // Processes.

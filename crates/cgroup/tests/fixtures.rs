@@ -210,6 +210,13 @@ fn v1_hybrid_cgroupfs_matches_expected_exposition() {
 }
 
 #[test]
+fn collector_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Collector>();
+    assert_send_sync::<scrapeline_cgroup::Collection>();
+}
+
+#[test]
 fn typed_stats_are_plain_fields() {
     let (tmp, rt) = prepare("cgroup-v2-systemd");
     let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
@@ -442,4 +449,39 @@ fn the_17_path_cases() {
             c.name
         );
     }
+}
+
+#[test]
+fn limits_are_reread_after_five_seconds_like_cadvisor_spec() {
+    let (tmp, rt) = prepare("cgroup-v2-systemd");
+    let id = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod6a0c8b4e_5f3d_4c2a_9b1e_7f8d2c3a4b5c.slice/cri-containerd-c8f5e1519b0fc19da2bf5be2173582ff9e952e6712a9cb827a62c5067e22ad01.scope";
+    let dir = tmp.path().join("sys/fs/cgroup").join(&id[1..]);
+    let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path())).unwrap();
+    let t0 = rt.collected_at_unix * 1000;
+    let limit = |ms: i64| {
+        collector
+            .collect(ms)
+            .get(id)
+            .unwrap()
+            .spec
+            .memory_limit_bytes
+    };
+    assert_eq!(limit(t0), Some(268_435_456));
+    std::fs::write(dir.join("memory.max"), "536870912\n").unwrap();
+    std::fs::write(dir.join("memory.current"), "1000\n").unwrap();
+    let c = collector.collect(t0 + 4_999);
+    let x = c.get(id).unwrap();
+    // Stats are read every time; limits are kept for 5 s.
+    assert_eq!(x.memory.unwrap().usage_bytes, 1000);
+    assert_eq!(x.spec.memory_limit_bytes, Some(268_435_456));
+    assert_eq!(limit(t0 + 5_000), Some(536_870_912));
+    // Start times are computed once.
+    assert_eq!(
+        collector
+            .collect(t0 + 6_000)
+            .get(id)
+            .unwrap()
+            .start_time_unix,
+        1_767_210_000
+    );
 }
