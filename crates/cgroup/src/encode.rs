@@ -41,6 +41,28 @@ pub fn encode_text(c: &Collection, out: &mut String) {
             ]
         })
         .collect();
+    // Each container's base labels written once (`container="..",id="..",...`, escaped),
+    // with the offsets of the six `name="value"` segments.
+    let mut blocks: Vec<(String, [(usize, usize); 6])> = Vec::with_capacity(base.len());
+    for b in &base {
+        let mut s = String::with_capacity(b.iter().map(|v| v.len() + 16).sum());
+        let mut off = [(0usize, 0usize); 6];
+        for (i, (name, v)) in BASE_LABELS.iter().zip(b.iter()).enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let start = s.len();
+            s.push_str(name);
+            s.push_str("=\"");
+            push_label_value(v, &mut s);
+            s.push('"');
+            if let Some(o) = off.get_mut(i) {
+                *o = (start, s.len());
+            }
+        }
+        blocks.push((s, off));
+    }
+    let mut scratch = String::with_capacity(32);
     // Containers in base-label order once; every family's rows start out in this order.
     let mut order: Vec<usize> = (0..c.containers.len()).collect();
     order.sort_by(|&a, &b| cmp_base(&base, a, b));
@@ -85,24 +107,36 @@ pub fn encode_text(c: &Collection, out: &mut String) {
             Ordering::Equal
         });
         write_header(out, fam.name, fam.help, fam.kind.as_str());
+        let only_base = fam.extra_labels.is_empty();
         for r in &rows {
             out.push_str(fam.name);
             out.push('{');
-            for (n, (name, s)) in slots.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
+            let Some((block, off)) = blocks.get(r.cg) else {
+                continue;
+            };
+            if only_base {
+                out.push_str(block);
+            } else {
+                for (n, (name, s)) in slots.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    match *s {
+                        Slot::Base(i) => {
+                            let seg = off.get(i).and_then(|&(a, b)| block.get(a..b));
+                            out.push_str(seg.unwrap_or_default());
+                        }
+                        Slot::Extra(j) => {
+                            out.push_str(name);
+                            out.push_str("=\"");
+                            push_label_value(r.extra.get(j).copied().unwrap_or_default(), out);
+                            out.push('"');
+                        }
+                    }
                 }
-                out.push_str(name);
-                out.push_str("=\"");
-                let v = match *s {
-                    Slot::Base(i) => label(&base, r.cg, i),
-                    Slot::Extra(j) => r.extra.get(j).copied().unwrap_or_default(),
-                };
-                push_label_value(v, out);
-                out.push('"');
             }
             out.push_str("} ");
-            write_value(r.value, out);
+            write_value_with(r.value, out, &mut scratch);
             if fam.timestamped {
                 let _ = write!(out, " {}", c.timestamp_ms);
             }
@@ -191,6 +225,13 @@ const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 /// Go's `FormatFloat(v, 'g', -1, 64)`, with an allocation-free path for integers (almost
 /// every value here) and [`format_value`] for the rest.
 pub fn write_value(v: f64, out: &mut String) {
+    let mut scratch = String::new();
+    write_value_with(v, out, &mut scratch);
+}
+
+/// [`write_value`] with a caller-provided scratch buffer, so that non-integer values do not
+/// allocate either.
+pub fn write_value_with(v: f64, out: &mut String, scratch: &mut String) {
     if v.fract() == 0.0 && v.abs() < EXACT_INT && v != 0.0 {
         let n = v as i64;
         let neg = n < 0;
@@ -228,7 +269,75 @@ pub fn write_value(v: f64, out: &mut String) {
         let _ = write!(out, "e+{exp:02}");
         return;
     }
+    if v.is_finite() && v != 0.0 {
+        write_go_g(v, out, scratch);
+        return;
+    }
     format_value(v, out);
+}
+
+/// Go's shortest `'g'` layout for a finite non-zero `v`, via Rust's shortest `{:e}` digits
+/// (the same rule as [`format_value`], without its temporary strings).
+fn write_go_g(v: f64, out: &mut String, scratch: &mut String) {
+    scratch.clear();
+    let _ = write!(scratch, "{v:e}");
+    let (mantissa, exp) = scratch.split_once('e').unwrap_or((scratch.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let (first, rest) = match mantissa.split_once('.') {
+        Some((a, b)) => (a, b),
+        None => (mantissa, ""),
+    };
+    let ndigits = first.len() + rest.len();
+    let digit = |i: usize| -> char {
+        let b = if i < first.len() {
+            first.as_bytes().get(i)
+        } else {
+            rest.as_bytes().get(i - first.len())
+        };
+        char::from(b.copied().unwrap_or(b'0'))
+    };
+    if neg {
+        out.push('-');
+    }
+    if !(-4..6).contains(&exp) {
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            out.push('0');
+        }
+        let _ = write!(out, "{a}");
+    } else if exp < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(first);
+        out.push_str(rest);
+    } else {
+        let int_len = exp as usize + 1;
+        for i in 0..int_len.min(ndigits) {
+            out.push(digit(i));
+        }
+        for _ in ndigits..int_len {
+            out.push('0');
+        }
+        if ndigits > int_len {
+            out.push('.');
+            for i in int_len..ndigits {
+                out.push(digit(i));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -260,6 +369,18 @@ mod tests {
         #[test]
         fn fast_path_equals_format_value(n in -(1i64 << 53)..(1i64 << 53)) {
             let v = n as f64;
+            proptest::prop_assert_eq!(w(v), value_to_string(v));
+        }
+
+        #[test]
+        fn float_path_equals_format_value(bits in proptest::num::u64::ANY) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assert_eq!(w(v), value_to_string(v));
+        }
+
+        #[test]
+        fn seconds_like_values_equal_format_value(ns in 0u64..(1u64 << 62), div in 0u32..4) {
+            let v = ns as f64 / [1e9, 1e6, 1e3, 100.0][div as usize];
             proptest::prop_assert_eq!(w(v), value_to_string(v));
         }
 
