@@ -398,6 +398,8 @@ pub struct Parser<'a> {
     big_names: Option<std::collections::HashSet<String>>,
     /// OpenMetrics family-level state.
     om: om::State,
+    /// Whether OpenMetrics family-level rules are enforced.
+    om_family_checks: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -412,7 +414,22 @@ impl<'a> Parser<'a> {
             names_mask: 0,
             big_names: None,
             om: om::State::default(),
+            om_family_checks: true,
         }
+    }
+
+    /// Turns the OpenMetrics family-level rules on (the default) or off.
+    ///
+    /// On, the parser classifies the OpenMetrics conformance suite exactly: metadata placement
+    /// and repetition, type/suffix rules, name clashes, unit suffixes, value rules per type
+    /// (counters, histograms, summaries, info, stateset), exemplar placement, sample grouping,
+    /// timestamp order and histogram consistency. Off, only the line syntax is checked (and
+    /// `# EOF`), which is closer to Prometheus' own `OpenMetricsParser`: it checks none of
+    /// those family-level rules, so a scraper that must accept whatever Prometheus accepts
+    /// turns them off. No effect on the text format.
+    pub fn with_family_checks(mut self, on: bool) -> Self {
+        self.om_family_checks = on;
+        self
     }
 
     /// The format this parser reads.

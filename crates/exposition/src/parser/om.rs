@@ -194,7 +194,16 @@ impl<'a> Parser<'a> {
             }
             Some(_) => {
                 let l = self.om_line(ls, le)?;
-                let e = self.om_sample(l, ls)?;
+                let e = if self.om_family_checks {
+                    self.om_sample(l, ls)?
+                } else {
+                    Entry::Series(Series {
+                        raw: l.raw,
+                        value: l.value,
+                        timestamp_ms: l.ts.map(|t| t.0),
+                        exemplar: l.exemplar,
+                    })
+                };
                 self.pos = next;
                 Ok(Some(e))
             }
@@ -310,7 +319,9 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.error(text_start, format!("{kw} text is not valid UTF-8")))?;
         // Family bookkeeping.
         let same = self.om.fam.as_ref().is_some_and(|f| f.name == name);
-        if same {
+        if !self.om_family_checks {
+            // No family state: metadata is only checked for syntax.
+        } else if same {
             if self.om.fam.as_ref().is_some_and(|f| f.has_samples) {
                 return Err(self.error(ls, format!("{kw} for \"{name}\" after its samples")));
             }

@@ -495,3 +495,42 @@ fn huge_label_sets_with_colliding_signatures() {
     let ok = body.replace("a00007z=\"dup\"", "b=\"x\"");
     assert_eq!(samples(&ok, Format::Text)[0].1.len(), 20_002);
 }
+
+#[test]
+fn openmetrics_without_family_checks() {
+    let lenient = |body: &str| -> Result<usize, ParseError> {
+        let mut n = 0;
+        for e in Parser::new(body.as_bytes(), Format::OpenMetrics).with_family_checks(false) {
+            if let Entry::Series(_) = e? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    };
+    // Family-level violations pass without the checks...
+    for body in [
+        "# TYPE a histogram\na_bucket{le=\"+Inf\"} 0\na_count 1\n# EOF\n",
+        "# TYPE a gauge\na 0 1\na 0 0\n# EOF\n",
+        "# HELP a x\na 1\n# TYPE a gauge\n# EOF\n",
+        "# TYPE a counter\na_total -1 # {x=\"y\"} 1\n# EOF\n",
+        "# TYPE a counter\n# TYPE a counter\n# EOF\n",
+    ] {
+        assert!(
+            err(body, Format::OpenMetrics).starts_with("line"),
+            "{body:?}"
+        );
+        assert!(lenient(body).is_ok(), "{body:?}: {:?}", lenient(body));
+    }
+    // ...but the syntax is still the syntax.
+    for body in [
+        "a 1\n",
+        "a 1\n\n# EOF\n",
+        "a  1\n# EOF\n",
+        "a{b=\"1\",} 1\n# EOF\n",
+        "# TYPE a meh\n# EOF\n",
+        "a 1 NaN\n# EOF\n",
+    ] {
+        assert!(lenient(body).is_err(), "{body:?}");
+    }
+    assert_eq!(lenient("a 1\nb 2 # {t=\"x\"} 3\n# EOF"), Ok(2));
+}
