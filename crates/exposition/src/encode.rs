@@ -1,7 +1,7 @@
 //! Writing [`MetricFamily`] values in the text format 0.0.4 and in OpenMetrics 1.0.
 //!
 //! Output follows what Prometheus' Go clients write (values via
-//! [`format_value`](crate::value::format_value), `# HELP` then `# TYPE`), and names that are
+//! [`format_value`], `# HELP` then `# TYPE`), and names that are
 //! not legacy-valid are quoted as Prometheus 3 does (`{"http.requests","k8s.ns"="a"} 1`), so
 //! anything this crate's parser accepts re-encodes and parses back to the same families.
 //!

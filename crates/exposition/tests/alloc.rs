@@ -53,7 +53,6 @@ fn common_path(body: &[u8], twice: bool) -> Vec<u8> {
 
 #[test]
 fn allocations_do_not_grow_with_sample_count() {
-    // Allocations by the harness itself (the builder's first growth) happen in a warm-up.
     let dir =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/payloads");
     for file in [
@@ -65,12 +64,15 @@ fn allocations_do_not_grow_with_sample_count() {
         let body = common_path(&std::fs::read(dir.join(file)).unwrap(), false);
         let doubled = common_path(&body, true);
         let mut builder = LabelsBuilder::new();
-        allocations(&body, Format::Text, &mut builder);
+        // The builder's reused string buffers trade places when labels arrive out of order
+        // and grow until each fits the longest value it meets: a bounded warm-up.
+        for _ in 0..3 {
+            allocations(&doubled, Format::Text, &mut builder);
+        }
         let (once, n1) = allocations(&body, Format::Text, &mut builder);
         let (twice, n2) = allocations(&doubled, Format::Text, &mut builder);
         assert_eq!(n2, 2 * n1, "{file}");
-        // The reused builder's string buffers trade places as labels are inserted, so a buffer
-        // may occasionally grow once more: a constant, not a per-sample cost.
+        // A buffer may still grow once more now and then: a constant, not a per-sample cost.
         assert!(
             twice <= once + 4,
             "{file}: {once} allocations for {n1} samples, {twice} for {n2}"

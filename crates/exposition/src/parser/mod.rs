@@ -23,6 +23,8 @@
 //!   summary, info and stateset value rules, exemplars (only on counters' `_total` and
 //!   histogram buckets, at most 128 characters of labels), float-second timestamps, sample
 //!   grouping and timestamp order. Quoted UTF-8 names are accepted as Prometheus 3 does.
+//!   [`Parser::with_family_checks`]`(false)` keeps only the line syntax (and `# EOF`), which is
+//!   closer to what Prometheus' own OpenMetrics parser lets through.
 //!
 //! ```
 //! use scrapeline_exposition::parser::{Entry, Format, Parser};

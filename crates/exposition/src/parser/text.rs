@@ -229,10 +229,16 @@ impl<'a> Parser<'a> {
 
     /// Fails when `input[start..end]` is not valid UTF-8, pointing at the first bad byte.
     #[cold]
-    fn check_utf8(&self, start: usize, end: usize, what: &str) -> Result<(), ParseError> {
+    /// `what` builds the message's context only when there is an error.
+    fn check_utf8(
+        &self,
+        start: usize,
+        end: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), ParseError> {
         match std::str::from_utf8(&self.input[start..end]) {
             Ok(_) => Ok(()),
-            Err(e) => Err(self.error(start + e.valid_up_to(), format!("invalid UTF-8 {what}"))),
+            Err(e) => Err(self.error(start + e.valid_up_to(), format!("invalid UTF-8 {}", what()))),
         }
     }
 
@@ -251,7 +257,7 @@ impl<'a> Parser<'a> {
                     let q = scan::scan_quoted(b, p)
                         .map_err(|at| self.error(at, "unterminated quoted name in label set"))?;
                     if !q.ascii {
-                        self.check_utf8(p + 1, q.end - 1, "in a quoted name")?;
+                        self.check_utf8(p + 1, q.end - 1, || "in a quoted name".to_string())?;
                     }
                     (p + 1, q.end - 1, q.escaped, q.end)
                 }
@@ -302,8 +308,9 @@ impl<'a> Parser<'a> {
                 self.error(at, format!("unterminated value of label \"{}\"", shown()))
             })?;
             if !q.ascii {
-                let what = format!("in the value of label \"{}\"", shown());
-                self.check_utf8(p + 1, q.end - 1, &what)?;
+                self.check_utf8(p + 1, q.end - 1, || {
+                    format!("in the value of label \"{}\"", shown())
+                })?;
             }
             p = scan::skip_blanks(b, q.end);
             match b.get(p) {
