@@ -14,7 +14,6 @@ use scrapeline_exposition::labels::{METRIC_NAME, is_legacy_label_name, is_legacy
 use scrapeline_exposition::value::{is_stale_nan, stale_nan};
 use scrapeline_exposition::{Entry, Format, Labels, LabelsBuilder, Parser};
 use scrapeline_sd::relabel::{Rule, relabel};
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::append::{AppendError, Appender, SeriesRef};
 use crate::config::ValidationScheme;
@@ -106,28 +105,37 @@ type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 #[derive(Debug)]
 struct CacheEntry {
+    /// The raw series bytes (the key; the map is keyed by their 64-bit hash and every hit is
+    /// verified against these bytes, so a hash collision can never mix two series up).
+    raw: Box<[u8]>,
     /// `None`: metric relabeling dropped this series.
-    labels: Option<Arc<Labels>>,
+    labels: Option<Labels>,
     series_ref: SeriesRef,
-    hash: u64,
+    /// Last iteration this raw series was seen in.
     last_iter: u64,
+    /// Last iteration its sample was appended and tracked for staleness.
+    tracked_iter: u64,
 }
 
 /// The report series' cached label sets and refs.
 #[derive(Debug, Default)]
 struct ReportCache {
-    labels: Vec<(String, Arc<Labels>, SeriesRef)>,
+    labels: Vec<(String, Labels, SeriesRef)>,
 }
 
-/// A target's scrape cache: raw series bytes to final labels and store ref, plus the series
-/// of the current and previous scrape for staleness.
-#[derive(Debug, Default)]
+/// A target's scrape cache: raw series bytes to final labels and store ref, plus which
+/// series the current and previous scrape appended (for staleness).
+///
+/// Staleness is tracked per entry with iteration numbers instead of Prometheus' two hash sets
+/// (`seriesCur`/`seriesPrev`): a series appended in the previous iteration and not in this one
+/// is stale. The observable difference: two different raw lines that relabel to the same
+/// label set are tracked separately (Prometheus tracks them as one).
+#[derive(Debug)]
 pub struct ScrapeCache {
+    /// Starts at 1 so that `tracked_iter == 0` means "never tracked".
     iter: u64,
     successful_count: usize,
-    series: HashMap<Box<[u8]>, CacheEntry, Xxh3DefaultBuilder>,
-    cur: IdMap<(Arc<Labels>, SeriesRef)>,
-    prev: IdMap<(Arc<Labels>, SeriesRef)>,
+    series: IdMap<CacheEntry>,
     report: ReportCache,
 }
 
@@ -137,11 +145,6 @@ pub struct Scratch {
     lb: LabelsBuilder,
     conflicts: Vec<(String, String)>,
     name: String,
-}
-
-/// A stable hash for staleness tracking.
-pub fn labels_hash(l: &Labels) -> u64 {
-    l.stable_hash()
 }
 
 fn truncate_runes(s: &str, n: usize) -> &str {
@@ -244,15 +247,21 @@ fn names_valid(lb: &LabelsBuilder, scheme: ValidationScheme) -> bool {
     }
 }
 
-enum Outcome {
-    Added,
-    NotAdded,
+impl Default for ScrapeCache {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ScrapeCache {
     /// An empty cache.
     pub fn new() -> Self {
-        Self::default()
+        ScrapeCache {
+            iter: 1,
+            successful_count: 0,
+            series: IdMap::default(),
+            report: ReportCache::default(),
+        }
     }
 
     /// Number of cached raw series (including dropped ones).
@@ -278,8 +287,6 @@ impl ScrapeCache {
             self.series.retain(|_, e| e.last_iter == iter);
         }
         self.iter += 1;
-        std::mem::swap(&mut self.cur, &mut self.prev);
-        self.cur.clear();
     }
 
     fn update_stale_markers(
@@ -287,11 +294,18 @@ impl ScrapeCache {
         app: &mut dyn Appender,
         ts: i64,
     ) -> Result<(), PipelineError> {
-        for (h, (lset, r)) in &self.prev {
-            if self.cur.contains_key(h) {
+        let Some(prev) = self.iter.checked_sub(1) else {
+            return Ok(());
+        };
+        if prev == 0 {
+            return Ok(());
+        }
+        for e in self.series.values() {
+            if e.tracked_iter != prev {
                 continue;
             }
-            match app.append(*r, lset, ts, stale_nan()) {
+            let Some(lset) = &e.labels else { continue };
+            match app.append(e.series_ref, lset, ts, stale_nan()) {
                 Ok(_) | Err(AppendError::OutOfOrder) | Err(AppendError::Duplicate) => {}
                 Err(e) => return Err(PipelineError::Store(e.to_string())),
             }
@@ -369,116 +383,108 @@ impl ScrapeCache {
             let t = parsed_ts.unwrap_or(default_ts);
             let value = series.value;
 
-            let (lset, mut sref, hash, cached, already) =
-                if let Some(e) = self.series.get_mut(series.raw) {
-                    let already = e.last_iter == iter;
-                    e.last_iter = iter;
-                    match &e.labels {
-                        None => continue,
-                        Some(l) => (l.clone(), e.series_ref, e.hash, true, already),
-                    }
-                } else {
-                    let lb = &mut scratch.lb;
-                    series.write_labels(lb);
-                    attach_target_labels(
-                        lb,
-                        &mut scratch.conflicts,
-                        &mut scratch.name,
-                        target,
-                        cfg.honor_labels,
-                    );
-                    let keep = cfg.metric_relabel.is_empty() || relabel(&cfg.metric_relabel, lb);
-                    if !keep || lb.is_empty() {
-                        self.series.insert(
-                            series.raw.into(),
-                            CacheEntry {
-                                labels: None,
-                                series_ref: 0,
-                                hash: 0,
-                                last_iter: iter,
-                            },
-                        );
-                        continue;
-                    }
-                    if lb.get(METRIC_NAME).is_none() {
-                        return Err(PipelineError::MissingName);
-                    }
-                    if !names_valid(lb, cfg.validation) {
-                        return Err(PipelineError::InvalidNames(lb.labels().to_string()));
-                    }
-                    verify_label_limits(lb, cfg)?;
-                    let l = lb.labels();
-                    let h = labels_hash(&l);
-                    (Arc::new(l), 0, h, false, false)
-                };
+            let key = xxhash_rust::xxh3::xxh3_64(series.raw);
+            let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
 
-            let outcome = if already && parsed_ts.is_none() {
-                stats.duplicates += 1;
-                Outcome::NotAdded
-            } else {
-                let res: Result<SeriesRef, AppendError>;
-                let mut limited = false;
-                if cfg.sample_limit > 0 && !is_stale_nan(value) {
-                    limit_count += 1;
-                    if limit_count > cfg.sample_limit {
-                        limited = true;
-                    }
-                }
-                if limited {
-                    sample_limit_hit = true;
-                    Outcome::NotAdded
-                } else {
-                    if t > max_time {
-                        res = Err(AppendError::OutOfBounds);
-                    } else {
-                        res = app.append(sref, &lset, t, value);
-                    }
-                    match res {
-                        Ok(r) => {
-                            sref = r;
-                            Outcome::Added
-                        }
-                        Err(AppendError::OutOfOrder) => {
-                            stats.out_of_order += 1;
-                            Outcome::NotAdded
-                        }
-                        Err(AppendError::Duplicate) => {
-                            stats.duplicates += 1;
-                            Outcome::NotAdded
-                        }
-                        Err(AppendError::OutOfBounds) => {
-                            stats.out_of_bounds += 1;
-                            Outcome::NotAdded
-                        }
-                        Err(AppendError::Other(m)) => return Err(PipelineError::Store(m)),
-                    }
-                }
+            // Fast path: a raw series seen before (the steady state).
+            let cached = match self.series.get_mut(&key) {
+                Some(e) if *e.raw == *series.raw => Some(e),
+                _ => None,
             };
-            let added = matches!(outcome, Outcome::Added);
-            if added {
-                if cached {
-                    if let Some(e) = self.series.get_mut(series.raw) {
-                        e.series_ref = sref;
+            if let Some(e) = cached {
+                let already = e.last_iter == iter;
+                e.last_iter = iter;
+                let Some(lset) = &e.labels else { continue };
+                stats.added += 1;
+                if already && parsed_ts.is_none() {
+                    stats.duplicates += 1;
+                    continue;
+                }
+                if let Some(r) = Self::append_checked(
+                    cfg,
+                    app,
+                    e.series_ref,
+                    lset,
+                    t,
+                    value,
+                    max_time,
+                    &mut limit_count,
+                    &mut sample_limit_hit,
+                    stats,
+                )? {
+                    e.series_ref = r;
+                    if track {
+                        e.tracked_iter = iter;
                     }
-                } else {
+                }
+                continue;
+            }
+
+            // Slow path: a new raw series.
+            let lb = &mut scratch.lb;
+            series.write_labels(lb);
+            attach_target_labels(
+                lb,
+                &mut scratch.conflicts,
+                &mut scratch.name,
+                target,
+                cfg.honor_labels,
+            );
+            let keep = cfg.metric_relabel.is_empty() || relabel(&cfg.metric_relabel, lb);
+            let collision = self.series.contains_key(&key);
+            if !keep || lb.is_empty() {
+                if !collision {
                     self.series.insert(
-                        series.raw.into(),
+                        key,
                         CacheEntry {
-                            labels: Some(lset.clone()),
-                            series_ref: sref,
-                            hash,
+                            raw: series.raw.into(),
+                            labels: None,
+                            series_ref: 0,
                             last_iter: iter,
+                            tracked_iter: 0,
                         },
                     );
-                    if !sample_limit_hit {
-                        stats.series_added += 1;
-                    }
                 }
-                if parsed_ts.is_none() || cfg.track_timestamps_staleness {
-                    self.cur.insert(hash, (lset, sref));
+                continue;
+            }
+            if lb.get(METRIC_NAME).is_none() {
+                return Err(PipelineError::MissingName);
+            }
+            if !names_valid(lb, cfg.validation) {
+                return Err(PipelineError::InvalidNames(lb.labels().to_string()));
+            }
+            verify_label_limits(lb, cfg)?;
+            let lset = lb.labels();
+            stats.added += 1;
+            let r = Self::append_checked(
+                cfg,
+                app,
+                0,
+                &lset,
+                t,
+                value,
+                max_time,
+                &mut limit_count,
+                &mut sample_limit_hit,
+                stats,
+            )?;
+            if let Some(r) = r
+                && !collision
+            {
+                self.series.insert(
+                    key,
+                    CacheEntry {
+                        raw: series.raw.into(),
+                        labels: Some(lset),
+                        series_ref: r,
+                        last_iter: iter,
+                        tracked_iter: if track { iter } else { 0 },
+                    },
+                );
+                if !sample_limit_hit {
+                    stats.series_added += 1;
                 }
             }
-            stats.added += 1;
         }
         if sample_limit_hit {
             return Err(PipelineError::SampleLimit);
@@ -486,16 +492,60 @@ impl ScrapeCache {
         Ok(())
     }
 
-    fn report_entry(&mut self, name: &str, target: &Labels) -> (Arc<Labels>, SeriesRef, usize) {
+    /// Applies `sample_limit` and the future-timestamp bound, then appends. `Ok(Some(ref))`
+    /// when stored, `Ok(None)` when dropped (and counted), `Err` when the store failed.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn append_checked(
+        cfg: &PipelineConfig,
+        app: &mut dyn Appender,
+        sref: SeriesRef,
+        lset: &Labels,
+        t: i64,
+        value: f64,
+        max_time: i64,
+        limit_count: &mut usize,
+        sample_limit_hit: &mut bool,
+        stats: &mut AppendStats,
+    ) -> Result<Option<SeriesRef>, PipelineError> {
+        if cfg.sample_limit > 0 && !is_stale_nan(value) {
+            *limit_count += 1;
+            if *limit_count > cfg.sample_limit {
+                *sample_limit_hit = true;
+                return Ok(None);
+            }
+        }
+        let res = if t > max_time {
+            Err(AppendError::OutOfBounds)
+        } else {
+            app.append(sref, lset, t, value)
+        };
+        match res {
+            Ok(r) => Ok(Some(r)),
+            Err(AppendError::OutOfOrder) => {
+                stats.out_of_order += 1;
+                Ok(None)
+            }
+            Err(AppendError::Duplicate) => {
+                stats.duplicates += 1;
+                Ok(None)
+            }
+            Err(AppendError::OutOfBounds) => {
+                stats.out_of_bounds += 1;
+                Ok(None)
+            }
+            Err(AppendError::Other(m)) => Err(PipelineError::Store(m)),
+        }
+    }
+
+    fn report_entry(&mut self, name: &str, target: &Labels) -> usize {
         if let Some(i) = self.report.labels.iter().position(|(n, _, _)| n == name) {
-            let (_, l, r) = &self.report.labels[i];
-            return (l.clone(), *r, i);
+            return i;
         }
         let mut lb = LabelsBuilder::from_labels(target);
         lb.set(METRIC_NAME, name);
-        let l = Arc::new(lb.labels());
-        self.report.labels.push((name.to_owned(), l.clone(), 0));
-        (l, 0, self.report.labels.len() - 1)
+        self.report.labels.push((name.to_owned(), lb.labels(), 0));
+        self.report.labels.len() - 1
     }
 
     /// Appends one report sample (`up`, `scrape_duration_seconds`, …) with the target's
@@ -508,12 +558,13 @@ impl ScrapeCache {
         ts: i64,
         value: f64,
     ) -> Result<(), AppendError> {
-        let (l, r, i) = self.report_entry(name, target);
-        match app.append(r, &l, ts, value) {
+        let i = self.report_entry(name, target);
+        let Some(e) = self.report.labels.get_mut(i) else {
+            return Ok(());
+        };
+        match app.append(e.2, &e.1, ts, value) {
             Ok(nr) => {
-                if let Some(e) = self.report.labels.get_mut(i) {
-                    e.2 = nr;
-                }
+                e.2 = nr;
                 Ok(())
             }
             Err(AppendError::OutOfOrder) | Err(AppendError::Duplicate) => Ok(()),
