@@ -534,3 +534,22 @@ fn openmetrics_without_family_checks() {
     }
     assert_eq!(lenient("a 1\nb 2 # {t=\"x\"} 3\n# EOF"), Ok(2));
 }
+
+#[test]
+fn metadata_separator_byte_inside_a_character() {
+    // The lexer drops one byte after the name; here that byte starts a two-byte character,
+    // so the rest is not UTF-8 (Prometheus rejects it the same way).
+    assert_eq!(
+        err("# HELP aé text\n", Format::Text),
+        "line 1, column 9: help text is not valid UTF-8"
+    );
+    assert!(err("# TYPE aé gauge\n", Format::Text).contains("invalid metric type"));
+    assert_eq!(
+        text("# HELP a\\x y\\\\z\n").unwrap(),
+        vec![Entry::Help {
+            // `\x` is not an escape of the text format: the backslash is the dropped byte.
+            name: "a".into(),
+            text: "x y\\z".into()
+        }]
+    );
+}

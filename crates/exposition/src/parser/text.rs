@@ -54,7 +54,13 @@ impl<'a> Parser<'a> {
     #[inline]
     fn text_comment(&mut self, p: usize) -> Result<Option<Entry<'a>>, ParseError> {
         let b = self.input;
-        let eol = self.line_end(p);
+        // The line end, noting on the way whether a backslash comes first (no unescaping
+        // pass is needed for a HELP text without one).
+        let (eol, backslash) = match memchr::memchr2(b'\n', b'\\', &b[p..]) {
+            None => (b.len(), false),
+            Some(i) if b[p + i] == b'\n' => (p + i, false),
+            Some(i) => (self.line_end(p + i), true),
+        };
         self.pos = (eol + 1).min(b.len());
         let after_hash = p + 1;
         let q = scan::skip_blanks(b, after_hash);
@@ -70,6 +76,38 @@ impl<'a> Parser<'a> {
         }
         let kw = if help { "HELP" } else { "TYPE" };
         let n = scan::skip_blanks(b, q + 4);
+        // Fast path: a legacy name and a line that is valid UTF-8 as a whole (one check for
+        // name and text).
+        if let Some(&c) = b.get(n)
+            && scan::is_metric_start(c)
+            && let Some(line) = scan::utf8(&b[n..eol])
+        {
+            let name_len = scan::metric_name_end(b, n) - n;
+            let (name, rest) = line.split_at(name_len);
+            let blank_only = !rest.bytes().any(|c| c != b' ' && c != b'\t');
+            let text = if blank_only || rest.len() <= 1 {
+                Some("")
+            } else {
+                rest.get(1..)
+            };
+            if help && let Some(text) = text {
+                return Ok(Some(Entry::Help {
+                    name: Cow::Borrowed(name),
+                    text: if backslash {
+                        scan::unescape_help_text(text)
+                    } else {
+                        Cow::Borrowed(text)
+                    },
+                }));
+            }
+            if !help && let Some(kind) = text.and_then(|t| type_keyword(t.as_bytes())) {
+                return Ok(Some(Entry::Type {
+                    name: Cow::Borrowed(name),
+                    kind,
+                }));
+            }
+            // Anything else takes the general path below for its error message.
+        }
         // The metric name: legacy or quoted.
         let (name, name_end) = match b.get(n) {
             Some(b'"') => {
@@ -122,21 +160,14 @@ impl<'a> Parser<'a> {
                 text: scan::unescape_help_text(text),
             }));
         }
-        let kind = match text {
-            b"counter" => MetricType::Counter,
-            b"gauge" => MetricType::Gauge,
-            b"histogram" => MetricType::Histogram,
-            b"summary" => MetricType::Summary,
-            b"untyped" => MetricType::Unknown,
-            other => {
-                return Err(self.error(
-                    name_end + 1,
-                    format!(
-                        "invalid metric type \"{}\" (expected counter, gauge, histogram, summary or untyped)",
-                        excerpt(other)
-                    ),
-                ));
-            }
+        let Some(kind) = type_keyword(text) else {
+            return Err(self.error(
+                name_end + 1,
+                format!(
+                    "invalid metric type \"{}\" (expected counter, gauge, histogram, summary or untyped)",
+                    excerpt(text)
+                ),
+            ));
         };
         Ok(Some(Entry::Type { name, kind }))
     }
@@ -332,4 +363,16 @@ impl<'a> Parser<'a> {
         }
         Ok(p + 1)
     }
+}
+
+/// The metric type a text-format `# TYPE` line names.
+fn type_keyword(text: &[u8]) -> Option<MetricType> {
+    Some(match text {
+        b"counter" => MetricType::Counter,
+        b"gauge" => MetricType::Gauge,
+        b"histogram" => MetricType::Histogram,
+        b"summary" => MetricType::Summary,
+        b"untyped" => MetricType::Unknown,
+        _ => return None,
+    })
 }
