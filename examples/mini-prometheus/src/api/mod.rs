@@ -2,7 +2,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `GET /metrics` | the process' own metrics: store, plus every registered [`MetricsSource`] |
+//! | `GET /metrics` | HTTP request counts plus every registered [`MetricsSource`] (register the store, the remote-write set, …) |
 //! | `GET /metrics/cadvisor` | the body of the registered cAdvisor callback ([`Api::with_cadvisor`]) |
 //! | `GET /-/healthy`, `GET /-/ready` | liveness and readiness (see [`Api::ready_flag`]) |
 //! | `POST`/`PUT /-/reload` | calls the reload callback ([`Api::with_reload`]) |
@@ -256,6 +256,14 @@ impl Api {
             "/" if get => ("/", redirect("/targets")),
             "/api/v1/targets" if get => ("/api/v1/targets", self.targets_json(req)),
             "/api/v1/status/buildinfo" if get => ("/api/v1/status/buildinfo", self.buildinfo()),
+            // Grafana asks for these while browsing; there are no rules, alerts, exemplars or
+            // metadata here, which Prometheus' empty answers say exactly.
+            "/api/v1/metadata" if get => ("/api/v1/metadata", api_success("{}")),
+            "/api/v1/rules" if get => ("/api/v1/rules", api_success(r#"{"groups":[]}"#)),
+            "/api/v1/alerts" if get => ("/api/v1/alerts", api_success(r#"{"alerts":[]}"#)),
+            "/api/v1/query_exemplars" if get || method == Method::POST => {
+                ("/api/v1/query_exemplars", api_success("[]"))
+            }
             "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels"
                 if get || method == Method::POST =>
             {
@@ -299,7 +307,6 @@ impl Api {
     fn metrics(&self) -> Response<Full<Bytes>> {
         use std::fmt::Write;
         let mut out = String::with_capacity(8192);
-        self.inner.store.write_metrics(&mut out);
         if let Ok(m) = self.inner.requests.lock() {
             out.push_str("# HELP scrapeline_http_requests_total HTTP requests served, by handler and status code.\n");
             out.push_str("# TYPE scrapeline_http_requests_total counter\n");

@@ -516,7 +516,9 @@ async fn health_ready_reload_and_not_found() {
 
 #[tokio::test]
 async fn own_metrics_and_cadvisor_hook() {
-    let api = Api::new(store())
+    let s = store();
+    let api = Api::new(s.clone())
+        .with_metrics(Arc::new(s))
         .with_metrics(Arc::new(|out: &mut String| {
             out.push_str("# TYPE extra gauge\nextra 1\n")
         }))
@@ -527,6 +529,17 @@ async fn own_metrics_and_cadvisor_hook() {
     let (code, ct, body) = call(&api, "GET", "/metrics", "").await;
     assert_eq!((code, ct.as_str()), (200, TEXT_FORMAT));
     assert!(body.contains("\nscrapeline_store_series 5\n"), "{body}");
+    assert_eq!(
+        body.matches("# TYPE scrapeline_store_series gauge").count(),
+        1
+    );
+    let (code, rules) = get(&api, "/api/v1/rules").await;
+    assert_eq!(
+        (code, rules.as_str()),
+        (200, r#"{"status":"success","data":{"groups":[]}}"#)
+    );
+    let (_, metadata) = get(&api, "/api/v1/metadata").await;
+    assert_eq!(metadata, r#"{"status":"success","data":{}}"#);
     assert!(
         body.contains("\nscrapeline_http_requests_total{code=\"200\",handler=\"/-/healthy\"} 1\n"),
         "{body}"
@@ -564,4 +577,18 @@ async fn serves_over_tcp_and_stops_on_cancel() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[test]
+fn parse_errors_name_the_problem() {
+    for (q, want) in [
+        ("up{", "unexpected end of input inside braces"),
+        (
+            "{job=~\".*\"}",
+            "vector selector must contain at least one non-empty matcher",
+        ),
+        ("up[5m", "unexpected end of input inside brackets"),
+    ] {
+        assert_eq!(query::parse(q).unwrap_err(), want, "{q}");
+    }
 }

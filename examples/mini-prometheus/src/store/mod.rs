@@ -640,6 +640,12 @@ impl Store {
     }
 }
 
+impl crate::api::MetricsSource for Store {
+    fn write_metrics(&self, out: &mut String) {
+        Store::write_metrics(self, out)
+    }
+}
+
 impl Appendable for Store {
     fn appender(&self) -> Box<dyn Appender> {
         Box::new(StoreAppender {
