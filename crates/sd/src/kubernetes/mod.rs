@@ -9,6 +9,7 @@
 mod client;
 mod informer;
 mod labels;
+pub mod lite;
 pub mod objects;
 mod roles;
 mod scope;
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use tokio::sync::mpsc;
@@ -234,7 +235,7 @@ impl KubernetesDiscoverer {
                     pool.get::<Node, _>(get("Node", "", Some(Role::Node)), opts, || cluster(c, ""))
                 }),
                 pods: needs_pods.then(|| {
-                    pool.get::<Pod, _>(get("Pod", ns, Some(Role::Pod)), opts, || namespaced(c, ns))
+                    pool.get::<lite::PodLite, _>(get("Pod", ns, Some(Role::Pod)), opts, || namespaced(c, ns))
                 }),
                 services: needs_services.then(|| {
                     pool.get::<Service, _>(get("Service", ns, Some(Role::Service)), opts, || {

@@ -7,13 +7,14 @@
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerStatus, EndpointAddress, Endpoints, Namespace, Node, ObjectReference, Pod,
-    Service,
+    EndpointAddress, Endpoints, Namespace, Node, ObjectReference, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
+
+use super::lite::{ContainerLite, ContainerStatusLite, PodLite};
 
 /// A boxed string: two words, no spare capacity.
 pub(crate) type Str = Box<str>;
@@ -209,11 +210,11 @@ pub struct PodObj {
     pub containers: Box<[ContainerObj]>,
 }
 
-fn containers(
-    list: &[Container],
-    statuses: Option<&Vec<ContainerStatus>>,
+fn containers<'a>(
+    list: &'a [ContainerLite],
+    statuses: Option<&'a Vec<ContainerStatusLite>>,
     init: bool,
-) -> impl Iterator<Item = ContainerObj> {
+) -> impl Iterator<Item = ContainerObj> + 'a {
     list.iter().map(move |c| ContainerObj {
         name: s(&c.name),
         image: os(&c.image),
@@ -237,8 +238,8 @@ fn containers(
     })
 }
 
-impl From<&Pod> for PodObj {
-    fn from(p: &Pod) -> Self {
+impl From<&PodLite> for PodObj {
+    fn from(p: &PodLite) -> Self {
         let status = p.status.as_ref();
         let spec = p.spec.as_ref();
         let ready = status
@@ -249,17 +250,11 @@ impl From<&Pod> for PodObj {
             .map_or_else(|| s("unknown"), |c| s(&c.status.to_lowercase()));
         let mut cs: Vec<ContainerObj> = Vec::new();
         if let Some(spec) = spec {
-            cs.extend(containers(
-                &spec.containers,
-                status.and_then(|s| s.container_statuses.as_ref()),
-                false,
-            ));
+            if let Some(list) = &spec.containers {
+                cs.extend(containers(list, status.and_then(|s| s.container_statuses.as_ref()), false));
+            }
             if let Some(init) = &spec.init_containers {
-                cs.extend(containers(
-                    init,
-                    status.and_then(|s| s.init_container_statuses.as_ref()),
-                    true,
-                ));
+                cs.extend(containers(init, status.and_then(|s| s.init_container_statuses.as_ref()), true));
             }
         }
         Self {

@@ -158,6 +158,20 @@ pub struct Stats {
     pub lists: BTreeMap<String, usize>,
 }
 
+/// A stored object with its serialized JSON (encoded once, served many times).
+#[derive(Debug)]
+pub(crate) struct Obj {
+    pub(crate) value: Value,
+    pub(crate) json: bytes::Bytes,
+}
+
+impl Obj {
+    pub(crate) fn new(value: Value) -> Self {
+        let json = bytes::Bytes::from(value.to_string());
+        Self { value, json }
+    }
+}
+
 /// A stored watch event.
 #[derive(Debug)]
 pub(crate) struct StoredEvent {
@@ -165,19 +179,19 @@ pub(crate) struct StoredEvent {
     pub(crate) resource: &'static str,
     pub(crate) namespace: String,
     /// The object before the change (for MODIFIED and DELETED).
-    pub(crate) old: Option<Arc<Value>>,
+    pub(crate) old: Option<Arc<Obj>>,
     /// The object after the change (absent for DELETED).
-    pub(crate) new: Option<Arc<Value>>,
+    pub(crate) new: Option<Arc<Obj>>,
 }
 
 type ObjectKey = (&'static str, String, String);
 
 /// A paged LIST snapshot: (resourceVersion, items).
-pub(crate) type ListSnapshot = (u64, Arc<Vec<Arc<Value>>>);
+pub(crate) type ListSnapshot = (u64, Arc<Vec<Arc<Obj>>>);
 
 pub(crate) struct Inner {
     pub(crate) rv: u64,
-    pub(crate) objects: BTreeMap<ObjectKey, Arc<Value>>,
+    pub(crate) objects: BTreeMap<ObjectKey, Arc<Obj>>,
     pub(crate) history: VecDeque<Arc<StoredEvent>>,
     /// Watches from a version below this get 410 Gone.
     pub(crate) compacted_rv: u64,
@@ -283,7 +297,7 @@ impl ApiServer {
         let rv = inner.rv;
         let mut object = object;
         set_resource_version(&mut object, rv);
-        let new = Arc::new(object);
+        let new = Arc::new(Obj::new(object));
         let old = inner
             .objects
             .insert((res.plural, ns.clone(), name), new.clone());
@@ -340,7 +354,7 @@ impl ApiServer {
             .objects
             .iter()
             .filter(|((r, _, _), _)| *r == plural)
-            .map(|(_, v)| (**v).clone())
+            .map(|(_, v)| v.value.clone())
             .collect()
     }
 

@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::selector::{FieldSelector, LabelSelector};
-use super::{Fault, RESOURCE_TYPES, RequestRecord, ResourceType, State, StoredEvent};
+use super::{Fault, Obj, RESOURCE_TYPES, RequestRecord, ResourceType, State, StoredEvent};
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -25,6 +25,8 @@ pub(crate) async fn serve_connection(
     state: Arc<State>,
     shutdown: CancellationToken,
 ) {
+    // As Go's net/http does: no Nagle delay on small watch chunks.
+    let _ = stream.set_nodelay(true);
     let svc = hyper::service::service_fn(move |req| {
         let state = state.clone();
         let shutdown = shutdown.clone();
@@ -285,10 +287,10 @@ struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, ns: &str, obj: &Value) -> bool {
+    fn matches(&self, ns: &str, obj: &Obj) -> bool {
         self.namespace.as_deref().is_none_or(|n| n == ns)
-            && self.lsel.matches(obj)
-            && self.fsel.matches(obj)
+            && self.lsel.matches(&obj.value)
+            && self.fsel.matches(&obj.value)
     }
 }
 
@@ -325,7 +327,7 @@ fn list_response(
             (rv, items, (id, off))
         }
         None => {
-            let items: Vec<Arc<Value>> = inner
+            let items: Vec<Arc<Obj>> = inner
                 .objects
                 .iter()
                 .filter(|((r, ns, _), v)| *r == filter.res.plural && filter.matches(ns, v))
@@ -343,12 +345,17 @@ fn list_response(
     };
     let (id, off) = offset;
     let end = off.saturating_add(limit).min(items.len());
-    let page: Vec<&Value> = items
-        .get(off..end)
-        .unwrap_or(&[])
-        .iter()
-        .map(|v| &**v)
-        .collect();
+    let page: &[Arc<Obj>] = items.get(off..end).unwrap_or(&[]);
+    let page_bytes: usize = page.iter().map(|o| o.json.len() + 1).sum();
+    let mut items_json = Vec::with_capacity(page_bytes + 2);
+    items_json.push(b'[');
+    for (i, o) in page.iter().enumerate() {
+        if i > 0 {
+            items_json.push(b',');
+        }
+        items_json.extend_from_slice(&o.json);
+    }
+    items_json.push(b']');
     let cont = if end < items.len() {
         format!("{id}:{end}")
     } else {
@@ -364,16 +371,42 @@ fn list_response(
     if !cont.is_empty() {
         meta["continue"] = Value::String(cont);
     }
-    full(
-        StatusCode::OK,
-        json!({"kind": format!("{}List", filter.res.kind), "apiVersion": filter.res.api_version,
-               "metadata": meta, "items": page}),
-    )
+    // Splice the cached object encodings into the list without re-encoding them.
+    let head = format!(
+        r#"{{"kind":"{}List","apiVersion":"{}","metadata":{},"items":"#,
+        filter.res.kind, filter.res.api_version, meta
+    );
+    let mut body = Vec::with_capacity(head.len() + items_json.len() + 1);
+    body.extend_from_slice(head.as_bytes());
+    body.extend_from_slice(&items_json);
+    body.push(b'}');
+    raw_json(body)
 }
 
-fn event_line(kind: &str, object: &Value) -> Bytes {
-    let mut s = json!({"type": kind, "object": object}).to_string();
-    s.push('\n');
+fn raw_json(body: Vec<u8>) -> Response<Body> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn event_line(kind: &str, object: &Obj) -> Bytes {
+    event_bytes(kind, &object.json)
+}
+
+fn event_bytes(kind: &str, json: &[u8]) -> Bytes {
+    let mut s = Vec::with_capacity(json.len() + 32);
+    s.extend_from_slice(b"{\"type\":\"");
+    s.extend_from_slice(kind.as_bytes());
+    s.extend_from_slice(b"\",\"object\":");
+    s.extend_from_slice(json);
+    s.extend_from_slice(b"}\n");
     Bytes::from(s)
 }
 
@@ -382,18 +415,20 @@ fn bookmark(res: &ResourceType, rv: u64, initial_end: bool) -> Bytes {
     if initial_end {
         meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    event_line(
+    event_bytes(
         "BOOKMARK",
-        &json!({"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}),
+        json!({"kind": res.kind, "apiVersion": res.api_version, "metadata": meta})
+            .to_string()
+            .as_bytes(),
     )
 }
 
-fn with_rv(obj: &Value, rv: u64) -> Value {
-    let mut o = obj.clone();
+fn with_rv(obj: &Obj, rv: u64) -> Obj {
+    let mut o = obj.value.clone();
     if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         m.insert("resourceVersion".into(), Value::String(rv.to_string()));
     }
-    o
+    Obj::new(o)
 }
 
 /// The watch event this watcher should see for a stored event, if any.
