@@ -324,3 +324,58 @@ async fn concurrency_bound_holds_across_targets() {
     m.shutdown().await;
     assert!(farm2.max_in_flight() > 2, "{}", farm2.max_in_flight());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_rate_is_bounded() {
+    let farm = Farm::start().await;
+    let paths: Vec<String> = (0..20).map(|i| format!("/r/{i}")).collect();
+    for p in &paths {
+        farm.set(p, Behavior::text("m 1\n"));
+    }
+    let m = ScrapeManager::new(
+        Arc::new(Recorder::default()),
+        ManagerOptions {
+            max_scrapes_per_second: std::num::NonZeroU32::new(5),
+            ..ManagerOptions::default()
+        },
+    );
+    m.apply_config(
+        vec![job("job_name: r\nscrape_interval: 1s\nscrape_timeout: 900ms\n")],
+        &GlobalConfig::default(),
+    )
+    .unwrap();
+    let addr = farm.addr().to_string();
+    let ps: Vec<&str> = paths.iter().map(String::as_str).collect();
+    m.sync("r", vec![targets(&addr, &ps)]);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    m.shutdown().await;
+    // 20 targets want 40 requests in 2 s; 5/s with a burst of 5 allows at most 15.
+    let total: u64 = paths.iter().map(|p| farm.hits(p)).sum();
+    assert!((8..=15).contains(&total), "{total}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed_when_disabled() {
+    let farm = Farm::start().await;
+    farm.set("/ok", Behavior::text("m 1\n"));
+    farm.set("/redirect", Behavior::Redirect("/ok".into()));
+    let m = ScrapeManager::new(Arc::new(Recorder::default()), ManagerOptions::default());
+    m.apply_config(
+        vec![job(
+            "job_name: nr\nscrape_interval: 1s\nscrape_timeout: 900ms\nfollow_redirects: false\n",
+        )],
+        &GlobalConfig::default(),
+    )
+    .unwrap();
+    let addr = farm.addr().to_string();
+    m.sync("nr", vec![targets(&addr, &["/redirect"])]);
+    wait_until("scraped", Duration::from_secs(3), || {
+        m.targets().active.iter().all(|t| t.health != Health::Unknown)
+    })
+    .await;
+    let t = &m.targets().active[0];
+    assert_eq!(t.health, Health::Down);
+    assert_eq!(t.last_error, "server returned HTTP status 302 Found");
+    assert_eq!(farm.hits("/ok"), 0);
+    m.shutdown().await;
+}
