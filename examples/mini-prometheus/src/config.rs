@@ -371,10 +371,8 @@ fn expand_placeholders(
             return Ok(out);
         };
         let name = &after[..end];
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let valid =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid {
             out.push_str("%{");
             rest = after;
@@ -383,7 +381,10 @@ fn expand_placeholders(
         match lookup(name) {
             Some(v) => out.push_str(&v),
             None => {
-                let line = text[..text.len() - rest.len() + start].matches('\n').count() + 1;
+                let line = text[..text.len() - rest.len() + start]
+                    .matches('\n')
+                    .count()
+                    + 1;
                 return Err(format!(
                     "line {line}: environment variable {name:?} in placeholder %{{{name}}} is not set"
                 ));
@@ -560,7 +561,10 @@ mod tests {
         let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
         for (file, env) in [
             ("daemonset.yaml", vec![("NODE_NAME", "node-a")]),
-            ("statefulset-sharded.yaml", vec![("SHARDS", "3"), ("SHARD", "1")]),
+            (
+                "statefulset-sharded.yaml",
+                vec![("SHARDS", "3"), ("SHARD", "1")],
+            ),
         ] {
             let text = std::fs::read_to_string(deploy.join(file)).unwrap();
             // The prometheus.yml block of the ConfigMap: the indented lines after its key.
@@ -571,7 +575,11 @@ mod tests {
                 .take_while(|l| l.starts_with("    ") || l.is_empty())
                 .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
                 .collect();
-            let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+            let lookup = |k: &str| {
+                env.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            };
             let expanded = expand_placeholders(&block, lookup).unwrap();
             let cfg = Config::load_str(&expanded, file).unwrap_or_else(|e| panic!("{e}"));
             assert!(!cfg.scrape_configs.is_empty(), "{file}");

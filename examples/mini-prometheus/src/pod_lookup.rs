@@ -125,7 +125,10 @@ mod tests {
             labels: Labels::from_pairs([
                 ("__meta_kubernetes_namespace", "default"),
                 ("__meta_kubernetes_pod_name", "web-0"),
-                ("__meta_kubernetes_pod_uid", "6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c"),
+                (
+                    "__meta_kubernetes_pod_uid",
+                    "6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c",
+                ),
             ]),
         };
         let pods = DiscoveredPods::new();
@@ -139,7 +142,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            (m.namespace.as_str(), m.pod.as_str(), m.container.as_str(), m.image.as_str(), m.sandbox),
+            (
+                m.namespace.as_str(),
+                m.pod.as_str(),
+                m.container.as_str(),
+                m.image.as_str(),
+                m.sandbox
+            ),
             ("default", "web-0", "nginx", "nginx:1.27", false)
         );
         let pod = pods.lookup(uid, "").unwrap();

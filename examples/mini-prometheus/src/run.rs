@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use scrapeline_cgroup::{Collector, CollectorConfig};
@@ -25,6 +25,7 @@ use crate::api::{self, Api, BodyFn, DroppedTargetInfo, TargetInfo, TargetsSource
 use crate::config::Config;
 use crate::pod_lookup::DiscoveredPods;
 use crate::remote_write::RemoteWriteSet;
+use crate::resource::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
 use crate::store::{FanOut, Store, StoreConfig};
 
 /// How long remote-write queues may take to flush on shutdown.
@@ -41,7 +42,15 @@ pub struct ServerOptions {
     pub listen_address: String,
     /// The host root filesystem the cgroup collector reads (`/host` in a DaemonSet).
     pub cgroup_rootfs: PathBuf,
+    /// Agent mode (Prometheus' `--agent`): no local store, samples only leave by remote write.
+    pub agent: bool,
+    /// The node name the resource metrics APIs report (default: the host name).
+    pub node_name: Option<String>,
 }
+
+/// How often the collector feeds the resource metrics APIs (metrics-server's
+/// `--metric-resolution` in the official manifests).
+const RESOURCE_RESOLUTION: Duration = Duration::from_secs(15);
 
 /// Loads the configuration the options name (or the embedded default).
 fn load_config(opts: &ServerOptions) -> Result<Config, String> {
@@ -184,7 +193,10 @@ fn now_ms() -> i64 {
 pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let config = load_config(&opts)?;
     for section in &config.ignored_sections {
-        tracing::warn!(section, "configuration section is not supported and is ignored");
+        tracing::warn!(
+            section,
+            "configuration section is not supported and is ignored"
+        );
     }
     let cancel = CancellationToken::new();
 
@@ -200,10 +212,8 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     );
     let remote = RemoteWriteSet::start(&config.remote_write, &config.external_labels)
         .map_err(|e| e.to_string())?;
-    let sink: Arc<dyn Appendable> = Arc::new(FanOut::new(
-        Arc::new(store.clone()),
-        remote.appendables(),
-    ));
+    let sink: Arc<dyn Appendable> =
+        Arc::new(FanOut::new(Arc::new(store.clone()), remote.appendables()));
 
     // Scraping.
     let scrape = Arc::new(ScrapeManager::new(
@@ -235,20 +245,34 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     // The whole hierarchy, as the kubelet's cAdvisor reports it (raw cgroups included).
     let mut collector_config = CollectorConfig::with_rootfs(&opts.cgroup_rootfs);
     collector_config.roots.push("/".to_owned());
-    let cadvisor: Option<BodyFn> = match Collector::new(collector_config) {
-        Ok(collector) => {
-            let collector = Arc::new(collector.with_pod_lookup(pods.clone()));
-            Some(Arc::new(move || {
-                let mut out = String::new();
-                collector.collect(now_ms()).encode_text(&mut out);
-                Ok(out.into_bytes())
-            }))
-        }
+    let collector = match Collector::new(collector_config) {
+        Ok(c) => Some(Arc::new(c.with_pod_lookup(pods.clone()))),
         Err(e) => {
             tracing::warn!(error = %e, "cgroup collector unavailable; /metrics/cadvisor disabled");
             None
         }
     };
+    let cadvisor: Option<BodyFn> = collector.clone().map(|collector| -> BodyFn {
+        Arc::new(move || {
+            let mut out = String::new();
+            collector.collect(now_ms()).encode_text(&mut out);
+            Ok(out.into_bytes())
+        })
+    });
+
+    // The kubelet Summary API and metrics.k8s.io, fed by a collection every resolution.
+    let node_name = opts.node_name.clone().unwrap_or_else(hostname);
+    let mut resource_config = ResourceConfig::new(node_name, RESOURCE_RESOLUTION);
+    resource_config.boot_time_unix =
+        boot_time_from_proc(&opts.cgroup_rootfs.join("proc"), SystemTime::now());
+    let resource = Arc::new(RwLock::new(ResourceMetrics::new(resource_config)));
+    if let Some(collector) = collector.clone() {
+        tokio::spawn(feed_resource_metrics(
+            collector,
+            resource.clone(),
+            cancel.child_token(),
+        ));
+    }
 
     let pipeline = Arc::new(Pipeline {
         options: opts.clone(),
@@ -268,7 +292,13 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             let p = reload_pipeline.clone();
             Box::pin(async move { p.reload() })
         }))
-        .with_external_labels(pipeline.config.lock().map(|c| c.external_labels.clone()).unwrap_or_default());
+        .with_external_labels(
+            pipeline
+                .config
+                .lock()
+                .map(|c| c.external_labels.clone())
+                .unwrap_or_default(),
+        );
     {
         let remote = remote.clone();
         api = api.with_metrics(Arc::new(move |out: &mut String| remote.write_metrics(out)));
@@ -295,6 +325,30 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let _ = api_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Collects every [`RESOURCE_RESOLUTION`] and hands the collection to the resource metrics.
+async fn feed_resource_metrics(
+    collector: Arc<Collector>,
+    resource: Arc<RwLock<ResourceMetrics>>,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(RESOURCE_RESOLUTION);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let c = collector.clone();
+        let Ok(collection) = tokio::task::spawn_blocking(move || c.collect(now_ms())).await else {
+            continue;
+        };
+        resource
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(collection);
+    }
 }
 
 /// Applies every discovery snapshot to the scrape manager (at most every 5 s, as Prometheus'

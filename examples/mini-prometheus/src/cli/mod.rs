@@ -5,6 +5,7 @@ mod check;
 mod parse;
 mod relabel;
 mod sd;
+mod top;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,12 @@ pub struct Cli {
     /// The host root filesystem the cgroup collector reads (`/host` in a DaemonSet).
     #[arg(long = "cgroup.rootfs", default_value = "/", value_name = "DIR")]
     pub cgroup_rootfs: PathBuf,
+    /// Agent mode, as Prometheus' `--agent`: keep nothing locally, only remote write.
+    #[arg(long)]
+    pub agent: bool,
+    /// The node name `/stats/summary` and `metrics.k8s.io` report (default: the host name).
+    #[arg(long = "kubernetes.node-name", value_name = "NAME")]
+    pub node_name: Option<String>,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -56,6 +63,8 @@ pub enum Command {
     Cgroup(cgroup::CgroupArgs),
     /// Run discovery and print every target's labels before and after relabeling, as JSON.
     Sd(sd::SdArgs),
+    /// Resource usage of nodes or pods, as `kubectl top` prints it.
+    Top(top::TopArgs),
     /// Validate configuration without running it.
     #[command(subcommand)]
     Check(check::CheckArgs),
@@ -69,6 +78,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Cgroup(args)) => cgroup::run(&args),
         Some(Command::Check(args)) => check::run(&args),
         Some(Command::Sd(args)) => sd::run(&args),
+        Some(Command::Top(args)) => top::run(&args),
         None => run_server(cli),
     }
 }
@@ -81,6 +91,8 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
         expand_env: cli.expand_env,
         listen_address: cli.listen_address,
         cgroup_rootfs: cli.cgroup_rootfs,
+        agent: cli.agent,
+        node_name: cli.node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

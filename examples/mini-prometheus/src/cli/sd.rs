@@ -56,7 +56,8 @@ pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
     }
     let mut compiled = Vec::with_capacity(jobs.len());
     for sc in &jobs {
-        let rules = compile(&sc.relabel_configs).map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+        let rules =
+            compile(&sc.relabel_configs).map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
         compiled.push(((*sc).clone(), rules));
     }
     let sd_jobs: Vec<(String, SdConfigs)> = jobs
@@ -77,9 +78,12 @@ pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
         .build()?;
     runtime.block_on(async move {
         if args.once {
-            let snapshot =
-                discovery::discover_once(sd_jobs, discovery::ManagerOptions::default(), args.timeout)
-                    .await?;
+            let snapshot = discovery::discover_once(
+                sd_jobs,
+                discovery::ManagerOptions::default(),
+                args.timeout,
+            )
+            .await?;
             let out = render(&compiled, &snapshot);
             println!("{}", serde_json::to_string_pretty(&out)?);
             return Ok(ExitCode::SUCCESS);
