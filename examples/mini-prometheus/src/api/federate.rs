@@ -9,7 +9,8 @@ use crate::store::{Matcher, Store};
 
 /// Writes the federation body for `matcher_sets` at time `now` (ms): for each series matching
 /// any set, its newest sample in `(now - lookback, now]` unless that is a staleness marker,
-/// grouped into `# TYPE <name> untyped` families in label order. `external` labels are added
+/// grouped into `# TYPE <name> untyped` families in label order. `external` labels (and an
+/// empty `instance`, as Prometheus does so the federating server keeps series apart) are added
 /// to series that lack them.
 pub fn write(
     store: &Store,
@@ -26,6 +27,11 @@ pub fn write(
     rows.retain(|r| !is_stale_nan(r.2));
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     rows.dedup_by(|a, b| a.0 == b.0);
+    let mut ext: Vec<(&str, &str)> = external.iter().map(|l| (l.name, l.value)).collect();
+    if !external.contains("instance") {
+        ext.push(("instance", ""));
+        ext.sort();
+    }
     let mut family: Option<String> = None;
     for (labels, t, v) in &rows {
         let Some(name) = labels.metric_name() else {
@@ -38,17 +44,18 @@ pub fn write(
             family = Some(name.to_owned());
         }
         out.push_str(name);
+        // Prometheus' order: the series' own labels, then every external label it lacks, in
+        // name order; `instance=""` counts as an external label unless one is configured.
         let mut pairs: Vec<(&str, &str)> = labels
             .iter()
             .filter(|l| l.name != METRIC_NAME)
             .map(|l| (l.name, l.value))
             .collect();
-        for e in external.iter() {
-            if !labels.contains(e.name) {
-                pairs.push((e.name, e.value));
+        for (n, v) in &ext {
+            if !labels.contains(n) {
+                pairs.push((n, v));
             }
         }
-        pairs.sort();
         if !pairs.is_empty() {
             out.push('{');
             for (i, (n, val)) in pairs.iter().enumerate() {

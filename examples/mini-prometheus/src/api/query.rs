@@ -210,11 +210,18 @@ pub fn system_time_ms(t: SystemTime) -> i64 {
 pub fn instant(store: &Store, q: &Query, t: i64, lookback_ms: i64, out: &mut String) {
     match q {
         Query::Scalar(v) => {
+            // Prometheus' `Scalar.MarshalJSON`: the time as a JSON float, the value in 'f'
+            // layout, unlike vector and matrix points.
             out.push_str(r#"{"resultType":"scalar","result":["#);
-            json::timestamp(out, t);
-            out.push(',');
-            json::value(out, *v);
-            out.push_str("]}");
+            json::number(out, t as f64 / 1000.0);
+            out.push_str(",\"");
+            if v.is_finite() {
+                use std::fmt::Write;
+                let _ = write!(out, "{v}");
+            } else {
+                scrapeline_exposition::value::format_value(*v, out);
+            }
+            out.push_str("\"]}");
         }
         Query::Vector(sel) => {
             let et = sel.eval_time(t, t, t);

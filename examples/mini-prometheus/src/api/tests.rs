@@ -233,11 +233,11 @@ async fn everything_beyond_selectors_is_refused() {
         r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp"}"#
     );
     // Grafana's data-source test.
-    let (code, body) = get(&api, "/api/v1/query?query=1%2B1&time=1700000000").await;
+    let (code, body) = get(&api, "/api/v1/query?query=1%2B1&time=1700000000.25").await;
     assert_eq!(code, 200);
     assert_eq!(
         body,
-        r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}"#
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000.25,"2"]}}"#
     );
 }
 
@@ -297,10 +297,10 @@ fn federation_text() {
     assert_eq!(
         out,
         "# TYPE up untyped\n\
-         up{cluster=\"c1\",instance=\"h:1\",job=\"a\"} 1 1700000000000\n\
-         up{cluster=\"c1\",instance=\"h:2\",job=\"b\"} 0 1700000000000\n\
+         up{instance=\"h:1\",job=\"a\",cluster=\"c1\"} 1 1700000000000\n\
+         up{instance=\"h:2\",job=\"b\",cluster=\"c1\"} 0 1700000000000\n\
          # TYPE x untyped\n\
-         x{cluster=\"c1\",job=\"a\"} 1 1700000030000\n"
+         x{job=\"a\",cluster=\"c1\",instance=\"\"} 1 1700000030000\n"
     );
 }
 
@@ -323,7 +323,7 @@ async fn federate_endpoint() {
     assert_eq!(
         body,
         format!(
-            "# TYPE m untyped\nm{{path=\"a\\\"b\\\\c\\nd\"}} 1e+06 {}\n",
+            "# TYPE m untyped\nm{{path=\"a\\\"b\\\\c\\nd\",instance=\"\"}} 1e+06 {}\n",
             now - 1000
         )
     );
