@@ -29,30 +29,50 @@ fn groups_of(v: &[Arc<TargetGroup>]) -> Vec<TargetGroup> {
 }
 
 fn expected_pods(names: &[(&str, &str)]) -> Vec<TargetGroup> {
-    let w = want(names.iter().map(|(n, ip)| pod_group("ns", n, ip, "n1", &[])).collect());
+    let w = want(
+        names
+            .iter()
+            .map(|(n, ip)| pod_group("ns", n, ip, "n1", &[]))
+            .collect(),
+    );
     w.into_values().collect()
 }
 
 #[tokio::test]
 async fn jobs_with_equal_configs_share_one_provider_and_watch() {
     let server = ApiServer::start().await.unwrap();
-    server.apply(pod("ns", "a", "10.1.0.1", "n1", json!({}))).unwrap();
+    server
+        .apply(pod("ns", "a", "10.1.0.1", "n1", json!({})))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let m = Manager::new(options(&server, dir.path()));
     let cfg = SdConfigs {
         kubernetes_sd_configs: vec![k8s(&server, "pod")],
         ..Default::default()
     };
-    m.set_config(vec![("job1".into(), cfg.clone()), ("job2".into(), cfg.clone())]);
-    tokio::time::timeout(Duration::from_secs(10), m.wait_synced()).await.unwrap();
+    m.set_config(vec![
+        ("job1".into(), cfg.clone()),
+        ("job2".into(), cfg.clone()),
+    ]);
+    tokio::time::timeout(Duration::from_secs(10), m.wait_synced())
+        .await
+        .unwrap();
     let snap = m.snapshot();
-    assert_eq!(groups_of(&snap["job1"]), expected_pods(&[("a", "10.1.0.1")]));
-    assert_eq!(groups_of(&snap["job2"]), expected_pods(&[("a", "10.1.0.1")]));
+    assert_eq!(
+        groups_of(&snap["job1"]),
+        expected_pods(&[("a", "10.1.0.1")])
+    );
+    assert_eq!(
+        groups_of(&snap["job2"]),
+        expected_pods(&[("a", "10.1.0.1")])
+    );
     assert!(server.wait_watches("pods", 1, Duration::from_secs(5)).await);
 
     // A change reaches both jobs' snapshots; a delete removes the group.
     let mut rx = m.subscribe();
-    server.apply(pod("ns", "b", "10.1.0.2", "n1", json!({}))).unwrap();
+    server
+        .apply(pod("ns", "b", "10.1.0.2", "n1", json!({})))
+        .unwrap();
     server.delete(&pod("ns", "a", "", "", json!({}))).unwrap();
     let want_b = expected_pods(&[("b", "10.1.0.2")]);
     tokio::time::timeout(
@@ -81,7 +101,9 @@ async fn jobs_with_equal_configs_share_one_provider_and_watch() {
 #[tokio::test]
 async fn discover_once_mixes_static_and_kubernetes() {
     let server = ApiServer::start().await.unwrap();
-    server.apply(pod("ns", "a", "10.1.0.1", "n1", json!({}))).unwrap();
+    server
+        .apply(pod("ns", "a", "10.1.0.1", "n1", json!({})))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let jobs = vec![
         (
@@ -109,9 +131,15 @@ async fn discover_once_mixes_static_and_kubernetes() {
     assert_eq!(snap["static"][0].source, "0");
     assert_eq!(
         snap["static"][0].targets,
-        vec![scrapeline_exposition::Labels::from_pairs([("__address__", "localhost:9090")])]
+        vec![scrapeline_exposition::Labels::from_pairs([(
+            "__address__",
+            "localhost:9090"
+        )])]
     );
-    assert_eq!(groups_of(&snap["pods"]), expected_pods(&[("a", "10.1.0.1")]));
+    assert_eq!(
+        groups_of(&snap["pods"]),
+        expected_pods(&[("a", "10.1.0.1")])
+    );
 }
 
 #[tokio::test]
@@ -156,8 +184,12 @@ async fn discover_once_times_out_when_the_api_server_never_answers() {
             ..Default::default()
         },
     )];
-    let err = discover_once(jobs, options(&server, dir.path()), Duration::from_millis(300))
-        .await
-        .unwrap_err();
+    let err = discover_once(
+        jobs,
+        options(&server, dir.path()),
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, DiscoveryError::Timeout(d) if d == Duration::from_millis(300)));
 }

@@ -73,8 +73,14 @@ async fn json_and_yaml_through_globs() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.json");
     let b = dir.path().join("b.yml");
-    write(&a, r#"[{"targets": ["h1:9100", "h2:9100"], "labels": {"env": "prod"}}]"#);
-    write(&b, "- targets: ['h3:80']\n- targets: ['h4:80']\n  labels: {team: x}\n");
+    write(
+        &a,
+        r#"[{"targets": ["h1:9100", "h2:9100"], "labels": {"env": "prod"}}]"#,
+    );
+    write(
+        &b,
+        "- targets: ['h3:80']\n- targets: ['h4:80']\n  labels: {team: x}\n",
+    );
     let (ap, bp) = (a.display().to_string(), b.display().to_string());
     let mut run = Run::start(vec![
         format!("{}/*.json", dir.path().display()),
@@ -84,7 +90,12 @@ async fn json_and_yaml_through_globs() {
     assert_eq!(
         first,
         vec![
-            group(&format!("{ap}:0"), &ap, &["h1:9100", "h2:9100"], &[("env", "prod")]),
+            group(
+                &format!("{ap}:0"),
+                &ap,
+                &["h1:9100", "h2:9100"],
+                &[("env", "prod")]
+            ),
             group(&format!("{bp}:0"), &bp, &["h3:80"], &[]),
             group(&format!("{bp}:1"), &bp, &["h4:80"], &[("team", "x")]),
         ]
@@ -105,7 +116,10 @@ async fn reload_on_change_and_vanished_sources() {
     let batch = run.next().await;
     assert_eq!(
         batch,
-        vec![empty(&format!("{bp}:1")), group(&format!("{bp}:0"), &bp, &["h5:8080"], &[])]
+        vec![
+            empty(&format!("{bp}:1")),
+            group(&format!("{bp}:0"), &bp, &["h5:8080"], &[])
+        ]
     );
 
     // Broken content keeps the last groups: nothing is sent; fixing it sends the new groups.
@@ -113,7 +127,10 @@ async fn reload_on_change_and_vanished_sources() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(run.rx.try_recv().is_err(), "a broken file changes nothing");
     write(&b, "- targets: ['h6:1']\n");
-    assert_eq!(run.next().await, vec![group(&format!("{bp}:0"), &bp, &["h6:1"], &[])]);
+    assert_eq!(
+        run.next().await,
+        vec![group(&format!("{bp}:0"), &bp, &["h6:1"], &[])]
+    );
 
     // Removing the file empties its groups.
     std::fs::remove_file(&b).unwrap();
@@ -123,5 +140,8 @@ async fn reload_on_change_and_vanished_sources() {
     let c = dir.path().join("c.yaml");
     write(&c, "- targets: ['h7:1']\n");
     let cp = c.display().to_string();
-    assert_eq!(run.next().await, vec![group(&format!("{cp}:0"), &cp, &["h7:1"], &[])]);
+    assert_eq!(
+        run.next().await,
+        vec![group(&format!("{cp}:0"), &cp, &["h7:1"], &[])]
+    );
 }

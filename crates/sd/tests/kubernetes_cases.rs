@@ -8,7 +8,10 @@ use kubernetes_util::{Harness, expected_groups};
 use serde_json::Value;
 
 fn cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec/kubernetes/cases.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/spec/kubernetes/cases.json"
+    );
     let text = std::fs::read_to_string(path).expect("cases.json readable");
     let doc: Value = serde_json::from_str(&text).expect("cases.json parses");
     doc["cases"].as_array().expect("cases array").clone()
@@ -16,7 +19,10 @@ fn cases() -> Vec<Value> {
 
 async fn run_case(case: &Value) -> Result<(), String> {
     let own = case["own_namespace_value"].as_str().unwrap_or("own-ns");
-    let initial = case["initial_objects"].as_array().cloned().unwrap_or_default();
+    let initial = case["initial_objects"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut h = Harness::start(&initial, &case["config"], own).await;
     h.wait_initial().await;
     for ev in case["events"].as_array().into_iter().flatten() {
@@ -35,7 +41,12 @@ async fn run_role(role: &str) -> usize {
             failures.push(format!("{id}:\n{d}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {n} {role} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} {role} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     n
 }
 

@@ -21,10 +21,18 @@ async fn pod_role_create_modify_delete() {
     h.wait_initial().await;
     assert_eq!(
         h.groups(),
-        want(vec![pod_group("default", "a", "10.1.0.1", "n1", &[("app", "web")])])
+        want(vec![pod_group(
+            "default",
+            "a",
+            "10.1.0.1",
+            "n1",
+            &[("app", "web")]
+        )])
     );
 
-    h.server.apply(pod("default", "b", "10.1.0.2", "n2", json!({}))).unwrap();
+    h.server
+        .apply(pod("default", "b", "10.1.0.2", "n2", json!({})))
+        .unwrap();
     h.converge(&want(vec![
         pod_group("default", "a", "10.1.0.1", "n1", &[("app", "web")]),
         pod_group("default", "b", "10.1.0.2", "n2", &[]),
@@ -32,8 +40,12 @@ async fn pod_role_create_modify_delete() {
     .await
     .unwrap();
 
-    h.server.apply(pod("default", "a", "10.1.0.9", "n1", json!({"app": "api"}))).unwrap();
-    h.server.delete(&pod("default", "b", "", "", json!({}))).unwrap();
+    h.server
+        .apply(pod("default", "a", "10.1.0.9", "n1", json!({"app": "api"})))
+        .unwrap();
+    h.server
+        .delete(&pod("default", "b", "", "", json!({})))
+        .unwrap();
     h.converge(&want(vec![
         pod_group("default", "a", "10.1.0.9", "n1", &[("app", "api")]),
         gone("pod/default/b"),
@@ -64,9 +76,12 @@ async fn node_role_create_modify_delete() {
     assert_eq!(h.groups(), want(vec![group("n1", "10.0.0.1")]));
     h.server.apply(node("n2", "10.0.0.2")).unwrap();
     h.server.apply(node("n1", "10.0.0.3")).unwrap();
-    h.converge(&want(vec![group("n1", "10.0.0.3"), group("n2", "10.0.0.2")]))
-        .await
-        .unwrap();
+    h.converge(&want(vec![
+        group("n1", "10.0.0.3"),
+        group("n2", "10.0.0.2"),
+    ]))
+    .await
+    .unwrap();
     h.server.delete(&node("n2", "")).unwrap();
     h.converge(&want(vec![group("n1", "10.0.0.3"), gone("node/n2")]))
         .await
@@ -136,13 +151,24 @@ async fn endpoints_role_create_modify_delete() {
                "labels": {"__meta_kubernetes_namespace": "ns", "__meta_kubernetes_endpoints_name": "svc"},
                "targets": ips.iter().map(|ip| ep_target(ip, "endpoint")).collect::<Vec<_>>()})
     };
-    let mut h = Harness::start(&[endpoints(&["10.1.0.1"])], &json!({"role": "endpoints"}), "x").await;
+    let mut h = Harness::start(
+        &[endpoints(&["10.1.0.1"])],
+        &json!({"role": "endpoints"}),
+        "x",
+    )
+    .await;
     h.wait_initial().await;
     assert_eq!(h.groups(), want(vec![group(&["10.1.0.1"])]));
-    h.server.apply(endpoints(&["10.1.0.1", "10.1.0.2"])).unwrap();
-    h.converge(&want(vec![group(&["10.1.0.1", "10.1.0.2"])])).await.unwrap();
+    h.server
+        .apply(endpoints(&["10.1.0.1", "10.1.0.2"]))
+        .unwrap();
+    h.converge(&want(vec![group(&["10.1.0.1", "10.1.0.2"])]))
+        .await
+        .unwrap();
     h.server.delete(&endpoints(&[])).unwrap();
-    h.converge(&want(vec![gone("endpoints/ns/svc")])).await.unwrap();
+    h.converge(&want(vec![gone("endpoints/ns/svc")]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -168,9 +194,13 @@ async fn endpointslice_role_create_modify_delete() {
     h.server.apply(slice(&["10.1.0.1"])).unwrap();
     h.converge(&want(vec![group(&["10.1.0.1"])])).await.unwrap();
     h.server.apply(slice(&["10.1.0.2", "10.1.0.3"])).unwrap();
-    h.converge(&want(vec![group(&["10.1.0.2", "10.1.0.3"])])).await.unwrap();
+    h.converge(&want(vec![group(&["10.1.0.2", "10.1.0.3"])]))
+        .await
+        .unwrap();
     h.server.delete(&slice(&[])).unwrap();
-    h.converge(&want(vec![gone("endpointslice/ns/svc-abc")])).await.unwrap();
+    h.converge(&want(vec![gone("endpointslice/ns/svc-abc")]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -189,13 +219,22 @@ async fn ingress_role_create_modify_delete() {
                "targets": [{"__address__": host, "__meta_kubernetes_ingress_scheme": scheme,
                             "__meta_kubernetes_ingress_host": host, "__meta_kubernetes_ingress_path": "/api"}]})
     };
-    let mut h = Harness::start(&[ing("a.example.com", false)], &json!({"role": "ingress"}), "x").await;
+    let mut h = Harness::start(
+        &[ing("a.example.com", false)],
+        &json!({"role": "ingress"}),
+        "x",
+    )
+    .await;
     h.wait_initial().await;
     assert_eq!(h.groups(), want(vec![group("a.example.com", "http")]));
     h.server.apply(ing("b.example.com", true)).unwrap();
-    h.converge(&want(vec![group("b.example.com", "https")])).await.unwrap();
+    h.converge(&want(vec![group("b.example.com", "https")]))
+        .await
+        .unwrap();
     h.server.delete(&ing("", false)).unwrap();
-    h.converge(&want(vec![gone("ingress/ns/web")])).await.unwrap();
+    h.converge(&want(vec![gone("ingress/ns/web")]))
+        .await
+        .unwrap();
 }
 
 /// Two discoverers (pod role and endpoints role, as two jobs would configure) share one pod
@@ -203,7 +242,9 @@ async fn ingress_role_create_modify_delete() {
 #[tokio::test]
 async fn one_watch_per_resource_is_shared() {
     let server = ApiServer::start().await.unwrap();
-    server.apply(pod("ns", "p1", "10.1.0.1", "n1", json!({}))).unwrap();
+    server
+        .apply(pod("ns", "p1", "10.1.0.1", "n1", json!({})))
+        .unwrap();
     server.apply(endpoints(&["10.1.0.1"])).unwrap();
     let sa = tempfile::tempdir().unwrap();
     let ctx = Arc::new(KubeContext::new(test_env(&server, sa.path())));
@@ -213,16 +254,29 @@ async fn one_watch_per_resource_is_shared() {
         let cfg: KubernetesSdConfig =
             serde_json::from_value(json!({"role": role, "api_server": server.url()})).unwrap();
         let (tx, rx) = mpsc::channel(16);
-        tasks.push(tokio::spawn(KubernetesDiscoverer::new(cfg, ctx.clone()).run(tx)));
+        tasks.push(tokio::spawn(
+            KubernetesDiscoverer::new(cfg, ctx.clone()).run(tx),
+        ));
         rxs.push(rx);
     }
     for rx in &mut rxs {
-        let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(first.len(), 1);
     }
     assert!(server.wait_watches("pods", 1, Duration::from_secs(5)).await);
-    assert!(server.wait_watches("services", 1, Duration::from_secs(5)).await);
-    assert!(server.wait_watches("endpoints", 1, Duration::from_secs(5)).await);
+    assert!(
+        server
+            .wait_watches("services", 1, Duration::from_secs(5))
+            .await
+    );
+    assert!(
+        server
+            .wait_watches("endpoints", 1, Duration::from_secs(5))
+            .await
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stats = server.stats();
     assert_eq!(stats.lists.get("pods"), Some(&1));
@@ -248,19 +302,38 @@ async fn node_local_field_selector_is_pushed_to_the_server() {
     let cfg = json!({"role": "pod", "selectors": [{"role": "pod", "field": "spec.nodeName=n1"}]});
     let mut h = Harness::start(&initial, &cfg, "x").await;
     h.wait_initial().await;
-    assert_eq!(h.groups(), want(vec![pod_group("ns", "a", "10.1.0.1", "n1", &[])]));
+    assert_eq!(
+        h.groups(),
+        want(vec![pod_group("ns", "a", "10.1.0.1", "n1", &[])])
+    );
     // A pod moving onto the node arrives as ADDED, one leaving as DELETED.
-    h.server.apply(pod("ns", "b", "10.1.0.2", "n1", json!({}))).unwrap();
-    h.server.apply(pod("ns", "a", "10.1.0.1", "n3", json!({}))).unwrap();
-    h.converge(&want(vec![gone("pod/ns/a"), pod_group("ns", "b", "10.1.0.2", "n1", &[])]))
-        .await
+    h.server
+        .apply(pod("ns", "b", "10.1.0.2", "n1", json!({})))
         .unwrap();
+    h.server
+        .apply(pod("ns", "a", "10.1.0.1", "n3", json!({})))
+        .unwrap();
+    h.converge(&want(vec![
+        gone("pod/ns/a"),
+        pod_group("ns", "b", "10.1.0.2", "n1", &[]),
+    ]))
+    .await
+    .unwrap();
     let reqs = h.server.requests();
     let pod_reqs: Vec<_> = reqs.iter().filter(|r| r.path == "/api/v1/pods").collect();
     assert!(pod_reqs.len() >= 2);
     for r in pod_reqs {
-        assert_eq!(r.query.get("fieldSelector").map(String::as_str), Some("spec.nodeName=n1"));
+        assert_eq!(
+            r.query.get("fieldSelector").map(String::as_str),
+            Some("spec.nodeName=n1")
+        );
     }
-    let watch = reqs.iter().find(|r| r.watch && r.path == "/api/v1/pods").unwrap();
-    assert_eq!(watch.query.get("allowWatchBookmarks").map(String::as_str), Some("true"));
+    let watch = reqs
+        .iter()
+        .find(|r| r.watch && r.path == "/api/v1/pods")
+        .unwrap();
+    assert_eq!(
+        watch.query.get("allowWatchBookmarks").map(String::as_str),
+        Some("true")
+    );
 }

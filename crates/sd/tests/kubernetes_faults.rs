@@ -11,7 +11,15 @@ use serde_json::json;
 
 fn five_pods() -> Vec<serde_json::Value> {
     (1..=5)
-        .map(|i| pod("ns", &format!("p{i}"), &format!("10.1.0.{i}"), "n1", json!({})))
+        .map(|i| {
+            pod(
+                "ns",
+                &format!("p{i}"),
+                &format!("10.1.0.{i}"),
+                "n1",
+                json!({}),
+            )
+        })
         .collect()
 }
 
@@ -36,16 +44,32 @@ async fn dropped_watch_resumes_without_relist() {
     let server = server_with(&five_pods()).await;
     let mut h = Harness::start_on(server, &json!({"role": "pod"}), "x").await;
     h.wait_initial().await;
-    assert!(h.server.wait_watches("pods", 1, Duration::from_secs(5)).await);
+    assert!(
+        h.server
+            .wait_watches("pods", 1, Duration::from_secs(5))
+            .await
+    );
     h.server.drop_watches();
-    h.server.apply(pod("ns", "p6", "10.1.0.6", "n1", json!({}))).unwrap();
-    h.server.delete(&pod("ns", "p1", "", "", json!({}))).unwrap();
+    h.server
+        .apply(pod("ns", "p6", "10.1.0.6", "n1", json!({})))
+        .unwrap();
+    h.server
+        .delete(&pod("ns", "p1", "", "", json!({})))
+        .unwrap();
     let mut expected = five_groups();
     expected[0] = gone("pod/ns/p1");
     expected.push(pod_group("ns", "p6", "10.1.0.6", "n1", &[]));
     h.converge(&want(expected)).await.unwrap();
-    assert!(h.server.wait_watches("pods", 2, Duration::from_secs(5)).await);
-    assert_eq!(h.server.stats().lists.get("pods"), Some(&1), "resumed, not relisted");
+    assert!(
+        h.server
+            .wait_watches("pods", 2, Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(
+        h.server.stats().lists.get("pods"),
+        Some(&1),
+        "resumed, not relisted"
+    );
 }
 
 /// After `410 Gone` (history compacted while disconnected) the watcher relists; the relist is
@@ -56,17 +80,28 @@ async fn gone_after_compaction_relists_and_converges() {
     let server = server_with(&five_pods()).await;
     let mut h = Harness::start_on(server, &json!({"role": "pod"}), "x").await;
     h.wait_initial().await;
-    assert!(h.server.wait_watches("pods", 1, Duration::from_secs(5)).await);
+    assert!(
+        h.server
+            .wait_watches("pods", 1, Duration::from_secs(5))
+            .await
+    );
     let batches_before = h.history().len();
     h.server.drop_watches();
-    h.server.delete(&pod("ns", "p2", "", "", json!({}))).unwrap();
-    h.server.apply(pod("ns", "p3", "10.1.0.33", "n1", json!({}))).unwrap();
+    h.server
+        .delete(&pod("ns", "p2", "", "", json!({})))
+        .unwrap();
+    h.server
+        .apply(pod("ns", "p3", "10.1.0.33", "n1", json!({})))
+        .unwrap();
     h.server.compact();
     let mut expected = five_groups();
     expected[1] = gone("pod/ns/p2");
     expected[2] = pod_group("ns", "p3", "10.1.0.33", "n1", &[]);
     h.converge(&want(expected)).await.unwrap();
-    assert!(h.server.stats().lists.get("pods").copied().unwrap_or(0) >= 2, "relisted");
+    assert!(
+        h.server.stats().lists.get("pods").copied().unwrap_or(0) >= 2,
+        "relisted"
+    );
     // Only the two changed pods were re-sent after the relist.
     let sent: Vec<String> = h.history()[batches_before..]
         .iter()
@@ -76,7 +111,10 @@ async fn gone_after_compaction_relists_and_converges() {
     let mut sent_sorted = sent.clone();
     sent_sorted.sort();
     sent_sorted.dedup();
-    assert_eq!(sent_sorted, vec!["pod/ns/p2".to_string(), "pod/ns/p3".to_string()]);
+    assert_eq!(
+        sent_sorted,
+        vec!["pod/ns/p2".to_string(), "pod/ns/p3".to_string()]
+    );
 }
 
 /// A watch refused with 410 right away also relists and converges.
@@ -86,7 +124,9 @@ async fn gone_on_watch_relists() {
     server.inject(Fault::GoneOnWatch { count: 2 });
     let mut h = Harness::start_on(server, &json!({"role": "pod"}), "x").await;
     h.wait_initial().await;
-    h.server.apply(pod("ns", "p6", "10.1.0.6", "n1", json!({}))).unwrap();
+    h.server
+        .apply(pod("ns", "p6", "10.1.0.6", "n1", json!({})))
+        .unwrap();
     let mut expected = five_groups();
     expected.push(pod_group("ns", "p6", "10.1.0.6", "n1", &[]));
     h.converge(&want(expected)).await.unwrap();
@@ -105,7 +145,12 @@ async fn server_errors_are_retried() {
     h.wait_initial().await;
     assert_eq!(h.history()[0].len(), 5, "first batch is the complete set");
     h.converge(&want(five_groups())).await.unwrap();
-    let failed = h.server.requests().iter().filter(|r| r.path == "/api/v1/pods").count();
+    let failed = h
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/pods")
+        .count();
     assert!(failed >= 4, "3 failures then success, saw {failed}");
 }
 
@@ -120,7 +165,9 @@ async fn slow_responses_are_tolerated() {
     });
     let mut h = Harness::start_on(server, &json!({"role": "pod"}), "x").await;
     h.wait_initial().await;
-    h.server.apply(pod("ns", "p6", "10.1.0.6", "n1", json!({}))).unwrap();
+    h.server
+        .apply(pod("ns", "p6", "10.1.0.6", "n1", json!({})))
+        .unwrap();
     let mut expected = five_groups();
     expected.push(pod_group("ns", "p6", "10.1.0.6", "n1", &[]));
     h.converge(&want(expected)).await.unwrap();
@@ -131,10 +178,15 @@ async fn slow_responses_are_tolerated() {
 #[tokio::test]
 async fn paged_list_is_never_published_half_done() {
     let server = server_with(&five_pods()).await;
-    let mut h = Harness::start_tuned(server, &json!({"role": "pod"}), "x", |w| w.page_size = 2).await;
+    let mut h =
+        Harness::start_tuned(server, &json!({"role": "pod"}), "x", |w| w.page_size = 2).await;
     h.wait_initial().await;
     assert_eq!(h.history()[0].len(), 5);
-    assert!(h.server.wait_watches("pods", 1, Duration::from_secs(5)).await);
+    assert!(
+        h.server
+            .wait_watches("pods", 1, Duration::from_secs(5))
+            .await
+    );
     // Relist with pages again, with a slow page in the middle.
     h.server.inject(Fault::Slow {
         path_contains: "/pods".into(),
@@ -143,13 +195,19 @@ async fn paged_list_is_never_published_half_done() {
     });
     h.server.drop_watches();
     h.server.compact();
-    h.server.apply(pod("ns", "p6", "10.1.0.6", "n1", json!({}))).unwrap();
+    h.server
+        .apply(pod("ns", "p6", "10.1.0.6", "n1", json!({})))
+        .unwrap();
     let mut expected = five_groups();
     expected.push(pod_group("ns", "p6", "10.1.0.6", "n1", &[]));
     h.converge(&want(expected)).await.unwrap();
     for batch in h.history() {
         for g in batch {
-            assert!(!g.targets.is_empty(), "no pod was ever removed: {}", g.source);
+            assert!(
+                !g.targets.is_empty(),
+                "no pod was ever removed: {}",
+                g.source
+            );
         }
     }
     let continued = h

@@ -22,12 +22,16 @@ fn static_groups_match_prometheus() {
     );
     assert_eq!(g[0].labels, Labels::from_pairs([("env", "prod")]));
     assert_eq!(g[1].source, "1");
-    assert_eq!(g[1].targets, vec![Labels::from_pairs([("__address__", "c:3")])]);
+    assert_eq!(
+        g[1].targets,
+        vec![Labels::from_pairs([("__address__", "c:3")])]
+    );
     assert_eq!(g[1].labels, Labels::empty());
 }
 
 #[test]
 fn unknown_keys_are_rejected() {
-    let e = serde_saphyr::from_str::<Vec<StaticConfig>>("- targets: ['a:1']\n  lables: {}\n").unwrap_err();
+    let e = serde_saphyr::from_str::<Vec<StaticConfig>>("- targets: ['a:1']\n  lables: {}\n")
+        .unwrap_err();
     assert!(e.to_string().contains("lables"), "{e}");
 }

@@ -235,7 +235,9 @@ impl KubernetesDiscoverer {
                     pool.get::<Node, _>(get("Node", "", Some(Role::Node)), opts, || cluster(c, ""))
                 }),
                 pods: needs_pods.then(|| {
-                    pool.get::<lite::PodLite, _>(get("Pod", ns, Some(Role::Pod)), opts, || namespaced(c, ns))
+                    pool.get::<lite::PodLite, _>(get("Pod", ns, Some(Role::Pod)), opts, || {
+                        namespaced(c, ns)
+                    })
                 }),
                 services: needs_services.then(|| {
                     pool.get::<Service, _>(get("Service", ns, Some(Role::Service)), opts, || {

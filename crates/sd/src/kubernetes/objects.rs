@@ -40,8 +40,7 @@ fn str_heap(v: &str) -> usize {
 }
 
 fn pairs_heap(p: &[(Str, Str)]) -> usize {
-    std::mem::size_of_val(p)
-        + p.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    std::mem::size_of_val(p) + p.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
 }
 
 /// Heap bytes a projection holds, for memory accounting in benches.
@@ -251,10 +250,18 @@ impl From<&PodLite> for PodObj {
         let mut cs: Vec<ContainerObj> = Vec::new();
         if let Some(spec) = spec {
             if let Some(list) = &spec.containers {
-                cs.extend(containers(list, status.and_then(|s| s.container_statuses.as_ref()), false));
+                cs.extend(containers(
+                    list,
+                    status.and_then(|s| s.container_statuses.as_ref()),
+                    false,
+                ));
             }
             if let Some(init) = &spec.init_containers {
-                cs.extend(containers(init, status.and_then(|s| s.init_container_statuses.as_ref()), true));
+                cs.extend(containers(
+                    init,
+                    status.and_then(|s| s.init_container_statuses.as_ref()),
+                    true,
+                ));
             }
         }
         Self {

@@ -294,4 +294,3 @@ pub fn gone(source: &str) -> Value {
 pub fn want(groups: Vec<Value>) -> Groups {
     expected_groups(&Value::Array(groups))
 }
-
