@@ -96,7 +96,7 @@ async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 async fn wait_ready(port: u16, path: &str, what: &str) {
-    for _ in 0..200 {
+    for _ in 0..400 {
         if let Some((200, _)) = http_get(port, path).await {
             return;
         }
