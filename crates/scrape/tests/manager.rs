@@ -340,7 +340,9 @@ async fn request_rate_is_bounded() {
         },
     );
     m.apply_config(
-        vec![job("job_name: r\nscrape_interval: 1s\nscrape_timeout: 900ms\n")],
+        vec![job(
+            "job_name: r\nscrape_interval: 1s\nscrape_timeout: 900ms\n",
+        )],
         &GlobalConfig::default(),
     )
     .unwrap();
@@ -370,7 +372,10 @@ async fn redirects_are_not_followed_when_disabled() {
     let addr = farm.addr().to_string();
     m.sync("nr", vec![targets(&addr, &["/redirect"])]);
     wait_until("scraped", Duration::from_secs(3), || {
-        m.targets().active.iter().all(|t| t.health != Health::Unknown)
+        m.targets()
+            .active
+            .iter()
+            .all(|t| t.health != Health::Unknown)
     })
     .await;
     let t = &m.targets().active[0];
