@@ -16,7 +16,9 @@
 //! assert_eq!(families[0].samples[0].labels.get("job"), Some("node"));
 //! ```
 
-use crate::labels::{Labels, LabelsBuilder};
+use std::borrow::Cow;
+
+use crate::labels::{Labels, METRIC_NAME};
 use crate::parser::{Entry, Format, MetricType, ParseError, Parser};
 
 /// One metric family: metadata and its samples in input order.
@@ -58,7 +60,8 @@ impl MetricFamily {
 /// One sample, owned.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    /// All labels including `__name__`, sorted; empty values are absent (Prometheus' rule).
+    /// All labels including `__name__`, sorted, as written: a label with an empty value is
+    /// kept (Prometheus treats it as absent when ingesting; filter with `value.is_empty()`).
     pub labels: Labels,
     /// The value.
     pub value: f64,
@@ -117,7 +120,6 @@ impl PartialEq for OwnedExemplar {
 /// an untyped family of its own, as Prometheus groups metadata.
 pub fn parse_families(body: &[u8], format: Format) -> Result<Vec<MetricFamily>, ParseError> {
     let mut families: Vec<MetricFamily> = Vec::new();
-    let mut builder = LabelsBuilder::new();
     let mut parser = Parser::new(body, format);
     while let Some(entry) = parser.next_entry()? {
         let meta_family = |families: &mut Vec<MetricFamily>, name: &str| -> usize {
@@ -145,7 +147,12 @@ pub fn parse_families(body: &[u8], format: Format) -> Result<Vec<MetricFamily>, 
                 if !families.last().is_some_and(|f| f.accepts(&name, format)) {
                     families.push(MetricFamily::new(name.as_ref(), MetricType::Unknown));
                 }
-                s.write_labels(&mut builder);
+                // As written, empty values included: the model mirrors the exposition so that
+                // it re-encodes to the same body (Prometheus drops empty labels on ingestion;
+                // `Series::write_labels` does too).
+                let labels = Labels::from_pairs(
+                    std::iter::once((Cow::Borrowed(METRIC_NAME), s.name())).chain(s.labels()),
+                );
                 let exemplar = s.exemplar.map(|e| OwnedExemplar {
                     labels: Labels::from_pairs(e.labels),
                     value: e.value,
@@ -153,7 +160,7 @@ pub fn parse_families(body: &[u8], format: Format) -> Result<Vec<MetricFamily>, 
                 });
                 if let Some(f) = families.last_mut() {
                     f.samples.push(Sample {
-                        labels: builder.labels(),
+                        labels,
                         value: s.value,
                         timestamp_ms: s.timestamp_ms,
                         exemplar,
@@ -213,6 +220,19 @@ mod tests {
                 value: 2.0,
                 timestamp_ms: Some(3000)
             })
+        );
+    }
+
+    #[test]
+    fn empty_label_values_are_kept_so_output_re_parses() {
+        let body = "# TYPE a stateset\na{a=\"\"} 0\n# EOF\n";
+        let f = parse_families(body.as_bytes(), Format::OpenMetrics).unwrap();
+        let mut out = String::new();
+        crate::encode::encode_openmetrics(&f, &mut out);
+        assert_eq!(out, "# TYPE a stateset\na{a=\"\"} 0\n# EOF\n");
+        assert_eq!(
+            parse_families(out.as_bytes(), Format::OpenMetrics).unwrap(),
+            f
         );
     }
 
