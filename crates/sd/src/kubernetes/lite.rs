@@ -170,3 +170,88 @@ impl kube::Resource for PodLite {
         &mut self.metadata
     }
 }
+
+/// A Node with only what discovery reads (real nodes carry large image lists and status).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NodeLite {
+    /// Name, resourceVersion, labels, annotations.
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: Option<NodeSpecLite>,
+    /// `status`.
+    #[serde(default)]
+    pub status: Option<NodeStatusLite>,
+}
+
+/// `spec` of [`NodeLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NodeSpecLite {
+    /// `providerID`.
+    #[serde(rename = "providerID")]
+    pub provider_id: Option<String>,
+}
+
+/// `status` of [`NodeLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatusLite {
+    /// `conditions`.
+    pub conditions: Option<Vec<ConditionLite>>,
+    /// `addresses`.
+    pub addresses: Option<Vec<NodeAddressLite>>,
+    /// `daemonEndpoints`.
+    pub daemon_endpoints: Option<DaemonEndpointsLite>,
+}
+
+/// A node address.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NodeAddressLite {
+    /// `type`.
+    #[serde(default, rename = "type")]
+    pub type_: String,
+    /// `address`.
+    #[serde(default)]
+    pub address: String,
+}
+
+/// `daemonEndpoints`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DaemonEndpointsLite {
+    /// `kubeletEndpoint`.
+    #[serde(rename = "kubeletEndpoint")]
+    pub kubelet_endpoint: Option<KubeletEndpointLite>,
+}
+
+/// `kubeletEndpoint` (the JSON field is `Port`, capitalised, as in the real API).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct KubeletEndpointLite {
+    /// `Port`.
+    #[serde(default, rename = "Port")]
+    pub port: i32,
+}
+
+impl kube::Resource for NodeLite {
+    type DynamicType = ();
+    type Scope = k8s_openapi::ClusterResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("Node")
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("v1")
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("nodes")
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}

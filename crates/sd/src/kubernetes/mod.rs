@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use tokio::sync::mpsc;
@@ -232,7 +232,9 @@ impl KubernetesDiscoverer {
                 role,
                 attach,
                 nodes: needs_nodes.then(|| {
-                    pool.get::<Node, _>(get("Node", "", Some(Role::Node)), opts, || cluster(c, ""))
+                    pool.get::<lite::NodeLite, _>(get("Node", "", Some(Role::Node)), opts, || {
+                        cluster(c, "")
+                    })
                 }),
                 pods: needs_pods.then(|| {
                     pool.get::<lite::PodLite, _>(get("Pod", ns, Some(Role::Pod)), opts, || {

@@ -6,15 +6,13 @@
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{
-    EndpointAddress, Endpoints, Namespace, Node, ObjectReference, Service,
-};
+use k8s_openapi::api::core::v1::{EndpointAddress, Endpoints, Namespace, ObjectReference, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-use super::lite::{ContainerLite, ContainerStatusLite, PodLite};
+use super::lite::{ContainerLite, ContainerStatusLite, NodeLite, PodLite};
 
 /// A boxed string: two words, no spare capacity.
 pub(crate) type Str = Box<str>;
@@ -125,8 +123,8 @@ pub struct NodeObj {
     pub kubelet_port: i32,
 }
 
-impl From<&Node> for NodeObj {
-    fn from(n: &Node) -> Self {
+impl From<&NodeLite> for NodeObj {
+    fn from(n: &NodeLite) -> Self {
         let status = n.status.as_ref();
         Self {
             meta: Meta::from(&n.metadata),
