@@ -696,6 +696,29 @@ impl ScrapeConfig {
         Ok(())
     }
 
+    /// The `static_configs` as target groups, as Prometheus' static discoverer emits them:
+    /// entry `i` becomes the group with source `"i"`, one target per address
+    /// (`__address__`), the entry's `labels` as group labels.
+    pub fn static_target_groups(&self) -> Vec<scrapeline_sd::TargetGroup> {
+        self.static_configs
+            .iter()
+            .enumerate()
+            .map(|(i, sc)| scrapeline_sd::TargetGroup {
+                source: i.to_string(),
+                targets: sc
+                    .targets
+                    .iter()
+                    .map(|t| {
+                        scrapeline_exposition::Labels::from_pairs([("__address__", t.as_str())])
+                    })
+                    .collect(),
+                labels: scrapeline_exposition::Labels::from_pairs(
+                    sc.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                ),
+            })
+            .collect()
+    }
+
     /// The scrape interval (after [`apply_global`](Self::apply_global)).
     pub fn interval(&self) -> Duration {
         self.scrape_interval
@@ -873,6 +896,27 @@ mod tests {
         });
         let e = c.apply_global(&GlobalConfig::default()).unwrap_err();
         assert!(e.0.contains("at most one of basic_auth"), "{e}");
+    }
+
+    #[test]
+    fn static_configs_become_groups() {
+        let c: ScrapeConfig = serde_saphyr::from_str(
+            "job_name: s\nstatic_configs:\n  - targets: ['a:1', 'b:2']\n    labels: {env: prod}\n  - targets: ['c:3']\n",
+        )
+        .unwrap();
+        let g = c.static_target_groups();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].source, "0");
+        assert_eq!(
+            g[0].targets
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>(),
+            vec![r#"{__address__="a:1"}"#, r#"{__address__="b:2"}"#]
+        );
+        assert_eq!(g[0].labels.to_string(), r#"{env="prod"}"#);
+        assert_eq!(g[1].source, "1");
+        assert!(g[1].labels.is_empty());
     }
 
     #[test]

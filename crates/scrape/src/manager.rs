@@ -287,7 +287,10 @@ impl ScrapeManager {
         }
     }
 
-    /// Applies a new list of scrape configs (Prometheus' `ApplyConfig`). Every config is
+    /// Applies a new list of scrape configs (Prometheus' `ApplyConfig`). The `*_sd_configs`
+    /// and `static_configs` sections are not read here: discovery turns them into target
+    /// groups that arrive through [`sync`](Self::sync) or [`run`](Self::run) (see
+    /// [`ScrapeConfig::static_target_groups`]). Every config is
     /// completed from `global` and validated first; on any error nothing changes. Jobs whose
     /// config is unchanged keep their loops untouched; changed jobs restart their loops
     /// (reusing the scrape cache, without stale markers, when only interval, timeout,
