@@ -285,9 +285,12 @@ impl Api {
                 };
                 (h, resp)
             }
-            p if get && p.starts_with("/api/v1/label/") && p.ends_with("/values") => {
-                let name = &p["/api/v1/label/".len()..p.len() - "/values".len()];
-                let name = form::parse(&format!("n={name}"))
+            p if get
+                && let Some(raw) = p
+                    .strip_prefix("/api/v1/label/")
+                    .and_then(|r| r.strip_suffix("/values")) =>
+            {
+                let name = form::parse(&format!("n={raw}"))
                     .pop()
                     .map(|(_, v)| v)
                     .unwrap_or_default();
@@ -478,7 +481,7 @@ impl Api {
             if step <= 0 {
                 return Err("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".to_owned());
             }
-            if (end - start) / step > query::MAX_POINTS {
+            if end.saturating_sub(start) / step > query::MAX_POINTS {
                 return Err("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".to_owned());
             }
             let q = parse_query_param(p)?;

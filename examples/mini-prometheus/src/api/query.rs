@@ -275,8 +275,8 @@ pub fn range(
     out: &mut String,
 ) -> Result<(), String> {
     let steps = || {
-        (0..)
-            .map(move |i| start + i * step)
+        (0i64..)
+            .map_while(move |i| i.checked_mul(step).and_then(|d| start.checked_add(d)))
             .take_while(move |t| *t <= end)
     };
     match q {
@@ -310,7 +310,7 @@ pub fn range(
                         continue;
                     }
                     let (st, v) = s.samples[idx - 1];
-                    if st > et - lookback_ms && !is_stale_nan(v) {
+                    if st > et.saturating_sub(lookback_ms) && !is_stale_nan(v) {
                         pts.push((t, v));
                     }
                 }

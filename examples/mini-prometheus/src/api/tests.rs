@@ -592,3 +592,30 @@ fn parse_errors_name_the_problem() {
         assert_eq!(query::parse(q).unwrap_err(), want, "{q}");
     }
 }
+
+#[tokio::test]
+async fn odd_inputs_never_panic() {
+    let api = Api::new(store());
+    for (uri, code) in [
+        ("/api/v1/label/values", 404),
+        ("/api/v1/label//values", 400),
+        ("/api/v1/label/%ZZ/values", 200),
+        ("/api/v1/query?query=up&time=1e300", 400),
+        ("/api/v1/query?query=up&time=-9000000000000000", 200),
+        ("/api/v1/query?query=x%5B0s%5D&time=1700000000", 400),
+        (
+            "/api/v1/query_range?query=up&start=-9000000000000000&end=9000000000000000&step=1e15",
+            200,
+        ),
+        (
+            "/api/v1/query_range?query=up&start=9100000000000000&end=9100000000000001&step=1e15",
+            200,
+        ),
+        ("/api/v1/series?match[]=%7B", 400),
+        ("/federate?match[]=%7B__name__%3D~%22(%22%7D", 400),
+        ("/api/v1/query?query=%00%FF", 400),
+    ] {
+        let (got, body) = get(&api, uri).await;
+        assert_eq!(got, code, "{uri}: {body}");
+    }
+}
