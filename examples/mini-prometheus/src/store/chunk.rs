@@ -214,6 +214,32 @@ mod tests {
         assert_eq!(c.data.len() - before, 3 + 1 + 98 * 2);
     }
 
+    proptest::proptest! {
+        /// Any strictly increasing timestamps and any value bits (NaN payloads included)
+        /// decode to exactly what was pushed.
+        #[test]
+        fn round_trips_arbitrary_samples(
+            first in proptest::num::i64::ANY,
+            deltas in proptest::collection::vec(1i64..i64::MAX / 256, 0..119),
+            bits in proptest::collection::vec(proptest::num::u64::ANY, 120),
+        ) {
+            let mut want = vec![(first, bits[0])];
+            let mut t = first;
+            for (d, b) in deltas.iter().zip(&bits[1..]) {
+                match t.checked_add(*d) {
+                    Some(n) => t = n,
+                    None => break,
+                }
+                want.push((t, *b));
+            }
+            let mut c = Chunk::new(want[0].0, f64::from_bits(want[0].1));
+            for (t, b) in &want[1..] {
+                c.push(*t, f64::from_bits(*b));
+            }
+            proptest::prop_assert_eq!(collect(&c), want);
+        }
+    }
+
     #[test]
     fn fills_up_at_max_samples() {
         let mut c = Chunk::new(0, 0.0);
