@@ -9,6 +9,7 @@ use crate::fs::{HostPaths, Reader, join_rel, read_parsed};
 use crate::layout::Layout;
 use crate::machine;
 use crate::meta::PodLookup;
+use crate::oom::OomCounts;
 use crate::parse::{self, MountInfo};
 use crate::path::{CgroupIdentity, CgroupKind, decode};
 use crate::read::{CTRL, Cached, Ctx, MAX_DIRS, read_cgroup};
@@ -31,6 +32,10 @@ pub struct CollectorConfig {
     /// Default: the kubelet's node-allocatable roots `/kubepods` and `/kubepods.slice`; add
     /// e.g. `/system.slice/kubelet.service` as the kubelet does for its own cgroup.
     pub roots: Vec<String>,
+    /// Whether to read cgroup v2 `cpu.pressure`, `memory.pressure` and `io.pressure` for the
+    /// `container_pressure_*` families (default true, as the kubelet ≥ 1.34 with PSI). Where
+    /// the files are absent (v1, PSI off) nothing is read either way.
+    pub pressure: bool,
 }
 
 impl Default for CollectorConfig {
@@ -41,6 +46,7 @@ impl Default for CollectorConfig {
             proc_root: None,
             sys_root: None,
             roots: vec!["/kubepods".to_string(), "/kubepods.slice".to_string()],
+            pressure: true,
         }
     }
 }
@@ -64,6 +70,8 @@ pub struct Collector {
     machine: MachineInfo,
     roots: Vec<String>,
     lookup: Option<Arc<dyn PodLookup + Send + Sync>>,
+    oom: Option<Arc<dyn OomCounts>>,
+    pressure: bool,
     stat_dirs: Vec<PathBuf>,
     ctrl: [Option<usize>; 5],
     /// What the last collection kept of each cgroup (creation time, limits).
@@ -77,6 +85,8 @@ impl std::fmt::Debug for Collector {
             .field("layout", &self.layout)
             .field("roots", &self.roots)
             .field("pod_lookup", &self.lookup.is_some())
+            .field("oom_counts", &self.oom.is_some())
+            .field("pressure", &self.pressure)
             .finish()
     }
 }
@@ -120,6 +130,8 @@ impl Collector {
             machine,
             roots: config.roots,
             lookup: None,
+            oom: None,
+            pressure: config.pressure,
             stat_dirs,
             ctrl,
             cache: Mutex::new(HashMap::new()),
@@ -135,6 +147,32 @@ impl Collector {
     pub fn with_pod_lookup(mut self, lookup: Arc<dyn PodLookup + Send + Sync>) -> Self {
         self.set_pod_lookup(lookup);
         self
+    }
+
+    /// Sets the source of `container_oom_events_total`: with one, every reported cgroup gets
+    /// the family (0 when it had no OOM kill); without one (the default) the family is not
+    /// emitted. Usually an [`OomWatcher`](crate::oom::OomWatcher)'s
+    /// [`counts`](crate::oom::OomWatcher::counts).
+    pub fn set_oom_counts(&mut self, counts: Arc<dyn OomCounts>) {
+        self.oom = Some(counts);
+    }
+
+    /// Builder form of [`Collector::set_oom_counts`].
+    pub fn with_oom_counts(mut self, counts: Arc<dyn OomCounts>) -> Self {
+        self.set_oom_counts(counts);
+        self
+    }
+
+    /// Builder form of [`Collector::set_oom_counts`] taking the watcher's counters (the
+    /// watcher itself must be kept alive by the caller: dropping it stops the counting).
+    pub fn with_oom_watcher(self, watcher: &crate::oom::OomWatcher) -> Self {
+        self.with_oom_counts(watcher.counts())
+    }
+
+    /// The kernel log an [`OomWatcher`](crate::oom::OomWatcher) for this host reads:
+    /// `<rootfs>/dev/kmsg`.
+    pub fn kmsg_path(&self) -> PathBuf {
+        crate::oom::OomWatcher::kmsg_path(&self.paths.rootfs)
     }
 
     /// The detected layout.
@@ -170,6 +208,7 @@ impl Collector {
             machine: &machine,
             devices: &devices,
             lookup: self.lookup.as_deref(),
+            pressure: self.pressure,
         };
         let mut containers = Vec::with_capacity(cgroups.len());
         let mut cache = self
@@ -205,6 +244,11 @@ impl Collector {
             });
         }
         drop(cache);
+        if let Some(oom) = &self.oom {
+            for c in &mut containers {
+                c.oom_events = Some(oom.oom_events(&c.id));
+            }
+        }
         let mut stats = reader.stats;
         stats.cgroups = containers.len() as u64;
         Collection {

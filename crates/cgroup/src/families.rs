@@ -109,8 +109,21 @@ macro_rules! disk {
     };
 }
 
+macro_rules! psi {
+    ($name:literal, $help:literal, $res:ident, $field:ident) => {
+        fam!($name, $help, Counter, [], true, |c, s| {
+            if let Some(p) = c.pressure.as_ref().and_then(|p| p.$res) {
+                // cAdvisor's asMicrosecondsToSeconds.
+                s.push(NONE, p.$field as f64 / 1e6);
+            }
+        })
+    };
+}
+
 /// Every per-container family the collector emits, sorted by name (the kubelet core set of
-/// the spec, plus `container_memory_total_{active,inactive}_file_bytes`).
+/// the spec, plus `container_memory_total_{active,inactive}_file_bytes`,
+/// `container_oom_events_total` (only with an OOM source) and the six
+/// `container_pressure_*` families (only where cgroup v2 `*.pressure` files exist)).
 pub static CONTAINER_FAMILIES: &[ContainerFamily] = &[
     fam!(
         "container_cpu_cfs_periods_total",
@@ -333,6 +346,54 @@ pub static CONTAINER_FAMILIES: &[ContainerFamily] = &[
         tx_packets
     ),
     fam!(
+        "container_oom_events_total",
+        "Count of out of memory events observed for the container",
+        Counter,
+        [],
+        true,
+        |c, s| {
+            if let Some(n) = c.oom_events {
+                s.push(NONE, n as f64);
+            }
+        }
+    ),
+    psi!(
+        "container_pressure_cpu_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to CPU congestion.",
+        cpu,
+        full_total_us
+    ),
+    psi!(
+        "container_pressure_cpu_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to CPU congestion.",
+        cpu,
+        some_total_us
+    ),
+    psi!(
+        "container_pressure_io_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to IO congestion.",
+        io,
+        full_total_us
+    ),
+    psi!(
+        "container_pressure_io_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to IO congestion.",
+        io,
+        some_total_us
+    ),
+    psi!(
+        "container_pressure_memory_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to memory congestion.",
+        memory,
+        full_total_us
+    ),
+    psi!(
+        "container_pressure_memory_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to memory congestion.",
+        memory,
+        some_total_us
+    ),
+    fam!(
         "container_processes",
         "Number of processes running inside the container.",
         Gauge,
@@ -452,7 +513,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 38);
+        assert_eq!(names.len(), 45);
         for f in CONTAINER_FAMILIES {
             assert!(f.extra_labels.len() <= 2, "{}", f.name);
         }

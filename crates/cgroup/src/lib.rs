@@ -84,6 +84,7 @@ pub mod fs;
 pub mod layout;
 mod machine;
 pub mod meta;
+pub mod oom;
 pub mod parse;
 pub mod path;
 mod read;
@@ -92,11 +93,12 @@ pub mod stats;
 pub use collector::{Collector, CollectorConfig};
 pub use error::{CgroupError, FormatError};
 pub use meta::{ContainerMeta, PodLookup};
+pub use oom::{OomCounter, OomCounts, OomWatcher, OomWatcherConfig};
 pub use parse::InterfaceStats;
 pub use read::weight_to_shares;
 pub use stats::{
     CfsStats, CollectStats, Collection, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats,
-    ProcessStats, SpecStats,
+    PressureStats, ProcessStats, Psi, SpecStats,
 };
 
 impl Collection {

@@ -51,6 +51,41 @@ pub fn parse_cpu_max(s: &str) -> Result<(Option<u64>, u64), FormatError> {
     Ok((quota, period))
 }
 
+/// Parses a pressure file (`cpu.pressure`, `memory.pressure`, `io.pressure`):
+/// `some avg10=0.00 avg60=0.00 avg300=0.00 total=N` and the same for `full` (µs). A missing
+/// `full` line (the root's `cpu.pressure` on kernels < 5.13) is 0.
+pub fn parse_pressure(s: &str) -> Result<crate::stats::Psi, FormatError> {
+    let mut psi = crate::stats::Psi::default();
+    let mut some_seen = false;
+    for (i, line) in s.lines().enumerate() {
+        let mut it = line.split_ascii_whitespace();
+        let slot = match it.next() {
+            Some("some") => {
+                some_seen = true;
+                &mut psi.some_total_us
+            }
+            Some("full") => &mut psi.full_total_us,
+            None => continue,
+            Some(other) => {
+                return Err(FormatError::new(
+                    i + 1,
+                    format!("unknown pressure line {other:?}"),
+                ));
+            }
+        };
+        let total = it
+            .find_map(|kv| kv.strip_prefix("total="))
+            .ok_or_else(|| FormatError::new(i + 1, "no total= field"))?;
+        *slot = total
+            .parse()
+            .map_err(|_| FormatError::new(i + 1, format!("bad total {total:?}")))?;
+    }
+    if !some_seen {
+        return Err(FormatError::new(1, "no \"some\" line"));
+    }
+    Ok(psi)
+}
+
 /// One `key value` pair of a flat-keyed file.
 pub type KeyValue<'a> = (&'a str, u64);
 
@@ -506,6 +541,26 @@ fn unescape_octal(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pressure_files() {
+        let p = parse_pressure(
+            "some avg10=0.00 avg60=0.12 avg300=0.00 total=123456789\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=98765432\n",
+        )
+        .unwrap();
+        assert_eq!((p.some_total_us, p.full_total_us), (123456789, 98765432));
+        let p = parse_pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n").unwrap();
+        assert_eq!((p.some_total_us, p.full_total_us), (5, 0));
+        assert_eq!(
+            parse_pressure("some avg10=0.00 total=x\n")
+                .unwrap_err()
+                .to_string(),
+            "line 1: bad total \"x\""
+        );
+        assert!(parse_pressure("").is_err());
+        assert!(parse_pressure("other total=1\n").is_err());
+        assert!(parse_pressure("some avg10=1.00\n").is_err());
+    }
 
     #[test]
     fn single_values() {

@@ -10,7 +10,8 @@ use crate::meta::PodLookup;
 use crate::parse;
 use crate::path::{CgroupIdentity, CgroupKind};
 use crate::stats::{
-    CfsStats, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats, ProcessStats, SpecStats,
+    CfsStats, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats, PressureStats,
+    ProcessStats, SpecStats,
 };
 
 /// Anything above this is "unlimited" (v1 writes `9223372036854771712`).
@@ -30,6 +31,8 @@ pub(crate) struct Ctx<'a> {
     pub machine: &'a MachineInfo,
     pub devices: &'a HashMap<(u32, u32), String>,
     pub lookup: Option<&'a (dyn PodLookup + Send + Sync)>,
+    /// Whether to read v2 `*.pressure` files.
+    pub pressure: bool,
 }
 
 /// The controllers read on v1, in the order of [`Ctx::ctrl`].
@@ -102,6 +105,8 @@ pub(crate) fn read_cgroup(
         disk_io: Vec::new(),
         network: Vec::new(),
         processes: None,
+        oom_events: None,
+        pressure: None,
     };
     let meta = fill_labels(ctx, &mut c);
 
@@ -617,6 +622,17 @@ fn read_v2(
             })
             .collect();
         finish_disk_io(ctx, r, c, devs);
+    }
+
+    // Pressure stall information, where the kernel has it.
+    if ctx.pressure {
+        let mut p = PressureStats::default();
+        p.cpu = r.parsed(dir, "cpu.pressure", parse::parse_pressure);
+        p.memory = r.parsed(dir, "memory.pressure", parse::parse_pressure);
+        p.io = r.parsed(dir, "io.pressure", parse::parse_pressure);
+        if p != PressureStats::default() {
+            c.pressure = Some(p);
+        }
     }
     (if is_root { Some(1) } else { procs.first }, procs_found)
 }

@@ -108,6 +108,32 @@ pub struct ContainerStats {
     pub network: Vec<InterfaceStats>,
     /// Process and thread counts.
     pub processes: Option<ProcessStats>,
+    /// OOM kills attributed to this cgroup since the OOM source started
+    /// (`container_oom_events_total`); `None` when the collector has no OOM source.
+    pub oom_events: Option<u64>,
+    /// Pressure stall information (cgroup v2 `*.pressure` files), when present.
+    pub pressure: Option<PressureStats>,
+}
+
+/// Pressure stall information of one cgroup (cgroup v2 `cpu.pressure`, `memory.pressure`,
+/// `io.pressure`); a resource is `None` when its file is absent (v1, or PSI disabled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PressureStats {
+    /// `cpu.pressure`.
+    pub cpu: Option<Psi>,
+    /// `memory.pressure`.
+    pub memory: Option<Psi>,
+    /// `io.pressure`.
+    pub io: Option<Psi>,
+}
+
+/// The cumulative stall times of one pressure file, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Psi {
+    /// `some ... total=`: time at least one task was stalled (the `waiting` families).
+    pub some_total_us: u64,
+    /// `full ... total=`: time all non-idle tasks were stalled (the `stalled` families).
+    pub full_total_us: u64,
 }
 
 /// CPU time, in nanoseconds.
