@@ -546,13 +546,13 @@ async fn compare_federate(env: &Env, phase: &str) -> BTreeMap<String, (LabelMap,
     // `.` matches a newline in 3.x, not in 2.42: ours must have the label, theirs must not.
     let mut ours_norm = BTreeMap::new();
     for (_, (mut ls, v)) in ours.clone() {
-        if ls.get("text").map(String::as_str) == Some("line1\nline2") {
-            if ls.remove("multiline").as_deref() != Some("dot-matched-newline") {
-                diffs.push(format!(
-                    "{}: ours lacks multiline=\"dot-matched-newline\": Prometheus 3 regexes are ^(?s:…)$, so `.` matches the newline",
-                    series_string(&ls)
-                ));
-            }
+        if ls.get("text").map(String::as_str) == Some("line1\nline2")
+            && ls.remove("multiline").as_deref() != Some("dot-matched-newline")
+        {
+            diffs.push(format!(
+                "{}: ours lacks multiline=\"dot-matched-newline\": Prometheus 3 regexes are ^(?s:…)$, so `.` matches the newline",
+                series_string(&ls)
+            ));
         }
         ours_norm.insert(series_string(&ls), (ls, v));
     }
@@ -810,7 +810,7 @@ async fn mini_prometheus_agrees_with_prometheus_242() {
     };
 
     let t = |host: usize, path: &'static str| Target { host, path };
-    let app_targets = vec![
+    let app_targets = [
         t(0, "/metrics"),
         t(1, "/metrics"),
         t(2, "/metrics"),
@@ -991,7 +991,7 @@ async fn mini_prometheus_agrees_with_prometheus_242() {
             "phase 3: {who}: series of the removed target {search2} (incl. up) must go stale within 3 intervals of the target leaving: took {took:?}"
         );
     }
-    let recovered = vec![t(0, "/metrics"), t(1, "/metrics"), t(2, "/metrics")];
+    let recovered = [t(0, "/metrics"), t(1, "/metrics"), t(2, "/metrics")];
     let all3: Vec<Target> = recovered.iter().chain(&static_targets).cloned().collect();
     env.wait_scrapes(&all3, p3, 2, "phase 3").await;
     compare_targets(&env, "phase 3").await;
