@@ -626,10 +626,11 @@ fn read_v2(
 
     // Pressure stall information, where the kernel has it.
     if ctx.pressure {
-        let mut p = PressureStats::default();
-        p.cpu = r.parsed(dir, "cpu.pressure", parse::parse_pressure);
-        p.memory = r.parsed(dir, "memory.pressure", parse::parse_pressure);
-        p.io = r.parsed(dir, "io.pressure", parse::parse_pressure);
+        let p = PressureStats {
+            cpu: r.parsed(dir, "cpu.pressure", parse::parse_pressure),
+            memory: r.parsed(dir, "memory.pressure", parse::parse_pressure),
+            io: r.parsed(dir, "io.pressure", parse::parse_pressure),
+        };
         if p != PressureStats::default() {
             c.pressure = Some(p);
         }

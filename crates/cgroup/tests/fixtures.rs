@@ -485,3 +485,199 @@ fn limits_are_reread_after_five_seconds_like_cadvisor_spec() {
         1_767_210_000
     );
 }
+
+const APP_V2: &str = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod6a0c8b4e_5f3d_4c2a_9b1e_7f8d2c3a4b5c.slice/cri-containerd-c8f5e1519b0fc19da2bf5be2173582ff9e952e6712a9cb827a62c5067e22ad01.scope";
+
+/// The lines of family `name` (HELP, TYPE and samples) in `text`, in order.
+fn family_lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| {
+            let n = l
+                .strip_prefix("# HELP ")
+                .or_else(|| l.strip_prefix("# TYPE "))
+                .unwrap_or(l);
+            n.split(['{', ' ']).next() == Some(name)
+        })
+        .collect()
+}
+
+/// The `{...}` label block of the `container_last_seen` row of cgroup `id` in the expected
+/// file.
+fn labels_of(expected: &str, id: &str) -> String {
+    let needle = format!("id=\"{id}\"");
+    let line = expected
+        .lines()
+        .find(|l| l.starts_with("container_last_seen{") && l.contains(&needle))
+        .unwrap();
+    let start = line.find('{').unwrap();
+    let end = line.find('}').unwrap();
+    line[start..=end].to_string()
+}
+
+#[test]
+fn oom_events_are_emitted_for_every_cgroup_when_a_source_is_set() {
+    let (tmp, rt) = prepare("cgroup-v2-systemd");
+    let counts = Arc::new(scrapeline_cgroup::OomCounter::default());
+    counts.record(APP_V2);
+    counts.record(APP_V2);
+    counts.record("/system.slice/not-reported.service");
+    let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+        .unwrap()
+        .with_pod_lookup(Arc::new(lookup_from(&rt)))
+        .with_oom_counts(counts);
+    let c = collector.collect(rt.collected_at_unix * 1000);
+    assert_eq!(c.get(APP_V2).unwrap().oom_events, Some(2));
+    assert_eq!(c.get("/").unwrap().oom_events, Some(0));
+    let mut text = String::new();
+    c.encode_text(&mut text);
+
+    // One row per reported cgroup, in the order of every base-label-only family
+    // (container_last_seen), value 0 except the app container's 2, with the timestamp.
+    let expected = std::fs::read_to_string(fixtures().join("expected-v2.prom")).unwrap();
+    let mut want = vec![
+        "# HELP container_oom_events_total Count of out of memory events observed for the container".to_string(),
+        "# TYPE container_oom_events_total counter".to_string(),
+    ];
+    for l in expected
+        .lines()
+        .filter(|l| l.starts_with("container_last_seen{"))
+    {
+        let labels = &l[l.find('{').unwrap()..=l.find('}').unwrap()];
+        let v = if labels.contains(APP_V2) { "2" } else { "0" };
+        want.push(format!(
+            "container_oom_events_total{labels} {v} {}",
+            rt.collected_at_unix * 1000
+        ));
+    }
+    assert_eq!(want.len(), 2 + 12);
+    assert_eq!(family_lines(&text, "container_oom_events_total"), want);
+    // In the kubelet's (name) order: after the network families, before pressure.
+    let at = |s: &str| text.find(s).unwrap();
+    assert!(
+        at("# HELP container_network_transmit_packets_total ")
+            < at("# HELP container_oom_events_total ")
+    );
+    assert!(
+        at("# HELP container_oom_events_total ")
+            < at("# HELP container_pressure_cpu_stalled_seconds_total ")
+    );
+    // The families of the expected file are unchanged.
+    assert_lines_equal(&expected, &filter_to(&expected, &text));
+}
+
+#[test]
+fn without_an_oom_source_there_is_no_oom_family() {
+    let (tmp, rt) = prepare("cgroup-v2-systemd");
+    let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path())).unwrap();
+    let c = collector.collect(rt.collected_at_unix * 1000);
+    assert_eq!(c.get("/").unwrap().oom_events, None);
+    let mut text = String::new();
+    c.encode_text(&mut text);
+    assert!(!text.contains("container_oom_events_total"));
+}
+
+#[test]
+fn pressure_families_come_from_v2_pressure_files() {
+    let (tmp, rt) = prepare("cgroup-v2-systemd");
+    let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+        .unwrap()
+        .with_pod_lookup(Arc::new(lookup_from(&rt)));
+    let c = collector.collect(rt.collected_at_unix * 1000);
+    let p = c.get("/").unwrap().pressure.unwrap();
+    assert_eq!(
+        p.cpu,
+        Some(scrapeline_cgroup::Psi {
+            some_total_us: 123456789,
+            full_total_us: 98765432
+        })
+    );
+    let mut text = String::new();
+    c.encode_text(&mut text);
+    let expected = std::fs::read_to_string(fixtures().join("expected-v2.prom")).unwrap();
+    let ts = rt.collected_at_unix * 1000;
+    let root = labels_of(&expected, "/");
+    let app = labels_of(&expected, APP_V2);
+    for (family, root_v, app_v) in [
+        (
+            "container_pressure_cpu_stalled_seconds_total",
+            "98.765432",
+            "8.765432",
+        ),
+        (
+            "container_pressure_cpu_waiting_seconds_total",
+            "123.456789",
+            "9.876543",
+        ),
+        (
+            "container_pressure_io_stalled_seconds_total",
+            "2.345678",
+            "0.012345",
+        ),
+        (
+            "container_pressure_io_waiting_seconds_total",
+            "3.456789",
+            "0.023456",
+        ),
+        (
+            "container_pressure_memory_stalled_seconds_total",
+            "0.023456",
+            "0.000567",
+        ),
+        (
+            "container_pressure_memory_waiting_seconds_total",
+            "0.045678",
+            "0.001234",
+        ),
+    ] {
+        let lines = family_lines(&text, family);
+        assert_eq!(
+            lines.get(1).copied(),
+            Some(format!("# TYPE {family} counter").as_str())
+        );
+        let root_line = format!("{family}{root} {root_v} {ts}");
+        let app_line = format!("{family}{app} {app_v} {ts}");
+        assert!(
+            lines.contains(&root_line.as_str()),
+            "{root_line}\n{lines:#?}"
+        );
+        assert!(lines.contains(&app_line.as_str()), "{app_line}\n{lines:#?}");
+    }
+    assert!(text.contains("# HELP container_pressure_io_waiting_seconds_total Total time duration tasks in the container have waited due to IO congestion.\n"));
+    // A cgroup without pressure files has no pressure rows.
+    for c in &c.containers {
+        let has = family_lines(&text, "container_pressure_cpu_waiting_seconds_total")
+            .iter()
+            .any(|l| l.contains(&format!("id=\"{}\"", c.id)));
+        assert_eq!(has, c.pressure.and_then(|p| p.cpu).is_some(), "{}", c.id);
+    }
+
+    // Turned off: not read, not emitted, everything else identical.
+    let mut config = CollectorConfig::with_rootfs(tmp.path());
+    config.pressure = false;
+    let off = Collector::new(config)
+        .unwrap()
+        .with_pod_lookup(Arc::new(lookup_from(&rt)))
+        .collect(ts);
+    assert!(off.containers.iter().all(|c| c.pressure.is_none()));
+    let mut text_off = String::new();
+    off.encode_text(&mut text_off);
+    assert!(!text_off.contains("container_pressure_"));
+    let without: String = text
+        .lines()
+        .filter(|l| !l.contains("container_pressure_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(without, text_off);
+}
+
+#[test]
+fn v1_has_no_pressure_families() {
+    let (tmp, rt) = prepare("cgroup-v1-cgroupfs");
+    let c = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+        .unwrap()
+        .collect(rt.collected_at_unix * 1000);
+    assert!(c.containers.iter().all(|c| c.pressure.is_none()));
+    let mut text = String::new();
+    c.encode_text(&mut text);
+    assert!(!text.contains("container_pressure_"));
+}
