@@ -7,7 +7,66 @@
 //!
 //! Run: `cargo bench -p scrapeline-sd --bench discovery` (plain binary, `harness = false`).
 
+use std::alloc::System;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use scrapeline_sd::kubernetes::lite::PodLite;
+use scrapeline_sd::kubernetes::objects::PodObj;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+/// Counts heap bytes so the stores' real sizes can be measured (not estimated).
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Runs `build` and returns its result and the heap bytes still held afterwards.
+fn held<T>(build: impl FnOnce() -> T) -> (T, usize) {
+    let region = Region::new(GLOBAL);
+    let v = build();
+    let c = region.change();
+    let net = c.bytes_allocated as isize - c.bytes_deallocated as isize + c.bytes_reallocated;
+    (v, net.max(0) as usize)
+}
+
+/// Same-run memory per pod: our projection store vs. a store of whole decoded objects
+/// (`k8s-openapi` Pods in a map, as kube-rs' reflector and client-go's informer keep them).
+fn memory_per_pod() {
+    let docs: Vec<String> = (0..PODS).map(|i| pod(i, 0).to_string()).collect();
+    let (ours, ours_bytes) = held(|| {
+        let mut m: HashMap<Arc<str>, Arc<PodObj>> = HashMap::new();
+        for d in &docs {
+            let lite: PodLite = serde_json::from_str(d).expect("pod");
+            let key: Arc<str> = Arc::from(format!(
+                "{}/{}",
+                lite.metadata.namespace.as_deref().unwrap_or(""),
+                lite.metadata.name.as_deref().unwrap_or("")
+            ));
+            m.insert(key, Arc::new(PodObj::from(&lite)));
+        }
+        m
+    });
+    let (whole, whole_bytes) = held(|| {
+        let mut m: HashMap<String, Arc<k8s_openapi::api::core::v1::Pod>> = HashMap::new();
+        for d in &docs {
+            let p: k8s_openapi::api::core::v1::Pod = serde_json::from_str(d).expect("pod");
+            let key = format!(
+                "{}/{}",
+                p.metadata.namespace.as_deref().unwrap_or(""),
+                p.metadata.name.as_deref().unwrap_or("")
+            );
+            m.insert(key, Arc::new(p));
+        }
+        m
+    });
+    assert_eq!(ours.len(), whole.len());
+    println!(
+        "memory per pod (same run, measured by a counting allocator): projections {} bytes; whole k8s-openapi objects {} bytes; ratio {:.3}",
+        ours_bytes / PODS,
+        whole_bytes / PODS,
+        ours_bytes as f64 / whole_bytes as f64
+    );
+}
 
 use scrapeline_sd::config::KubernetesSdConfig;
 use scrapeline_sd::discovery::{Manager, ManagerOptions, SdConfigs};
@@ -209,23 +268,32 @@ async fn run() {
         pod_json_bytes / PODS
     );
 
+    memory_per_pod();
+
     // 1. Pod role alone: time to the first complete set, memory per pod.
     let rss0 = rss_bytes();
+    let region = Region::new(GLOBAL);
     let pods = Manager::new(options());
     let t0 = Instant::now();
     pods.set_config(vec![("pods".into(), job(&server, "pod"))]);
     pods.wait_synced().await;
     let first_pods = t0.elapsed();
     let rss1 = rss_bytes();
+    let c = region.change();
+    let manager_heap = (c.bytes_allocated as isize - c.bytes_deallocated as isize
+        + c.bytes_reallocated)
+        .max(0) as usize;
     let usage = pods.kube_usage();
     let n_groups = pods.snapshot()["pods"].len();
     assert_eq!(n_groups, PODS, "every pod discovered");
     println!(
-        "pod role: first complete set {:.0} ms; {} objects in {} watch; projections {} bytes/pod; RSS delta {} bytes/pod (incl. groups)",
+        "pod role: first complete set {:.0} ms; {} objects in {} watch; projections {} bytes/pod (estimate); \
+         whole discovery heap {} bytes/pod (store + target groups + snapshot, counted); RSS delta {} bytes/pod",
         first_pods.as_secs_f64() * 1e3,
         usage.objects,
         usage.watches,
         usage.heap_bytes / PODS,
+        manager_heap / PODS,
         rss1.saturating_sub(rss0) / PODS
     );
 
