@@ -364,7 +364,7 @@ impl JobClient {
         }
         Ok(JobClient {
             client: pool.client(&cfg.tls_config)?,
-            accept: hv(&cfg.accept_header())?,
+            accept: hv(&cfg.request_accept_header())?,
             accept_encoding: HeaderValue::from_static(if cfg.enable_compression {
                 "gzip"
             } else {

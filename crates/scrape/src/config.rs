@@ -762,6 +762,19 @@ impl ScrapeConfig {
         accept_header(&self.protocols(), self.escaping_scheme())
     }
 
+    /// The `Accept` header this crate actually sends: [`accept_header`](Self::accept_header)
+    /// without `PrometheusProto`, because the protobuf format is not parsed here (a target that
+    /// honours it would otherwise answer in a format every scrape fails on). Identical to
+    /// Prometheus' header whenever the protocol list has no `PrometheusProto`.
+    pub fn request_accept_header(&self) -> String {
+        let p: Vec<ScrapeProtocol> = self
+            .protocols()
+            .into_iter()
+            .filter(|p| *p != ScrapeProtocol::PrometheusProto)
+            .collect();
+        accept_header(&p, self.escaping_scheme())
+    }
+
     /// Whether two configs differ only in what lets the scrape cache be reused
     /// (Prometheus' `reusableCache`: interval, timeout, sample limit, HTTP client settings).
     pub fn cache_reusable_with(&self, other: &ScrapeConfig) -> bool {

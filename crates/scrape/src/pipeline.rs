@@ -87,7 +87,7 @@ pub enum PipelineError {
 
 /// Identity hasher for keys that already are hashes.
 #[derive(Default)]
-pub struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
         self.0

@@ -160,6 +160,11 @@ fn example_04_prometheus3_features() {
         legacy.accept_header(),
         "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4"
     );
+    // What is sent: protobuf is not parsed here, so it is not asked for.
+    assert_eq!(
+        legacy.request_accept_header(),
+        "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+    );
 }
 
 #[test]
