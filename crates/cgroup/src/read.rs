@@ -70,6 +70,20 @@ pub(crate) struct Cached {
     /// Configured limits and when they were read.
     pub spec: SpecStats,
     pub spec_read_ms: i64,
+    /// Slowly changing values refreshed with the limits.
+    pub slow: Slow,
+}
+
+/// Values re-read only when the limits are (every [`SPEC_TTL_MS`]): `pids.max` (a limit
+/// too) and which of runc's blkio file groups has entries (v1), so that a steady-state
+/// collection reads one group instead of probing up to five.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Slow {
+    /// `pids.max`, 0 when unlimited.
+    pub threads_max: u64,
+    /// Index into the blkio groups of the group that had entries; `Some(GROUPS.len())`
+    /// when none had; `None` when not probed yet.
+    pub blkio_group: Option<usize>,
 }
 
 /// Reads one cgroup. `None` when it vanished (counted by the caller). `cached` is what an
@@ -140,16 +154,20 @@ pub(crate) fn read_cgroup(
         }
         _ => true,
     };
+    let mut slow = match cached {
+        Some(k) if !fresh_spec => k.slow,
+        _ => Slow::default(),
+    };
     let (first_pid, procs_found) = if ctx.layout.is_v1() {
         if fresh_spec {
             c.spec = spec_v1(ctx, r, &dirs, is_root);
         }
-        read_v1(ctx, r, &dirs, &mut c, is_root)
+        read_v1(ctx, r, &dirs, &mut c, is_root, fresh_spec, &mut slow)
     } else {
         if fresh_spec {
             c.spec = spec_v2(ctx, r, &dirs, is_root);
         }
-        read_v2(ctx, r, &dirs, &mut c, is_root)
+        read_v2(ctx, r, &dirs, &mut c, is_root, fresh_spec, &mut slow)
     };
     let keep = Cached {
         start_time_unix: c.start_time_unix,
@@ -158,6 +176,7 @@ pub(crate) fn read_cgroup(
             Some(k) if !fresh_spec => k.spec_read_ms,
             _ => now_ms,
         },
+        slow,
     };
 
     // Network: the root (pid 1) and pod sandboxes only.
@@ -246,6 +265,8 @@ fn read_v1(
     dirs: &Dirs,
     c: &mut ContainerStats,
     is_root: bool,
+    fresh: bool,
+    slow: &mut Slow,
 ) -> (Option<u32>, bool) {
     let mut first_pid = None;
     let mut procs_found = false;
@@ -353,14 +374,17 @@ fn read_v1(
         if !is_root {
             // cAdvisor drops the pids path of the v1 root: threads and max stay 0.
             p.threads = r.parsed(dir, "pids.current", parse::parse_u64).unwrap_or(0);
-            p.threads_max = r
-                .parsed(dir, "pids.max", parse::parse_max)
-                .flatten()
-                .unwrap_or(0);
+            if fresh {
+                slow.threads_max = r
+                    .parsed(dir, "pids.max", parse::parse_max)
+                    .flatten()
+                    .unwrap_or(0);
+            }
+            p.threads_max = slow.threads_max;
         }
     }
     if let Some(dir) = dirs.get(BLKIO) {
-        read_blkio(ctx, r, c, dir);
+        read_blkio(ctx, r, c, dir, slow);
     }
     if is_root {
         first_pid = Some(1);
@@ -422,7 +446,13 @@ fn spec_v2(ctx: &Ctx<'_>, r: &mut Reader, dirs: &Dirs, is_root: bool) -> SpecSta
 }
 
 /// runc's `fs/blkio.go` file-group choice: the first group whose first file has entries.
-fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: &OwnedFd) {
+fn read_blkio(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    c: &mut ContainerStats,
+    dir: &OwnedFd,
+    slow: &mut Slow,
+) {
     const GROUPS: [(&str, &str, &str); 5] = [
         (
             "blkio.bfq.sectors_recursive",
@@ -450,13 +480,32 @@ fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: &Owned
             "blkio.throttle.io_service_bytes",
         ),
     ];
-    for (probe, serviced_file, bytes_file) in GROUPS {
+    // The group found last time (within the limits' refresh interval) is tried alone; if it
+    // has no entries any more, or none was found, all groups are probed again only when the
+    // memo is stale (`slow` is reset with the limits).
+    let first = match slow.blkio_group {
+        Some(g) if g >= GROUPS.len() => return,
+        Some(g) => g,
+        None => 0,
+    };
+    let only_memo = slow.blkio_group.is_some();
+    slow.blkio_group = Some(GROUPS.len());
+    for (gi, &(probe, serviced_file, bytes_file)) in GROUPS.iter().enumerate().skip(first) {
         let Some(p) = r.parsed(dir, probe, parse::parse_blkio) else {
+            if only_memo {
+                slow.blkio_group = None;
+                return read_blkio(ctx, r, c, dir, slow);
+            }
             continue;
         };
         if p.entries.is_empty() {
+            if only_memo {
+                slow.blkio_group = None;
+                return read_blkio(ctx, r, c, dir, slow);
+            }
             continue;
         }
+        slow.blkio_group = Some(gi);
         let serviced = if probe == serviced_file {
             p
         } else {
@@ -532,6 +581,8 @@ fn read_v2(
     dirs: &Dirs,
     c: &mut ContainerStats,
     is_root: bool,
+    fresh: bool,
+    slow: &mut Slow,
 ) -> (Option<u32>, bool) {
     let Some(dir) = dirs.get(CPU) else {
         return (None, false);
@@ -580,10 +631,16 @@ fn read_v2(
         } else {
             r.parsed(dir, "memory.peak", parse::parse_u64).unwrap_or(0)
         };
-        m.swap_bytes = match r.parsed(dir, "memory.swap.current", parse::parse_u64) {
-            Some(s) => s,
-            None if is_root => ctx.machine.swap_used_bytes,
-            None => 0,
+        // Without swap (SwapTotal 0, most Kubernetes nodes) nothing can be swapped out: the
+        // file would read 0.
+        m.swap_bytes = if is_root {
+            r.parsed(dir, "memory.swap.current", parse::parse_u64)
+                .unwrap_or(ctx.machine.swap_used_bytes)
+        } else if ctx.machine.swap_bytes == 0 {
+            0
+        } else {
+            r.parsed(dir, "memory.swap.current", parse::parse_u64)
+                .unwrap_or(0)
         };
         c.memory = Some(m);
     }
@@ -595,10 +652,13 @@ fn read_v2(
     let threads = r
         .parsed(dir, "pids.current", parse::parse_u64)
         .unwrap_or(procs.count);
-    let threads_max = r
-        .parsed(dir, "pids.max", parse::parse_max)
-        .flatten()
-        .unwrap_or(0);
+    if fresh {
+        slow.threads_max = r
+            .parsed(dir, "pids.max", parse::parse_max)
+            .flatten()
+            .unwrap_or(0);
+    }
+    let threads_max = slow.threads_max;
     c.processes = Some(ProcessStats {
         processes: procs.count,
         threads,

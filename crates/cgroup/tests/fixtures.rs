@@ -681,3 +681,32 @@ fn v1_has_no_pressure_families() {
     c.encode_text(&mut text);
     assert!(!text.contains("container_pressure_"));
 }
+
+#[test]
+fn steady_state_collections_read_the_same_values() {
+    // The second collection within 5 s reuses limits, pids.max and the v1 blkio file group
+    // found by the first: every value must be the same.
+    for name in ["cgroup-v1-cgroupfs", "cgroup-v2-systemd"] {
+        let (tmp, rt) = prepare(name);
+        let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+            .unwrap()
+            .with_pod_lookup(Arc::new(lookup_from(&rt)));
+        let t = rt.collected_at_unix * 1000;
+        let a = collector.collect(t);
+        let b = collector.collect(t);
+        assert_eq!(a, b, "{name}");
+        assert!(a.containers.iter().any(|c| !c.disk_io.is_empty()), "{name}");
+        if name.contains("v2") {
+            // (the v1 fixture's pids.max are all "max")
+            assert!(
+                a.containers
+                    .iter()
+                    .any(|c| c.processes.is_some_and(|p| p.threads_max == 4096)),
+                "{name}"
+            );
+        }
+        // After 5 s everything is read again, still the same.
+        let c = collector.collect(t + 5_000);
+        assert_eq!(a.containers, c.containers, "{name}");
+    }
+}
