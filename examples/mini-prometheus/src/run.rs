@@ -212,8 +212,19 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     );
     let remote = RemoteWriteSet::start(&config.remote_write, &config.external_labels)
         .map_err(|e| e.to_string())?;
-    let sink: Arc<dyn Appendable> =
-        Arc::new(FanOut::new(Arc::new(store.clone()), remote.appendables()));
+    let sink: Arc<dyn Appendable> = {
+        let mut remotes = remote.appendables();
+        if opts.agent && !remotes.is_empty() {
+            // Agent mode: the first queue takes the primary's place; nothing is stored.
+            let primary = remotes.remove(0);
+            Arc::new(FanOut::new(primary, remotes))
+        } else {
+            if opts.agent {
+                tracing::warn!("--agent without remote_write: keeping samples in the local store");
+            }
+            Arc::new(FanOut::new(Arc::new(store.clone()), remotes))
+        }
+    };
 
     // Scraping.
     let scrape = Arc::new(ScrapeManager::new(
@@ -302,11 +313,18 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     {
         let remote = remote.clone();
         api = api.with_metrics(Arc::new(move |out: &mut String| remote.write_metrics(out)));
-        let store = store.clone();
-        api = api.with_metrics(Arc::new(move |out: &mut String| store.write_metrics(out)));
+        api = api.with_metrics(Arc::new(store.clone()));
     }
     if let Some(body) = cadvisor {
         api = api.with_cadvisor(body);
+    }
+    {
+        let resource = resource.clone();
+        api = api.with_routes(Arc::new(move |path: &str, query: Option<&str>| {
+            let r = resource.read().unwrap_or_else(|p| p.into_inner());
+            r.handle(path, query, SystemTime::now())
+                .map(|(code, body)| (code, "application/json", body.into_bytes()))
+        }));
     }
     let ready = api.ready_flag();
     let api_cancel = CancellationToken::new();

@@ -50,6 +50,11 @@ pub type ReloadFn =
 /// blocking thread, so it may read files.
 pub type BodyFn = Arc<dyn Fn() -> Result<Vec<u8>, String> + Send + Sync>;
 
+/// Extra GET routes (the resource metrics APIs): given the path and the query string, the
+/// status, content type and body, or `None` for paths it does not serve.
+pub type RouteFn =
+    Arc<dyn Fn(&str, Option<&str>) -> Option<(u16, &'static str, Vec<u8>)> + Send + Sync>;
+
 /// Anything that adds lines to `/metrics` (remote-write queues, the scrape manager, …).
 pub trait MetricsSource: Send + Sync {
     /// Appends complete metric families in the text format.
@@ -108,6 +113,7 @@ struct Inner {
     reload: Option<ReloadFn>,
     metrics: Vec<Arc<dyn MetricsSource>>,
     cadvisor: Option<BodyFn>,
+    routes: Vec<RouteFn>,
     ready: Arc<AtomicBool>,
     build: BuildInfo,
     external_labels: Labels,
@@ -125,6 +131,7 @@ impl Api {
                 reload: None,
                 metrics: Vec::new(),
                 cadvisor: None,
+                routes: Vec::new(),
                 ready: Arc::new(AtomicBool::new(true)),
                 build: BuildInfo::default(),
                 external_labels: Labels::empty(),
@@ -159,6 +166,11 @@ impl Api {
     /// Serves `/metrics/cadvisor` from `body` (404 without one).
     pub fn with_cadvisor(self, body: BodyFn) -> Api {
         self.edit(|i| i.cadvisor = Some(body))
+    }
+
+    /// Adds GET routes served after the built-in ones (`/stats/summary`, `metrics.k8s.io`).
+    pub fn with_routes(self, routes: RouteFn) -> Api {
+        self.edit(|i| i.routes.push(routes))
     }
 
     /// Labels `/federate` adds to series that lack them (the config's `external_labels`).
@@ -302,6 +314,21 @@ impl Api {
                     "/api/v1/label/:name/values",
                     self.label_values(&name, &params),
                 )
+            }
+            p if get
+                && let Some((code, content_type, body)) = self
+                    .inner
+                    .routes
+                    .iter()
+                    .find_map(|r| r(p, req.uri().query())) =>
+            {
+                let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let resp = Response::builder()
+                    .status(code)
+                    .header(hyper::header::CONTENT_TYPE, content_type)
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "response\n"));
+                ("extra", resp)
             }
             _ => ("other", text(StatusCode::NOT_FOUND, "404 page not found\n")),
         }
