@@ -104,5 +104,5 @@ pub mod target;
 pub use append::{AppendError, Appendable, Appender, SeriesRef};
 pub use config::{ConfigError, GlobalConfig, ScrapeConfig};
 pub use manager::ScrapeManager;
-pub use shared::ManagerOptions;
+pub use shared::{ManagerOptions, ScrapeCounters};
 pub use state::{ActiveTarget, DroppedTarget, Health, TargetsSnapshot};

@@ -421,6 +421,11 @@ impl ScrapeManager {
             .unwrap_or_default()
     }
 
+    /// Running totals over every loop since the manager started.
+    pub fn counters(&self) -> crate::shared::ScrapeCounters {
+        self.shared.counters.snapshot()
+    }
+
     /// Stops every loop (no end-of-run stale markers: the process is presumed to restart) and
     /// waits for all of them.
     pub async fn shutdown(&self) {

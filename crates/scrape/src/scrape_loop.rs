@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::append::Appender;
 use crate::client::{FetchError, JobClient, format_for};
 use crate::config::ScrapeConfig;
-use crate::pipeline::{AppendStats, PipelineConfig, ScrapeCache, Scratch};
+use crate::pipeline::{AppendStats, PipelineConfig, PipelineError, ScrapeCache, Scratch};
 use crate::shared::Shared;
 use crate::state::{Health, TargetInfo};
 use crate::target::scrape_offset;
@@ -186,6 +186,7 @@ impl LoopCtx {
         let mut app = self.shared.appendable.appender();
         let mut stats = AppendStats::default();
         let mut bytes_read: i64 = 0;
+        let mut limit_hit = false;
         let forced = lock(&self.forced).clone();
         let scrape_err: Option<String> = if let Some(f) = forced {
             self.stale_all(&mut app, ts_ms);
@@ -222,6 +223,7 @@ impl LoopCtx {
                                 match res {
                                     Ok(()) => None,
                                     Err(e) => {
+                                        limit_hit = e == PipelineError::SampleLimit;
                                         app.rollback();
                                         app = self.shared.appendable.appender();
                                         self.stale_all(&mut app, ts_ms);
@@ -249,6 +251,22 @@ impl LoopCtx {
         };
         let duration = start.elapsed();
         let up = if scrape_err.is_none() { 1.0 } else { 0.0 };
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            let c = &self.shared.counters;
+            c.scrapes.fetch_add(1, Relaxed);
+            if scrape_err.is_some() {
+                c.failures.fetch_add(1, Relaxed);
+            }
+            if limit_hit {
+                c.sample_limit.fetch_add(1, Relaxed);
+            }
+            c.out_of_order.fetch_add(stats.out_of_order as u64, Relaxed);
+            c.duplicates.fetch_add(stats.duplicates as u64, Relaxed);
+            c.out_of_bounds
+                .fetch_add(stats.out_of_bounds as u64, Relaxed);
+            c.samples_appended.fetch_add(stats.added as u64, Relaxed);
+        }
         let mut values = vec![
             (REPORT_UP, up),
             (REPORT_DURATION, duration.as_secs_f64()),

@@ -94,9 +94,58 @@ pub(crate) struct Shared {
     pub options: ManagerOptions,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// Counters over all loops (`ScrapeManager::counters`).
+    pub counters: Counters,
     /// Body buffers shared by all loops: only scrapes in progress hold one, so memory follows
     /// concurrency, not the number of targets.
     pub buffers: BufferPool,
+}
+
+/// Running totals across every loop, as atomics.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub scrapes: std::sync::atomic::AtomicU64,
+    pub failures: std::sync::atomic::AtomicU64,
+    pub out_of_order: std::sync::atomic::AtomicU64,
+    pub duplicates: std::sync::atomic::AtomicU64,
+    pub out_of_bounds: std::sync::atomic::AtomicU64,
+    pub sample_limit: std::sync::atomic::AtomicU64,
+    pub samples_appended: std::sync::atomic::AtomicU64,
+}
+
+/// A snapshot of the manager's running totals (Prometheus exposes the same as
+/// `prometheus_target_scrapes_*` counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScrapeCounters {
+    /// Scrape attempts.
+    pub scrapes_total: u64,
+    /// Scrape attempts that failed (`up` = 0).
+    pub scrape_failures_total: u64,
+    /// Samples refused by the store as out of order.
+    pub samples_out_of_order_total: u64,
+    /// Samples dropped as duplicates (in-scrape repeats and store refusals).
+    pub samples_duplicate_total: u64,
+    /// Samples too old or too far in the future.
+    pub samples_out_of_bounds_total: u64,
+    /// Scrapes that exceeded `sample_limit`.
+    pub sample_limit_exceeded_total: u64,
+    /// Scraped samples that survived metric relabeling (before store refusals).
+    pub samples_post_relabeling_total: u64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> ScrapeCounters {
+        use std::sync::atomic::Ordering::Relaxed;
+        ScrapeCounters {
+            scrapes_total: self.scrapes.load(Relaxed),
+            scrape_failures_total: self.failures.load(Relaxed),
+            samples_out_of_order_total: self.out_of_order.load(Relaxed),
+            samples_duplicate_total: self.duplicates.load(Relaxed),
+            samples_out_of_bounds_total: self.out_of_bounds.load(Relaxed),
+            sample_limit_exceeded_total: self.sample_limit.load(Relaxed),
+            samples_post_relabeling_total: self.samples_appended.load(Relaxed),
+        }
+    }
 }
 
 /// A small pool of reusable body buffers.
@@ -153,6 +202,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             buffers: BufferPool::default(),
+            counters: Counters::default(),
         }
     }
 }

@@ -393,6 +393,10 @@ async fn failures_are_reported_per_target_and_isolated() {
     assert!(
         report_values(&first("/status")).contains(&("scrape_body_size_bytes".into(), "0".into()))
     );
+    let c = m.counters();
+    assert!(c.scrapes_total >= 12, "{c:?}");
+    assert!(c.scrape_failures_total >= 8, "{c:?}");
+    assert_eq!(c.samples_out_of_order_total, 0);
     let red = first("/redirect");
     let t = red[0].t;
     assert!(lines(&red).contains(&format!(
