@@ -4,8 +4,9 @@
 //! crate reads almost the same language, but not quite: Go's `\d \w \s \b` are ASCII-only,
 //! Go supports `\Q…\E` and octal escapes, Go rejects `(?x)`, `(?u)`, `(?R)`, repeat counts
 //! over 1000 and stacked repetition operators (`a**`), Go treats `[` `&&` `--` `~~` inside a
-//! class as plain characters, allows duplicate and digit-first group names, and reads a `{`
-//! that does not start a valid repetition as a literal.
+//! class as plain characters, allows duplicate and digit-first group names, reads a `{`
+//! that does not start a valid repetition as a literal, and applies a repetition that follows
+//! a flag group (`a(?i)*`) to the atom before the flags.
 //!
 //! [`translate`] walks a pattern with the rules of Go's `regexp/syntax` parser (accepting and
 //! rejecting what Go accepts and rejects, with Go's error texts) and writes an equivalent
@@ -68,6 +69,8 @@ const ERR_NESTING_DEPTH: &str = "expression nests too deeply";
 struct Frame {
     /// Largest "need" (see [`Parser::last`]) among finished items of this group.
     need: u64,
+    /// Whether `U` (swap greed) is in effect here.
+    ungreedy: bool,
 }
 
 struct Parser<'a> {
@@ -83,6 +86,10 @@ struct Parser<'a> {
     last: Option<u64>,
     /// Where the text of the most recent atom starts in `out` (a repetition applies to it).
     last_repeat: Option<usize>,
+    /// Flag changes (`(?i)` …) seen right after an atom, not yet written: in Go a repetition
+    /// that follows still applies to that atom, so they are written after the repetition.
+    /// Holds the text and whether `U` was in effect before them.
+    pending: Option<(String, bool)>,
 }
 
 /// Translates a Go (RE2) pattern, or rejects it as Go's `regexp.Compile` would.
@@ -92,9 +99,13 @@ pub(crate) fn translate(src: &str) -> Result<Translated, SyntaxError> {
         pos: 0,
         out: String::with_capacity(src.len() + 16),
         names: vec![None],
-        stack: vec![Frame { need: 0 }],
+        stack: vec![Frame {
+            need: 0,
+            ungreedy: false,
+        }],
         last: None,
         last_repeat: None,
+        pending: None,
     };
     p.parse()?;
     Ok(Translated {
@@ -154,8 +165,30 @@ impl Parser<'_> {
         self.end_atom(0);
     }
 
+    fn ungreedy(&self) -> bool {
+        self.stack.last().is_some_and(|f| f.ungreedy)
+    }
+
+    /// Writes pending flag changes unless a repetition comes next.
+    fn flush_pending_unless_repeat(&mut self) {
+        if self.pending.is_none() {
+            return;
+        }
+        let t = self.rest();
+        let flags_next = t.strip_prefix("(?").is_some_and(|r| {
+            let n = r.find(|c: char| !matches!(c, 'i' | 'm' | 's' | 'U' | '-'));
+            n.is_some_and(|n| r[n..].starts_with(')'))
+        });
+        let repeat_next = flags_next || t.starts_with(['*', '+', '?']) || parse_repeat(t).is_some();
+        if !repeat_next && let Some((text, _)) = self.pending.take() {
+            self.out.push_str(&text);
+        }
+    }
+
     fn parse(&mut self) -> Result<(), SyntaxError> {
-        while let Some(c) = self.peek() {
+        loop {
+            self.flush_pending_unless_repeat();
+            let Some(c) = self.peek() else { break };
             match c {
                 '(' => self.open_paren()?,
                 ')' => {
@@ -164,7 +197,10 @@ impl Parser<'_> {
                         return Err(err(ERR_UNEXPECTED_PAREN, self.src));
                     }
                     self.flush_last();
-                    let frame = self.stack.pop().unwrap_or(Frame { need: 0 });
+                    let frame = self.stack.pop().unwrap_or(Frame {
+                        need: 0,
+                        ungreedy: false,
+                    });
                     self.out.push(')');
                     // The group is now an atom of the enclosing concatenation.
                     self.last = Some(frame.need);
@@ -235,6 +271,12 @@ impl Parser<'_> {
         let Some(need) = self.last else {
             return Err(err(ERR_MISSING_REPEAT_ARG, text));
         };
+        // Go decides greed with the flags in effect at the operator; the `regex` crate with the
+        // flags where the operator is written, which is before any pending flag change.
+        let pending = self.pending.take();
+        if let Some((_, old_ungreedy)) = &pending {
+            lazy ^= self.ungreedy() ^ *old_ungreedy;
+        }
         let mut new_need = need;
         match counted {
             None => {
@@ -263,16 +305,19 @@ impl Parser<'_> {
         if lazy {
             self.out.push('?');
         }
+        if let Some((text, _)) = pending {
+            self.out.push_str(&text);
+        }
         self.last = Some(new_need);
         self.last_repeat = Some(before);
         Ok(())
     }
 
-    fn push_frame(&mut self) -> Result<(), SyntaxError> {
+    fn push_frame(&mut self, ungreedy: bool) -> Result<(), SyntaxError> {
         if self.stack.len() > MAX_DEPTH {
             return Err(err(ERR_NESTING_DEPTH, self.src));
         }
-        self.stack.push(Frame { need: 0 });
+        self.stack.push(Frame { need: 0, ungreedy });
         self.last = None;
         self.last_repeat = None;
         Ok(())
@@ -286,7 +331,7 @@ impl Parser<'_> {
             self.flush_last();
             self.names.push(None);
             self.out.push('(');
-            return self.push_frame();
+            return self.push_frame(self.ungreedy());
         }
         let starts_with_p = t.len() > 4 && t.as_bytes()[2] == b'P' && t.as_bytes()[3] == b'<';
         let starts_with_name = t.len() > 3 && t.as_bytes()[2] == b'<';
@@ -305,7 +350,7 @@ impl Parser<'_> {
             self.flush_last();
             self.names.push(Some(name));
             self.out.push('(');
-            return self.push_frame();
+            return self.push_frame(self.ungreedy());
         }
         // Flags and non-capturing groups: (?flags) or (?flags:re).
         self.pos += 2;
@@ -343,19 +388,33 @@ impl Parser<'_> {
                         (false, true) => on.clone(),
                         (_, false) => format!("{on}-{off}"),
                     };
+                    let cur = self.ungreedy();
+                    let ungreedy = if off.contains('U') {
+                        false
+                    } else {
+                        cur || on.contains('U')
+                    };
                     if c == ':' {
                         self.flush_last();
                         let _ = write!(self.out, "(?{flags}:");
-                        return self.push_frame();
+                        return self.push_frame(ungreedy);
+                    }
+                    if let Some(f) = self.stack.last_mut() {
+                        f.ungreedy = ungreedy;
                     }
                     if !flags.is_empty() {
-                        // Flags apply to the rest of the group; the pending atom stays the one
-                        // a following operator would bind to in Go, but the `regex` crate
-                        // cannot express that, so a repetition right after fails there.
-                        self.flush_last();
-                        self.last_repeat = None;
-                        let _ = write!(self.out, "(?{flags})");
+                        let text = format!("(?{flags})");
+                        if self.last.is_some() {
+                            // Go: a repetition right after still applies to the last atom.
+                            match &mut self.pending {
+                                Some((t, _)) => t.push_str(&text),
+                                None => self.pending = Some((text, cur)),
+                            }
+                        } else {
+                            self.out.push_str(&text);
+                        }
                     }
+                    self.last_repeat = None;
                     return Ok(());
                 }
                 _ => break,
@@ -733,6 +792,10 @@ mod tests {
         assert_eq!(tr("a{2,3}?"), "a{2,3}?");
         assert_eq!(tr("(?i-i)a"), "(?-i)a");
         assert_eq!(tr("(?)a"), "a");
+        // Go applies a repetition after a flag group to the atom before it, with the new greed.
+        assert_eq!(tr("a(?i)*b"), "a*(?i)b");
+        assert_eq!(tr("a(?U)+"), "a+?(?U)");
+        assert_eq!(tr("a(?U)(?i)+?"), "a+(?U)(?i)");
     }
 
     #[test]
