@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::error::CgroupError;
-use crate::fs::{HostPaths, Reader, join_rel, read_parsed};
+use crate::fs::{HostPaths, OpenFiles, Reader, join_rel, read_parsed};
 use crate::layout::Layout;
 use crate::machine;
 use crate::meta::PodLookup;
@@ -32,6 +32,14 @@ pub struct CollectorConfig {
     /// Default: the kubelet's node-allocatable roots `/kubepods` and `/kubepods.slice`; add
     /// e.g. `/system.slice/kubelet.service` as the kubelet does for its own cgroup.
     pub roots: Vec<String>,
+    /// How many file descriptors the collector may keep open between collections, so that
+    /// a cgroup file read before is read again with one `pread(2)` instead of
+    /// `openat` + `read` + `close` (about 2.5× fewer system calls per collection). Default 0
+    /// (off): each kept file is one descriptor of the process's `RLIMIT_NOFILE`, and a
+    /// node with 1,000 containers needs about 10 per cgroup. A binary that raises its soft
+    /// limit (as Go programs like the kubelet do at start) can set e.g. 65,536. Descriptors
+    /// of removed cgroups are closed at the next collection.
+    pub open_files: usize,
     /// Whether to read cgroup v2 `cpu.pressure`, `memory.pressure` and `io.pressure` for the
     /// `container_pressure_*` families (default true, as the kubelet ≥ 1.34 with PSI). Where
     /// the files are absent (v1, PSI off) nothing is read either way.
@@ -47,6 +55,7 @@ impl Default for CollectorConfig {
             sys_root: None,
             roots: vec!["/kubepods".to_string(), "/kubepods.slice".to_string()],
             pressure: true,
+            open_files: 0,
         }
     }
 }
@@ -72,10 +81,11 @@ pub struct Collector {
     lookup: Option<Arc<dyn PodLookup + Send + Sync>>,
     oom: Option<Arc<dyn OomCounts>>,
     pressure: bool,
+    open_files: usize,
     stat_dirs: Vec<PathBuf>,
     ctrl: [Option<usize>; 5],
-    /// What the last collection kept of each cgroup (creation time, limits).
-    cache: Mutex<HashMap<String, Cached>>,
+    /// What the last collection kept of each cgroup (creation time, limits, open files).
+    cache: Mutex<HashMap<String, (Cached, OpenFiles)>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -132,6 +142,7 @@ impl Collector {
             lookup: None,
             oom: None,
             pressure: config.pressure,
+            open_files: config.open_files,
             stat_dirs,
             ctrl,
             cache: Mutex::new(HashMap::new()),
@@ -215,24 +226,44 @@ impl Collector {
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held: usize = cache.values().map(|(_, f)| f.len()).sum();
+        let mut budget = self.open_files.saturating_sub(held);
         for (id, identity) in cgroups {
             match cache.get_mut(&id) {
-                Some(slot) => {
-                    match read_cgroup(&ctx, &mut reader, id, identity, Some(*slot), now_ms) {
+                Some((slot, files)) => {
+                    reader.set_file_cache(std::mem::take(files), budget);
+                    let read = read_cgroup(&ctx, &mut reader, id, identity, Some(*slot), now_ms);
+                    let (kept, left) = reader.take_file_cache();
+                    budget = left;
+                    match read {
                         Some((c, keep)) => {
                             *slot = keep;
+                            *files = kept;
                             containers.push(c);
                         }
-                        None => reader.stats.cgroups_vanished += 1,
+                        None => {
+                            // Gone: close what was kept of it.
+                            budget += kept.len();
+                            reader.stats.cgroups_vanished += 1;
+                        }
                     }
                 }
-                None => match read_cgroup(&ctx, &mut reader, id, identity, None, now_ms) {
-                    Some((c, keep)) => {
-                        cache.insert(c.id.clone(), keep);
-                        containers.push(c);
+                None => {
+                    reader.set_file_cache(OpenFiles::default(), budget);
+                    let read = read_cgroup(&ctx, &mut reader, id, identity, None, now_ms);
+                    let (kept, left) = reader.take_file_cache();
+                    budget = left;
+                    match read {
+                        Some((c, keep)) => {
+                            cache.insert(c.id.clone(), (keep, kept));
+                            containers.push(c);
+                        }
+                        None => {
+                            budget += kept.len();
+                            reader.stats.cgroups_vanished += 1;
+                        }
                     }
-                    None => reader.stats.cgroups_vanished += 1,
-                },
+                }
             }
         }
         // Forget cgroups that are gone (containers is sorted by id, as the listing is).

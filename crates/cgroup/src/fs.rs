@@ -99,6 +99,10 @@ pub enum At<'a> {
     Dir(&'a Path),
     /// An open directory.
     Fd(BorrowedFd<'a>),
+    /// An open cgroup directory, the `n`-th of its hierarchies: with a file cache
+    /// ([`Reader::set_file_cache`]) the files read through it are kept open and read again
+    /// with one `pread(2)` next time.
+    Keyed(u8, BorrowedFd<'a>),
 }
 
 impl<'a> From<&'a Path> for At<'a> {
@@ -127,6 +131,26 @@ pub struct Reader {
     path: PathBuf,
     /// Counters of what failed.
     pub stats: CollectStats,
+    /// The kept-open files of the cgroup being read ([`At::Keyed`] reads).
+    files: OpenFiles,
+    /// How many more descriptors may be kept open.
+    budget: usize,
+}
+
+/// Files of one cgroup kept open between collections: (hierarchy index, file name, fd).
+#[derive(Debug, Default)]
+pub struct OpenFiles(Vec<(u8, Box<str>, OwnedFd)>);
+
+impl OpenFiles {
+    /// How many descriptors are held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// The outcome of one low-level read.
@@ -154,37 +178,95 @@ impl Reader {
         }
     }
 
+    /// Hands the reader the kept-open files of the next cgroup and how many more it may
+    /// keep; [`Reader::take_file_cache`] gives them back.
+    pub fn set_file_cache(&mut self, files: OpenFiles, budget: usize) {
+        self.files = files;
+        self.budget = budget;
+    }
+
+    /// The kept-open files of the cgroup just read, and the budget left.
+    pub fn take_file_cache(&mut self) -> (OpenFiles, usize) {
+        (std::mem::take(&mut self.files), self.budget)
+    }
+
+    /// Reads a kept-open file from offset 0 (cgroupfs and procfs regenerate the content).
+    fn pread_all(&mut self, i: usize) -> Option<Got> {
+        let fd = &self.files.0.get(i)?.2;
+        let mut off = 0u64;
+        loop {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16384);
+            }
+            let asked = self.buf.capacity() - self.buf.len();
+            match rustix::io::pread(fd, spare_capacity(&mut self.buf), off) {
+                Ok(0) => return Some(Got::Ok),
+                Ok(n) if n < asked => return Some(Got::Ok),
+                Ok(n) => off += n as u64,
+                Err(Errno::INTR) => {}
+                // The cgroup was removed (cgroupfs answers ENODEV): forget the descriptor
+                // and open the file again, which tells whether it is really gone.
+                Err(_) => return None,
+            }
+        }
+    }
+
     fn read_raw(&mut self, at: At<'_>, name: &str) -> Got {
         self.buf.clear();
+        if let At::Keyed(n, _) = at
+            && let Some(i) = self
+                .files
+                .0
+                .iter()
+                .position(|(k, f, _)| *k == n && &**f == name)
+        {
+            match self.pread_all(i) {
+                Some(got) => return got,
+                None => {
+                    self.files.0.swap_remove(i);
+                    self.budget += 1;
+                    self.buf.clear();
+                }
+            }
+        }
         let fd = match at {
             At::Dir(dir) => {
                 self.set_path(dir, "", name);
                 rfs::open(&self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             }
-            At::Fd(dir) => rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()),
+            At::Fd(dir) | At::Keyed(_, dir) => {
+                rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            }
         };
         let fd = match fd {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return Got::NotFound,
             Err(_) => return Got::Failed,
         };
-        loop {
+        let got = loop {
             if self.buf.capacity() - self.buf.len() < 4096 {
                 self.buf.reserve(16384);
             }
             let asked = self.buf.capacity() - self.buf.len();
             match rustix::io::read(&fd, spare_capacity(&mut self.buf)) {
-                Ok(0) => return Got::Ok,
+                Ok(0) => break Got::Ok,
                 // A short read is the end of the file on the filesystems read here (cgroupfs
                 // and procfs seq_files fill the buffer until EOF; sysfs attributes and
                 // regular files likewise): this spares one read(2) per file.
-                Ok(n) if n < asked => return Got::Ok,
+                Ok(n) if n < asked => break Got::Ok,
                 Ok(_) => {}
                 Err(Errno::INTR) => {}
                 Err(Errno::NOENT | Errno::NODEV) => return Got::NotFound,
                 Err(_) => return Got::Failed,
             }
+        };
+        if let At::Keyed(n, _) = at
+            && self.budget > 0
+        {
+            self.budget -= 1;
+            self.files.0.push((n, name.into(), fd));
         }
+        got
     }
 
     /// Reads `name` in `at`. `None` when it does not exist (normal: not every cgroup has

@@ -1,10 +1,10 @@
 //! Reading one cgroup's stats from v1 or v2 files, with cAdvisor's arithmetic.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use crate::fs::{HostPaths, Reader, join_rel};
+use crate::fs::{At, HostPaths, Reader, join_rel};
 use crate::layout::Layout;
 use crate::meta::PodLookup;
 use crate::parse;
@@ -52,9 +52,11 @@ struct Dirs {
 }
 
 impl Dirs {
-    fn get(&self, controller: usize) -> Option<&OwnedFd> {
+    /// The directory of `controller`, for [`At::Keyed`] reads (files may be kept open).
+    fn get(&self, controller: usize) -> Option<At<'_>> {
         let i = self.ctrl.get(controller).copied().flatten()?;
-        self.fds.get(i).and_then(Option::as_ref)
+        let fd = self.fds.get(i).and_then(Option::as_ref)?;
+        Some(At::Keyed(i as u8, fd.as_fd()))
     }
 }
 
@@ -446,13 +448,7 @@ fn spec_v2(ctx: &Ctx<'_>, r: &mut Reader, dirs: &Dirs, is_root: bool) -> SpecSta
 }
 
 /// runc's `fs/blkio.go` file-group choice: the first group whose first file has entries.
-fn read_blkio(
-    ctx: &Ctx<'_>,
-    r: &mut Reader,
-    c: &mut ContainerStats,
-    dir: &OwnedFd,
-    slow: &mut Slow,
-) {
+fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: At<'_>, slow: &mut Slow) {
     const GROUPS: [(&str, &str, &str); 5] = [
         (
             "blkio.bfq.sectors_recursive",

@@ -710,3 +710,70 @@ fn steady_state_collections_read_the_same_values() {
         assert_eq!(a.containers, c.containers, "{name}");
     }
 }
+
+#[test]
+fn kept_open_files_give_the_same_values_and_see_changes() {
+    for name in ["cgroup-v1-cgroupfs", "cgroup-v2-systemd"] {
+        let (tmp, rt) = prepare(name);
+        let lookup = Arc::new(lookup_from(&rt));
+        let plain = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+            .unwrap()
+            .with_pod_lookup(lookup.clone());
+        let mut config = CollectorConfig::with_rootfs(tmp.path());
+        config.open_files = 100_000;
+        let kept = Collector::new(config)
+            .unwrap()
+            .with_pod_lookup(lookup.clone());
+        let t = rt.collected_at_unix * 1000;
+        let want = plain.collect(t);
+        assert_eq!(kept.collect(t), want, "{name}: first collection");
+        assert_eq!(kept.collect(t), want, "{name}: from kept files");
+
+        // A value rewritten in place is seen through the kept descriptor.
+        let (file, id) = if name.contains("v2") {
+            ("sys/fs/cgroup".to_string(), APP_V2.to_string())
+        } else {
+            (
+                "sys/fs/cgroup/cpu,cpuacct".to_string(),
+                "/kubepods".to_string(),
+            )
+        };
+        let usage_file = if name.contains("v2") {
+            "cpu.stat"
+        } else {
+            "cpuacct.usage"
+        };
+        let path = tmp
+            .path()
+            .join(&file)
+            .join(id.trim_start_matches('/'))
+            .join(usage_file);
+        let before = kept.collect(t).get(&id).unwrap().cpu.unwrap().usage_ns;
+        let new_content = if name.contains("v2") {
+            "usage_usec 999999999\nuser_usec 1\nsystem_usec 2\n".to_string()
+        } else {
+            "999999999000\n".to_string()
+        };
+        std::fs::write(&path, new_content).unwrap();
+        let after = kept.collect(t).get(&id).unwrap().cpu.unwrap().usage_ns;
+        assert_ne!(before, after, "{name}");
+        assert_eq!(after, 999_999_999_000, "{name}");
+    }
+
+    // A removed cgroup disappears although its files were kept open.
+    let (tmp, rt) = prepare("cgroup-v2-systemd");
+    let mut config = CollectorConfig::with_rootfs(tmp.path());
+    config.open_files = 100_000;
+    let kept = Collector::new(config).unwrap();
+    let t = rt.collected_at_unix * 1000;
+    assert!(kept.collect(t).get(APP_V2).is_some());
+    std::fs::remove_dir_all(
+        tmp.path()
+            .join("sys/fs/cgroup")
+            .join(APP_V2.trim_start_matches('/')),
+    )
+    .unwrap();
+    let c = kept.collect(t);
+    assert!(c.get(APP_V2).is_none());
+    assert_eq!(c.stats.files_unreadable, 0);
+}

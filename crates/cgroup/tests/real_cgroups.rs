@@ -173,7 +173,17 @@ fn real_cgroup_cpu_and_memory_rise() {
             .unwrap_or(0)
     };
 
+    // The same collector keeping the cgroup files open (pread from offset 0 each time).
+    let kept = Collector::new(CollectorConfig {
+        roots: vec![top.clone()],
+        open_files: 100_000,
+        ..CollectorConfig::default()
+    })
+    .unwrap();
     let before = collector.collect(now_ms());
+    let kept_before = kept.collect(now_ms());
+    let k0 = kept_before.get(&ctr_rel).expect("container cgroup listed");
+    assert_eq!(k0.processes.map(|p| p.processes), Some(0));
     let c0 = before.get(&ctr_rel).expect("container cgroup listed");
     assert_eq!(c0.identity.kind, CgroupKind::Container);
     assert_eq!(c0.identity.qos, Some(QosClass::BestEffort));
@@ -220,6 +230,7 @@ fn real_cgroup_cpu_and_memory_rise() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let after = collector.collect(now_ms());
+    let kept_after = kept.collect(now_ms());
 
     let c1 = mid.get(&ctr_rel).unwrap();
     let c2 = after.get(&ctr_rel).unwrap();
@@ -260,10 +271,21 @@ fn real_cgroup_cpu_and_memory_rise() {
         line.ends_with(&format!(" {}", after.timestamp_ms)),
         "{line}"
     );
+    // Read through kept descriptors: the same rise.
+    let k2 = kept_after.get(&ctr_rel).unwrap();
+    assert!(k2.memory.unwrap().rss_bytes >= HOLD_BYTES as u64);
+    assert!(k2.cpu.unwrap().usage_ns > k0.cpu.map(|c| c.usage_ns).unwrap_or(0) + 50_000_000);
+    assert_eq!(k2.processes.map(|p| p.processes), Some(1));
+
     drop(guard);
     for rel in &rels {
         for b in &bases {
             assert!(!b.join(rel.trim_start_matches('/')).exists());
         }
     }
+    // Removed while their files were open: gone from the next collection, nothing failed.
+    let gone = kept.collect(now_ms());
+    assert!(gone.get(&ctr_rel).is_none());
+    assert!(gone.get(&pod_rel).is_none());
+    assert_eq!(gone.stats.files_unreadable, 0);
 }
