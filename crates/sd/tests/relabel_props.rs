@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use scrapeline_exposition::labels::{Labels, LabelsBuilder};
-use scrapeline_sd::relabel::{self, Action, RelabelConfig, Rule};
+use scrapeline_sd::relabel::{self, Action, Regex, RelabelConfig, Rule};
 
 /// Label names from a small alphabet so rules and labels meet often.
 fn name() -> impl Strategy<Value = String> {
@@ -193,6 +193,30 @@ proptest! {
         let names = Labels::from_pairs([(hay.as_str(), "v"), ("zz", "w")]);
         if !hay.is_empty() {
             prop_assert_eq!(apply(std::slice::from_ref(&lm), &names), apply(&[lm.without_fast_path()], &names));
+        }
+    }
+
+    #[test]
+    fn any_pattern_compiles_or_errors_without_panic(
+        pattern in "[\\\\()\\[\\]{}|*+?.^$:<>PpQEdDwWsSbBx0-9a-zA-Z,=!&~é-]{0,16}",
+        hay in "\\PC{0,8}",
+        template in "[$0-9a-z{}]{0,6}",
+    ) {
+        match Regex::new(&pattern) {
+            Ok(re) => {
+                let _ = re.is_match(&hay);
+                let c = RelabelConfig {
+                    source_labels: Some(vec!["a".into()]),
+                    regex: Some(pattern.clone()),
+                    target_label: "t".into(),
+                    replacement: template,
+                    ..RelabelConfig::new(Action::Replace)
+                };
+                let rule = Rule::new(&c, 0).expect("a valid regex makes a valid rule");
+                let ls = Labels::from_pairs([("a", hay.as_str())]);
+                let _ = apply(&[rule], &ls);
+            }
+            Err(e) => prop_assert!(e.message.starts_with("error parsing regexp: "), "{}", e),
         }
     }
 }
