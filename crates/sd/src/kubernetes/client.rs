@@ -83,6 +83,20 @@ fn header(config: &mut kube::Config, value: String) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// Credentials from a file. A Bearer token file without surrounding whitespace (as rotated
+/// service-account tokens are written) is handed to kube, which re-reads it at least once a
+/// minute; otherwise the trimmed content is sent, as Prometheus trims it.
+fn token_file(config: &mut kube::Config, path: &str, kind: &str) -> Result<(), ClientError> {
+    let content = read(Path::new(path))?;
+    let trimmed = content.trim();
+    if kind == "Bearer" && trimmed.len() == content.len() {
+        config.auth_info.token_file = Some(path.to_string());
+        Ok(())
+    } else {
+        header(config, format!("{kind} {trimmed}"))
+    }
+}
+
 fn apply_http(cfg: &KubernetesSdConfig, config: &mut kube::Config) -> Result<(), ClientError> {
     let h = &cfg.http;
     if h.oauth2.is_some() {
@@ -123,8 +137,7 @@ fn apply_http(cfg: &KubernetesSdConfig, config: &mut kube::Config) -> Result<(),
         header(config, format!("Bearer {}", h.bearer_token))?;
     }
     if !h.bearer_token_file.is_empty() {
-        // kube re-reads a token file when it changes (bound service-account tokens rotate).
-        config.auth_info.token_file = Some(h.bearer_token_file.clone());
+        token_file(config, &h.bearer_token_file, "Bearer")?;
     }
     if let Some(a) = &h.authorization {
         let kind = if a.kind.is_empty() {
@@ -133,12 +146,7 @@ fn apply_http(cfg: &KubernetesSdConfig, config: &mut kube::Config) -> Result<(),
             a.kind.as_str()
         };
         if !a.credentials_file.is_empty() {
-            if kind == "Bearer" {
-                config.auth_info.token_file = Some(a.credentials_file.clone());
-            } else {
-                let c = read(Path::new(&a.credentials_file))?;
-                header(config, format!("{kind} {}", c.trim()))?;
-            }
+            token_file(config, &a.credentials_file, kind)?;
         } else if !a.credentials.is_empty() {
             header(config, format!("{kind} {}", a.credentials))?;
         }
@@ -258,7 +266,7 @@ pub(crate) async fn connect(
         let sa = &env.service_account_dir;
         let token = sa.join("token");
         if token.exists() {
-            config.auth_info.token_file = Some(token.display().to_string());
+            token_file(&mut config, &token.display().to_string(), "Bearer")?;
         }
         let ca = sa.join("ca.crt");
         if ca.exists() {

@@ -143,6 +143,8 @@ pub struct RequestRecord {
     pub query: BTreeMap<String, String>,
     /// Whether it was a watch.
     pub watch: bool,
+    /// The `Authorization` header, if any (to check credentials reach the server).
+    pub authorization: Option<String>,
 }
 
 /// Counters tests can await.

@@ -184,6 +184,11 @@ async fn handle(
             path: path.clone(),
             query: query.clone(),
             watch,
+            authorization: req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         });
         let mut fault = None;
         let mut delay = None;
