@@ -408,9 +408,8 @@ fn expand_env(s: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
             let (name, width) = shell_name(&s[i + 1..]);
             if name.is_empty() && width > 0 {
                 // Bad syntax such as "${}": Go drops it.
-            } else if name.is_empty() {
-                out.push('$');
-            } else if name == "$" {
+            } else if name.is_empty() || name == "$" {
+                // A lone `$`, or `$$`: a literal dollar sign.
                 out.push('$');
             } else {
                 out.push_str(&lookup(name).unwrap_or_default());

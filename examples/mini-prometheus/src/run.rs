@@ -69,6 +69,22 @@ fn node_exporter_answers() -> bool {
     std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
 }
 
+/// Discovery settings for a config loaded from `config_file`: relative `kubeconfig_file`
+/// paths resolve against the config's directory (as Prometheus resolves them), and file SD
+/// checks its files every second (Prometheus watches them with inotify).
+pub fn discovery_options(config_file: Option<&std::path::Path>) -> discovery::ManagerOptions {
+    let mut options = discovery::ManagerOptions::default();
+    if let Some(dir) = config_file.and_then(|f| f.parent()) {
+        options.kube.config_dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir.to_owned()
+        };
+    }
+    options.file_poll_interval = Duration::from_secs(1);
+    options
+}
+
 /// The SD sections of every job, for the discovery manager.
 fn sd_jobs(config: &Config) -> Vec<(String, SdConfigs)> {
     config
@@ -164,10 +180,10 @@ impl TargetsSource for ScrapeTargets {
 fn global_url(url: &str) -> String {
     let host = hostname();
     for local in ["127.0.0.1", "localhost", "[::1]"] {
-        if let Some(rest) = url.split_once("://").map(|(s, r)| (s, r))
-            && rest.1.starts_with(local)
+        if let Some((scheme, rest)) = url.split_once("://")
+            && let Some(tail) = rest.strip_prefix(local)
         {
-            return format!("{}://{}{}", rest.0, host, &rest.1[local.len()..]);
+            return format!("{scheme}://{host}{tail}");
         }
     }
     url.to_owned()
@@ -242,7 +258,7 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     // Discovery, feeding the scrape manager and the collector's pod metadata.
-    let discovery = discovery::Manager::new(discovery::ManagerOptions::default());
+    let discovery = discovery::Manager::new(discovery_options(opts.config_file.as_deref()));
     discovery.set_config(sd_jobs(&config));
     let pods = DiscoveredPods::new();
     tokio::spawn(forward_targets(

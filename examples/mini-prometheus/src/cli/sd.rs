@@ -80,7 +80,7 @@ pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
         if args.once {
             let snapshot = discovery::discover_once(
                 sd_jobs,
-                discovery::ManagerOptions::default(),
+                crate::run::discovery_options(Some(&args.config)),
                 args.timeout,
             )
             .await?;
@@ -88,7 +88,7 @@ pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
             println!("{}", serde_json::to_string_pretty(&out)?);
             return Ok(ExitCode::SUCCESS);
         }
-        let manager = discovery::Manager::new(discovery::ManagerOptions::default());
+        let manager = discovery::Manager::new(crate::run::discovery_options(Some(&args.config)));
         manager.set_config(sd_jobs);
         let mut rx = manager.subscribe();
         manager.wait_synced().await;
