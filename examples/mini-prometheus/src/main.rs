@@ -11,6 +11,7 @@ mod pod_lookup;
 mod remote_write;
 mod resource;
 mod run;
+mod self_metrics;
 mod store;
 
 use std::process::ExitCode;

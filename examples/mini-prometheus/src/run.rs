@@ -330,6 +330,11 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         let remote = remote.clone();
         api = api.with_metrics(Arc::new(move |out: &mut String| remote.write_metrics(out)));
         api = api.with_metrics(Arc::new(store.clone()));
+        let p = pipeline.clone();
+        api = api.with_metrics(Arc::new(move |out: &mut String| {
+            crate::self_metrics::write_scrape_metrics(&p.scrape, out);
+            crate::self_metrics::write_discovery_metrics(&p.discovery, out);
+        }));
     }
     if let Some(body) = cadvisor {
         api = api.with_cadvisor(body);

@@ -1,0 +1,195 @@
+//! The server as users run it: a real process with a config file, scraping itself, reloaded
+//! over HTTP, stopped with SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal HTTP/1.1 request on loopback; returns (status, body).
+fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Some((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn config(port: u16, extra_job: bool) -> String {
+    let mut c = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  external_labels:\n    replica: a\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n        labels: {{env: test}}\n"
+    );
+    if extra_job {
+        c.push_str(&format!(
+            "  - job_name: cadvisor\n    metrics_path: /metrics/cadvisor\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n"
+        ));
+    }
+    c
+}
+
+#[test]
+fn scrapes_itself_reloads_and_drains() {
+    let dir = std::env::temp_dir().join(format!("mp-server-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config(port, false)).unwrap();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_mini-prometheus"))
+            .arg("--config.file")
+            .arg(&cfg)
+            .arg("--web.listen-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mini-prometheus"),
+    );
+
+    // `up` of the self job, with the static labels, once a scrape has happened.
+    wait_for("up{job=\"self\"}", Duration::from_secs(30), || {
+        http(port, "GET", "/api/v1/query?query=up").is_some_and(|(code, body)| {
+            code == 200 && body.contains(r#""value":["#) && body.contains(r#""job":"self""#)
+        })
+    });
+    let (_, body) = http(port, "GET", "/api/v1/query?query=up").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let result = &v["data"]["result"][0];
+    assert_eq!(
+        result["metric"],
+        serde_json::json!({"__name__": "up", "env": "test", "instance": format!("127.0.0.1:{port}"), "job": "self"})
+    );
+    assert_eq!(result["value"][1], "1");
+
+    // Its own metrics name the pool and the discovered target.
+    let (code, metrics) = http(port, "GET", "/metrics").unwrap();
+    assert_eq!(code, 200);
+    for line in [
+        "scrapeline_targets_active{scrape_pool=\"self\"} 1",
+        "scrapeline_targets_up{scrape_pool=\"self\"} 1",
+        "prometheus_sd_discovered_targets{config=\"self\",name=\"scrape\"} 1",
+        "scrapeline_sd_failed_providers 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line:?} in /metrics:\n{metrics}"
+        );
+    }
+
+    // Federation adds the external labels.
+    let (_, fed) = http(port, "GET", "/federate?match[]=up").unwrap();
+    assert!(
+        fed.lines().any(|l| l.starts_with(&format!(
+            "up{{env=\"test\",instance=\"127.0.0.1:{port}\",job=\"self\",replica=\"a\"}} 1 "
+        ))),
+        "{fed}"
+    );
+
+    // A reload with a new job starts it without disturbing the old one.
+    std::fs::write(&cfg, config(port, true)).unwrap();
+    let (code, _) = http(port, "POST", "/-/reload").unwrap();
+    assert_eq!(code, 200);
+    wait_for(
+        "the cadvisor job after reload",
+        Duration::from_secs(30),
+        || {
+            http(port, "GET", "/api/v1/targets").is_some_and(|(_, b)| {
+                let v: serde_json::Value = serde_json::from_str(&b).unwrap_or_default();
+                v["data"]["activeTargets"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|t| t["scrapePool"] == "cadvisor" && t["health"] == "up")
+                })
+            })
+        },
+    );
+
+    // A broken config is refused and the running one stays.
+    std::fs::write(&cfg, "scrape_configs:\n  - job_name: x\n    bogus: 1\n").unwrap();
+    let (code, body) = http(port, "POST", "/-/reload").unwrap();
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("unknown field `bogus`"), "{body}");
+    let (_, targets) = http(port, "GET", "/api/v1/targets").unwrap();
+    assert!(targets.contains("\"scrapePool\":\"self\""), "{targets}");
+
+    // SIGTERM drains and exits 0.
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+}
