@@ -289,30 +289,47 @@ fn report_allocations(label: &str, collector: &Collector) {
 fn bench(c: &mut Criterion) {
     for (label, layout) in [("v2_systemd", v2_layout()), ("v1_hybrid", v1_layout())] {
         let tmp = tempfile::tempdir().unwrap();
-        let lookup = generate(&layout, tmp.path());
-        let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
-            .unwrap()
-            .with_pod_lookup(Arc::new(lookup));
-        let probe = collector.collect(NOW_MS);
-        assert_eq!(
-            probe.stats.cgroups,
-            (1 + 1 + 2 + PODS * (2 + APPS_PER_POD)) as u64
-        );
-        assert_eq!(probe.stats.parse_errors + probe.stats.files_unreadable, 0);
-        report_allocations(label, &collector);
+        let lookup = Arc::new(generate(&layout, tmp.path()));
+        // Variants: the default configuration; files kept open between collections
+        // (`open_files`); on v2 also without the pressure files (the work of the collector
+        // before `container_pressure_*` existed).
+        let mut variants: Vec<(String, CollectorConfig)> = Vec::new();
+        variants.push((label.to_string(), CollectorConfig::with_rootfs(tmp.path())));
+        let mut kept = CollectorConfig::with_rootfs(tmp.path());
+        kept.open_files = 100_000;
+        variants.push((format!("{label}_open_files"), kept));
+        if layout.v2 {
+            let mut no_psi = CollectorConfig::with_rootfs(tmp.path());
+            no_psi.pressure = false;
+            variants.push((format!("{label}_no_pressure"), no_psi));
+        }
+        for (i, (name, config)) in variants.into_iter().enumerate() {
+            let collector = Collector::new(config)
+                .unwrap()
+                .with_pod_lookup(lookup.clone());
+            let probe = collector.collect(NOW_MS);
+            assert_eq!(
+                probe.stats.cgroups,
+                (1 + 1 + 2 + PODS * (2 + APPS_PER_POD)) as u64
+            );
+            assert_eq!(probe.stats.parse_errors + probe.stats.files_unreadable, 0);
+            report_allocations(&name, &collector);
 
-        c.bench_function(&format!("collect_1000_containers_{label}"), |b| {
-            b.iter(|| black_box(collector.collect(NOW_MS)))
-        });
-        let collection = collector.collect(NOW_MS);
-        let mut text = String::with_capacity(8 << 20);
-        c.bench_function(&format!("encode_1000_containers_{label}"), |b| {
-            b.iter(|| {
-                text.clear();
-                collection.encode_text(&mut text);
-                black_box(text.len())
-            })
-        });
+            c.bench_function(&format!("collect_1000_containers_{name}"), |b| {
+                b.iter(|| black_box(collector.collect(NOW_MS)))
+            });
+            if i == 0 {
+                let collection = collector.collect(NOW_MS);
+                let mut text = String::with_capacity(8 << 20);
+                c.bench_function(&format!("encode_1000_containers_{name}"), |b| {
+                    b.iter(|| {
+                        text.clear();
+                        collection.encode_text(&mut text);
+                        black_box(text.len())
+                    })
+                });
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::meta::PodLookup;
 use crate::oom::OomCounts;
 use crate::parse::{self, MountInfo};
 use crate::path::{CgroupIdentity, CgroupKind, decode};
-use crate::read::{CTRL, Cached, Ctx, MAX_DIRS, read_cgroup};
+use crate::read::{CTRL, Cached, Ctx, MAX_DIRS, SPEC_TTL_MS, read_cgroup};
 use crate::stats::{CollectStats, Collection, MachineInfo};
 
 /// Where the collector reads from and which cgroups it reports.
@@ -38,7 +38,8 @@ pub struct CollectorConfig {
     /// (off): each kept file is one descriptor of the process's `RLIMIT_NOFILE`, and a
     /// node with 1,000 containers needs about 10 per cgroup. A binary that raises its soft
     /// limit (as Go programs like the kubelet do at start) can set e.g. 65,536. Descriptors
-    /// of removed cgroups are closed at the next collection.
+    /// of removed cgroups are closed at the next collection. In this mode a file a cgroup
+    /// lacks is looked up again only with the limits (every 5 s).
     pub open_files: usize,
     /// Whether to read cgroup v2 `cpu.pressure`, `memory.pressure` and `io.pressure` for the
     /// `container_pressure_*` families (default true, as the kubelet ≥ 1.34 with PSI). Where
@@ -231,6 +232,10 @@ impl Collector {
         for (id, identity) in cgroups {
             match cache.get_mut(&id) {
                 Some((slot, files)) => {
+                    // Missing files are looked up again with the limits (every 5 s).
+                    if !(0..SPEC_TTL_MS).contains(&now_ms.saturating_sub(slot.spec_read_ms)) {
+                        files.forget_missing();
+                    }
                     reader.set_file_cache(std::mem::take(files), budget);
                     let read = read_cgroup(&ctx, &mut reader, id, identity, Some(*slot), now_ms);
                     let (kept, left) = reader.take_file_cache();

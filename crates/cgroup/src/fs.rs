@@ -137,11 +137,17 @@ pub struct Reader {
     budget: usize,
 }
 
-/// Files of one cgroup kept open between collections: (hierarchy index, file name, fd).
+/// Files of one cgroup kept open between collections: (hierarchy index, file name, fd),
+/// and the files found missing (not looked up again until [`OpenFiles::forget_missing`]).
 #[derive(Debug, Default)]
-pub struct OpenFiles(Vec<(u8, Box<str>, OwnedFd)>);
+pub struct OpenFiles(Vec<(u8, Box<str>, OwnedFd)>, Vec<(u8, Box<str>)>);
 
 impl OpenFiles {
+    /// Forgets which files were missing, so that they are looked up again.
+    pub fn forget_missing(&mut self) {
+        self.1.clear();
+    }
+
     /// How many descriptors are held.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -229,6 +235,11 @@ impl Reader {
                 }
             }
         }
+        if let At::Keyed(n, _) = at
+            && self.files.1.iter().any(|(k, f)| *k == n && &**f == name)
+        {
+            return Got::NotFound;
+        }
         let fd = match at {
             At::Dir(dir) => {
                 self.set_path(dir, "", name);
@@ -240,7 +251,14 @@ impl Reader {
         };
         let fd = match fd {
             Ok(fd) => fd,
-            Err(Errno::NOENT) => return Got::NotFound,
+            Err(Errno::NOENT) => {
+                if let At::Keyed(n, _) = at
+                    && self.budget > 0
+                {
+                    self.files.1.push((n, name.into()));
+                }
+                return Got::NotFound;
+            }
             Err(_) => return Got::Failed,
         };
         let got = loop {
