@@ -68,7 +68,28 @@
 //! CRI-O `crio-conmon-*` scopes are skipped. Network families are emitted for `/` (from
 //! `/proc/1/net/dev`) and pod sandboxes only, as containerd/CRI-O do. The families are in
 //! [`families::CONTAINER_FAMILIES`] plus `container_scrape_error`, `machine_cpu_cores` and
-//! `machine_memory_bytes`.
+//! `machine_memory_bytes`. `container_pressure_*` come from cgroup v2 `*.pressure` files where
+//! they exist ([`CollectorConfig::pressure`]); `container_oom_events_total` needs an OOM
+//! source ([`Collector::set_oom_counts`]).
+//!
+//! # OOM kills
+//!
+//! As in cAdvisor, OOM kills are counted from the kernel log, not from `memory.events`: an
+//! [`OomWatcher`] tails `/dev/kmsg` on a thread, counts kills per cgroup path from its start,
+//! and the collector reports the count of every cgroup (0 when none):
+//!
+//! ```no_run
+//! use scrapeline_cgroup::{Collector, CollectorConfig, OomWatcher};
+//!
+//! # fn main() -> Result<(), scrapeline_cgroup::CgroupError> {
+//! let collector = Collector::new(CollectorConfig::default())?;
+//! // Keep the watcher alive as long as the collector: dropping it stops the thread.
+//! let watcher = OomWatcher::start(collector.kmsg_path())?;
+//! let collector = collector.with_oom_watcher(&watcher);
+//! let _ = collector.collect_now();
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Layers
 //!
