@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use scrapeline_cgroup::{Collector, CollectorConfig};
+use scrapeline_cgroup::{Collector, CollectorConfig, OomWatcher};
 use scrapeline_scrape::manager::ScrapeManager;
 use scrapeline_scrape::{Appendable, ManagerOptions, TargetsSnapshot};
 use scrapeline_sd::TargetGroup;
@@ -272,8 +272,23 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     // The whole hierarchy, as the kubelet's cAdvisor reports it (raw cgroups included).
     let mut collector_config = CollectorConfig::with_rootfs(&opts.cgroup_rootfs);
     collector_config.roots.push("/".to_owned());
+    // OOM kills are counted from the kernel log, as cAdvisor does; the watcher lives as long as
+    // the server (dropping it stops counting).
+    let mut _oom_watcher: Option<OomWatcher> = None;
     let collector = match Collector::new(collector_config) {
-        Ok(c) => Some(Arc::new(c.with_pod_lookup(pods.clone()))),
+        Ok(c) => {
+            let mut c = c.with_pod_lookup(pods.clone());
+            match OomWatcher::start(c.kmsg_path()) {
+                Ok(w) => {
+                    c = c.with_oom_watcher(&w);
+                    _oom_watcher = Some(w);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "kernel log unreadable; container_oom_events_total disabled")
+                }
+            }
+            Some(Arc::new(c))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cgroup collector unavailable; /metrics/cadvisor disabled");
             None
