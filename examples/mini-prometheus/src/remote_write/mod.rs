@@ -411,33 +411,44 @@ impl Queue {
         }
         let n = batch.len() as u64;
         let highest = batch.iter().map(|s| s.t).max().unwrap_or(i64::MIN);
-        let mut index: HashMap<usize, usize> = HashMap::new();
-        let mut req = proto::WriteRequest::default();
-        for s in &batch {
-            let key = Arc::as_ptr(&s.labels) as usize;
-            let i = *index.entry(key).or_insert_with(|| {
-                req.timeseries.push(proto::TimeSeries {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|l| proto::Label {
-                            name: l.name.to_owned(),
-                            value: l.value.to_owned(),
-                        })
-                        .collect(),
-                    samples: Vec::new(),
+        // Group samples by series (first appearance order, samples in arrival order) and write
+        // the protobuf straight from the shared labels: no per-label or per-sample allocation.
+        let mut index: HashMap<usize, usize> = HashMap::with_capacity(batch.len());
+        let mut first: Vec<usize> = Vec::new();
+        let mut group: Vec<usize> = Vec::with_capacity(batch.len());
+        for (i, s) in batch.iter().enumerate() {
+            let g = *index
+                .entry(Arc::as_ptr(&s.labels) as usize)
+                .or_insert_with(|| {
+                    first.push(i);
+                    first.len() - 1
                 });
-                req.timeseries.len() - 1
-            });
-            if let Some(ts) = req.timeseries.get_mut(i) {
-                ts.samples.push(proto::Sample {
-                    value: s.v,
-                    timestamp: s.t,
-                });
-            }
+            group.push(g);
+        }
+        let mut start = vec![0usize; first.len() + 1];
+        for &g in &group {
+            start[g + 1] += 1;
+        }
+        for g in 0..first.len() {
+            start[g + 1] += start[g];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![0usize; batch.len()];
+        for (i, &g) in group.iter().enumerate() {
+            order[fill[g]] = i;
+            fill[g] += 1;
+        }
+        let mut raw = Vec::with_capacity(batch.len() * 96);
+        for (g, &f) in first.iter().enumerate() {
+            let members = &order[start[g]..start[g + 1]];
+            proto::write_timeseries(
+                &mut raw,
+                &batch[f].labels,
+                members.iter().map(|&i| (batch[i].v, batch[i].t)),
+            );
         }
         drop(batch);
-        let body = match proto::encode(&req) {
+        let body = match proto::compress(&raw) {
             Ok(b) => Bytes::from(b),
             Err(e) => {
                 self.m.failed.fetch_add(n, Ordering::Relaxed);
@@ -445,7 +456,7 @@ impl Queue {
                 return;
             }
         };
-        drop(req);
+        drop(raw);
         let mut backoff = self.cfg.min_backoff;
         loop {
             self.m.requests.fetch_add(1, Ordering::Relaxed);
