@@ -1,9 +1,12 @@
-//! Remote write 1.0 messages (`prometheus/prompb/remote.proto`, `types.proto`), hand-written
-//! for prost so no `protoc` is needed, and the snappy block framing of request bodies.
+//! Remote write 1.0 (`prometheus/prompb/remote.proto`, `types.proto`): an allocation-free
+//! writer for the hot path, the snappy block framing of request bodies, and (for tests, which
+//! decode what receivers would) the messages hand-written for prost so no `protoc` is needed.
 
+#[cfg(test)]
 use prost::Message;
 
 /// `prometheus.WriteRequest`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, Message)]
 pub struct WriteRequest {
     /// Field 1: the series.
@@ -12,6 +15,7 @@ pub struct WriteRequest {
 }
 
 /// `prometheus.TimeSeries`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, Message)]
 pub struct TimeSeries {
     /// Field 1: labels, sorted by name.
@@ -23,6 +27,7 @@ pub struct TimeSeries {
 }
 
 /// `prometheus.Label`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, Message)]
 pub struct Label {
     /// Field 1.
@@ -34,6 +39,7 @@ pub struct Label {
 }
 
 /// `prometheus.Sample`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, Message)]
 pub struct Sample {
     /// Field 1.
