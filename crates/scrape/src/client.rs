@@ -109,10 +109,20 @@ pub fn format_for(
     }
 }
 
+/// The verifier behind `tls_config.insecure_skip_verify`: accepts any server certificate but
+/// still checks handshake signatures, as Go's `InsecureSkipVerify` does. Shared by every HTTP
+/// client of Scrapeline (scrapes, remote write) so the one dangerous path lives in one place.
 #[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+pub struct InsecureVerifier(Arc<rustls::crypto::CryptoProvider>);
 
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
+impl InsecureVerifier {
+    /// A verifier checking signatures with `provider`'s algorithms.
+    pub fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+        InsecureVerifier(provider)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for InsecureVerifier {
     fn verify_server_cert(
         &self,
         _: &rustls::pki_types::CertificateDer<'_>,
@@ -178,7 +188,7 @@ fn build_tls(cfg: &TlsConfig) -> Result<rustls::ClientConfig, FetchError> {
     let builder = if cfg.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(Arc::new(InsecureVerifier::new(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         match read_pem(&cfg.ca, &cfg.ca_file, "CA")? {

@@ -2,6 +2,7 @@
 //! configured authentication and TLS, a timeout, and the Prometheus classification of
 //! failures into "retry" and "give up".
 
+use scrapeline_scrape::client::InsecureVerifier;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -311,7 +312,7 @@ fn tls_config(cfg: &TlsConfig) -> Result<rustls::ClientConfig, String> {
     let builder = if cfg.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(Arc::new(InsecureVerifier::new(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         match read_pem(&cfg.ca, &cfg.ca_file)? {
@@ -348,53 +349,4 @@ fn tls_config(cfg: &TlsConfig) -> Result<rustls::ClientConfig, String> {
         _ => builder.with_no_client_auth(),
     };
     Ok(config)
-}
-
-/// `insecure_skip_verify`: accepts any server certificate, still checks handshake signatures.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
