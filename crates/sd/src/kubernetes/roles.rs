@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use crate::TargetGroup;
 use crate::config::Role;
 
-use super::labels::{Ls, join_host_port, sanitize_label_name};
+use scrapeline_exposition::Labels;
+
+use super::labels::Ls;
 use super::objects::{ContainerObj, PodObj, ServiceObj, TargetRef};
 use super::scope::Scope;
 
@@ -29,10 +31,10 @@ fn empty(role: Role, key: &str) -> TargetGroup {
     }
 }
 
-fn group(role: Role, key: &str, labels: &Ls, targets: Vec<Ls>) -> TargetGroup {
+fn group(role: Role, key: &str, labels: &mut Ls, targets: Vec<Labels>) -> TargetGroup {
     TargetGroup {
         source: format!("{}{key}", source_prefix(role)),
-        targets: targets.iter().map(Ls::labels).collect(),
+        targets,
         labels: labels.labels(),
     }
 }
@@ -77,23 +79,20 @@ fn build_node(scope: &Scope, key: &str) -> Option<TargetGroup> {
     g.m("node_name", &node.meta.name);
     g.m("node_provider_id", &node.provider_id);
     for (ty, st) in node.conditions.iter() {
-        g.m(
-            &format!("node_condition_{}", sanitize_label_name(&ty.to_lowercase())),
-            &st.to_lowercase(),
-        );
+        g.m_sanitized("node_condition_", &ty.to_lowercase(), &st.to_lowercase());
     }
     g.meta("node", &node.meta, false);
     let mut t = Ls::new();
-    t.raw("__address__", &join_host_port(&addr, node.kubelet_port));
+    t.address(&addr, node.kubelet_port);
     t.raw("instance", &node.meta.name);
     let mut seen: Vec<&str> = Vec::new();
     for (ty, a) in node.addresses.iter() {
         if !seen.contains(&&**ty) {
             seen.push(ty);
-            t.m(&format!("node_address_{}", sanitize_label_name(ty)), a);
+            t.m_sanitized("node_address_", ty, a);
         }
     }
-    Some(group(Role::Node, key, &g, vec![t]))
+    Some(group(Role::Node, key, &mut g, vec![t.labels()]))
 }
 
 /// Node metadata labels for `attach_metadata.node`, if the node is in the store.
@@ -184,6 +183,7 @@ fn build_pod(scope: &Scope, key: &str) -> TargetGroup {
     node_meta(scope, &pod.node_name, &mut g);
     namespace_meta(scope, &pod.meta.namespace, &mut g);
     let mut targets = Vec::new();
+    let mut t = Ls::new();
     for c in pod.containers.iter() {
         let base = |t: &mut Ls| {
             t.m("pod_container_name", &c.name);
@@ -192,22 +192,22 @@ fn build_pod(scope: &Scope, key: &str) -> TargetGroup {
             t.m("pod_container_init", b(c.init));
         };
         if c.ports.is_empty() {
-            let mut t = Ls::new();
+            t.clear();
             t.raw("__address__", &pod.pod_ip);
             base(&mut t);
-            targets.push(t);
+            targets.push(t.labels());
         }
         for p in c.ports.iter() {
-            let mut t = Ls::new();
-            t.raw("__address__", &join_host_port(&pod.pod_ip, p.number));
+            t.clear();
+            t.address(&pod.pod_ip, p.number);
             base(&mut t);
-            t.m("pod_container_port_number", &p.number.to_string());
+            t.m_int("pod_container_port_number", p.number);
             t.m("pod_container_port_name", &p.name);
             t.m("pod_container_port_protocol", &p.protocol);
-            targets.push(t);
+            targets.push(t.labels());
         }
     }
-    group(Role::Pod, key, &g, targets)
+    group(Role::Pod, key, &mut g, targets)
 }
 
 /// The service role's group labels (namespace, name, labels, annotations).
@@ -223,17 +223,18 @@ fn build_service(scope: &Scope, key: &str) -> TargetGroup {
     let mut g = Ls::new();
     service_group_labels(&svc, &mut g);
     namespace_meta(scope, &svc.meta.namespace, &mut g);
+    let mut t = Ls::new();
     let targets = svc
         .ports
         .iter()
         .map(|p| {
-            let mut t = Ls::new();
+            t.clear();
             t.raw(
                 "__address__",
                 &format!("{}.{}.svc:{}", svc.meta.name, svc.meta.namespace, p.number),
             );
             t.m("service_port_name", &p.name);
-            t.m("service_port_number", &p.number.to_string());
+            t.m_int("service_port_number", p.number);
             t.m("service_port_protocol", &p.protocol);
             t.m("service_type", &svc.type_);
             if &*svc.type_ == "ExternalName" {
@@ -244,10 +245,10 @@ fn build_service(scope: &Scope, key: &str) -> TargetGroup {
             if &*svc.type_ == "LoadBalancer" {
                 t.m("service_loadbalancer_ip", &svc.load_balancer_ip);
             }
-            t
+            t.labels()
         })
         .collect();
-    group(Role::Service, key, &g, targets)
+    group(Role::Service, key, &mut g, targets)
 }
 
 /// Pods referenced by a group's addresses, with the endpoint port numbers seen for each.
@@ -270,9 +271,8 @@ impl SeenPods {
         }
     }
 
-    /// The extra targets for container ports no endpoint port covered.
-    fn extra_targets(&self, scope: &Scope) -> Vec<Ls> {
-        let mut out = Vec::new();
+    /// Appends the extra targets for container ports no endpoint port covered (`t` is scratch).
+    fn extra_targets(&self, scope: &Scope, t: &mut Ls, out: &mut Vec<Labels>) {
         for (_, pod, seen) in &self.order {
             if pod.pod_ip.is_empty() {
                 continue;
@@ -282,15 +282,14 @@ impl SeenPods {
                     if seen.contains(&p.number) {
                         continue;
                     }
-                    let mut t = Ls::new();
-                    t.raw("__address__", &join_host_port(&pod.pod_ip, p.number));
-                    pod_labels(scope, pod, &mut t);
-                    container_labels(c, &p.name, p.number, &p.protocol, &mut t);
-                    out.push(t);
+                    t.clear();
+                    t.address(&pod.pod_ip, p.number);
+                    pod_labels(scope, pod, t);
+                    container_labels(c, &p.name, p.number, &p.protocol, t);
+                    out.push(t.labels());
                 }
             }
         }
-        out
     }
 }
 
@@ -298,7 +297,7 @@ fn container_labels(c: &ContainerObj, port_name: &str, number: i32, protocol: &s
     t.m("pod_container_name", &c.name);
     t.m("pod_container_image", &c.image);
     t.m("pod_container_port_name", port_name);
-    t.m("pod_container_port_number", &number.to_string());
+    t.m_int("pod_container_port_number", number);
     t.m("pod_container_port_protocol", protocol);
     t.m("pod_container_init", b(c.init));
 }
@@ -348,13 +347,14 @@ fn build_endpoints(scope: &Scope, key: &str) -> TargetGroup {
     namespace_meta(scope, &ep.meta.namespace, &mut g);
     let mut seen = SeenPods::default();
     let mut targets = Vec::new();
+    let mut t = Ls::new();
     for ss in ep.subsets.iter() {
         for port in ss.ports.iter() {
             let lists = [(&ss.addresses, true), (&ss.not_ready, false)];
             for (addrs, ready) in lists {
                 for a in addrs.iter() {
-                    let mut t = Ls::new();
-                    t.raw("__address__", &join_host_port(&a.ip, port.number));
+                    t.clear();
+                    t.address(&a.ip, port.number);
                     t.m("endpoint_port_name", &port.name);
                     t.m("endpoint_port_protocol", &port.protocol);
                     t.m("endpoint_ready", b(ready));
@@ -385,13 +385,13 @@ fn build_endpoints(scope: &Scope, key: &str) -> TargetGroup {
                         &mut seen,
                         &mut t,
                     );
-                    targets.push(t);
+                    targets.push(t.labels());
                 }
             }
         }
     }
-    targets.extend(seen.extra_targets(scope));
-    group(Role::Endpoints, key, &g, targets)
+    seen.extra_targets(scope, &mut t, &mut targets);
+    group(Role::Endpoints, key, &mut g, targets)
 }
 
 fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
@@ -420,19 +420,19 @@ fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
         .and_then(|s| s.dual_stack_primary.as_deref())
         .is_some_and(|primary| primary != &*sl.address_type);
     if secondary {
-        return group(Role::EndpointSlice, key, &g, Vec::new());
+        return group(Role::EndpointSlice, key, &mut g, Vec::new());
     }
     let mut seen = SeenPods::default();
     let mut targets = Vec::new();
+    let mut t = Ls::new();
     for ep in sl.endpoints.iter() {
         for port in sl.ports.iter() {
             for addr in ep.addresses.iter() {
-                let mut t = Ls::new();
-                let address = match port.port {
-                    Some(p) => join_host_port(addr, p),
-                    None => addr.to_string(),
-                };
-                t.raw("__address__", &address);
+                t.clear();
+                match port.port {
+                    Some(p) => t.address(addr, p),
+                    None => t.raw("__address__", addr),
+                }
                 if let Some(n) = &port.name {
                     t.m("endpointslice_port_name", n);
                 }
@@ -440,7 +440,7 @@ fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
                     t.m("endpointslice_port_protocol", p);
                 }
                 if let Some(p) = port.port {
-                    t.m("endpointslice_port", &p.to_string());
+                    t.m_int("endpointslice_port", p);
                 }
                 if let Some(p) = &port.app_protocol {
                     t.m("endpointslice_port_app_protocol", p);
@@ -468,12 +468,8 @@ fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
                     t.m("endpointslice_endpoint_zone", z);
                 }
                 for (k, v) in ep.topology.iter() {
-                    let k = sanitize_label_name(k);
-                    t.m(&format!("endpointslice_endpoint_topology_{k}"), v);
-                    t.m(
-                        &format!("endpointslice_endpoint_topology_present_{k}"),
-                        "true",
-                    );
+                    t.m_sanitized("endpointslice_endpoint_topology_", k, v);
+                    t.m_sanitized("endpointslice_endpoint_topology_present_", k, "true");
                 }
                 let node = match &ep.target {
                     Some(tr) if &*tr.kind == "Node" => Some(&*tr.name),
@@ -490,12 +486,12 @@ fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
                     &mut seen,
                     &mut t,
                 );
-                targets.push(t);
+                targets.push(t.labels());
             }
         }
     }
-    targets.extend(seen.extra_targets(scope));
-    group(Role::EndpointSlice, key, &g, targets)
+    seen.extra_targets(scope, &mut t, &mut targets);
+    group(Role::EndpointSlice, key, &mut g, targets)
 }
 
 /// Whether TLS host pattern `pattern` covers `host` (`*.a.b` matches `x.a.b` only).
@@ -520,6 +516,7 @@ fn build_ingress(scope: &Scope, key: &str) -> TargetGroup {
     g.meta("ingress", &ing.meta, true);
     namespace_meta(scope, &ing.meta.namespace, &mut g);
     let mut targets = Vec::new();
+    let mut t = Ls::new();
     for rule in ing.rules.iter() {
         let scheme = if ing.tls_hosts.iter().any(|p| tls_matches(p, &rule.host)) {
             "https"
@@ -527,15 +524,15 @@ fn build_ingress(scope: &Scope, key: &str) -> TargetGroup {
             "http"
         };
         for path in rule.paths.iter() {
-            let mut t = Ls::new();
+            t.clear();
             t.raw("__address__", &rule.host);
             t.m("ingress_scheme", scheme);
             t.m("ingress_host", &rule.host);
             t.m("ingress_path", path);
-            targets.push(t);
+            targets.push(t.labels());
         }
     }
-    group(Role::Ingress, key, &g, targets)
+    group(Role::Ingress, key, &mut g, targets)
 }
 
 #[cfg(test)]
