@@ -7,6 +7,7 @@
 mod api;
 mod cli;
 mod config;
+mod kube_metadata;
 mod pod_lookup;
 mod remote_write;
 mod resource;

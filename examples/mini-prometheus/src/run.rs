@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Api, BodyFn, DroppedTargetInfo, TargetInfo, TargetsSource};
 use crate::config::Config;
+use crate::kube_metadata;
 use crate::pod_lookup::DiscoveredPods;
 use crate::remote_write::RemoteWriteSet;
 use crate::resource::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
@@ -304,10 +305,15 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
 
     // The kubelet Summary API and metrics.k8s.io, fed by a collection every resolution.
     let node_name = opts.node_name.clone().unwrap_or_else(hostname);
-    let mut resource_config = ResourceConfig::new(node_name, RESOURCE_RESOLUTION);
+    let mut resource_config = ResourceConfig::new(node_name.clone(), RESOURCE_RESOLUTION);
     resource_config.boot_time_unix =
         boot_time_from_proc(&opts.cgroup_rootfs.join("proc"), SystemTime::now());
-    let resource = Arc::new(RwLock::new(ResourceMetrics::new(resource_config)));
+    let mut resource_metrics = ResourceMetrics::new(resource_config);
+    // Node and pod labels for metrics.k8s.io, from the cluster this node is in (if any).
+    if let Some(labels) = kube_metadata::start(&node_name, cancel.child_token()).await {
+        resource_metrics.set_object_labels(labels);
+    }
+    let resource = Arc::new(RwLock::new(resource_metrics));
     if let Some(collector) = collector.clone() {
         tokio::spawn(feed_resource_metrics(
             collector,

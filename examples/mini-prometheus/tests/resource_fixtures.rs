@@ -389,3 +389,100 @@ fn summary_before_any_collection_is_unavailable() {
     );
     assert_eq!(nodes["items"], json!([]));
 }
+
+/// Node and pod labels as metrics-server's informers would hold them.
+struct FixedLabels;
+
+impl resource::ObjectLabels for FixedLabels {
+    fn node_labels(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
+        (name == "node-v2").then(|| {
+            [("kubernetes.io/hostname", "node-v2"), ("zone", "a")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+    }
+
+    fn pod_labels(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<std::collections::BTreeMap<String, String>> {
+        let pairs: &[(&str, &str)] = match (namespace, name) {
+            ("default", WEB) => &[
+                ("app.kubernetes.io/name", "web"),
+                ("pod-template-hash", "7d4b9c6f5"),
+            ],
+            ("kube-system", COREDNS) => &[("k8s-app", "kube-dns")],
+            _ => return None,
+        };
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
+#[test]
+fn metrics_api_carries_object_labels_and_honours_label_selectors() {
+    let (_tmp, mut m) = v2_metrics();
+    m.set_object_labels(std::sync::Arc::new(FixedLabels));
+    let get = |path: &str, query: Option<&str>| body(m.handle(path, query, now()), 200);
+
+    let node = get("/apis/metrics.k8s.io/v1beta1/nodes/node-v2", None);
+    assert_eq!(
+        node["metadata"],
+        json!({"name": "node-v2", "creationTimestamp": "2026-01-01T00:00:03Z",
+               "labels": {"kubernetes.io/hostname": "node-v2", "zone": "a"}})
+    );
+    let web = get(
+        &format!("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/{WEB}"),
+        None,
+    );
+    assert_eq!(
+        web["metadata"],
+        json!({"name": WEB, "namespace": "default", "creationTimestamp": "2026-01-01T00:00:03Z",
+               "labels": {"app.kubernetes.io/name": "web", "pod-template-hash": "7d4b9c6f5"}})
+    );
+
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let pods = "/apis/metrics.k8s.io/v1beta1/pods";
+    // `kubectl top pod -A -l app.kubernetes.io/name=web` sends the selector URL-encoded.
+    for (query, want) in [
+        ("labelSelector=app.kubernetes.io%2Fname%3Dweb", vec![WEB]),
+        ("labelSelector=k8s-app+in+%28kube-dns%29", vec![COREDNS]),
+        ("labelSelector=%21k8s-app", vec![WEB]),
+        ("labelSelector=", vec![WEB, COREDNS]),
+        ("labelSelector=zone%3Da", vec![]),
+    ] {
+        assert_eq!(names(&get(pods, Some(query))), want, "{query}");
+    }
+    assert_eq!(
+        names(&get(
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            Some("labelSelector=zone%3Da")
+        )),
+        vec!["node-v2"]
+    );
+    assert_eq!(
+        names(&get(
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            Some("labelSelector=zone%3Db")
+        )),
+        Vec::<String>::new()
+    );
+
+    // A malformed selector is the API server's 400, not an empty list.
+    let bad = body(m.handle(pods, Some("labelSelector=a%3D-b"), now()), 400);
+    assert_eq!(bad["reason"], json!("BadRequest"));
+    assert_eq!(bad["code"], json!(400));
+}

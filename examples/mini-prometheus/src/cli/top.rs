@@ -44,6 +44,10 @@ pub struct TopArgs {
     /// Node name for a local collection (default: the host name).
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
+    /// Only objects whose labels match this Kubernetes label selector (`app=web`,
+    /// `tier in (db,cache)`, `!canary`), sent as `labelSelector` as `kubectl top -l` does.
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
     /// Leave out the header line.
     #[arg(long)]
     pub no_headers: bool,
@@ -73,9 +77,14 @@ impl Source {
     fn get(&self, path: &str) -> Result<(u16, String), CliError> {
         match self {
             Source::Remote(s) => s.get(path),
-            Source::Local { metrics, .. } => metrics
-                .handle(path, None, SystemTime::now())
-                .ok_or_else(|| format!("no handler for {path}").into()),
+            Source::Local { metrics, .. } => {
+                let (path, query) = match path.split_once('?') {
+                    Some((p, q)) => (p, Some(q)),
+                    None => (path, None),
+                };
+                metrics.handle(path, query, SystemTime::now())
+            }
+            .ok_or_else(|| format!("no handler for {path}").into()),
         }
     }
 }
@@ -101,6 +110,10 @@ fn render(args: &TopArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
             format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods")
         }
         (TopResource::Pods, None) => "/apis/metrics.k8s.io/v1beta1/pods".to_owned(),
+    };
+    let path = match &args.selector {
+        Some(sel) => format!("{path}?labelSelector={}", query_escape(sel)),
+        None => path,
     };
     let (status, body) = source.get(&path)?;
     let value: Value =
@@ -142,6 +155,22 @@ fn render(args: &TopArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `s` escaped for a URL query value (Go's `url.QueryEscape`: unreserved bytes kept, space
+/// as `+`, the rest `%XX`).
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Two collections [`LOCAL_INTERVAL`] apart, fed to a [`ResourceMetrics`].
@@ -464,7 +493,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let mut paths = Vec::new();
-            for _ in 0..2 {
+            for _ in 0..3 {
                 let (mut conn, _) = listener.accept().unwrap();
                 conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
                 let mut buf = Vec::new();
@@ -477,7 +506,7 @@ mod tests {
                 }
                 let head = String::from_utf8(buf).unwrap();
                 let path = head.split(' ').nth(1).unwrap().to_owned();
-                let (status, body) = if path.ends_with("/namespaces/default/pods") {
+                let (status, body) = if path.contains("/namespaces/default/pods") {
                     (
                         "200 OK",
                         r#"{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[{"metadata":{"name":"web","namespace":"default","creationTimestamp":"2026-01-01T00:00:03Z"},"timestamp":"2026-01-01T00:00:00Z","window":"15.012s","containers":[{"name":"a","usage":{"cpu":"12002398n","memory":"36352Ki"}},{"name":"b","usage":{"cpu":"172668864n","memory":"49664Ki"}}]}]}"#,
@@ -506,6 +535,20 @@ mod tests {
             "NAME      CPU(cores)   MEMORY(bytes)   \n\
              web       185m         84Mi            \n"
         );
+        // `-l` travels as kubectl sends it: `labelSelector`, query-escaped.
+        let a = args(&[
+            "pods",
+            "-n",
+            "default",
+            "-l",
+            "app in (web)",
+            "--server",
+            &url,
+        ]);
+        assert_eq!(
+            render(&a, &mut Vec::new(), &mut Vec::new()).unwrap(),
+            ExitCode::SUCCESS
+        );
         let a = args(&["nodes", "--server", &url]);
         let e = render(&a, &mut Vec::new(), &mut Vec::new()).unwrap_err();
         assert_eq!(
@@ -516,6 +559,7 @@ mod tests {
             server.join().unwrap(),
             [
                 "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods",
+                "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app+in+%28web%29",
                 "/apis/metrics.k8s.io/v1beta1/nodes"
             ]
         );

@@ -2,6 +2,7 @@
 //! metrics-server would decode from the kubelet's `/metrics/resource`, and the usage store's
 //! answers become `NodeMetrics` / `PodMetrics` objects with Kubernetes quantities.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use scrapeline_cgroup::Collection;
@@ -69,7 +70,8 @@ pub fn batch_from(c: &Collection, node_name: &str) -> Batch {
     batch
 }
 
-/// `ObjectMeta` as metrics-server fills it (no labels: we do not watch Node/Pod objects).
+/// `ObjectMeta` as metrics-server fills it: name, namespace, render time and the object's
+/// labels (from the Node or Pod object; omitted when empty or unknown, as Go's `omitempty`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
@@ -80,6 +82,9 @@ pub struct ObjectMeta {
     pub namespace: Option<String>,
     /// When the object was rendered (`time.Now()`), not when the node or pod was created.
     pub creation_timestamp: String,
+    /// `metadata.labels` of the Node or Pod, keys sorted as Go encodes a map.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A `ResourceList` of the two resources metrics-server reports (JSON keys sorted).
@@ -177,8 +182,15 @@ fn window(d: Duration) -> String {
     format_go_duration(d)
 }
 
-/// A `NodeMetrics` object for `name`; `single` adds `kind` and `apiVersion`.
-pub fn node_metrics(name: &str, u: &Usage, now: SystemTime, single: bool) -> NodeMetrics {
+/// A `NodeMetrics` object for `name` with the node's `labels`; `single` adds `kind` and
+/// `apiVersion`.
+pub fn node_metrics(
+    name: &str,
+    labels: BTreeMap<String, String>,
+    u: &Usage,
+    now: SystemTime,
+    single: bool,
+) -> NodeMetrics {
     NodeMetrics {
         kind: single.then_some("NodeMetrics"),
         api_version: single.then_some(API_VERSION),
@@ -186,6 +198,7 @@ pub fn node_metrics(name: &str, u: &Usage, now: SystemTime, single: bool) -> Nod
             name: name.to_owned(),
             namespace: None,
             creation_timestamp: rfc3339::format_unix(unix_secs(now)),
+            labels,
         },
         timestamp: rfc3339::format_unix(u.timestamp_ns.div_euclid(1_000_000_000)),
         window: window(u.window),
@@ -193,8 +206,13 @@ pub fn node_metrics(name: &str, u: &Usage, now: SystemTime, single: bool) -> Nod
     }
 }
 
-/// A `PodMetrics` object; `single` adds `kind` and `apiVersion`.
-pub fn pod_metrics(p: &PodUsage, now: SystemTime, single: bool) -> PodMetrics {
+/// A `PodMetrics` object with the pod's `labels`; `single` adds `kind` and `apiVersion`.
+pub fn pod_metrics(
+    p: &PodUsage,
+    labels: BTreeMap<String, String>,
+    now: SystemTime,
+    single: bool,
+) -> PodMetrics {
     PodMetrics {
         kind: single.then_some("PodMetrics"),
         api_version: single.then_some(API_VERSION),
@@ -202,6 +220,7 @@ pub fn pod_metrics(p: &PodUsage, now: SystemTime, single: bool) -> PodMetrics {
             name: p.name.clone(),
             namespace: Some(p.namespace.clone()),
             creation_timestamp: rfc3339::format_unix(unix_secs(now)),
+            labels,
         },
         timestamp: rfc3339::format_unix(p.timestamp_ns.div_euclid(1_000_000_000)),
         window: window(p.window),

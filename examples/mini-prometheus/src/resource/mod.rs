@@ -11,7 +11,8 @@ pub mod metrics_api;
 pub mod metrics_server;
 pub mod quantity;
 pub mod rfc3339;
+pub mod selector;
 pub mod service;
 pub mod summary;
 
-pub use service::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
+pub use service::{ObjectLabels, ResourceConfig, ResourceMetrics, boot_time_from_proc};

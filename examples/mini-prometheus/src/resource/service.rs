@@ -2,7 +2,9 @@
 //! collection at a time and answering requests synchronously, independent of the HTTP
 //! server that carries them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use scrapeline_cgroup::Collection;
@@ -13,17 +15,28 @@ use super::metrics_api::{
     pod_metrics,
 };
 use super::metrics_server::UsageStore;
+use super::selector::LabelSelector;
 use super::summary::{self, SummaryRequest, SystemCgroups};
 
 /// The prefix of every `metrics.k8s.io` path.
 const METRICS_PREFIX: &str = "/apis/metrics.k8s.io/v1beta1";
 
+/// Where the Metrics API finds the Kubernetes labels of the nodes and pods it reports
+/// (metrics-server takes them from its Node and Pod informers). `None`: the object is not
+/// known (yet); it is reported without labels.
+pub trait ObjectLabels: Send + Sync {
+    /// `metadata.labels` of the Node `name`.
+    fn node_labels(&self, name: &str) -> Option<BTreeMap<String, String>>;
+    /// `metadata.labels` of the Pod `namespace/name`.
+    fn pod_labels(&self, namespace: &str, name: &str) -> Option<BTreeMap<String, String>>;
+}
+
 /// The kubelet Summary API and the Metrics API for one node, computed from the cgroup
 /// collector: keeps the last two collections (Summary CPU rates) and metrics-server's
 /// last/previous points (Metrics API).
-#[derive(Debug)]
 pub struct ResourceMetrics {
     node_name: String,
+    labels: Option<Arc<dyn ObjectLabels>>,
     system: SystemCgroups,
     boot_time_unix: Option<i64>,
     current: Option<Collection>,
@@ -68,12 +81,33 @@ impl ResourceMetrics {
     pub fn new(config: ResourceConfig) -> Self {
         ResourceMetrics {
             node_name: config.node_name,
+            labels: None,
             system: config.system_cgroups,
             boot_time_unix: config.boot_time_unix,
             current: None,
             previous: None,
             store: UsageStore::new(config.resolution),
         }
+    }
+
+    /// Takes node and pod labels from `labels` from now on (`metadata.labels` and
+    /// `labelSelector` of the Metrics API).
+    pub fn set_object_labels(&mut self, labels: Arc<dyn ObjectLabels>) {
+        self.labels = Some(labels);
+    }
+
+    fn node_labels(&self, name: &str) -> BTreeMap<String, String> {
+        self.labels
+            .as_ref()
+            .and_then(|l| l.node_labels(name))
+            .unwrap_or_default()
+    }
+
+    fn pod_labels(&self, namespace: &str, name: &str) -> BTreeMap<String, String> {
+        self.labels
+            .as_ref()
+            .and_then(|l| l.pod_labels(namespace, name))
+            .unwrap_or_default()
     }
 
     /// The node name served.
@@ -107,13 +141,18 @@ impl ResourceMetrics {
             return None;
         }
         let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let selector = query_param(query, "labelSelector").unwrap_or_default();
+        let selector = match LabelSelector::parse(&selector) {
+            Ok(s) => s,
+            Err(e) => return Some(json(400, &plain_status(400, "BadRequest", &e.0))),
+        };
         Some(match segs.as_slice() {
             [] => json(200, &api_resource_list()),
-            ["nodes"] => self.nodes(None, now),
-            ["nodes", name] => self.nodes(Some(name), now),
-            ["pods"] => self.pods(None, None, now),
-            ["namespaces", ns, "pods"] => self.pods(Some(ns), None, now),
-            ["namespaces", ns, "pods", name] => self.pods(Some(ns), Some(name), now),
+            ["nodes"] => self.nodes(None, &selector, now),
+            ["nodes", name] => self.nodes(Some(name), &selector, now),
+            ["pods"] => self.pods(None, None, &selector, now),
+            ["namespaces", ns, "pods"] => self.pods(Some(ns), None, &selector, now),
+            ["namespaces", ns, "pods", name] => self.pods(Some(ns), Some(name), &selector, now),
             _ => {
                 let mut s = plain_status(
                     404,
@@ -153,7 +192,14 @@ impl ResourceMetrics {
         json(200, &summary::build(&req, cur, self.previous.as_ref()))
     }
 
-    fn nodes(&self, name: Option<&str>, now: SystemTime) -> (u16, String) {
+    /// Node metrics; a list keeps the nodes `selector` selects (a get ignores it, as the API
+    /// server does).
+    fn nodes(
+        &self,
+        name: Option<&str>,
+        selector: &LabelSelector,
+        now: SystemTime,
+    ) -> (u16, String) {
         let all = self.store.nodes();
         match name {
             None => json(
@@ -164,23 +210,35 @@ impl ResourceMetrics {
                     metadata: ListMeta {},
                     items: all
                         .iter()
-                        .map(|(n, u)| node_metrics(n, u, now, false))
+                        .map(|(n, u)| (n, u, self.node_labels(n)))
+                        .filter(|(_, _, labels)| selector.matches(labels))
+                        .map(|(n, u, labels)| node_metrics(n, labels, u, now, false))
                         .collect(),
                 },
             ),
             Some(name) => match all.iter().find(|(n, _)| n == name) {
-                Some((n, u)) => json(200, &node_metrics(n, u, now, true)),
+                Some((n, u)) => json(200, &node_metrics(n, self.node_labels(n), u, now, true)),
                 None => json(404, &not_found("nodemetrics", name)),
             },
         }
     }
 
-    fn pods(&self, ns: Option<&str>, name: Option<&str>, now: SystemTime) -> (u16, String) {
+    /// Pod metrics of all namespaces or of `ns`; a list keeps the pods `selector` selects.
+    fn pods(
+        &self,
+        ns: Option<&str>,
+        name: Option<&str>,
+        selector: &LabelSelector,
+        now: SystemTime,
+    ) -> (u16, String) {
         let all = self.store.pods();
-        let selected = all.iter().filter(|p| ns.is_none_or(|ns| p.namespace == ns));
+        let mut selected = all
+            .iter()
+            .filter(|p| ns.is_none_or(|ns| p.namespace == ns))
+            .map(|p| (p, self.pod_labels(&p.namespace, &p.name)));
         match (ns, name) {
-            (Some(ns), Some(name)) => match selected.clone().find(|p| p.name == name) {
-                Some(p) => json(200, &pod_metrics(p, now, true)),
+            (Some(ns), Some(name)) => match selected.find(|(p, _)| p.name == name) {
+                Some((p, labels)) => json(200, &pod_metrics(p, labels, now, true)),
                 None => json(404, &not_found("podmetrics", &format!("{ns}/{name}"))),
             },
             _ => json(
@@ -189,11 +247,48 @@ impl ResourceMetrics {
                     kind: "PodMetricsList",
                     api_version: metrics_api::API_VERSION,
                     metadata: ListMeta {},
-                    items: selected.map(|p| pod_metrics(p, now, false)).collect(),
+                    items: selected
+                        .filter(|(_, labels)| selector.matches(labels))
+                        .map(|(p, labels)| pod_metrics(p, labels, now, false))
+                        .collect(),
                 },
             ),
         }
     }
+}
+
+/// The decoded value of `name` in a URL query (`+` and `%XX` decoded as Go's
+/// `url.ParseQuery` does); the first occurrence wins.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (percent_decode(k) == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The kubelet's boot time: `now − uptime` in whole seconds, from `<proc_root>/uptime`.
