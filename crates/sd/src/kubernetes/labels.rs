@@ -24,13 +24,46 @@ pub fn sanitize_label_name(s: &str) -> String {
 /// Appends `s` to `buf` with every code point outside `[a-zA-Z0-9_]` replaced by one `_`
 /// ([`sanitize_label_name`] without the intermediate `String`).
 fn push_sanitized(buf: &mut String, s: &str) {
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            buf.push(c);
-        } else {
-            buf.push('_');
-        }
+    let clean = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    if s.bytes().all(clean) {
+        buf.push_str(s);
+    } else if s.is_ascii() {
+        buf.extend(
+            s.bytes()
+                .map(|b| if clean(b) { char::from(b) } else { '_' }),
+        );
+    } else {
+        buf.extend(s.chars().map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        }));
     }
+}
+
+/// One label of an [`Ls`]: where its name and value lie in the buffer, and a sort key.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// Name start.
+    start: usize,
+    /// Name end = value start.
+    name_end: usize,
+    /// Value end.
+    value_end: usize,
+    /// The first 16 bytes of the name after the `__meta_kubernetes_` prefix (big-endian,
+    /// zero-padded), when the name has that prefix: most comparisons end on it.
+    key: Option<u128>,
+}
+
+fn sort_key(name: &str) -> Option<u128> {
+    let rest = name.strip_prefix(P)?.as_bytes();
+    let mut k = [0u8; 16];
+    for (d, s) in k.iter_mut().zip(rest) {
+        *d = *s;
+    }
+    Some(u128::from_be_bytes(k))
 }
 
 /// A label set under construction; later sets of a name win.
@@ -41,8 +74,8 @@ fn push_sanitized(buf: &mut String, s: &str) {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Ls {
     buf: String,
-    /// `(name start, name end = value start, value end)` in `buf`, in the order set.
-    spans: Vec<(usize, usize, usize)>,
+    /// The labels, in the order set.
+    spans: Vec<Span>,
 }
 
 impl Ls {
@@ -62,7 +95,13 @@ impl Ls {
     /// Ends the label whose name started at `start` and ended at `name_end`; its value is
     /// everything written since.
     fn close(&mut self, start: usize, name_end: usize) {
-        self.spans.push((start, name_end, self.buf.len()));
+        let key = self.buf.get(start..name_end).and_then(sort_key);
+        self.spans.push(Span {
+            start,
+            name_end,
+            value_end: self.buf.len(),
+            key,
+        });
     }
 
     /// Sets `__meta_kubernetes_<suffix>`.
@@ -160,15 +199,22 @@ impl Ls {
         let mut spans = std::mem::take(&mut self.spans);
         // Spans start in the order they were set: among equal names the latest sorts first,
         // and `dedup_by` keeps the first of a run.
-        let name = |sp: &(usize, usize, usize)| self.buf.get(sp.0..sp.1).unwrap_or("");
-        spans.sort_unstable_by(|a, b| name(a).cmp(name(b)).then(b.0.cmp(&a.0)));
+        let name = |sp: &Span| self.buf.get(sp.start..sp.name_end).unwrap_or("");
+        spans.sort_unstable_by(|a, b| {
+            let by_name = match (a.key, b.key) {
+                (Some(x), Some(y)) if x != y => x.cmp(&y),
+                _ => name(a).cmp(name(b)),
+            };
+            by_name.then(b.start.cmp(&a.start))
+        });
         spans.dedup_by(|a, b| name(a) == name(b));
         let buf = &self.buf;
-        let labels = Labels::from_sorted_iter(
-            spans
-                .iter()
-                .map(|&(a, b, c)| (buf.get(a..b).unwrap_or(""), buf.get(b..c).unwrap_or(""))),
-        );
+        let labels = Labels::from_sorted_iter(spans.iter().map(|sp| {
+            (
+                buf.get(sp.start..sp.name_end).unwrap_or(""),
+                buf.get(sp.name_end..sp.value_end).unwrap_or(""),
+            )
+        }));
         self.spans = spans;
         labels
     }
@@ -209,6 +255,34 @@ mod tests {
         ls.clear();
         ls.raw("c", "6");
         assert_eq!(ls.labels().to_string(), r#"{c="6"}"#);
+    }
+
+    #[test]
+    fn sort_key_order_is_name_order() {
+        let names = [
+            "__address__",
+            "__meta_kubernetes_",
+            "__meta_kubernetes_a",
+            "__meta_kubernetes_pod_label_app",
+            "__meta_kubernetes_pod_label_app_x",
+            "__meta_kubernetes_pod_labelpresent_app",
+            "__meta_kubernetes_pod_labelpresent_app_name_long_enough",
+            "__meta_kubernetes_pod_labelpresent_app_name_long_enougi",
+            "__meta_kubernetes_pod_name",
+            "__meta_kubernetes_pod_name1",
+            "__meta_kubernetesz",
+            "instance",
+        ];
+        let mut ls = Ls::new();
+        for (i, n) in names.iter().enumerate().rev() {
+            ls.raw(n, &i.to_string());
+        }
+        let got: Vec<String> = ls.labels().iter().map(|l| l.name.to_string()).collect();
+        assert_eq!(got, names);
+        assert_eq!(sanitize_label_name("ok_Name1"), "ok_Name1");
+        let mut b = String::new();
+        push_sanitized(&mut b, "a.b/é-c");
+        assert_eq!(b, "a_b___c");
     }
 
     #[test]
