@@ -1,8 +1,9 @@
-//! A trimmed Pod type for the watch itself: only the fields the pod labels need are decoded;
-//! everything else (managedFields, volumes, env, probes, …) is skipped by the JSON parser
-//! without being built. Pods are by far the most numerous objects, so this is where decoding
-//! time and transient memory go. It implements `kube::Resource` so `kube`'s watcher runs it
-//! unchanged.
+//! Trimmed object types for the watches themselves: only the fields the labels need are
+//! decoded; everything else (managedFields, volumes, env, probes, hints, …) is skipped by the
+//! JSON parser without being built. Pods are by far the most numerous objects, so this is where
+//! most decoding time and transient memory go; Nodes, Services, Endpoints, EndpointSlices and
+//! Ingresses are trimmed the same way. Each implements `kube::Resource` so `kube`'s watcher runs
+//! it unchanged.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -253,5 +254,661 @@ impl kube::Resource for NodeLite {
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
         &mut self.metadata
+    }
+}
+
+/// Implements `kube::Resource` for a trimmed namespaced type.
+macro_rules! namespaced_resource {
+    ($t:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+        impl kube::Resource for $t {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
+
+            fn kind(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind)
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($group)
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($version)
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($plural)
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
+// The types below decode what `k8s-openapi` would (every field optional, `null` = absent, a
+// missing required field = its default) but only the fields the labels need; the rest
+// (managedFields, hints, status conditions, …) is skipped by the parser.
+
+/// A Service with only what discovery reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ServiceLite {
+    /// Name, namespace, labels, annotations.
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: Option<ServiceSpecLite>,
+    /// `status`.
+    #[serde(default)]
+    pub status: Option<ServiceStatusLite>,
+}
+
+/// `spec` of [`ServiceLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpecLite {
+    /// `ports`.
+    #[serde(default)]
+    pub ports: Option<Vec<ServicePortLite>>,
+    /// `type`.
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    /// `clusterIP`.
+    #[serde(default, rename = "clusterIP")]
+    pub cluster_ip: Option<String>,
+    /// `externalName`.
+    #[serde(default)]
+    pub external_name: Option<String>,
+    /// `loadBalancerIP`.
+    #[serde(default, rename = "loadBalancerIP")]
+    pub load_balancer_ip: Option<String>,
+    /// `ipFamilyPolicy`.
+    #[serde(default)]
+    pub ip_family_policy: Option<String>,
+    /// `ipFamilies`.
+    #[serde(default)]
+    pub ip_families: Option<Vec<String>>,
+}
+
+/// A port of a Service or of an Endpoints subset (`name`, `port`, `protocol`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ServicePortLite {
+    /// `name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `port` (required by the API; absent or `null` reads as 0, as `k8s-openapi` does).
+    #[serde(default)]
+    pub port: Option<i32>,
+    /// `protocol`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+/// `status` of [`ServiceLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ServiceStatusLite {
+    /// `loadBalancer`.
+    #[serde(default, rename = "loadBalancer")]
+    pub load_balancer: Option<LoadBalancerStatusLite>,
+}
+
+/// `status.loadBalancer`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct LoadBalancerStatusLite {
+    /// `ingress`.
+    #[serde(default)]
+    pub ingress: Option<Vec<LoadBalancerIngressLite>>,
+}
+
+/// `status.loadBalancer.ingress[]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct LoadBalancerIngressLite {
+    /// `ip`.
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+namespaced_resource!(ServiceLite, "Service", "", "v1", "services");
+
+/// A `targetRef` (`kind`, `name`, `namespace`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ObjectReferenceLite {
+    /// `kind`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `namespace`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// An Endpoints object with only what discovery reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct EndpointsLite {
+    /// Name, namespace, labels, annotations.
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    /// `subsets`.
+    #[serde(default)]
+    pub subsets: Option<Vec<EndpointSubsetLite>>,
+}
+
+/// A subset of [`EndpointsLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSubsetLite {
+    /// `addresses`.
+    #[serde(default)]
+    pub addresses: Option<Vec<EndpointAddressLite>>,
+    /// `notReadyAddresses`.
+    #[serde(default)]
+    pub not_ready_addresses: Option<Vec<EndpointAddressLite>>,
+    /// `ports`.
+    #[serde(default)]
+    pub ports: Option<Vec<ServicePortLite>>,
+}
+
+/// An address of an Endpoints subset.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointAddressLite {
+    /// `ip` (required by the API; absent or `null` reads as `""`).
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// `hostname`.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// `nodeName`.
+    #[serde(default)]
+    pub node_name: Option<String>,
+    /// `targetRef`.
+    #[serde(default)]
+    pub target_ref: Option<ObjectReferenceLite>,
+}
+
+namespaced_resource!(EndpointsLite, "Endpoints", "", "v1", "endpoints");
+
+/// An EndpointSlice with only what discovery reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSliceLite {
+    /// Name, namespace, labels, annotations.
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    /// `addressType` (required by the API; absent or `null` reads as `""`).
+    #[serde(default)]
+    pub address_type: Option<String>,
+    /// `endpoints`.
+    #[serde(default)]
+    pub endpoints: Option<Vec<SliceEndpointLite>>,
+    /// `ports`.
+    #[serde(default)]
+    pub ports: Option<Vec<SlicePortLite>>,
+}
+
+/// An endpoint of [`EndpointSliceLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceEndpointLite {
+    /// `addresses` (required by the API; absent or `null` reads as empty).
+    #[serde(default)]
+    pub addresses: Option<Vec<String>>,
+    /// `conditions`.
+    #[serde(default)]
+    pub conditions: Option<SliceConditionsLite>,
+    /// `hostname`.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// `nodeName`.
+    #[serde(default)]
+    pub node_name: Option<String>,
+    /// `zone`.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// `targetRef`.
+    #[serde(default)]
+    pub target_ref: Option<ObjectReferenceLite>,
+    /// `deprecatedTopology`.
+    #[serde(default)]
+    pub deprecated_topology: Option<BTreeMap<String, String>>,
+}
+
+/// `conditions` of a slice endpoint.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SliceConditionsLite {
+    /// `ready`.
+    #[serde(default)]
+    pub ready: Option<bool>,
+    /// `serving`.
+    #[serde(default)]
+    pub serving: Option<bool>,
+    /// `terminating`.
+    #[serde(default)]
+    pub terminating: Option<bool>,
+}
+
+/// A port of [`EndpointSliceLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlicePortLite {
+    /// `name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `port`.
+    #[serde(default)]
+    pub port: Option<i32>,
+    /// `protocol`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// `appProtocol`.
+    #[serde(default)]
+    pub app_protocol: Option<String>,
+}
+
+namespaced_resource!(
+    EndpointSliceLite,
+    "EndpointSlice",
+    "discovery.k8s.io",
+    "v1",
+    "endpointslices"
+);
+
+/// An Ingress with only what discovery reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct IngressLite {
+    /// Name, namespace, labels, annotations.
+    #[serde(default, deserialize_with = "slim_meta")]
+    pub metadata: ObjectMeta,
+    /// `spec`.
+    #[serde(default)]
+    pub spec: Option<IngressSpecLite>,
+}
+
+/// `spec` of [`IngressLite`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpecLite {
+    /// `ingressClassName`.
+    #[serde(default)]
+    pub ingress_class_name: Option<String>,
+    /// `rules`.
+    #[serde(default)]
+    pub rules: Option<Vec<IngressRuleLite>>,
+    /// `tls`.
+    #[serde(default)]
+    pub tls: Option<Vec<IngressTlsLite>>,
+}
+
+/// An ingress rule.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct IngressRuleLite {
+    /// `host`.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// `http`.
+    #[serde(default)]
+    pub http: Option<HttpRuleLite>,
+}
+
+/// `http` of an ingress rule.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HttpRuleLite {
+    /// `paths` (required by the API; absent or `null` reads as empty).
+    #[serde(default)]
+    pub paths: Option<Vec<HttpPathLite>>,
+}
+
+/// A path of an ingress rule.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HttpPathLite {
+    /// `path`.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// A `tls` entry of an ingress.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct IngressTlsLite {
+    /// `hosts`.
+    #[serde(default)]
+    pub hosts: Option<Vec<String>>,
+}
+
+namespaced_resource!(
+    IngressLite,
+    "Ingress",
+    "networking.k8s.io",
+    "v1",
+    "ingresses"
+);
+
+#[cfg(test)]
+mod tests {
+    //! The trimmed types against `k8s-openapi` on the same documents: both decode or both fail,
+    //! and the fields discovery reads agree.
+
+    use super::*;
+    use k8s_openapi::api::core::v1::{Endpoints, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use k8s_openapi::api::networking::v1::Ingress;
+    use serde_json::{Value, json};
+
+    fn both<A: serde::de::DeserializeOwned, B: serde::de::DeserializeOwned>(
+        v: &Value,
+    ) -> Option<(A, B)> {
+        let a = serde_json::from_value::<A>(v.clone());
+        let b = serde_json::from_value::<B>(v.clone());
+        assert_eq!(a.is_ok(), b.is_ok(), "decode disagreement on {v}");
+        Some((a.ok()?, b.ok()?))
+    }
+
+    #[test]
+    fn services_decode_like_k8s_openapi() {
+        let docs = [
+            json!({"metadata": {"name": "a", "namespace": "n", "labels": {"x": "1"}, "managedFields": [{"manager": "m"}]},
+                   "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "loadBalancerIP": "1.2.3.4",
+                            "ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv6", "IPv4"],
+                            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "web"}, {"port": null}]},
+                   "status": {"loadBalancer": {"ingress": [{"ip": "5.6.7.8"}, {"hostname": "h"}]}}}),
+            json!({"metadata": null, "spec": {"type": "ExternalName", "externalName": "e.example", "ports": null}}),
+            json!({"spec": {"ports": [{}]}}),
+            json!({"spec": {"ports": [{"port": "80"}]}}),
+            json!({"spec": null, "status": null}),
+        ];
+        let mut decoded = 0;
+        for d in &docs {
+            let Some((k, l)) = both::<Service, ServiceLite>(d) else {
+                continue;
+            };
+            decoded += 1;
+            let (ks, ls) = (k.spec.unwrap_or_default(), l.spec.unwrap_or_default());
+            assert_eq!(k.metadata.name, l.metadata.name);
+            assert_eq!(k.metadata.labels, l.metadata.labels);
+            assert_eq!(ks.type_, ls.type_);
+            assert_eq!(ks.cluster_ip, ls.cluster_ip);
+            assert_eq!(ks.external_name, ls.external_name);
+            assert_eq!(ks.load_balancer_ip, ls.load_balancer_ip);
+            assert_eq!(ks.ip_family_policy, ls.ip_family_policy);
+            assert_eq!(ks.ip_families, ls.ip_families);
+            let kp: Vec<_> = ks
+                .ports
+                .iter()
+                .flatten()
+                .map(|p| (p.name.clone(), p.port, p.protocol.clone()))
+                .collect();
+            let lp: Vec<_> = ls
+                .ports
+                .iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.port.unwrap_or_default(),
+                        p.protocol.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(kp, lp);
+            let kip: Vec<_> = k
+                .status
+                .and_then(|s| s.load_balancer)
+                .and_then(|l| l.ingress)
+                .into_iter()
+                .flatten()
+                .map(|i| i.ip)
+                .collect();
+            let lip: Vec<_> = l
+                .status
+                .and_then(|s| s.load_balancer)
+                .and_then(|l| l.ingress)
+                .into_iter()
+                .flatten()
+                .map(|i| i.ip)
+                .collect();
+            assert_eq!(kip, lip);
+        }
+        assert_eq!(decoded, 4, "documents both decoders accept");
+    }
+
+    #[test]
+    fn endpoints_decode_like_k8s_openapi() {
+        let docs = [
+            json!({"metadata": {"name": "a", "namespace": "n"},
+                   "subsets": [{"addresses": [{"ip": "1.1.1.1", "hostname": "h", "nodeName": "nd",
+                                               "targetRef": {"kind": "Pod", "name": "p", "namespace": "n", "uid": "u"}}],
+                                "notReadyAddresses": [{"ip": null}, {}],
+                                "ports": [{"name": "w", "port": 9, "protocol": "UDP"}, {}]}]}),
+            json!({"subsets": null}),
+            json!({"subsets": [{"addresses": null, "ports": null}]}),
+            json!({"subsets": [{"addresses": [{"ip": 7}]}]}),
+        ];
+        let mut decoded = 0;
+        for d in &docs {
+            let Some((k, l)) = both::<Endpoints, EndpointsLite>(d) else {
+                continue;
+            };
+            decoded += 1;
+            let kv: Vec<_> = k
+                .subsets
+                .iter()
+                .flatten()
+                .map(|s| {
+                    let a =
+                        |v: &Option<Vec<k8s_openapi::api::core::v1::EndpointAddress>>| -> Vec<_> {
+                            v.iter()
+                                .flatten()
+                                .map(|a| {
+                                    (
+                                        a.ip.clone(),
+                                        a.hostname.clone(),
+                                        a.node_name.clone(),
+                                        a.target_ref.as_ref().map(|t| {
+                                            (t.kind.clone(), t.name.clone(), t.namespace.clone())
+                                        }),
+                                    )
+                                })
+                                .collect()
+                        };
+                    let p: Vec<_> = s
+                        .ports
+                        .iter()
+                        .flatten()
+                        .map(|p| (p.name.clone(), p.port, p.protocol.clone()))
+                        .collect();
+                    (a(&s.addresses), a(&s.not_ready_addresses), p)
+                })
+                .collect();
+            let lv: Vec<_> = l
+                .subsets
+                .iter()
+                .flatten()
+                .map(|s| {
+                    let a = |v: &Option<Vec<EndpointAddressLite>>| -> Vec<_> {
+                        v.iter()
+                            .flatten()
+                            .map(|a| {
+                                (
+                                    a.ip.clone().unwrap_or_default(),
+                                    a.hostname.clone(),
+                                    a.node_name.clone(),
+                                    a.target_ref.as_ref().map(|t| {
+                                        (t.kind.clone(), t.name.clone(), t.namespace.clone())
+                                    }),
+                                )
+                            })
+                            .collect()
+                    };
+                    let p: Vec<_> = s
+                        .ports
+                        .iter()
+                        .flatten()
+                        .map(|p| {
+                            (
+                                p.name.clone(),
+                                p.port.unwrap_or_default(),
+                                p.protocol.clone(),
+                            )
+                        })
+                        .collect();
+                    (a(&s.addresses), a(&s.not_ready_addresses), p)
+                })
+                .collect();
+            assert_eq!(kv, lv);
+        }
+        assert_eq!(decoded, 3, "documents both decoders accept");
+    }
+
+    #[test]
+    fn endpointslices_decode_like_k8s_openapi() {
+        let docs = [
+            json!({"metadata": {"name": "s", "namespace": "n", "labels": {"kubernetes.io/service-name": "a"}},
+                   "addressType": "IPv4",
+                   "endpoints": [{"addresses": ["1.1.1.1", "2.2.2.2"], "conditions": {"ready": true, "serving": null},
+                                  "hostname": "h", "nodeName": "nd", "zone": "z", "hints": {"forZones": [{"name": "z"}]},
+                                  "targetRef": {"kind": "Pod", "name": "p"}, "deprecatedTopology": {"a.b/c": "d"}},
+                                 {"addresses": null}, {}],
+                   "ports": [{"name": "w", "port": 9, "protocol": "TCP", "appProtocol": "http"}, {"port": null}]}),
+            json!({"addressType": null, "endpoints": null, "ports": null}),
+            json!({}),
+            json!({"endpoints": [{"addresses": [null]}]}),
+        ];
+        let mut decoded = 0;
+        for d in &docs {
+            let Some((k, l)) = both::<EndpointSlice, EndpointSliceLite>(d) else {
+                continue;
+            };
+            decoded += 1;
+            assert_eq!(k.address_type, l.address_type.clone().unwrap_or_default());
+            let ke: Vec<_> = k
+                .endpoints
+                .iter()
+                .flatten()
+                .map(|e| {
+                    (
+                        e.addresses.clone(),
+                        e.conditions
+                            .as_ref()
+                            .map(|c| (c.ready, c.serving, c.terminating)),
+                        e.hostname.clone(),
+                        e.node_name.clone(),
+                        e.zone.clone(),
+                        e.target_ref
+                            .as_ref()
+                            .map(|t| (t.kind.clone(), t.name.clone(), t.namespace.clone())),
+                        e.deprecated_topology.clone(),
+                    )
+                })
+                .collect();
+            let le: Vec<_> = l
+                .endpoints
+                .iter()
+                .flatten()
+                .map(|e| {
+                    (
+                        e.addresses.clone().unwrap_or_default(),
+                        e.conditions
+                            .as_ref()
+                            .map(|c| (c.ready, c.serving, c.terminating)),
+                        e.hostname.clone(),
+                        e.node_name.clone(),
+                        e.zone.clone(),
+                        e.target_ref
+                            .as_ref()
+                            .map(|t| (t.kind.clone(), t.name.clone(), t.namespace.clone())),
+                        e.deprecated_topology.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(ke, le);
+            let kp: Vec<_> = k
+                .ports
+                .iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.port,
+                        p.protocol.clone(),
+                        p.app_protocol.clone(),
+                    )
+                })
+                .collect();
+            let lp: Vec<_> = l
+                .ports
+                .iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.port,
+                        p.protocol.clone(),
+                        p.app_protocol.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(kp, lp);
+        }
+        assert_eq!(decoded, 3, "documents both decoders accept");
+    }
+
+    #[test]
+    fn ingresses_decode_like_k8s_openapi() {
+        let docs = [
+            json!({"metadata": {"name": "i", "namespace": "n"},
+                   "spec": {"ingressClassName": "nginx",
+                            "rules": [{"host": "a.example", "http": {"paths": [{"path": "/x", "pathType": "Prefix",
+                                          "backend": {"service": {"name": "s", "port": {"number": 80}}}}, {"path": null}]}},
+                                      {"host": null, "http": null}, {"http": {"paths": null}}, {}],
+                            "tls": [{"hosts": ["a.example"], "secretName": "t"}, {"hosts": null}]}}),
+            json!({"spec": null}),
+            json!({"spec": {"rules": [{"http": {}}]}}),
+        ];
+        let mut decoded = 0;
+        for d in &docs {
+            let Some((k, l)) = both::<Ingress, IngressLite>(d) else {
+                continue;
+            };
+            decoded += 1;
+            let (ks, ls) = (k.spec.unwrap_or_default(), l.spec.unwrap_or_default());
+            assert_eq!(ks.ingress_class_name, ls.ingress_class_name);
+            let kr: Vec<_> = ks
+                .rules
+                .iter()
+                .flatten()
+                .map(|r| {
+                    (
+                        r.host.clone(),
+                        r.http
+                            .as_ref()
+                            .map(|h| h.paths.iter().map(|p| p.path.clone()).collect::<Vec<_>>()),
+                    )
+                })
+                .collect();
+            let lr: Vec<_> = ls
+                .rules
+                .iter()
+                .flatten()
+                .map(|r| {
+                    (
+                        r.host.clone(),
+                        r.http.as_ref().map(|h| {
+                            h.paths
+                                .iter()
+                                .flatten()
+                                .map(|p| p.path.clone())
+                                .collect::<Vec<_>>()
+                        }),
+                    )
+                })
+                .collect();
+            assert_eq!(kr, lr);
+            let kt: Vec<_> = ks.tls.iter().flatten().map(|t| t.hosts.clone()).collect();
+            let lt: Vec<_> = ls.tls.iter().flatten().map(|t| t.hosts.clone()).collect();
+            assert_eq!(kt, lt);
+        }
+        assert_eq!(decoded, 3, "documents both decoders accept");
     }
 }

@@ -25,9 +25,7 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::Namespace;
 use tokio::sync::mpsc;
 
 use crate::TargetGroup;
@@ -242,28 +240,32 @@ impl KubernetesDiscoverer {
                     })
                 }),
                 services: needs_services.then(|| {
-                    pool.get::<Service, _>(get("Service", ns, Some(Role::Service)), opts, || {
-                        namespaced(c, ns)
-                    })
+                    pool.get::<lite::ServiceLite, _>(
+                        get("Service", ns, Some(Role::Service)),
+                        opts,
+                        || namespaced(c, ns),
+                    )
                 }),
                 endpoints: (role == Role::Endpoints).then(|| {
-                    pool.get::<Endpoints, _>(
+                    pool.get::<lite::EndpointsLite, _>(
                         get("Endpoints", ns, Some(Role::Endpoints)),
                         opts,
                         || namespaced(c, ns),
                     )
                 }),
                 slices: (role == Role::EndpointSlice).then(|| {
-                    pool.get::<EndpointSlice, _>(
+                    pool.get::<lite::EndpointSliceLite, _>(
                         get("EndpointSlice", ns, Some(Role::EndpointSlice)),
                         opts,
                         || namespaced(c, ns),
                     )
                 }),
                 ingresses: (role == Role::Ingress).then(|| {
-                    pool.get::<Ingress, _>(get("Ingress", ns, Some(Role::Ingress)), opts, || {
-                        namespaced(c, ns)
-                    })
+                    pool.get::<lite::IngressLite, _>(
+                        get("Ingress", ns, Some(Role::Ingress)),
+                        opts,
+                        || namespaced(c, ns),
+                    )
                 }),
                 namespaces: needs_ns.then(|| {
                     pool.get::<Namespace, _>(get("Namespace", "", None), opts, || cluster(c, ""))

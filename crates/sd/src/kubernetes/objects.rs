@@ -6,13 +6,14 @@
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{EndpointAddress, Endpoints, Namespace, ObjectReference, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-use super::lite::{ContainerLite, ContainerStatusLite, NodeLite, PodLite};
+use super::lite::{
+    ContainerLite, ContainerStatusLite, EndpointAddressLite, EndpointSliceLite, EndpointsLite,
+    IngressLite, NodeLite, ObjectReferenceLite, PodLite, ServiceLite,
+};
 
 /// A boxed string: two words, no spare capacity.
 pub(crate) type Str = Box<str>;
@@ -326,8 +327,8 @@ pub struct ServiceObj {
     pub dual_stack_primary: Option<Str>,
 }
 
-impl From<&Service> for ServiceObj {
-    fn from(v: &Service) -> Self {
+impl From<&ServiceLite> for ServiceObj {
+    fn from(v: &ServiceLite) -> Self {
         let spec = v.spec.as_ref();
         let ingress_ips: Vec<&str> = v
             .status
@@ -359,7 +360,7 @@ impl From<&Service> for ServiceObj {
                 .flatten()
                 .map(|p| PortObj {
                     name: os(&p.name),
-                    number: p.port,
+                    number: p.port.unwrap_or_default(),
                     protocol: os(&p.protocol),
                 })
                 .collect(),
@@ -399,7 +400,7 @@ pub struct TargetRef {
     pub namespace: Str,
 }
 
-fn target_ref(r: &Option<ObjectReference>) -> Option<TargetRef> {
+fn target_ref(r: &Option<ObjectReferenceLite>) -> Option<TargetRef> {
     r.as_ref().map(|r| TargetRef {
         kind: os(&r.kind),
         name: os(&r.name),
@@ -420,9 +421,9 @@ pub struct AddressObj {
     pub target: Option<TargetRef>,
 }
 
-fn address(a: &EndpointAddress) -> AddressObj {
+fn address(a: &EndpointAddressLite) -> AddressObj {
     AddressObj {
-        ip: s(&a.ip),
+        ip: os(&a.ip),
         hostname: os(&a.hostname),
         node_name: oos(&a.node_name),
         target: target_ref(&a.target_ref),
@@ -449,8 +450,8 @@ pub struct EndpointsObj {
     pub subsets: Box<[SubsetObj]>,
 }
 
-impl From<&Endpoints> for EndpointsObj {
-    fn from(e: &Endpoints) -> Self {
+impl From<&EndpointsLite> for EndpointsObj {
+    fn from(e: &EndpointsLite) -> Self {
         Self {
             meta: Meta::from(&e.metadata),
             subsets: e
@@ -471,7 +472,7 @@ impl From<&Endpoints> for EndpointsObj {
                         .flatten()
                         .map(|p| PortObj {
                             name: os(&p.name),
-                            number: p.port,
+                            number: p.port.unwrap_or_default(),
                             protocol: os(&p.protocol),
                         })
                         .collect(),
@@ -564,11 +565,11 @@ pub struct EndpointSliceObj {
     pub ports: Box<[SlicePortObj]>,
 }
 
-impl From<&EndpointSlice> for EndpointSliceObj {
-    fn from(e: &EndpointSlice) -> Self {
+impl From<&EndpointSliceLite> for EndpointSliceObj {
+    fn from(e: &EndpointSliceLite) -> Self {
         Self {
             meta: Meta::from(&e.metadata),
-            address_type: s(&e.address_type),
+            address_type: os(&e.address_type),
             endpoints: e
                 .endpoints
                 .iter()
@@ -576,7 +577,7 @@ impl From<&EndpointSlice> for EndpointSliceObj {
                 .map(|ep| {
                     let c = ep.conditions.as_ref();
                     SliceEndpointObj {
-                        addresses: ep.addresses.iter().map(|a| s(a)).collect(),
+                        addresses: ep.addresses.iter().flatten().map(|a| s(a)).collect(),
                         ready: c.and_then(|c| c.ready),
                         serving: c.and_then(|c| c.serving),
                         terminating: c.and_then(|c| c.terminating),
@@ -661,8 +662,8 @@ pub struct IngressObj {
     pub tls_hosts: Box<[Str]>,
 }
 
-impl From<&Ingress> for IngressObj {
-    fn from(i: &Ingress) -> Self {
+impl From<&IngressLite> for IngressObj {
+    fn from(i: &IngressLite) -> Self {
         let spec = i.spec.as_ref();
         Self {
             meta: Meta::from(&i.metadata),
@@ -678,6 +679,7 @@ impl From<&Ingress> for IngressObj {
                         Some(h) => h
                             .paths
                             .iter()
+                            .flatten()
                             .map(|p| match p.path.as_deref() {
                                 None | Some("") => s("/"),
                                 Some(x) => s(x),
