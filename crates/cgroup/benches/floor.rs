@@ -13,8 +13,8 @@
 //!   loop (what kept-open files cost at best, without any directory open), plus the same
 //!   `/proc` reads.
 //! * `pread_only`: the `pread(2)`s alone.
-//! * `collect`, `collect_open_files`: the real collector, default and with
-//!   `CollectorConfig::open_files`.
+//! * `collect`, `collect_open_files`: the real collector, with the default configuration
+//!   and with `CollectorConfig::open_files` = 100,000.
 //!
 //! Run: `cargo bench -p scrapeline-cgroup --bench floor` (arguments: any of `v2`, `v1`
 //! and mode names to select; `FLOOR_ITERS` sets the rounds per mode, default 100;
@@ -376,15 +376,18 @@ fn main() {
         // Opened for the `pread` modes only: the collector's kept files and these together
         // could pass RLIMIT_NOFILE.
         let mut fds = Vec::new();
-        let collector = |open_files: usize| {
+        // `None`: the default configuration.
+        let collector = |open_files: Option<usize>| {
             let mut config = CollectorConfig::with_rootfs(tmp.path());
-            config.open_files = open_files;
+            if let Some(n) = open_files {
+                config.open_files = n;
+            }
             Collector::new(config)
                 .unwrap()
                 .with_pod_lookup(lookup.clone())
         };
         if let Some(dir) = std::env::var_os("FLOOR_DUMP") {
-            for (name, n) in [("default", 0), ("open_files", 100_000)] {
+            for (name, n) in [("default", None), ("open_files", Some(100_000))] {
                 let c = collector(n);
                 let mut text = String::new();
                 for _ in 0..2 {
@@ -416,11 +419,11 @@ fn main() {
                 }),
                 "pread_only" => time(iters, || pread_all(&fds, &mut buf)),
                 "collect" => {
-                    let c = collector(0);
+                    let c = collector(None);
                     time(iters, || c.collect(NOW_MS).containers.len())
                 }
                 "collect_open_files" => {
-                    let c = collector(100_000);
+                    let c = collector(Some(100_000));
                     time(iters, || c.collect(NOW_MS).containers.len())
                 }
                 _ => continue,

@@ -1,18 +1,18 @@
 //! The collector: configuration, cgroup listing (the walker) and one collection.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::error::CgroupError;
-use crate::fs::{HostPaths, OpenFiles, Reader, join_rel, read_parsed};
+use crate::fs::{HostPaths, MAX_DIRS, OpenFiles, Reader, join_rel, read_parsed};
 use crate::layout::Layout;
 use crate::machine;
 use crate::meta::PodLookup;
 use crate::oom::OomCounts;
 use crate::parse::{self, MountInfo};
 use crate::path::{CgroupIdentity, CgroupKind, decode};
-use crate::read::{CTRL, Cached, Ctx, MAX_DIRS, SPEC_TTL_MS, read_cgroup};
+use crate::read::{CTRL, Cached, Ctx, SPEC_TTL_MS, read_cgroup};
 use crate::stats::{CollectStats, Collection, MachineInfo};
 
 /// Where the collector reads from and which cgroups it reports.
@@ -34,12 +34,17 @@ pub struct CollectorConfig {
     pub roots: Vec<String>,
     /// How many file descriptors the collector may keep open between collections, so that
     /// a cgroup file read before is read again with one `pread(2)` instead of
-    /// `openat` + `read` + `close` (about 2.5× fewer system calls per collection). Default 0
-    /// (off): each kept file is one descriptor of the process's `RLIMIT_NOFILE`, and a
-    /// node with 1,000 containers needs about 10 per cgroup. A binary that raises its soft
-    /// limit (as Go programs like the kubelet do at start) can set e.g. 65,536. Descriptors
-    /// of removed cgroups are closed at the next collection. In this mode a file a cgroup
-    /// lacks is looked up again only with the limits (every 5 s).
+    /// `openat` + `read` + `close`, and the cgroup's directory is not opened at all (about
+    /// 3× fewer system calls per collection). Whatever the setting, the collector never
+    /// keeps more than [`fd_budget`](crate::limits::fd_budget) allows: the process's
+    /// `RLIMIT_NOFILE` soft limit less a reserve for everything else (read at every
+    /// collection). Default `usize::MAX`: as many as that allows. With the usual soft
+    /// limit of 1,024 that is none; a binary that raises its soft limit to the hard limit at
+    /// start ([`raise_fd_limit`](crate::limits::raise_fd_limit), as Go programs like the
+    /// kubelet do) gets every file kept (a node with 1,000 containers needs about 14 per
+    /// cgroup). 0 turns it off. Descriptors of removed cgroups are closed at the next
+    /// collection. A file a cgroup lacks is looked up again only with the limits (every
+    /// 5 s) while the cgroup has kept files.
     pub open_files: usize,
     /// Whether to read cgroup v2 `cpu.pressure`, `memory.pressure` and `io.pressure` for the
     /// `container_pressure_*` families (default true, as the kubelet ≥ 1.34 with PSI). Where
@@ -56,7 +61,7 @@ impl Default for CollectorConfig {
             sys_root: None,
             roots: vec!["/kubepods".to_string(), "/kubepods.slice".to_string()],
             pressure: true,
-            open_files: 0,
+            open_files: usize::MAX,
         }
     }
 }
@@ -85,8 +90,9 @@ pub struct Collector {
     open_files: usize,
     stat_dirs: Vec<PathBuf>,
     ctrl: [Option<usize>; 5],
-    /// What the last collection kept of each cgroup (creation time, limits, open files).
-    cache: Mutex<HashMap<String, (Cached, OpenFiles)>>,
+    /// What the last collection kept of each cgroup (creation time, limits, open files),
+    /// sorted by cgroup path.
+    cache: Mutex<Vec<(String, Cached, OpenFiles)>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -146,7 +152,7 @@ impl Collector {
             open_files: config.open_files,
             stat_dirs,
             ctrl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Vec::new()),
         })
     }
 
@@ -203,6 +209,7 @@ impl Collector {
     /// counted in [`Collection::stats`].
     pub fn collect(&self, now_ms: i64) -> Collection {
         let mut reader = Reader::new();
+        reader.set_bases(&self.stat_dirs);
         let mut machine = self.machine.clone();
         machine::refresh(
             &mut machine,
@@ -227,58 +234,55 @@ impl Collector {
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let held: usize = cache.values().map(|(_, f)| f.len()).sum();
-        let mut budget = self.open_files.saturating_sub(held);
-        for (id, identity) in cgroups {
-            match cache.get_mut(&id) {
-                Some((slot, files)) => {
+        let held: usize = cache.iter().map(|(_, _, f)| f.len()).sum();
+        let mut budget = self
+            .open_files
+            .min(crate::limits::fd_budget())
+            .saturating_sub(held);
+        // Both sorted by path: walk them together. Entries of cgroups that are gone are
+        // dropped (their kept files closed).
+        let mut old = std::mem::take(&mut *cache).into_iter().peekable();
+        let mut kept_cache = Vec::with_capacity(cgroups.len());
+        for (id, identity, present) in cgroups {
+            while old.next_if(|(k, _, _)| k.as_str() < id.as_str()).is_some() {}
+            let prev = old.next_if(|(k, _, _)| *k == id);
+            let (key, cached, files) = match prev {
+                Some((key, slot, mut files)) => {
                     // Missing files are looked up again with the limits (every 5 s).
                     if !(0..SPEC_TTL_MS).contains(&now_ms.saturating_sub(slot.spec_read_ms)) {
                         files.forget_missing();
                     }
-                    reader.set_file_cache(std::mem::take(files), budget);
-                    let read = read_cgroup(&ctx, &mut reader, id, identity, Some(*slot), now_ms);
-                    let (kept, left) = reader.take_file_cache();
-                    budget = left;
-                    match read {
-                        Some((c, keep)) => {
-                            *slot = keep;
-                            *files = kept;
-                            containers.push(c);
-                        }
-                        None => {
-                            // Gone: close what was kept of it.
-                            budget += kept.len();
-                            reader.stats.cgroups_vanished += 1;
-                        }
-                    }
+                    (Some(key), Some(slot), files)
+                }
+                None => (None, None, OpenFiles::default()),
+            };
+            let (read, kept, left) = read_cgroup(
+                &ctx,
+                &mut reader,
+                id,
+                identity,
+                present,
+                cached,
+                files,
+                budget,
+                now_ms,
+            );
+            budget = left;
+            match read {
+                Some((c, keep)) => {
+                    let key = key.unwrap_or_else(|| c.id.clone());
+                    kept_cache.push((key, keep, kept));
+                    containers.push(c);
                 }
                 None => {
-                    reader.set_file_cache(OpenFiles::default(), budget);
-                    let read = read_cgroup(&ctx, &mut reader, id, identity, None, now_ms);
-                    let (kept, left) = reader.take_file_cache();
-                    budget = left;
-                    match read {
-                        Some((c, keep)) => {
-                            cache.insert(c.id.clone(), (keep, kept));
-                            containers.push(c);
-                        }
-                        None => {
-                            budget += kept.len();
-                            reader.stats.cgroups_vanished += 1;
-                        }
-                    }
+                    // Gone: close what was kept of it.
+                    budget += kept.len();
+                    reader.stats.cgroups_vanished += 1;
                 }
             }
         }
-        // Forget cgroups that are gone (containers is sorted by id, as the listing is).
-        if cache.len() != containers.len() {
-            cache.retain(|id, _| {
-                containers
-                    .binary_search_by(|c| c.id.as_str().cmp(id))
-                    .is_ok()
-            });
-        }
+        drop(old);
+        *cache = kept_cache;
         drop(cache);
         if let Some(oom) = &self.oom {
             for c in &mut containers {
@@ -308,13 +312,21 @@ impl Collector {
     /// collector reads, sorted by path. Containers are leaves: their sub-cgroups (crun's
     /// `container`, `.mount` units) are in their hierarchical stats already; CRI-O conmon
     /// scopes are not containers and are left out.
-    fn list(&self, stats: &mut CollectStats) -> Vec<(String, CgroupIdentity)> {
-        let mut found: BTreeMap<String, CgroupIdentity> = BTreeMap::new();
-        found.insert("/".to_string(), decode("/"));
+    /// Each comes with the set of bases (the hierarchy directories read) it was found in, one bit
+    /// per base.
+    fn list(&self, stats: &mut CollectStats) -> Vec<(String, CgroupIdentity, u8)> {
+        let mut found: Found = BTreeMap::new();
+        found.insert("/".to_string(), (decode("/"), 0));
         let mut any_base = false;
-        for base in &self.stat_dirs {
+        for (bi, base) in self.stat_dirs.iter().enumerate().take(MAX_DIRS) {
+            let bit = 1u8 << bi;
             match std::fs::metadata(base) {
-                Ok(m) if m.is_dir() => any_base = true,
+                Ok(m) if m.is_dir() => {
+                    any_base = true;
+                    if let Some((_, mask)) = found.get_mut("/") {
+                        *mask |= bit;
+                    }
+                }
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(_) => {
@@ -325,7 +337,7 @@ impl Collector {
             for root in &self.roots {
                 let root = normalize(root);
                 if root == "/" {
-                    walk(base, "", &mut found, stats);
+                    walk(base, "", bit, &mut found, stats);
                     continue;
                 }
                 let dir = join_rel(base, &root);
@@ -337,18 +349,24 @@ impl Collector {
                 if identity.kind == CgroupKind::Conmon {
                     continue;
                 }
-                found.entry(root.clone()).or_insert(identity);
+                found.entry(root.clone()).or_insert((identity, 0)).1 |= bit;
                 if !leaf {
-                    walk(&dir, &root, &mut found, stats);
+                    walk(&dir, &root, bit, &mut found, stats);
                 }
             }
         }
         if !any_base {
             stats.list_failed = true;
         }
-        found.into_iter().collect()
+        found
+            .into_iter()
+            .map(|(id, (identity, mask))| (id, identity, mask))
+            .collect()
     }
 }
+
+/// Cgroups found by the listing: identity and the bases they are in (one bit per base).
+type Found = BTreeMap<String, (CgroupIdentity, u8)>;
 
 fn normalize(root: &str) -> String {
     let t = root.trim_end_matches('/');
@@ -368,12 +386,7 @@ fn is_leaf(id: &CgroupIdentity) -> bool {
     )
 }
 
-fn walk(
-    dir: &Path,
-    rel: &str,
-    found: &mut BTreeMap<String, CgroupIdentity>,
-    stats: &mut CollectStats,
-) {
+fn walk(dir: &Path, rel: &str, bit: u8, found: &mut Found, stats: &mut CollectStats) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -403,9 +416,9 @@ fn walk(
             continue;
         }
         let leaf = is_leaf(&identity);
-        found.entry(child.clone()).or_insert(identity);
+        found.entry(child.clone()).or_insert((identity, 0)).1 |= bit;
         if !leaf {
-            walk(&e.path(), &child, found, stats);
+            walk(&e.path(), &child, bit, found, stats);
         }
     }
 }

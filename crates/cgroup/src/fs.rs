@@ -91,6 +91,10 @@ pub fn read_parsed<T>(
     })
 }
 
+/// The most hierarchy directories one cgroup can have (one per v1 controller read:
+/// `cpu`, `cpuacct`, `memory`, `blkio`, `pids`).
+pub const MAX_DIRS: usize = 5;
+
 /// Where a [`Reader`] reads a file from: a directory path, or an open directory
 /// (`openat`, which spares the kernel the walk down a long cgroup path per file).
 #[derive(Debug, Clone, Copy)]
@@ -99,10 +103,24 @@ pub enum At<'a> {
     Dir(&'a Path),
     /// An open directory.
     Fd(BorrowedFd<'a>),
-    /// An open cgroup directory, the `n`-th of its hierarchies: with a file cache
-    /// ([`Reader::set_file_cache`]) the files read through it are kept open and read again
-    /// with one `pread(2)` next time.
-    Keyed(u8, BorrowedFd<'a>),
+    /// The `n`-th hierarchy directory of the cgroup being read
+    /// ([`Reader::begin_cgroup`]): opened when first needed, and with a file cache the
+    /// files read through it are kept open and read again with one `pread(2)` next time.
+    Cgroup(u8),
+    /// Like [`At::Cgroup`], but the file is never kept open: for files whose content an
+    /// open descriptor does not see change (cgroup v1 `cgroup.procs` serves the pid list
+    /// loaded by the descriptor's first read for as long as it is read again within 1 s).
+    CgroupFresh(u8),
+}
+
+impl At<'_> {
+    /// The same directory, for a file that must not be kept open ([`At::CgroupFresh`]).
+    pub fn fresh(self) -> Self {
+        match self {
+            At::Cgroup(n) => At::CgroupFresh(n),
+            other => other,
+        }
+    }
 }
 
 impl<'a> From<&'a Path> for At<'a> {
@@ -123,6 +141,18 @@ impl<'a> From<&'a OwnedFd> for At<'a> {
     }
 }
 
+/// One hierarchy directory of the cgroup being read.
+#[derive(Debug, Default)]
+enum CgDir {
+    /// Not listed in this hierarchy (or removed since).
+    #[default]
+    Absent,
+    /// Listed; not opened yet.
+    Listed,
+    /// Open (`O_PATH`).
+    Open(OwnedFd),
+}
+
 /// A reader for one collection: one reusable buffer and path, failures counted into
 /// [`CollectStats`] instead of returned.
 #[derive(Debug, Default)]
@@ -131,16 +161,24 @@ pub struct Reader {
     path: PathBuf,
     /// Counters of what failed.
     pub stats: CollectStats,
-    /// The kept-open files of the cgroup being read ([`At::Keyed`] reads).
+    /// The kept-open files of the cgroup being read ([`At::Cgroup`] reads).
     files: OpenFiles,
+    /// Where the next kept file is expected in `files` (a cgroup's files are read in the
+    /// same order every time).
+    cursor: usize,
     /// How many more descriptors may be kept open.
     budget: usize,
+    /// The hierarchy directories cgroups are read from ([`Reader::set_bases`]).
+    bases: Vec<PathBuf>,
+    /// The cgroup being read (its path below each base) and its directories.
+    cg_rel: String,
+    cg_dirs: [CgDir; MAX_DIRS],
 }
 
 /// Files of one cgroup kept open between collections: (hierarchy index, file name, fd),
 /// and the files found missing (not looked up again until [`OpenFiles::forget_missing`]).
 #[derive(Debug, Default)]
-pub struct OpenFiles(Vec<(u8, Box<str>, OwnedFd)>, Vec<(u8, Box<str>)>);
+pub struct OpenFiles(Vec<(u8, &'static str, OwnedFd)>, Vec<(u8, &'static str)>);
 
 impl OpenFiles {
     /// Forgets which files were missing, so that they are looked up again.
@@ -184,16 +222,91 @@ impl Reader {
         }
     }
 
-    /// Hands the reader the kept-open files of the next cgroup and how many more it may
-    /// keep; [`Reader::take_file_cache`] gives them back.
-    pub fn set_file_cache(&mut self, files: OpenFiles, budget: usize) {
-        self.files = files;
-        self.budget = budget;
+    /// Sets the hierarchy directories ([`At::Cgroup`] `n` is below `bases[n]`).
+    pub fn set_bases(&mut self, bases: &[PathBuf]) {
+        self.bases.clear();
+        self.bases.extend(bases.iter().take(MAX_DIRS).cloned());
     }
 
-    /// The kept-open files of the cgroup just read, and the budget left.
-    pub fn take_file_cache(&mut self) -> (OpenFiles, usize) {
+    /// Starts reading the cgroup `rel` (its path below each base), listed in the bases
+    /// whose bit is set in `present`, with the files kept open for it before and how many
+    /// more it may keep. Without kept files its directories are opened now, as each of its
+    /// files will be opened through them; with kept files only when a file must be opened.
+    /// Returns false when none of its directories could be opened (it vanished).
+    pub fn begin_cgroup(
+        &mut self,
+        rel: &str,
+        present: u8,
+        files: OpenFiles,
+        budget: usize,
+    ) -> bool {
+        self.cg_rel.clear();
+        self.cg_rel.push_str(rel);
+        self.files = files;
+        self.cursor = 0;
+        self.budget = budget;
+        let eager = self.files.is_empty();
+        let mut any = false;
+        for i in 0..MAX_DIRS {
+            let listed = i < self.bases.len() && present & (1 << i) != 0;
+            let state = if !listed {
+                CgDir::Absent
+            } else if eager {
+                match self.open_base_dir(i) {
+                    Some(fd) => CgDir::Open(fd),
+                    None => CgDir::Absent,
+                }
+            } else {
+                CgDir::Listed
+            };
+            any |= !matches!(state, CgDir::Absent);
+            if let Some(d) = self.cg_dirs.get_mut(i) {
+                *d = state;
+            }
+        }
+        any
+    }
+
+    /// Ends the cgroup begun by [`Reader::begin_cgroup`]: closes its directories and
+    /// returns its kept-open files and the budget left.
+    pub fn end_cgroup(&mut self) -> (OpenFiles, usize) {
+        self.cg_dirs = Default::default();
         (std::mem::take(&mut self.files), self.budget)
+    }
+
+    /// Whether the cgroup being read has a directory in base `i` (as far as known: a
+    /// directory not opened yet counts as there).
+    pub fn has_dir(&self, i: u8) -> bool {
+        !matches!(self.cg_dirs.get(usize::from(i)), None | Some(CgDir::Absent))
+    }
+
+    fn open_base_dir(&mut self, i: usize) -> Option<OwnedFd> {
+        let base = self.bases.get(i)?;
+        self.path.as_mut_os_string().clear();
+        self.path.push(base);
+        let rel = self.cg_rel.trim_start_matches('/');
+        if !rel.is_empty() {
+            self.path.push(rel);
+        }
+        open_dir_at_path(&self.path, &mut self.stats)
+    }
+
+    /// The open directory of base `i` of the cgroup being read, opened now if needed.
+    fn cg_dir(&mut self, i: u8) -> Option<BorrowedFd<'_>> {
+        let i = usize::from(i);
+        if matches!(self.cg_dirs.get(i), Some(CgDir::Listed)) {
+            let state = match self.open_base_dir(i) {
+                Some(fd) => CgDir::Open(fd),
+                None => CgDir::Absent,
+            };
+            if let Some(d) = self.cg_dirs.get_mut(i) {
+                *d = state;
+            }
+        }
+        match self.cg_dirs.get(i) {
+            Some(CgDir::Open(fd)) => Some(fd.as_fd()),
+            _ => None,
+        }
     }
 
     /// Reads a kept-open file from offset 0 (cgroupfs and procfs regenerate the content).
@@ -217,45 +330,54 @@ impl Reader {
         }
     }
 
-    fn read_raw(&mut self, at: At<'_>, name: &str) -> Got {
+    /// The index of the kept file `(n, name)`, looked for first where the cursor is.
+    fn find_kept(&self, n: u8, name: &str) -> Option<usize> {
+        let hit = |(k, f, _): &(u8, &'static str, OwnedFd)| *k == n && *f == name;
+        if self.files.0.get(self.cursor).is_some_and(hit) {
+            return Some(self.cursor);
+        }
+        self.files.0.iter().position(hit)
+    }
+
+    fn read_raw(&mut self, at: At<'_>, name: &'static str) -> Got {
         self.buf.clear();
-        if let At::Keyed(n, _) = at
-            && let Some(i) = self
-                .files
-                .0
-                .iter()
-                .position(|(k, f, _)| *k == n && &**f == name)
-        {
-            match self.pread_all(i) {
-                Some(got) => return got,
-                None => {
-                    self.files.0.swap_remove(i);
-                    self.budget += 1;
-                    self.buf.clear();
+        if let At::Cgroup(n) = at {
+            if let Some(i) = self.find_kept(n, name) {
+                self.cursor = i + 1;
+                match self.pread_all(i) {
+                    Some(got) => return got,
+                    None => {
+                        self.files.0.remove(i);
+                        self.cursor = i;
+                        self.budget += 1;
+                        self.buf.clear();
+                    }
                 }
             }
-        }
-        if let At::Keyed(n, _) = at
-            && self.files.1.iter().any(|(k, f)| *k == n && &**f == name)
-        {
-            return Got::NotFound;
+            if self.files.1.iter().any(|(k, f)| *k == n && *f == name) {
+                return Got::NotFound;
+            }
         }
         let fd = match at {
             At::Dir(dir) => {
                 self.set_path(dir, "", name);
                 rfs::open(&self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             }
-            At::Fd(dir) | At::Keyed(_, dir) => {
-                rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            }
+            At::Fd(dir) => rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()),
+            At::Cgroup(n) | At::CgroupFresh(n) => match self.cg_dir(n) {
+                Some(dir) => {
+                    rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                }
+                None => return Got::NotFound,
+            },
         };
         let fd = match fd {
             Ok(fd) => fd,
             Err(Errno::NOENT) => {
-                if let At::Keyed(n, _) = at
+                if let At::Cgroup(n) = at
                     && self.budget > 0
                 {
-                    self.files.1.push((n, name.into()));
+                    self.files.1.push((n, name));
                 }
                 return Got::NotFound;
             }
@@ -278,11 +400,14 @@ impl Reader {
                 Err(_) => return Got::Failed,
             }
         };
-        if let At::Keyed(n, _) = at
+        if let At::Cgroup(n) = at
             && self.budget > 0
         {
             self.budget -= 1;
-            self.files.0.push((n, name.into(), fd));
+            // Keep the order of reads, so that the cursor finds it next time.
+            let at = self.cursor.min(self.files.0.len());
+            self.files.0.insert(at, (n, name, fd));
+            self.cursor = at + 1;
         }
         got
     }
@@ -290,7 +415,7 @@ impl Reader {
     /// Reads `name` in `at`. `None` when it does not exist (normal: not every cgroup has
     /// every file) or cannot be read (counted in [`CollectStats::files_unreadable`]) or is
     /// not UTF-8 (counted in [`CollectStats::parse_errors`]).
-    pub fn read<'a>(&mut self, at: impl Into<At<'a>>, name: &str) -> Option<&str> {
+    pub fn read<'a>(&mut self, at: impl Into<At<'a>>, name: &'static str) -> Option<&str> {
         match self.read_raw(at.into(), name) {
             Got::Ok => {}
             Got::NotFound => return None,
@@ -313,7 +438,7 @@ impl Reader {
     pub fn parsed<'a, T>(
         &mut self,
         at: impl Into<At<'a>>,
-        name: &str,
+        name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, FormatError>,
     ) -> Option<T> {
         let s = self.read(at, name)?;
@@ -332,7 +457,7 @@ impl Reader {
     pub fn flat_keyed<'a>(
         &mut self,
         at: impl Into<At<'a>>,
-        name: &str,
+        name: &'static str,
         mut each: impl FnMut(&str, u64),
     ) -> bool {
         let mut bad = 0;
@@ -353,23 +478,18 @@ impl Reader {
     /// (or cannot be opened: counted).
     pub fn open_dir(&mut self, base: &Path, rel: &str) -> Option<OwnedFd> {
         self.set_path(base, rel, "");
-        match rfs::open(
-            &self.path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => Some(fd),
-            Err(Errno::NOENT | Errno::NOTDIR) => None,
-            Err(_) => {
-                self.stats.files_unreadable += 1;
-                None
-            }
-        }
+        open_dir_at_path(&self.path, &mut self.stats)
     }
 
     /// The modification time in Unix seconds of `name` in the open directory `dir`, or of
     /// `dir` itself when `name` is empty.
     pub fn mtime(&mut self, dir: &OwnedFd, name: &str) -> Option<i64> {
+        stat_mtime(dir.as_fd(), name, &mut self.stats)
+    }
+
+    /// [`Reader::mtime`] in the directory of base `i` of the cgroup being read.
+    pub fn cg_mtime(&mut self, i: u8, name: &str) -> Option<i64> {
+        let dir = self.cg_dir(i)?;
         let st = if name.is_empty() {
             rfs::fstat(dir)
         } else {
@@ -382,6 +502,37 @@ impl Reader {
                 self.stats.files_unreadable += 1;
                 None
             }
+        }
+    }
+}
+
+fn open_dir_at_path(path: &Path, stats: &mut CollectStats) -> Option<OwnedFd> {
+    match rfs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Some(fd),
+        Err(Errno::NOENT | Errno::NOTDIR) => None,
+        Err(_) => {
+            stats.files_unreadable += 1;
+            None
+        }
+    }
+}
+
+fn stat_mtime(dir: BorrowedFd<'_>, name: &str, stats: &mut CollectStats) -> Option<i64> {
+    let st = if name.is_empty() {
+        rfs::fstat(dir)
+    } else {
+        rfs::statat(dir, name, AtFlags::empty())
+    };
+    match st {
+        Ok(st) => Some(st.st_mtime),
+        Err(Errno::NOENT) => None,
+        Err(_) => {
+            stats.files_unreadable += 1;
+            None
         }
     }
 }

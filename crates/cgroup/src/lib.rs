@@ -103,6 +103,7 @@ pub mod error;
 pub mod families;
 pub mod fs;
 pub mod layout;
+pub mod limits;
 mod machine;
 pub mod meta;
 pub mod oom;
@@ -113,6 +114,7 @@ pub mod stats;
 
 pub use collector::{Collector, CollectorConfig};
 pub use error::{CgroupError, FormatError};
+pub use limits::raise_fd_limit;
 pub use meta::{ContainerMeta, PodLookup};
 pub use oom::{OomCounter, OomCounts, OomWatcher, OomWatcherConfig};
 pub use parse::InterfaceStats;

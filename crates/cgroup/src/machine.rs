@@ -25,7 +25,7 @@ pub fn read_static(paths: &HostPaths, reader: &mut Reader) -> MachineInfo {
             )
             .unwrap_or(0);
     }
-    let trimmed = |r: &mut Reader, dir: &Path, name: &str| {
+    let trimmed = |r: &mut Reader, dir: &Path, name: &'static str| {
         r.read(dir, name)
             .map(|s| s.trim().to_string())
             .unwrap_or_default()

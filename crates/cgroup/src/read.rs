@@ -1,10 +1,9 @@
 //! Reading one cgroup's stats from v1 or v2 files, with cAdvisor's arithmetic.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use crate::fs::{At, HostPaths, Reader, join_rel};
+use crate::fs::{At, HostPaths, MAX_DIRS, OpenFiles, Reader, join_rel};
 use crate::layout::Layout;
 use crate::meta::PodLookup;
 use crate::parse;
@@ -42,21 +41,20 @@ const CPUACCT: usize = 1;
 const MEMORY: usize = 2;
 const BLKIO: usize = 3;
 const PIDS: usize = 4;
-/// At most this many distinct directories per cgroup (one per controller of [`CTRL`]).
-pub(crate) const MAX_DIRS: usize = 5;
-
-/// The open directories of one cgroup, one per entry of [`Ctx::stat_dirs`].
+/// Which of the cgroup's directories holds each controller of [`CTRL`]; the directories
+/// themselves are the reader's ([`Reader::begin_cgroup`]).
 struct Dirs {
-    fds: [Option<OwnedFd>; MAX_DIRS],
     ctrl: [Option<usize>; 5],
+    /// Bit `i`: the cgroup has a directory in base `i`.
+    present: u8,
 }
 
 impl Dirs {
-    /// The directory of `controller`, for [`At::Keyed`] reads (files may be kept open).
-    fn get(&self, controller: usize) -> Option<At<'_>> {
+    /// The directory of `controller`, for [`At::Cgroup`] reads (files may be kept open).
+    fn get(&self, controller: usize) -> Option<At<'static>> {
         let i = self.ctrl.get(controller).copied().flatten()?;
-        let fd = self.fds.get(i).and_then(Option::as_ref)?;
-        Some(At::Keyed(i as u8, fd.as_fd()))
+        let i = u8::try_from(i).ok()?;
+        (self.present & (1 << i) != 0).then_some(At::Cgroup(i))
     }
 }
 
@@ -88,9 +86,32 @@ pub(crate) struct Slow {
     pub blkio_group: Option<usize>,
 }
 
-/// Reads one cgroup. `None` when it vanished (counted by the caller). `cached` is what an
-/// earlier collection kept of this cgroup; the returned [`Cached`] replaces it.
+/// Reads one cgroup, listed in the bases whose bit is set in `present`, with the files
+/// kept open for it and how many more may be kept (`files`, `budget`). `None` when it
+/// vanished (counted by the caller). `cached` is what an earlier collection kept of this
+/// cgroup; the returned [`Cached`] replaces it. The kept files and the budget left come
+/// back either way.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_cgroup(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    id: String,
+    identity: CgroupIdentity,
+    present: u8,
+    cached: Option<Cached>,
+    files: OpenFiles,
+    budget: usize,
+    now_ms: i64,
+) -> (Option<(ContainerStats, Cached)>, OpenFiles, usize) {
+    let begun = r.begin_cgroup(&id, present, files, budget);
+    let read = begun
+        .then(|| read_begun(ctx, r, id, identity, cached, now_ms))
+        .flatten();
+    let (files, budget) = r.end_cgroup();
+    (read, files, budget)
+}
+
+fn read_begun(
     ctx: &Ctx<'_>,
     r: &mut Reader,
     id: String,
@@ -99,13 +120,13 @@ pub(crate) fn read_cgroup(
     now_ms: i64,
 ) -> Option<(ContainerStats, Cached)> {
     let is_root = identity.kind == CgroupKind::Root;
+    // Only the directories that could be opened (all of the listed ones when they are
+    // opened lazily).
+    let present = (0..MAX_DIRS as u8).fold(0u8, |m, i| if r.has_dir(i) { m | (1 << i) } else { m });
     let dirs = Dirs {
-        fds: std::array::from_fn(|i| ctx.stat_dirs.get(i).and_then(|b| r.open_dir(b, &id))),
         ctrl: *ctx.ctrl,
+        present,
     };
-    if dirs.fds.iter().all(Option::is_none) {
-        return None;
-    }
     let mut c = ContainerStats {
         id,
         identity,
@@ -138,9 +159,9 @@ pub(crate) fn read_cgroup(
                 "cgroup.events"
             };
             let mut created: Option<i64> = None;
-            for fd in dirs.fds.iter().flatten() {
+            for i in (0..MAX_DIRS as u8).filter(|i| dirs.present & (1 << i) != 0) {
                 for name in ["", marker] {
-                    if let Some(t) = r.mtime(fd, name) {
+                    if let Some(t) = r.cg_mtime(i, name) {
                         created = Some(created.map_or(t, |c| c.min(t)));
                     }
                 }
@@ -275,7 +296,8 @@ fn read_v1(
     let quota_set = c.spec.cpu_quota_us.is_some_and(|q| q != 0);
 
     if let Some(dir) = dirs.get(CPU) {
-        let procs = r.read(dir, "cgroup.procs").map(parse::parse_procs);
+        // Never through a kept descriptor: v1 would serve it a stale pid list.
+        let procs = r.read(dir.fresh(), "cgroup.procs").map(parse::parse_procs);
         if let Some(p) = procs {
             procs_found = true;
             first_pid = p.first;

@@ -716,9 +716,14 @@ fn kept_open_files_give_the_same_values_and_see_changes() {
     for name in ["cgroup-v1-cgroupfs", "cgroup-v2-systemd"] {
         let (tmp, rt) = prepare(name);
         let lookup = Arc::new(lookup_from(&rt));
-        let plain = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
-            .unwrap()
-            .with_pod_lookup(lookup.clone());
+        // Every file opened, read and closed each time (the default keeps them open as far
+        // as RLIMIT_NOFILE allows).
+        let plain = Collector::new(CollectorConfig {
+            open_files: 0,
+            ..CollectorConfig::with_rootfs(tmp.path())
+        })
+        .unwrap()
+        .with_pod_lookup(lookup.clone());
         let mut config = CollectorConfig::with_rootfs(tmp.path());
         config.open_files = 100_000;
         let kept = Collector::new(config)

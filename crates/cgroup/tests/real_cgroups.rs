@@ -214,6 +214,8 @@ fn real_cgroup_cpu_and_memory_rise() {
     }
 
     // Wait until the child holds its memory (at most 5 s), then let it burn a little more.
+    // (Collections every 100 ms: the default configuration keeps cgroup files open, and
+    // on v1 a kept `cgroup.procs` would keep serving the empty pid list of its first read.)
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut mid;
     loop {
