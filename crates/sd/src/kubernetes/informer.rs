@@ -237,7 +237,7 @@ impl Pool {
             + Send
             + Sync
             + 'static,
-        P: for<'a> From<&'a K> + HeapSize + PartialEq + Send + Sync + 'static,
+        P: From<K> + HeapSize + PartialEq + Send + Sync + 'static,
     {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = map.get(&key).and_then(Weak::upgrade)
@@ -274,7 +274,7 @@ fn object_key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta)
 fn start<K, P>(api: Api<K>, key: &InformerKey, opts: &WatchOptions) -> Informer<P>
 where
     K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    P: for<'a> From<&'a K> + HeapSize + PartialEq + Send + Sync + 'static,
+    P: From<K> + HeapSize + PartialEq + Send + Sync + 'static,
 {
     let shared = Arc::new(Shared {
         store: RwLock::new(HashMap::new()),
@@ -302,10 +302,9 @@ where
             match item {
                 Ok(Event::Init) => buffer = Some(HashMap::new()),
                 Ok(Event::InitApply(obj)) => {
-                    let proj = Arc::new(P::from(&obj));
-                    buffer
-                        .get_or_insert_with(HashMap::new)
-                        .insert(object_key(obj.meta()), proj);
+                    let k = object_key(obj.meta());
+                    let proj = Arc::new(P::from(obj));
+                    buffer.get_or_insert_with(HashMap::new).insert(k, proj);
                 }
                 Ok(Event::InitDone) => {
                     let fresh = buffer.take().unwrap_or_default();
@@ -314,7 +313,7 @@ where
                 }
                 Ok(Event::Apply(obj)) => {
                     let k = object_key(obj.meta());
-                    let new = Arc::new(P::from(&obj));
+                    let new = Arc::new(P::from(obj));
                     let old = {
                         let mut store =
                             task_shared.store.write().unwrap_or_else(|e| e.into_inner());

@@ -116,7 +116,9 @@ pub struct PodStatusLite {
     pub host_ip: Option<String>,
     /// `phase`.
     pub phase: Option<String>,
-    /// `conditions`.
+    /// The `Ready` entries of `conditions` (the only type the labels read; the others are
+    /// checked and skipped without being built).
+    #[serde(default, deserialize_with = "ready_conditions")]
     pub conditions: Option<Vec<ConditionLite>>,
     /// `containerStatuses`.
     #[serde(rename = "containerStatuses")]
@@ -124,6 +126,53 @@ pub struct PodStatusLite {
     /// `initContainerStatuses`.
     #[serde(rename = "initContainerStatuses")]
     pub init_container_statuses: Option<Vec<ContainerStatusLite>>,
+}
+
+/// Decodes a condition list keeping only `type: Ready` entries. Each entry is still decoded
+/// (a malformed one fails as it would in a full decode), but borrowed, so the others cost no
+/// allocation.
+fn ready_conditions<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<ConditionLite>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a> {
+        #[serde(default, rename = "type", borrow)]
+        type_: Cow<'a, str>,
+        #[serde(default, borrow)]
+        status: Cow<'a, str>,
+    }
+    struct Ready;
+    impl<'de> serde::de::Visitor<'de> for Ready {
+        type Value = Option<Vec<ConditionLite>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of conditions or null")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(c) = seq.next_element::<Borrowed<'de>>()? {
+                if c.type_ == "Ready" {
+                    out.push(ConditionLite {
+                        type_: c.type_.into_owned(),
+                        status: c.status.into_owned(),
+                    });
+                }
+            }
+            Ok(Some(out))
+        }
+    }
+    d.deserialize_option(Ready)
 }
 
 /// A pod condition.
@@ -603,6 +652,48 @@ mod tests {
         let b = serde_json::from_value::<B>(v.clone());
         assert_eq!(a.is_ok(), b.is_ok(), "decode disagreement on {v}");
         Some((a.ok()?, b.ok()?))
+    }
+
+    #[test]
+    fn pods_keep_only_ready_conditions() {
+        let p: PodLite = serde_json::from_value(json!({"status": {"conditions": [
+            {"type": "Initialized", "status": "True"},
+            {"type": "Ready", "status": "False", "lastTransitionTime": "t"},
+            {"type": "Ready", "status": "True"},
+            {"type": "PodScheduled", "status": "True"}]}}))
+        .unwrap();
+        let got: Vec<(String, String)> = p
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.type_, c.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Ready".to_string(), "False".to_string()),
+                ("Ready".to_string(), "True".to_string())
+            ]
+        );
+        let text = r#"{"status": {"conditions": [{"type": "Re\u0061dy", "status": "Tr\u0075e"}]}}"#;
+        let p: PodLite = serde_json::from_str(text).unwrap();
+        let c = p.status.and_then(|s| s.conditions).unwrap_or_default();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].status, "True");
+        for (doc, want) in [
+            (r#"{"status": {"conditions": null}}"#, Some(None)),
+            (r#"{"status": {}}"#, Some(None)),
+            (r#"{"status": {"conditions": []}}"#, Some(Some(0))),
+            (r#"{"status": {"conditions": [null]}}"#, None),
+            (r#"{"status": {"conditions": [{"type": 1}]}}"#, None),
+            (r#"{"status": {"conditions": {}}}"#, None),
+        ] {
+            let got = serde_json::from_str::<PodLite>(doc)
+                .ok()
+                .map(|p| p.status.and_then(|s| s.conditions).map(|c| c.len()));
+            assert_eq!(got, want, "{doc}");
+        }
     }
 
     #[test]

@@ -30,8 +30,25 @@ fn oos(v: &Option<String>) -> Option<Str> {
     v.as_deref().map(s)
 }
 
+/// `v` or `""`, from a borrowed optional string (one allocation, none for `""`).
+fn ds(v: Option<&str>) -> Str {
+    s(v.unwrap_or(""))
+}
+
+/// Takes an optional string without copying it (the decoder sized it exactly).
+fn take(v: Option<String>) -> Str {
+    v.map_or_else(|| s(""), String::into_boxed_str)
+}
+
 fn pairs(m: &Option<BTreeMap<String, String>>) -> Box<[(Str, Str)]> {
     m.iter().flatten().map(|(k, v)| (s(k), s(v))).collect()
+}
+
+fn take_pairs(m: Option<BTreeMap<String, String>>) -> Box<[(Str, Str)]> {
+    m.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+        .collect()
 }
 
 fn str_heap(v: &str) -> usize {
@@ -62,12 +79,13 @@ pub struct Meta {
 }
 
 impl Meta {
-    fn from(m: &ObjectMeta) -> Self {
+    /// Moves name, namespace, labels and annotations out of `m`.
+    fn take(m: &mut ObjectMeta) -> Self {
         Self {
-            name: os(&m.name),
-            namespace: os(&m.namespace),
-            labels: pairs(&m.labels),
-            annotations: pairs(&m.annotations),
+            name: take(m.name.take()),
+            namespace: take(m.namespace.take()),
+            labels: take_pairs(m.labels.take()),
+            annotations: take_pairs(m.annotations.take()),
         }
     }
 
@@ -124,27 +142,28 @@ pub struct NodeObj {
     pub kubelet_port: i32,
 }
 
-impl From<&NodeLite> for NodeObj {
-    fn from(n: &NodeLite) -> Self {
-        let status = n.status.as_ref();
+impl From<NodeLite> for NodeObj {
+    fn from(mut n: NodeLite) -> Self {
+        let meta = Meta::take(&mut n.metadata);
+        let status = n.status.unwrap_or_default();
         Self {
-            meta: Meta::from(&n.metadata),
-            provider_id: os(&n.spec.as_ref().and_then(|s| s.provider_id.clone())),
+            meta,
+            provider_id: take(n.spec.and_then(|s| s.provider_id)),
             conditions: status
-                .and_then(|s| s.conditions.as_ref())
+                .conditions
                 .into_iter()
                 .flatten()
-                .map(|c| (s(&c.type_), s(&c.status)))
+                .map(|c| (c.type_.into_boxed_str(), c.status.into_boxed_str()))
                 .collect(),
             addresses: status
-                .and_then(|s| s.addresses.as_ref())
+                .addresses
                 .into_iter()
                 .flatten()
-                .map(|a| (s(&a.type_), s(&a.address)))
+                .map(|a| (a.type_.into_boxed_str(), a.address.into_boxed_str()))
                 .collect(),
             kubelet_port: status
-                .and_then(|s| s.daemon_endpoints.as_ref())
-                .and_then(|d| d.kubelet_endpoint.as_ref())
+                .daemon_endpoints
+                .and_then(|d| d.kubelet_endpoint)
                 .map_or(0, |k| k.port),
         }
     }
@@ -208,72 +227,75 @@ pub struct PodObj {
     pub containers: Box<[ContainerObj]>,
 }
 
-fn containers<'a>(
-    list: &'a [ContainerLite],
-    statuses: Option<&'a Vec<ContainerStatusLite>>,
+fn containers(
+    list: Vec<ContainerLite>,
+    statuses: Option<&[ContainerStatusLite]>,
     init: bool,
-) -> impl Iterator<Item = ContainerObj> + 'a {
-    list.iter().map(move |c| ContainerObj {
-        name: s(&c.name),
-        image: os(&c.image),
-        id: s(statuses
-            .into_iter()
-            .flatten()
-            .find(|st| st.name == c.name)
-            .and_then(|st| st.container_id.as_deref())
-            .unwrap_or("")),
-        init,
-        ports: c
-            .ports
-            .iter()
-            .flatten()
-            .map(|p| PortObj {
-                name: os(&p.name),
-                number: p.container_port,
-                protocol: os(&p.protocol),
-            })
-            .collect(),
-    })
+    out: &mut Vec<ContainerObj>,
+) {
+    out.extend(list.into_iter().map(|c| {
+        ContainerObj {
+            id: ds(statuses
+                .into_iter()
+                .flatten()
+                .find(|st| st.name == c.name)
+                .and_then(|st| st.container_id.as_deref())),
+            name: c.name.into_boxed_str(),
+            image: take(c.image),
+            init,
+            ports: c
+                .ports
+                .into_iter()
+                .flatten()
+                .map(|p| PortObj {
+                    name: take(p.name),
+                    number: p.container_port,
+                    protocol: take(p.protocol),
+                })
+                .collect(),
+        }
+    }));
 }
 
-impl From<&PodLite> for PodObj {
-    fn from(p: &PodLite) -> Self {
-        let status = p.status.as_ref();
-        let spec = p.spec.as_ref();
+impl From<PodLite> for PodObj {
+    /// Moves the decoded strings into the projection (no copy).
+    fn from(mut p: PodLite) -> Self {
+        let controller = controller(&p.metadata);
+        let uid = take(p.metadata.uid.take());
+        let meta = Meta::take(&mut p.metadata);
+        let status = p.status.unwrap_or_default();
+        let spec = p.spec.unwrap_or_default();
         let ready = status
-            .and_then(|s| s.conditions.as_ref())
-            .into_iter()
+            .conditions
+            .iter()
             .flatten()
             .find(|c| c.type_ == "Ready")
             .map_or_else(|| s("unknown"), |c| s(&c.status.to_lowercase()));
         let mut cs: Vec<ContainerObj> = Vec::new();
-        if let Some(spec) = spec {
-            if let Some(list) = &spec.containers {
-                cs.extend(containers(
-                    list,
-                    status.and_then(|s| s.container_statuses.as_ref()),
-                    false,
-                ));
-            }
-            if let Some(init) = &spec.init_containers {
-                cs.extend(containers(
-                    init,
-                    status.and_then(|s| s.init_container_statuses.as_ref()),
-                    true,
-                ));
-            }
+        if let Some(list) = spec.containers {
+            containers(list, status.container_statuses.as_deref(), false, &mut cs);
+        }
+        if let Some(init) = spec.init_containers {
+            let statuses = status.init_container_statuses.as_deref();
+            containers(init, statuses, true, &mut cs);
         }
         Self {
-            meta: Meta::from(&p.metadata),
-            uid: os(&p.metadata.uid),
-            controller: controller(&p.metadata),
-            node_name: os(&spec.and_then(|s| s.node_name.clone())),
-            pod_ip: os(&status.and_then(|s| s.pod_ip.clone())),
-            host_ip: os(&status.and_then(|s| s.host_ip.clone())),
-            phase: os(&status.and_then(|s| s.phase.clone())),
+            meta,
+            uid,
+            controller,
+            node_name: take(spec.node_name),
+            pod_ip: take(status.pod_ip),
+            host_ip: take(status.host_ip),
+            phase: take(status.phase),
             ready,
             containers: cs.into_boxed_slice(),
         }
+    }
+}
+
+impl From<&PodLite> for PodObj {
+    fn from(p: &PodLite) -> Self {
+        Self::from(p.clone())
     }
 }
 
@@ -327,8 +349,10 @@ pub struct ServiceObj {
     pub dual_stack_primary: Option<Str>,
 }
 
-impl From<&ServiceLite> for ServiceObj {
-    fn from(v: &ServiceLite) -> Self {
+impl From<ServiceLite> for ServiceObj {
+    fn from(mut v: ServiceLite) -> Self {
+        let meta = Meta::take(&mut v.metadata);
+        let v = &v;
         let spec = v.spec.as_ref();
         let ingress_ips: Vec<&str> = v
             .status
@@ -341,7 +365,7 @@ impl From<&ServiceLite> for ServiceObj {
             .filter(|ip| !ip.is_empty())
             .collect();
         let lb = if ingress_ips.is_empty() {
-            os(&spec.and_then(|s| s.load_balancer_ip.clone()))
+            ds(spec.and_then(|s| s.load_balancer_ip.as_deref()))
         } else {
             s(&ingress_ips.join(","))
         };
@@ -353,7 +377,7 @@ impl From<&ServiceLite> for ServiceObj {
             s.ip_families.as_ref()?.first().map(|f| self::s(f))
         });
         Self {
-            meta: Meta::from(&v.metadata),
+            meta,
             ports: spec
                 .and_then(|s| s.ports.as_ref())
                 .into_iter()
@@ -364,9 +388,9 @@ impl From<&ServiceLite> for ServiceObj {
                     protocol: os(&p.protocol),
                 })
                 .collect(),
-            type_: os(&spec.and_then(|s| s.type_.clone())),
-            cluster_ip: os(&spec.and_then(|s| s.cluster_ip.clone())),
-            external_name: os(&spec.and_then(|s| s.external_name.clone())),
+            type_: ds(spec.and_then(|s| s.type_.as_deref())),
+            cluster_ip: ds(spec.and_then(|s| s.cluster_ip.as_deref())),
+            external_name: ds(spec.and_then(|s| s.external_name.as_deref())),
             load_balancer_ip: lb,
             dual_stack_primary: dual,
         }
@@ -450,10 +474,10 @@ pub struct EndpointsObj {
     pub subsets: Box<[SubsetObj]>,
 }
 
-impl From<&EndpointsLite> for EndpointsObj {
-    fn from(e: &EndpointsLite) -> Self {
+impl From<EndpointsLite> for EndpointsObj {
+    fn from(mut e: EndpointsLite) -> Self {
         Self {
-            meta: Meta::from(&e.metadata),
+            meta: Meta::take(&mut e.metadata),
             subsets: e
                 .subsets
                 .iter()
@@ -565,10 +589,10 @@ pub struct EndpointSliceObj {
     pub ports: Box<[SlicePortObj]>,
 }
 
-impl From<&EndpointSliceLite> for EndpointSliceObj {
-    fn from(e: &EndpointSliceLite) -> Self {
+impl From<EndpointSliceLite> for EndpointSliceObj {
+    fn from(mut e: EndpointSliceLite) -> Self {
         Self {
-            meta: Meta::from(&e.metadata),
+            meta: Meta::take(&mut e.metadata),
             address_type: os(&e.address_type),
             endpoints: e
                 .endpoints
@@ -662,11 +686,12 @@ pub struct IngressObj {
     pub tls_hosts: Box<[Str]>,
 }
 
-impl From<&IngressLite> for IngressObj {
-    fn from(i: &IngressLite) -> Self {
+impl From<IngressLite> for IngressObj {
+    fn from(mut i: IngressLite) -> Self {
+        let meta = Meta::take(&mut i.metadata);
         let spec = i.spec.as_ref();
         Self {
-            meta: Meta::from(&i.metadata),
+            meta,
             class_name: spec.and_then(|s| oos(&s.ingress_class_name)),
             rules: spec
                 .and_then(|s| s.rules.as_ref())
@@ -723,10 +748,10 @@ pub struct NamespaceObj {
     pub meta: Meta,
 }
 
-impl From<&Namespace> for NamespaceObj {
-    fn from(n: &Namespace) -> Self {
+impl From<Namespace> for NamespaceObj {
+    fn from(mut n: Namespace) -> Self {
         Self {
-            meta: Meta::from(&n.metadata),
+            meta: Meta::take(&mut n.metadata),
         }
     }
 }
@@ -744,16 +769,16 @@ pub struct OwnedObj {
     pub controller: Option<Controller>,
 }
 
-impl From<&ReplicaSet> for OwnedObj {
-    fn from(r: &ReplicaSet) -> Self {
+impl From<ReplicaSet> for OwnedObj {
+    fn from(r: ReplicaSet) -> Self {
         Self {
             controller: controller(&r.metadata),
         }
     }
 }
 
-impl From<&Job> for OwnedObj {
-    fn from(r: &Job) -> Self {
+impl From<Job> for OwnedObj {
+    fn from(r: Job) -> Self {
         Self {
             controller: controller(&r.metadata),
         }
