@@ -1,8 +1,12 @@
 //! The collector: configuration, cgroup listing (the walker) and one collection.
 
-use std::collections::BTreeMap;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
+use rustix::io::Errno;
 
 use crate::error::CgroupError;
 use crate::fs::{HostPaths, MAX_DIRS, OpenFiles, Reader, join_rel, read_parsed};
@@ -315,15 +319,15 @@ impl Collector {
     /// Each comes with the set of bases (the hierarchy directories read) it was found in, one bit
     /// per base.
     fn list(&self, stats: &mut CollectStats) -> Vec<(String, CgroupIdentity, u8)> {
-        let mut found: Found = BTreeMap::new();
-        found.insert("/".to_string(), (decode("/"), 0));
+        let mut found: Found = vec![("/".to_string(), decode("/"), 0)];
         let mut any_base = false;
+        let mut rel = String::new();
         for (bi, base) in self.stat_dirs.iter().enumerate().take(MAX_DIRS) {
             let bit = 1u8 << bi;
             match std::fs::metadata(base) {
                 Ok(m) if m.is_dir() => {
                     any_base = true;
-                    if let Some((_, mask)) = found.get_mut("/") {
+                    if let Some((_, _, mask)) = found.first_mut() {
                         *mask |= bit;
                     }
                 }
@@ -334,14 +338,24 @@ impl Collector {
                     continue;
                 }
             }
+            let base_fd = open_listable(None, base.as_path());
             for root in &self.roots {
                 let root = normalize(root);
+                rel.clear();
                 if root == "/" {
-                    walk(base, "", bit, &mut found, stats);
+                    match &base_fd {
+                        Ok(fd) => walk(fd, &mut rel, bit, &mut found, stats),
+                        Err(e) => count_unlistable(*e, stats),
+                    }
                     continue;
                 }
-                let dir = join_rel(base, &root);
-                if !dir.is_dir() {
+                // The root must be a directory; one that cannot be opened (but exists) is
+                // reported and counted as unreadable, as a failed listing of it.
+                let dir = match &base_fd {
+                    Ok(fd) => open_listable(Some(fd), root.trim_start_matches('/')),
+                    Err(_) => open_listable(None, join_rel(base, &root).as_path()),
+                };
+                if matches!(dir, Err(Errno::NOENT | Errno::NOTDIR)) {
                     continue;
                 }
                 let identity = decode(&root);
@@ -349,24 +363,35 @@ impl Collector {
                 if identity.kind == CgroupKind::Conmon {
                     continue;
                 }
-                found.entry(root.clone()).or_insert((identity, 0)).1 |= bit;
+                found.push((root.clone(), identity, bit));
                 if !leaf {
-                    walk(&dir, &root, bit, &mut found, stats);
+                    rel.push_str(&root);
+                    match &dir {
+                        Ok(fd) => walk(fd, &mut rel, bit, &mut found, stats),
+                        Err(e) => count_unlistable(*e, stats),
+                    }
                 }
             }
         }
         if !any_base {
             stats.list_failed = true;
         }
+        // Sorted by path; a cgroup found in several hierarchies once, with all their bits.
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.2 |= later.2;
+            }
+            same
+        });
         found
-            .into_iter()
-            .map(|(id, (identity, mask))| (id, identity, mask))
-            .collect()
     }
 }
 
-/// Cgroups found by the listing: identity and the bases they are in (one bit per base).
-type Found = BTreeMap<String, (CgroupIdentity, u8)>;
+/// Cgroups found by the listing: path, identity and the bases they are in (one bit per
+/// base).
+type Found = Vec<(String, CgroupIdentity, u8)>;
 
 fn normalize(root: &str) -> String {
     let t = root.trim_end_matches('/');
@@ -386,39 +411,66 @@ fn is_leaf(id: &CgroupIdentity) -> bool {
     )
 }
 
-fn walk(dir: &Path, rel: &str, bit: u8, found: &mut Found, stats: &mut CollectStats) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            stats.cgroups_vanished += 1;
-            return;
-        }
-        Err(_) => {
-            stats.files_unreadable += 1;
-            return;
-        }
-    };
-    for e in entries {
+/// Opens a directory for listing, relative to `at` (or the working directory).
+fn open_listable<P: rustix::path::Arg>(at: Option<&OwnedFd>, path: P) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    match at {
+        Some(dir) => rfs::openat(dir, path, flags, Mode::empty()),
+        None => rfs::open(path, flags, Mode::empty()),
+    }
+}
+
+/// Counts a directory that could not be listed: vanished, or unreadable.
+fn count_unlistable(e: Errno, stats: &mut CollectStats) {
+    if e == Errno::NOENT {
+        stats.cgroups_vanished += 1;
+    } else {
+        stats.files_unreadable += 1;
+    }
+}
+
+/// Lists the directory `dir` (the cgroup `rel`) recursively into `found`, with
+/// `getdents64` into a stack buffer and `openat` relative to the parent: no allocation but
+/// the paths found.
+fn walk(dir: &OwnedFd, rel: &mut String, bit: u8, found: &mut Found, stats: &mut CollectStats) {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
+    let mut entries = RawDir::new(dir, &mut buf);
+    while let Some(e) = entries.next() {
         let Ok(e) = e else {
             stats.files_unreadable += 1;
+            break;
+        };
+        let name = e.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let is_dir = match e.file_type() {
+            FileType::Directory => true,
+            // Filesystems without d_type: as std's DirEntry::file_type, lstat.
+            FileType::Unknown => rfs::statat(dir, e.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+            _ => false,
+        };
+        if !is_dir {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(name) else {
             continue;
         };
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
+        let len = rel.len();
+        rel.push('/');
+        rel.push_str(name);
+        let identity = decode(rel);
+        if identity.kind != CgroupKind::Conmon {
+            let leaf = is_leaf(&identity);
+            found.push((rel.clone(), identity, bit));
+            if !leaf {
+                match open_listable(Some(dir), name) {
+                    Ok(child) => walk(&child, rel, bit, found, stats),
+                    Err(e) => count_unlistable(e, stats),
+                }
+            }
         }
-        let name = e.file_name();
-        let Some(name) = name.to_str() else {
-            continue;
-        };
-        let child = format!("{rel}/{name}");
-        let identity = decode(&child);
-        if identity.kind == CgroupKind::Conmon {
-            continue;
-        }
-        let leaf = is_leaf(&identity);
-        found.entry(child.clone()).or_insert((identity, 0)).1 |= bit;
-        if !leaf {
-            walk(&e.path(), &child, bit, found, stats);
-        }
+        rel.truncate(len);
     }
 }

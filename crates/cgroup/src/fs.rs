@@ -107,6 +107,9 @@ pub enum At<'a> {
     /// ([`Reader::begin_cgroup`]): opened when first needed, and with a file cache the
     /// files read through it are kept open and read again with one `pread(2)` next time.
     Cgroup(u8),
+    /// `<proc root>/<pid>/`: files of one process (`net/dev`, `comm`), without building the
+    /// path in a new allocation.
+    Pid(&'a Path, u32),
     /// Like [`At::Cgroup`], but the file is never kept open: for files whose content an
     /// open descriptor does not see change (cgroup v1 `cgroup.procs` serves the pid list
     /// loaded by the descriptor's first read for as long as it is read again within 1 s).
@@ -363,7 +366,31 @@ impl Reader {
                 self.set_path(dir, "", name);
                 rfs::open(&self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             }
+            At::Pid(proc_root, pid) => {
+                let mut digits = [0u8; 10];
+                self.set_path(proc_root, decimal(pid, &mut digits), name);
+                rfs::open(&self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            }
             At::Fd(dir) => rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()),
+            // A file never kept, in a directory not opened yet: one open(2) by its path
+            // instead of opening the directory first.
+            At::CgroupFresh(n)
+                if matches!(self.cg_dirs.get(usize::from(n)), Some(CgDir::Listed)) =>
+            {
+                match self.bases.get(usize::from(n)) {
+                    Some(base) => {
+                        self.path.as_mut_os_string().clear();
+                        self.path.push(base);
+                        let rel = self.cg_rel.trim_start_matches('/');
+                        if !rel.is_empty() {
+                            self.path.push(rel);
+                        }
+                        self.path.push(name);
+                        rfs::open(&self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    }
+                    None => return Got::NotFound,
+                }
+            }
             At::Cgroup(n) | At::CgroupFresh(n) => match self.cg_dir(n) {
                 Some(dir) => {
                     rfs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
@@ -460,16 +487,10 @@ impl Reader {
         name: &'static str,
         mut each: impl FnMut(&str, u64),
     ) -> bool {
-        let mut bad = 0;
         let Some(s) = self.read(at, name) else {
             return false;
         };
-        for kv in crate::parse::flat_keyed(s) {
-            match kv {
-                Ok((k, v)) => each(k, v),
-                Err(_) => bad += 1,
-            }
-        }
+        let bad = crate::parse::flat_keyed_each(s, &mut each);
         self.stats.parse_errors += bad;
         true
     }
@@ -504,6 +525,22 @@ impl Reader {
             }
         }
     }
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(buf.get(i..).unwrap_or_default()).unwrap_or_default()
 }
 
 fn open_dir_at_path(path: &Path, stats: &mut CollectStats) -> Option<OwnedFd> {
@@ -558,6 +595,10 @@ mod tests {
             PathBuf::from("/fx/cgroup/x")
         );
         assert_eq!(join_rel(Path::new("/a"), "/"), PathBuf::from("/a"));
+        let mut b = [0u8; 10];
+        assert_eq!(decimal(0, &mut b), "0");
+        assert_eq!(decimal(3401, &mut b), "3401");
+        assert_eq!(decimal(u32::MAX, &mut b), "4294967295");
         assert_eq!(join_rel(Path::new("/a"), "/b/c"), PathBuf::from("/a/b/c"));
     }
 

@@ -57,33 +57,111 @@ pub fn parse_cpu_max(s: &str) -> Result<(Option<u64>, u64), FormatError> {
 pub fn parse_pressure(s: &str) -> Result<crate::stats::Psi, FormatError> {
     let mut psi = crate::stats::Psi::default();
     let mut some_seen = false;
-    for (i, line) in s.lines().enumerate() {
-        let mut it = line.split_ascii_whitespace();
-        let slot = match it.next() {
-            Some("some") => {
+    for (i, line) in Lines(Some(s)).enumerate() {
+        let Some((first, mut rest)) = token(line) else {
+            continue;
+        };
+        let slot = match first {
+            "some" => {
                 some_seen = true;
                 &mut psi.some_total_us
             }
-            Some("full") => &mut psi.full_total_us,
-            None => continue,
-            Some(other) => {
+            "full" => &mut psi.full_total_us,
+            other => {
                 return Err(FormatError::new(
                     i + 1,
                     format!("unknown pressure line {other:?}"),
                 ));
             }
         };
-        let total = it
-            .find_map(|kv| kv.strip_prefix("total="))
-            .ok_or_else(|| FormatError::new(i + 1, "no total= field"))?;
-        *slot = total
-            .parse()
-            .map_err(|_| FormatError::new(i + 1, format!("bad total {total:?}")))?;
+        let total = loop {
+            match token(rest) {
+                Some((t, r)) => match t.strip_prefix("total=") {
+                    Some(v) => break v,
+                    None => rest = r,
+                },
+                None => return Err(FormatError::new(i + 1, "no total= field")),
+            }
+        };
+        *slot = parse_u64_ascii(total)
+            .ok_or_else(|| FormatError::new(i + 1, format!("bad total {total:?}")))?;
     }
     if !some_seen {
         return Err(FormatError::new(1, "no \"some\" line"));
     }
     Ok(psi)
+}
+
+/// The lines of `s` split at `\n` (memchr), a last empty line included: for parsers that
+/// skip blank lines, the same lines as [`str::lines`] up to `\r`, which they take as
+/// whitespace.
+struct Lines<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.0?;
+        match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(i) => {
+                self.0 = rest.get(i + 1..);
+                rest.get(..i)
+            }
+            None => {
+                self.0 = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+/// The first token of `s` separated by ASCII whitespace, and what follows it (as
+/// `split_ascii_whitespace` splits).
+fn token(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !c.is_ascii_whitespace())?;
+    let len = b
+        .get(start..)?
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(b.len() - start);
+    Some((s.get(start..start + len)?, s.get(start + len..)?))
+}
+
+/// `str::parse::<u64>` without its generic machinery: an optional `+`, then only digits,
+/// no overflow.
+fn parse_u64_ascii(t: &str) -> Option<u64> {
+    let b = t.as_bytes();
+    let digits = b.strip_prefix(b"+").unwrap_or(b);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(v)
+}
+
+/// [`flat_keyed`] without the iterator and the line numbers: calls `each` per valid
+/// `key value` line (the same lines, keys and values) and returns how many lines were
+/// malformed. The collector's hot path (`memory.stat` has about 60 lines).
+pub fn flat_keyed_each(s: &str, mut each: impl FnMut(&str, u64)) -> u64 {
+    let mut bad = 0;
+    for line in Lines(Some(s)) {
+        let Some((key, rest)) = token(line) else {
+            continue;
+        };
+        match token(rest).and_then(|(v, _)| parse_u64_ascii(v)) {
+            Some(v) => each(key, v),
+            None => bad += 1,
+        }
+    }
+    bad
 }
 
 /// One `key value` pair of a flat-keyed file.
@@ -275,7 +353,19 @@ pub struct IoStat {
 /// counters and iocost (`cost.*`) fields are accepted and ignored, as cAdvisor's kubelet
 /// families do not use them.
 pub fn parse_io_stat(s: &str) -> Result<IoStat, FormatError> {
-    let mut out = IoStat::default();
+    let mut devices = Vec::new();
+    let unknown_keys = io_stat_each(s, |l| devices.push(l))?;
+    Ok(IoStat {
+        devices,
+        unknown_keys,
+    })
+}
+
+/// [`parse_io_stat`] without the `Vec`: calls `each` per device line, in file order, and
+/// returns the number of unknown keys. On an error, `each` may have been called for the
+/// lines before it.
+pub fn io_stat_each(s: &str, mut each: impl FnMut(IoStatLine)) -> Result<u64, FormatError> {
+    let mut unknown_keys = 0;
     for (i, line) in s.lines().enumerate() {
         let mut it = line.split_ascii_whitespace();
         let Some(dev) = it.next() else { continue };
@@ -287,13 +377,13 @@ pub fn parse_io_stat(s: &str) -> Result<IoStat, FormatError> {
         };
         for kv in it {
             let Some((k, v)) = kv.split_once('=') else {
-                out.unknown_keys += 1;
+                unknown_keys += 1;
                 continue;
             };
             let Ok(v) = v.parse::<u64>() else {
                 // cost.* values may be fractional; the kubelet families do not use them.
                 if !k.starts_with("cost.") {
-                    out.unknown_keys += 1;
+                    unknown_keys += 1;
                 }
                 continue;
             };
@@ -304,12 +394,12 @@ pub fn parse_io_stat(s: &str) -> Result<IoStat, FormatError> {
                 "wios" => l.wios = v,
                 "dbytes" | "dios" => {}
                 k if k.starts_with("cost.") => {}
-                _ => out.unknown_keys += 1,
+                _ => unknown_keys += 1,
             }
         }
-        out.devices.push(l);
+        each(l);
     }
-    Ok(out)
+    Ok(unknown_keys)
 }
 
 /// One interface line of `/proc/<pid>/net/dev`.
@@ -338,10 +428,11 @@ pub struct InterfaceStats {
 /// Whether cAdvisor ignores an interface: lower-cased name starting with `lo`, `veth`,
 /// `docker` or `nerdctl`.
 pub fn is_ignored_interface(name: &str) -> bool {
-    let l = name.to_ascii_lowercase();
-    ["lo", "veth", "docker", "nerdctl"]
-        .iter()
-        .any(|p| l.starts_with(p))
+    ["lo", "veth", "docker", "nerdctl"].iter().any(|p| {
+        name.as_bytes()
+            .get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+    })
 }
 
 /// Parses `/proc/<pid>/net/dev` as cAdvisor's `scanInterfaceStats` does: two header lines
@@ -353,33 +444,41 @@ pub fn parse_net_dev(s: &str) -> Result<Vec<InterfaceStats>, FormatError> {
         if line.trim().is_empty() {
             continue;
         }
-        let replaced = line.replacen(':', " ", 1);
-        let f: Vec<&str> = replaced.split_ascii_whitespace().collect();
-        if f.len() != 17 {
+        // The first `:` taken as a space: the fields of both sides.
+        let (a, b) = line.split_once(':').unwrap_or((line, ""));
+        let mut f = [""; 17];
+        let mut n = 0;
+        for t in a.split_ascii_whitespace().chain(b.split_ascii_whitespace()) {
+            if let Some(slot) = f.get_mut(n) {
+                *slot = t;
+            }
+            n += 1;
+        }
+        if n != 17 {
             return Err(FormatError::new(
                 i + 1,
-                format!("expected 17 fields, got {}", f.len()),
+                format!("expected 17 fields, got {n}"),
             ));
         }
-        let name = f.first().copied().unwrap_or_default();
+        let name = f[0];
         if is_ignored_interface(name) {
             continue;
         }
-        let n = |idx: usize| -> Result<u64, FormatError> {
+        let num = |idx: usize| -> Result<u64, FormatError> {
             f.get(idx)
                 .and_then(|v| v.parse::<u64>().ok())
                 .ok_or_else(|| FormatError::new(i + 1, format!("bad field {idx} in {line:?}")))
         };
         out.push(InterfaceStats {
             name: name.to_string(),
-            rx_bytes: n(1)?,
-            rx_packets: n(2)?,
-            rx_errors: n(3)?,
-            rx_dropped: n(4)?,
-            tx_bytes: n(9)?,
-            tx_packets: n(10)?,
-            tx_errors: n(11)?,
-            tx_dropped: n(12)?,
+            rx_bytes: num(1)?,
+            rx_packets: num(2)?,
+            rx_errors: num(3)?,
+            rx_dropped: num(4)?,
+            tx_bytes: num(9)?,
+            tx_packets: num(10)?,
+            tx_errors: num(11)?,
+            tx_dropped: num(12)?,
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -725,12 +824,143 @@ mod tests {
         assert_eq!(parse_mountinfo("garbage\n").unwrap_err().line, 1);
     }
 
+    /// The `str`-iterator implementation [`parse_pressure`] replaced, as the oracle.
+    fn parse_pressure_reference(s: &str) -> Result<crate::stats::Psi, FormatError> {
+        let mut psi = crate::stats::Psi::default();
+        let mut some_seen = false;
+        for (i, line) in s.lines().enumerate() {
+            let mut it = line.split_ascii_whitespace();
+            let slot = match it.next() {
+                Some("some") => {
+                    some_seen = true;
+                    &mut psi.some_total_us
+                }
+                Some("full") => &mut psi.full_total_us,
+                None => continue,
+                Some(other) => {
+                    return Err(FormatError::new(
+                        i + 1,
+                        format!("unknown pressure line {other:?}"),
+                    ));
+                }
+            };
+            let total = it
+                .find_map(|kv| kv.strip_prefix("total="))
+                .ok_or_else(|| FormatError::new(i + 1, "no total= field"))?;
+            *slot = total
+                .parse()
+                .map_err(|_| FormatError::new(i + 1, format!("bad total {total:?}")))?;
+        }
+        if !some_seen {
+            return Err(FormatError::new(1, "no \"some\" line"));
+        }
+        Ok(psi)
+    }
+
+    /// The implementation [`parse_net_dev`] replaced (a `String` and a `Vec` per line), as
+    /// the oracle.
+    fn parse_net_dev_reference(s: &str) -> Result<Vec<InterfaceStats>, FormatError> {
+        let mut out = Vec::new();
+        for (i, line) in s.lines().enumerate().skip(2) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let replaced = line.replacen(':', " ", 1);
+            let f: Vec<&str> = replaced.split_ascii_whitespace().collect();
+            if f.len() != 17 {
+                return Err(FormatError::new(
+                    i + 1,
+                    format!("expected 17 fields, got {}", f.len()),
+                ));
+            }
+            let name = f.first().copied().unwrap_or_default();
+            let l = name.to_ascii_lowercase();
+            if ["lo", "veth", "docker", "nerdctl"]
+                .iter()
+                .any(|p| l.starts_with(p))
+            {
+                continue;
+            }
+            let n = |idx: usize| -> Result<u64, FormatError> {
+                f.get(idx)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| FormatError::new(i + 1, format!("bad field {idx} in {line:?}")))
+            };
+            out.push(InterfaceStats {
+                name: name.to_string(),
+                rx_bytes: n(1)?,
+                rx_packets: n(2)?,
+                rx_errors: n(3)?,
+                rx_dropped: n(4)?,
+                tx_bytes: n(9)?,
+                tx_packets: n(10)?,
+                tx_errors: n(11)?,
+                tx_dropped: n(12)?,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
     proptest::proptest! {
+        #[test]
+        fn net_dev_equals_reference(s in "(h\n){0,2}([ ]{0,2}(eth0|LO|Veth1|docker0|cni0|é)(:| :|: ){0,1}( [0-9x]{1,3}){14,18}\n){0,4}") {
+            proptest::prop_assert_eq!(parse_net_dev(&s), parse_net_dev_reference(&s));
+        }
+
+        #[test]
+        fn net_dev_equals_reference_any_text(s in "\\PC{0,200}") {
+            proptest::prop_assert_eq!(parse_net_dev(&s), parse_net_dev_reference(&s));
+        }
+
+        #[test]
+        fn pressure_equals_reference(s in "((some|full|x)( avg10=0\\.[0-9]{2}| total=[+0-9a]{0,21}|\r){0,4}\n?){0,3}") {
+            proptest::prop_assert_eq!(parse_pressure(&s), parse_pressure_reference(&s));
+        }
+
+        #[test]
+        fn pressure_equals_reference_any_text(s in "\\PC{0,100}") {
+            proptest::prop_assert_eq!(parse_pressure(&s), parse_pressure_reference(&s));
+        }
+
+        #[test]
+        fn flat_keyed_each_equals_flat_keyed(s in "([a-z_]{0,6}[ \t\r]{0,2}[+0-9a-x]{0,22}[ \t]{0,2}[0-9]{0,2}\n?){0,12}") {
+            let want: Vec<(String, u64)> = flat_keyed(&s)
+                .filter_map(Result::ok)
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let want_bad = flat_keyed(&s).filter(Result::is_err).count() as u64;
+            let mut got = Vec::new();
+            let bad = flat_keyed_each(&s, |k, v| got.push((k.to_string(), v)));
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(bad, want_bad);
+        }
+
+        #[test]
+        fn flat_keyed_each_equals_flat_keyed_any_text(s in "\\PC{0,200}") {
+            let want: Vec<(String, u64)> = flat_keyed(&s)
+                .filter_map(Result::ok)
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let want_bad = flat_keyed(&s).filter(Result::is_err).count() as u64;
+            let mut got = Vec::new();
+            let bad = flat_keyed_each(&s, |k, v| got.push((k.to_string(), v)));
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(bad, want_bad);
+        }
+
+        #[test]
+        fn u64_like_std(t in "[+-]?[0-9]{0,21}|[+0-9a ]{0,4}") {
+            proptest::prop_assert_eq!(parse_u64_ascii(&t), t.parse::<u64>().ok());
+        }
+
         #[test]
         fn parsers_never_panic(s in "\\PC{0,200}") {
             let _ = parse_u64(&s);
             let _ = parse_cpu_max(&s);
             let _ = flat_keyed(&s).count();
+            let _ = flat_keyed_each(&s, |_, _| {});
+            let _ = parse_pressure(&s);
             let _ = parse_blkio(&s);
             let _ = parse_io_stat(&s);
             let _ = parse_net_dev(&s);

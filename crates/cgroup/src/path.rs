@@ -167,7 +167,27 @@ fn pod_uid(t: &str) -> Option<String> {
 /// assert_eq!(id.pod_uid.as_deref(), Some("6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c"));
 /// ```
 pub fn decode(path: &str) -> CgroupIdentity {
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    // The components, in a stack array for the usual depths (no allocation).
+    let mut stack = [""; 16];
+    let mut n = 0;
+    let mut heap: Vec<&str> = Vec::new();
+    for c in path.split('/').filter(|c| !c.is_empty()) {
+        match stack.get_mut(n) {
+            Some(slot) if heap.is_empty() => *slot = c,
+            _ => {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&stack);
+                }
+                heap.push(c);
+            }
+        }
+        n += 1;
+    }
+    let comps: &[&str] = if heap.is_empty() {
+        stack.get(..n).unwrap_or_default()
+    } else {
+        &heap
+    };
     if comps.is_empty() {
         return CgroupIdentity::plain(CgroupKind::Root);
     }
@@ -260,6 +280,20 @@ mod tests {
         assert_eq!(pod_uid("pod6a0c8b4e_5f3d_4c2a_9b1e_7f8d2c3a4b5"), None);
         assert_eq!(pod_uid("pod6A0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c"), None);
         assert_eq!(pod_uid("notapod"), None);
+    }
+
+    #[test]
+    fn deep_paths_decode_like_short_ones() {
+        let tail = "/kubepods/burstable/pod6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let short = decode(tail);
+        assert_eq!(short.kind, CgroupKind::Container);
+        for depth in [10, 12, 13, 14, 20] {
+            let prefix: String = (0..depth).map(|i| format!("/d{i}")).collect();
+            assert_eq!(decode(&format!("{prefix}{tail}")), short, "{depth}");
+        }
+        let sub = decode(&format!("/a/b/c/d/e/f/g/h/i/j/k/l{tail}/x/y"));
+        assert_eq!(sub.kind, CgroupKind::ContainerSubcgroup);
+        assert_eq!(sub.container_id, short.container_id);
     }
 
     #[test]

@@ -211,8 +211,8 @@ fn read_begun(
         None
     };
     if let Some(pid) = net_pid {
-        let dir = ctx.paths.proc_root.join(format!("{pid}/net"));
-        if let Some(ifaces) = r.parsed(&dir, "dev", parse::parse_net_dev) {
+        let at = At::Pid(ctx.paths.proc_root.as_path(), pid);
+        if let Some(ifaces) = r.parsed(at, "net/dev", parse::parse_net_dev) {
             c.network = ifaces;
         }
     }
@@ -275,8 +275,7 @@ fn is_sandbox(
         return s;
     }
     let Some(pid) = first_pid else { return false };
-    let dir = ctx.paths.proc_root.join(pid.to_string());
-    r.read(dir.as_path(), "comm")
+    r.read(At::Pid(ctx.paths.proc_root.as_path(), pid), "comm")
         .is_some_and(|s| s.trim() == "pause")
 }
 
@@ -684,12 +683,10 @@ fn read_v2(
     });
 
     // Block I/O.
-    if let Some(io) = r.parsed(dir, "io.stat", parse::parse_io_stat) {
-        r.stats.unknown_keys += io.unknown_keys;
-        let devs = io
-            .devices
-            .iter()
-            .map(|l| DiskIo {
+    if let Some(text) = r.read(dir, "io.stat") {
+        let mut devs = Vec::new();
+        let parsed = parse::io_stat_each(text, |l| {
+            devs.push(DiskIo {
                 major: l.major,
                 minor: l.minor,
                 device: String::new(),
@@ -697,9 +694,15 @@ fn read_v2(
                 write_bytes: l.wbytes,
                 reads: l.rios,
                 writes: l.wios,
-            })
-            .collect();
-        finish_disk_io(ctx, r, c, devs);
+            });
+        });
+        match parsed {
+            Ok(unknown) => {
+                r.stats.unknown_keys += unknown;
+                finish_disk_io(ctx, r, c, devs);
+            }
+            Err(_) => r.stats.parse_errors += 1,
+        }
     }
 
     // Pressure stall information, where the kernel has it.

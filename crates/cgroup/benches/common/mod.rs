@@ -56,7 +56,8 @@ fn copy_tree(from: &Path, to: &Path) {
 #[derive(Default)]
 pub struct Lookup {
     pub pods: HashMap<String, (String, String)>,
-    pub containers: HashMap<(String, String), ContainerMeta>,
+    /// Pod UID → container id → metadata (no key built per lookup).
+    pub containers: HashMap<String, HashMap<String, ContainerMeta>>,
 }
 
 impl PodLookup for Lookup {
@@ -69,9 +70,7 @@ impl PodLookup for Lookup {
                 ..ContainerMeta::default()
             });
         }
-        self.containers
-            .get(&(pod_uid.to_string(), container_id.to_string()))
-            .cloned()
+        self.containers.get(pod_uid)?.get(container_id).cloned()
     }
 }
 
@@ -216,8 +215,8 @@ fn generate_in(l: &Layout, dir: &Path, write: bool) -> Lookup {
                 std::fs::create_dir_all(&nd).unwrap();
                 std::fs::copy(&net_dev, nd.join("dev")).unwrap();
             }
-            lookup.containers.insert(
-                (uid.clone(), cid.clone()),
+            lookup.containers.entry(uid.clone()).or_default().insert(
+                cid.clone(),
                 ContainerMeta {
                     namespace: "bench".into(),
                     pod: format!("pod-{p}"),
