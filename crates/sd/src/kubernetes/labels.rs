@@ -24,22 +24,14 @@ pub fn sanitize_label_name(s: &str) -> String {
 /// Appends `s` to `buf` with every code point outside `[a-zA-Z0-9_]` replaced by one `_`
 /// ([`sanitize_label_name`] without the intermediate `String`).
 fn push_sanitized(buf: &mut String, s: &str) {
-    let clean = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    if s.bytes().all(clean) {
-        buf.push_str(s);
-    } else if s.is_ascii() {
-        buf.extend(
-            s.bytes()
-                .map(|b| if clean(b) { char::from(b) } else { '_' }),
-        );
-    } else {
-        buf.extend(s.chars().map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        }));
+    // Runs of allowed characters are copied whole; each other code point becomes one `_`.
+    let mut parts = s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    if let Some(first) = parts.next() {
+        buf.push_str(first);
+    }
+    for part in parts {
+        buf.push('_');
+        buf.push_str(part);
     }
 }
 
@@ -102,6 +94,18 @@ impl Ls {
             value_end: self.buf.len(),
             key,
         });
+    }
+
+    /// Appends every label of `other`, in its order (as if they were set here one by one).
+    pub(crate) fn extend_from(&mut self, other: &Ls) {
+        let base = self.buf.len();
+        self.buf.push_str(&other.buf);
+        self.spans.extend(other.spans.iter().map(|sp| Span {
+            start: sp.start + base,
+            name_end: sp.name_end + base,
+            value_end: sp.value_end + base,
+            key: sp.key,
+        }));
     }
 
     /// Sets `__meta_kubernetes_<suffix>`.
@@ -255,6 +259,17 @@ mod tests {
         ls.clear();
         ls.raw("c", "6");
         assert_eq!(ls.labels().to_string(), r#"{c="6"}"#);
+        // A block appended keeps its order: its later sets win over earlier ones here, and
+        // later sets here win over it.
+        let mut block = Ls::new();
+        block.raw("c", "7");
+        block.raw("d", "8");
+        block.raw("d", "9");
+        ls.extend_from(&block);
+        ls.raw("e", "10");
+        ls.extend_from(&block);
+        ls.raw("c", "11");
+        assert_eq!(ls.labels().to_string(), r#"{c="11", d="9", e="10"}"#);
     }
 
     #[test]
@@ -280,6 +295,21 @@ mod tests {
         let got: Vec<String> = ls.labels().iter().map(|l| l.name.to_string()).collect();
         assert_eq!(got, names);
         assert_eq!(sanitize_label_name("ok_Name1"), "ok_Name1");
+        for raw in [
+            "a.b/é-c",
+            "",
+            "-",
+            "--x--",
+            "é",
+            "ok",
+            "_a_",
+            "x😀y.",
+            "k8s.io/a-b",
+        ] {
+            let mut b = String::from("p");
+            push_sanitized(&mut b, raw);
+            assert_eq!(b, format!("p{}", sanitize_label_name(raw)), "{raw:?}");
+        }
         let mut b = String::new();
         push_sanitized(&mut b, "a.b/é-c");
         assert_eq!(b, "a_b___c");

@@ -1,7 +1,8 @@
 //! Group builders: turn the projections in a scope's stores into Prometheus' target groups,
 //! label for label (see `shared/spec/kubernetes/meta-labels.md`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::TargetGroup;
 use crate::config::Role;
@@ -251,40 +252,63 @@ fn build_service(scope: &Scope, key: &str) -> TargetGroup {
     group(Role::Service, key, &mut g, targets)
 }
 
-/// Pods referenced by a group's addresses, with the endpoint port numbers seen for each.
+/// A pod referenced by a group's addresses: its labels (built once per group, copied into each
+/// of its targets) and the endpoint port numbers seen for it.
+struct SeenPod {
+    pod: Arc<PodObj>,
+    labels: Ls,
+    ports: HashSet<i32>,
+}
+
+/// Pods referenced by a group's addresses, in order of first reference.
 #[derive(Default)]
 struct SeenPods {
-    order: Vec<(String, std::sync::Arc<PodObj>, HashSet<i32>)>,
+    order: Vec<SeenPod>,
+    index: HashMap<String, usize>,
+    /// Scratch for `namespace/name` keys.
+    key: String,
 }
 
 impl SeenPods {
-    fn record(&mut self, key: String, pod: &std::sync::Arc<PodObj>, port: Option<i32>) {
-        let idx = match self.order.iter().position(|(k, _, _)| *k == key) {
-            Some(i) => i,
+    /// The pod `namespace/name` (from the group's cache, else from the store), recording it.
+    fn lookup(&mut self, scope: &Scope, namespace: &str, name: &str) -> Option<&mut SeenPod> {
+        self.key.clear();
+        self.key.push_str(namespace);
+        self.key.push('/');
+        self.key.push_str(name);
+        let idx = match self.index.get(self.key.as_str()) {
+            Some(&i) => i,
             None => {
-                self.order.push((key, pod.clone(), HashSet::new()));
+                let pod = scope.pods.as_ref().and_then(|i| i.get(&self.key))?;
+                let mut labels = Ls::new();
+                pod_labels(scope, &pod, &mut labels);
+                self.order.push(SeenPod {
+                    pod,
+                    labels,
+                    ports: HashSet::new(),
+                });
+                self.index.insert(self.key.clone(), self.order.len() - 1);
                 self.order.len() - 1
             }
         };
-        if let (Some(p), Some(entry)) = (port, self.order.get_mut(idx)) {
-            entry.2.insert(p);
-        }
+        self.order.get_mut(idx)
     }
 
     /// Appends the extra targets for container ports no endpoint port covered (`t` is scratch).
-    fn extra_targets(&self, scope: &Scope, t: &mut Ls, out: &mut Vec<Labels>) {
-        for (_, pod, seen) in &self.order {
+    fn extra_targets(&self, t: &mut Ls, out: &mut Vec<Labels>) {
+        for seen in &self.order {
+            let pod = &seen.pod;
             if pod.pod_ip.is_empty() {
                 continue;
             }
             for c in pod.containers.iter() {
                 for p in c.ports.iter() {
-                    if seen.contains(&p.number) {
+                    if seen.ports.contains(&p.number) {
                         continue;
                     }
                     t.clear();
                     t.address(&pod.pod_ip, p.number);
-                    pod_labels(scope, pod, t);
+                    t.extend_from(&seen.labels);
                     container_labels(c, &p.name, p.number, &p.protocol, t);
                     out.push(t.labels());
                 }
@@ -314,11 +338,11 @@ fn pod_target_labels(
     let Some(tr) = target.filter(|tr| &*tr.kind == "Pod") else {
         return;
     };
-    let key = format!("{}/{}", tr.namespace, tr.name);
-    let Some(pod) = scope.pods.as_ref().and_then(|i| i.get(&key)) else {
+    let Some(seen) = seen.lookup(scope, &tr.namespace, &tr.name) else {
         return;
     };
-    pod_labels(scope, &pod, t);
+    t.extend_from(&seen.labels);
+    let pod = &seen.pod;
     if let Some(port) = port {
         let mut matched: Option<(&ContainerObj, &super::objects::PortObj)> = None;
         for c in pod.containers.iter() {
@@ -330,8 +354,8 @@ fn pod_target_labels(
             let proto = endpoint_protocol.unwrap_or(&p.protocol);
             container_labels(c, &p.name, p.number, proto, t);
         }
+        seen.ports.insert(port);
     }
-    seen.record(key, &pod, port);
 }
 
 fn build_endpoints(scope: &Scope, key: &str) -> TargetGroup {
@@ -390,7 +414,7 @@ fn build_endpoints(scope: &Scope, key: &str) -> TargetGroup {
             }
         }
     }
-    seen.extra_targets(scope, &mut t, &mut targets);
+    seen.extra_targets(&mut t, &mut targets);
     group(Role::Endpoints, key, &mut g, targets)
 }
 
@@ -490,7 +514,7 @@ fn build_slice(scope: &Scope, key: &str) -> TargetGroup {
             }
         }
     }
-    seen.extra_targets(scope, &mut t, &mut targets);
+    seen.extra_targets(&mut t, &mut targets);
     group(Role::EndpointSlice, key, &mut g, targets)
 }
 
