@@ -6,9 +6,15 @@
 //! object change on the API server to the updated group in the manager's snapshot.
 //!
 //! Run: `cargo bench -p scrapeline-sd --bench discovery` (plain binary, `harness = false`).
+//! `DISCOVERY_BENCH_RUNS=n` repeats the five-role measurement; `DISCOVERY_BENCH_FIVE_ONLY=1`
+//! runs only that (for profiling).
+
+// `discovery_system_alloc` is set by hand (`cargo rustc ... -- --cfg discovery_system_alloc`).
+#![allow(unexpected_cfgs)]
 
 use std::alloc::System;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,9 +22,14 @@ use scrapeline_sd::kubernetes::lite::PodLite;
 use scrapeline_sd::kubernetes::objects::PodObj;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
-/// Counts heap bytes so the stores' real sizes can be measured (not estimated).
-#[global_allocator]
+/// Counts heap bytes so the stores' real sizes can be measured (not estimated). A build with
+/// `--cfg discovery_system_alloc` (see BENCHMARKS.md) leaves it out to time discovery without the
+/// counting's overhead; memory figures are then not measured.
+#[cfg_attr(not(discovery_system_alloc), global_allocator)]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Whether [`GLOBAL`] is the global allocator (memory figures are measured).
+const COUNTING: bool = cfg!(not(discovery_system_alloc));
 
 /// Runs `build` and returns its result and the heap bytes still held afterwards.
 fn held<T>(build: impl FnOnce() -> T) -> (T, usize) {
@@ -220,6 +231,26 @@ fn rss_bytes() -> usize {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// CPU time of the whole process so far (user + system, all threads: discovery and the API
+/// server double together), from `/proc/self/stat`, in 10 ms ticks. On a shared machine this
+/// moves less than wall time when other processes compete for the cores.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based, whole line).
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 fn job(server: &ApiServer, role: &str) -> SdConfigs {
     let cfg: KubernetesSdConfig =
         serde_json::from_value(json!({"role": role, "api_server": server.url()})).expect("config");
@@ -240,6 +271,52 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
     let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
     v.get(idx).copied().unwrap_or_default()
+}
+
+/// All five roles in one manager: time to the first complete set.
+async fn five_roles(server: &ApiServer) {
+    let all = Manager::new(options());
+    let c0 = cpu_time();
+    let t0 = Instant::now();
+    all.set_config(vec![
+        ("pods".into(), job(server, "pod")),
+        ("services".into(), job(server, "service")),
+        ("endpoints".into(), job(server, "endpoints")),
+        ("endpointslices".into(), job(server, "endpointslice")),
+        ("nodes".into(), job(server, "node")),
+    ]);
+    all.wait_synced().await;
+    let first_all = t0.elapsed();
+    let cpu = cpu_time().saturating_sub(c0);
+    let snap = all.snapshot();
+    let targets: usize = snap.values().flatten().map(|g| g.targets.len()).sum();
+    // A digest of every group (source, group labels, target labels, per job in name order), to
+    // check that two builds discover exactly the same thing.
+    let mut digest = std::hash::DefaultHasher::new();
+    let mut jobs: Vec<_> = snap.iter().collect();
+    jobs.sort_by(|a, b| a.0.cmp(b.0));
+    for (job, groups) in jobs {
+        job.hash(&mut digest);
+        for g in groups {
+            g.source.hash(&mut digest);
+            g.labels.stable_hash().hash(&mut digest);
+            for t in &g.targets {
+                t.stable_hash().hash(&mut digest);
+            }
+        }
+    }
+    let usage_all = all.kube_usage();
+    println!(
+        "five roles: first complete set {:.0} ms (process CPU {:.0} ms); {} targets; {} watches; {} objects; projections {} bytes total; digest {:016x}",
+        first_all.as_secs_f64() * 1e3,
+        cpu.as_secs_f64() * 1e3,
+        targets,
+        usage_all.watches,
+        usage_all.objects,
+        usage_all.heap_bytes,
+        digest.finish()
+    );
+    drop(all);
 }
 
 async fn run() {
@@ -268,16 +345,38 @@ async fn run() {
         pod_json_bytes / PODS
     );
 
-    memory_per_pod();
+    // `DISCOVERY_BENCH_FIVE_ONLY=1`: only the five-role measurement (for profiling it).
+    let five_only = std::env::var_os("DISCOVERY_BENCH_FIVE_ONLY").is_some();
+    let runs: usize = std::env::var("DISCOVERY_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    if five_only {
+        for _ in 0..runs {
+            five_roles(&server).await;
+        }
+        return;
+    }
+
+    if COUNTING {
+        memory_per_pod();
+    } else {
+        println!(
+            "counting allocator left out (--cfg discovery_system_alloc): memory figures not measured"
+        );
+    }
 
     // 1. Pod role alone: time to the first complete set, memory per pod.
     let rss0 = rss_bytes();
     let region = Region::new(GLOBAL);
     let pods = Manager::new(options());
+    let c0 = cpu_time();
     let t0 = Instant::now();
     pods.set_config(vec![("pods".into(), job(&server, "pod"))]);
     pods.wait_synced().await;
     let first_pods = t0.elapsed();
+    let cpu_pods = cpu_time().saturating_sub(c0);
     let rss1 = rss_bytes();
     let c = region.change();
     let manager_heap = (c.bytes_allocated as isize - c.bytes_deallocated as isize
@@ -286,41 +385,34 @@ async fn run() {
     let usage = pods.kube_usage();
     let n_groups = pods.snapshot()["pods"].len();
     assert_eq!(n_groups, PODS, "every pod discovered");
-    println!(
-        "pod role: first complete set {:.0} ms; {} objects in {} watch; projections {} bytes/pod (estimate); \
-         whole discovery heap {} bytes/pod (store + target groups + snapshot, counted); RSS delta {} bytes/pod",
-        first_pods.as_secs_f64() * 1e3,
-        usage.objects,
-        usage.watches,
-        usage.heap_bytes / PODS,
-        manager_heap / PODS,
-        rss1.saturating_sub(rss0) / PODS
-    );
+    if COUNTING {
+        println!(
+            "pod role: first complete set {:.0} ms (process CPU {:.0} ms); {} objects in {} watch; projections {} bytes/pod (estimate); \
+             whole discovery heap {} bytes/pod (store + target groups + snapshot, counted); RSS delta {} bytes/pod",
+            first_pods.as_secs_f64() * 1e3,
+            cpu_pods.as_secs_f64() * 1e3,
+            usage.objects,
+            usage.watches,
+            usage.heap_bytes / PODS,
+            manager_heap / PODS,
+            rss1.saturating_sub(rss0) / PODS
+        );
+    } else {
+        println!(
+            "pod role: first complete set {:.0} ms (process CPU {:.0} ms); {} objects in {} watch; projections {} bytes/pod (estimate); RSS delta {} bytes/pod",
+            first_pods.as_secs_f64() * 1e3,
+            cpu_pods.as_secs_f64() * 1e3,
+            usage.objects,
+            usage.watches,
+            usage.heap_bytes / PODS,
+            rss1.saturating_sub(rss0) / PODS
+        );
+    }
 
     // 2. All five roles in one manager.
-    let all = Manager::new(options());
-    let t0 = Instant::now();
-    all.set_config(vec![
-        ("pods".into(), job(&server, "pod")),
-        ("services".into(), job(&server, "service")),
-        ("endpoints".into(), job(&server, "endpoints")),
-        ("endpointslices".into(), job(&server, "endpointslice")),
-        ("nodes".into(), job(&server, "node")),
-    ]);
-    all.wait_synced().await;
-    let first_all = t0.elapsed();
-    let snap = all.snapshot();
-    let targets: usize = snap.values().flatten().map(|g| g.targets.len()).sum();
-    let usage_all = all.kube_usage();
-    println!(
-        "five roles: first complete set {:.0} ms; {} targets; {} watches; {} objects; projections {} bytes total",
-        first_all.as_secs_f64() * 1e3,
-        targets,
-        usage_all.watches,
-        usage_all.objects,
-        usage_all.heap_bytes
-    );
-    drop(all);
+    for _ in 0..runs {
+        five_roles(&server).await;
+    }
 
     // 3. Change-to-group latency: relabel one pod, wait for the snapshot to show it.
     let mut rx = pods.subscribe();
