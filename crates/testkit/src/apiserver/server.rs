@@ -16,7 +16,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::selector::{FieldSelector, LabelSelector};
-use super::{Fault, Obj, RESOURCE_TYPES, RequestRecord, ResourceType, State, StoredEvent};
+use super::{
+    Fault, Obj, ObjectKey, RESOURCE_TYPES, RequestRecord, ResourceType, State, StoredEvent,
+};
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -297,6 +299,22 @@ impl Filter {
             && self.lsel.matches(&obj.value)
             && self.fsel.matches(&obj.value)
     }
+
+    /// The stored objects this filter selects, in key order: only the filter's resource (and
+    /// namespace) range of the store is visited.
+    fn select<'a>(
+        &'a self,
+        objects: &'a BTreeMap<ObjectKey, Arc<Obj>>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Obj>)> + 'a {
+        let plural = self.res.plural;
+        let ns = self.namespace.clone().unwrap_or_default();
+        objects
+            .range((plural, ns, String::new())..)
+            .take_while(move |((r, n, _), _)| {
+                *r == plural && self.namespace.as_deref().is_none_or(|want| want == n)
+            })
+            .filter(|((_, ns, _), v)| self.matches(ns, v))
+    }
 }
 
 fn list_response(
@@ -332,10 +350,8 @@ fn list_response(
             (rv, items, (id, off))
         }
         None => {
-            let items: Vec<Arc<Obj>> = inner
-                .objects
-                .iter()
-                .filter(|((r, ns, _), v)| *r == filter.res.plural && filter.matches(ns, v))
+            let items: Vec<Arc<Obj>> = filter
+                .select(&inner.objects)
                 .map(|(_, v)| v.clone())
                 .collect();
             let id = inner.next_snapshot;
@@ -492,20 +508,18 @@ fn watch_response(
             return gone_watch();
         }
         let initial: Vec<Bytes> = if from.is_none() || send_initial {
-            inner
-                .objects
-                .iter()
-                .filter(|((r, ns, _), v)| *r == filter.res.plural && filter.matches(ns, v))
+            filter
+                .select(&inner.objects)
                 .map(|(_, v)| event_line("ADDED", v))
                 .collect()
         } else {
             Vec::new()
         };
         let replay: Vec<Bytes> = match from {
+            // History is in resourceVersion order: skip what the watcher has seen.
             Some(from) if !send_initial => inner
                 .history
-                .iter()
-                .filter(|e| e.rv > from)
+                .range(inner.history.partition_point(|e| e.rv <= from)..)
                 .filter_map(|e| translate(&filter, e))
                 .collect(),
             _ => Vec::new(),
