@@ -267,6 +267,8 @@ struct SeenPods {
     index: HashMap<String, usize>,
     /// Scratch for `namespace/name` keys.
     key: String,
+    /// Scratch the pod labels are built in (then copied out at their exact size).
+    scratch: Ls,
 }
 
 impl SeenPods {
@@ -280,11 +282,11 @@ impl SeenPods {
             Some(&i) => i,
             None => {
                 let pod = scope.pods.as_ref().and_then(|i| i.get(&self.key))?;
-                let mut labels = Ls::new();
-                pod_labels(scope, &pod, &mut labels);
+                self.scratch.clear();
+                pod_labels(scope, &pod, &mut self.scratch);
                 self.order.push(SeenPod {
                     pod,
-                    labels,
+                    labels: self.scratch.clone(),
                     ports: HashSet::new(),
                 });
                 self.index.insert(self.key.clone(), self.order.len() - 1);
