@@ -15,15 +15,15 @@ use std::alloc::System;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use common::{APPS_PER_POD, NOW_MS, PODS, generate, thread_cpu_ns, v1_layout, v2_layout};
+use common::{APPS_PER_POD, Lookup, NOW_MS, PODS, generate, thread_cpu_ns, v1_layout, v2_layout};
 use criterion::{Criterion, criterion_group, criterion_main};
-use scrapeline_cgroup::{Collection, Collector, CollectorConfig};
+use scrapeline_cgroup::{Collection, Collector, CollectorConfig, PodLookup};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-fn report_allocations(label: &str, collector: &Collector) {
+fn report_allocations(label: &str, collector: &Collector, lookup: &Lookup) {
     let mut text = String::with_capacity(8 << 20);
     // Warm up (first-touch allocations of the allocator itself).
     let c = collector.collect(NOW_MS);
@@ -46,6 +46,22 @@ fn report_allocations(label: &str, collector: &Collector) {
         black_box(&text);
     }
     let growth = region.change();
+    // Into a reused Collection (`collect_into`): the steady state of a scrape loop.
+    let mut reused = collector.collect(NOW_MS);
+    collector.collect_into(NOW_MS, &mut reused);
+    let region = Region::new(GLOBAL);
+    collector.collect_into(NOW_MS, &mut reused);
+    let into = region.change();
+    assert_eq!(reused, collector.collect(NOW_MS));
+    // What the bench's own PodLookup allocates per collection (its metadata clones).
+    let region = Region::new(GLOBAL);
+    for c in &reused.containers {
+        if let Some(uid) = c.identity.pod_uid.as_deref() {
+            let cid = c.identity.container_id.as_deref().unwrap_or_default();
+            black_box(lookup.lookup(uid, cid));
+        }
+    }
+    let by_lookup = region.change();
     let cpu0 = thread_cpu_ns();
     for _ in 0..50 {
         black_box(collector.collect(NOW_MS));
@@ -71,6 +87,11 @@ fn report_allocations(label: &str, collector: &Collector) {
         both.bytes_allocated,
         growth.bytes_allocated as i64 - growth.bytes_deallocated as i64,
     );
+    eprintln!(
+        "{label}: collect_into a reused Collection: {} allocations / {} bytes, of which the \
+         bench's PodLookup (metadata clones): {} allocations / {} bytes",
+        into.allocations, into.bytes_allocated, by_lookup.allocations, by_lookup.bytes_allocated,
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -78,13 +99,17 @@ fn bench(c: &mut Criterion) {
         let tmp = tempfile::tempdir().unwrap();
         let lookup = Arc::new(generate(&layout, tmp.path()));
         // Variants: the default configuration; files kept open between collections
-        // (`open_files`); on v2 also without the pressure files (the work of the collector
-        // before `container_pressure_*` existed).
+        // (`open_files` = 100,000, both capped by RLIMIT_NOFILE); none kept (`open_files` =
+        // 0: open + read + close per file); on v2 also without the pressure files (the work
+        // of the collector before `container_pressure_*` existed).
         let mut variants: Vec<(String, CollectorConfig)> = Vec::new();
         variants.push((label.to_string(), CollectorConfig::with_rootfs(tmp.path())));
         let mut kept = CollectorConfig::with_rootfs(tmp.path());
         kept.open_files = 100_000;
         variants.push((format!("{label}_open_files"), kept));
+        let mut unkept = CollectorConfig::with_rootfs(tmp.path());
+        unkept.open_files = 0;
+        variants.push((format!("{label}_open_files_0"), unkept));
         if layout.v2 {
             let mut no_psi = CollectorConfig::with_rootfs(tmp.path());
             no_psi.pressure = false;
@@ -100,7 +125,7 @@ fn bench(c: &mut Criterion) {
                 (1 + 1 + 2 + PODS * (2 + APPS_PER_POD)) as u64
             );
             assert_eq!(probe.stats.parse_errors + probe.stats.files_unreadable, 0);
-            report_allocations(&name, &collector);
+            report_allocations(&name, &collector, &lookup);
 
             c.bench_function(&format!("collect_1000_containers_{name}"), |b| {
                 b.iter(|| black_box(collector.collect(NOW_MS)))

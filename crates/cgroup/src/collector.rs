@@ -15,9 +15,9 @@ use crate::machine;
 use crate::meta::PodLookup;
 use crate::oom::OomCounts;
 use crate::parse::{self, MountInfo};
-use crate::path::{CgroupIdentity, CgroupKind, decode};
+use crate::path::{CgroupKind, decode, kind_of};
 use crate::read::{CTRL, Cached, Ctx, SPEC_TTL_MS, read_cgroup};
-use crate::stats::{CollectStats, Collection, MachineInfo};
+use crate::stats::{CollectStats, Collection, ContainerStats, MachineInfo};
 
 /// Where the collector reads from and which cgroups it reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,9 +94,22 @@ pub struct Collector {
     open_files: usize,
     stat_dirs: Vec<PathBuf>,
     ctrl: [Option<usize>; 5],
-    /// What the last collection kept of each cgroup (creation time, limits, open files),
-    /// sorted by cgroup path.
-    cache: Mutex<Vec<(String, Cached, OpenFiles)>>,
+    /// What the last collection kept, and buffers reused by the next one.
+    state: Mutex<State>,
+}
+
+/// What one collection leaves to the next.
+#[derive(Default)]
+struct State {
+    /// Per cgroup (sorted by path): creation time, limits, kept-open files.
+    cache: Vec<(String, Cached, OpenFiles)>,
+    /// An empty vector with capacity, to build the next cache in.
+    spare_cache: Vec<(String, Cached, OpenFiles)>,
+    /// An empty vector with capacity, for the next collection's containers.
+    spare_containers: Vec<ContainerStats>,
+    /// The listing: paths found, one after the other, and (start, end, bases) of each.
+    arena: String,
+    found: Vec<(usize, usize, u8)>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -156,7 +169,7 @@ impl Collector {
             open_files: config.open_files,
             stat_dirs,
             ctrl,
-            cache: Mutex::new(Vec::new()),
+            state: Mutex::new(State::default()),
         })
     }
 
@@ -212,45 +225,68 @@ impl Collector {
     /// the boot-time floor of start times. Never fails: what cannot be read is skipped and
     /// counted in [`Collection::stats`].
     pub fn collect(&self, now_ms: i64) -> Collection {
+        let mut out = Collection::default();
+        self.collect_into(now_ms, &mut out);
+        out
+    }
+
+    /// [`Collector::collect`] into `out`, reusing what it holds: the entry of a cgroup
+    /// that `out` already has (from the previous collection) keeps its strings and
+    /// vectors, so that a steady-state collection allocates almost nothing. The result is
+    /// the same as `collect(now_ms)`'s. (The strings a [`PodLookup`] returns are still
+    /// allocated by the lookup.)
+    pub fn collect_into(&self, now_ms: i64, out: &mut Collection) {
+        let mut st = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let st = &mut *st;
         let mut reader = Reader::new();
         reader.set_bases(&self.stat_dirs);
-        let mut machine = self.machine.clone();
+        out.machine.clone_from(&self.machine);
         machine::refresh(
-            &mut machine,
+            &mut out.machine,
             &self.paths,
             &mut reader,
             now_ms.div_euclid(1000),
         );
         let devices = machine::device_names(&self.paths, &self.mounts, &mut reader);
-        let cgroups = self.list(&mut reader.stats);
+        self.list(&mut reader.stats, &mut st.arena, &mut st.found);
         let ctx = Ctx {
             layout: &self.layout,
             stat_dirs: &self.stat_dirs,
             ctrl: &self.ctrl,
             paths: &self.paths,
-            machine: &machine,
+            machine: &out.machine,
             devices: &devices,
             lookup: self.lookup.as_deref(),
             pressure: self.pressure,
         };
-        let mut containers = Vec::with_capacity(cgroups.len());
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let held: usize = cache.iter().map(|(_, _, f)| f.len()).sum();
+        let held: usize = st.cache.iter().map(|(_, _, f)| f.len()).sum();
         let mut budget = self
             .open_files
             .min(crate::limits::fd_budget())
             .saturating_sub(held);
-        // Both sorted by path: walk them together. Entries of cgroups that are gone are
-        // dropped (their kept files closed).
-        let mut old = std::mem::take(&mut *cache).into_iter().peekable();
-        let mut kept_cache = Vec::with_capacity(cgroups.len());
-        for (id, identity, present) in cgroups {
-            while old.next_if(|(k, _, _)| k.as_str() < id.as_str()).is_some() {}
-            let prev = old.next_if(|(k, _, _)| *k == id);
-            let (key, cached, files) = match prev {
+        // The listing, the previous containers and the cache are all sorted by path: walk
+        // them together. Entries of cgroups that are gone are dropped (their kept files
+        // closed).
+        let mut containers = std::mem::take(&mut st.spare_containers);
+        containers.reserve(st.found.len());
+        let mut old_containers = std::mem::take(&mut out.containers);
+        let mut prev_stats = old_containers.drain(..).peekable();
+        let mut cache = std::mem::take(&mut st.spare_cache);
+        cache.reserve(st.found.len());
+        let mut old_cache = std::mem::take(&mut st.cache);
+        let mut prev_cache = old_cache.drain(..).peekable();
+        for &(start, end, present) in &st.found {
+            let path = st.arena.get(start..end).unwrap_or_default();
+            while prev_stats.next_if(|c| c.id.as_str() < path).is_some() {}
+            let shell = match prev_stats.next_if(|c| c.id == path) {
+                Some(c) => c,
+                None => ContainerStats::new(path.to_string(), decode(path)),
+            };
+            while prev_cache.next_if(|(k, _, _)| k.as_str() < path).is_some() {}
+            let (key, cached, files) = match prev_cache.next_if(|(k, _, _)| k == path) {
                 Some((key, slot, mut files)) => {
                     // Missing files are looked up again with the limits (every 5 s).
                     if !(0..SPEC_TTL_MS).contains(&now_ms.saturating_sub(slot.spec_read_ms)) {
@@ -263,8 +299,7 @@ impl Collector {
             let (read, kept, left) = read_cgroup(
                 &ctx,
                 &mut reader,
-                id,
-                identity,
+                shell,
                 present,
                 cached,
                 files,
@@ -275,7 +310,7 @@ impl Collector {
             match read {
                 Some((c, keep)) => {
                     let key = key.unwrap_or_else(|| c.id.clone());
-                    kept_cache.push((key, keep, kept));
+                    cache.push((key, keep, kept));
                     containers.push(c);
                 }
                 None => {
@@ -285,9 +320,11 @@ impl Collector {
                 }
             }
         }
-        drop(old);
-        *cache = kept_cache;
-        drop(cache);
+        drop(prev_stats);
+        drop(prev_cache);
+        st.spare_containers = old_containers;
+        st.spare_cache = old_cache;
+        st.cache = cache;
         if let Some(oom) = &self.oom {
             for c in &mut containers {
                 c.oom_events = Some(oom.oom_events(&c.id));
@@ -295,12 +332,9 @@ impl Collector {
         }
         let mut stats = reader.stats;
         stats.cgroups = containers.len() as u64;
-        Collection {
-            timestamp_ms: now_ms,
-            machine,
-            containers,
-            stats,
-        }
+        out.timestamp_ms = now_ms;
+        out.containers = containers;
+        out.stats = stats;
     }
 
     /// [`Collector::collect`] at the current wall-clock time.
@@ -318,34 +352,43 @@ impl Collector {
     /// scopes are not containers and are left out.
     /// Each comes with the set of bases (the hierarchy directories read) it was found in, one bit
     /// per base.
-    fn list(&self, stats: &mut CollectStats) -> Vec<(String, CgroupIdentity, u8)> {
-        let mut found: Found = vec![("/".to_string(), decode("/"), 0)];
+    fn list(&self, stats: &mut CollectStats, arena: &mut String, found: &mut Found) {
+        arena.clear();
+        found.clear();
+        arena.push('/');
+        found.push((0, 1, 0));
         let mut any_base = false;
         let mut rel = String::new();
+        let mut root = String::new();
+        let mut l = Listing {
+            arena,
+            found,
+            stats,
+        };
         for (bi, base) in self.stat_dirs.iter().enumerate().take(MAX_DIRS) {
             let bit = 1u8 << bi;
             match std::fs::metadata(base) {
                 Ok(m) if m.is_dir() => {
                     any_base = true;
-                    if let Some((_, _, mask)) = found.first_mut() {
+                    if let Some((_, _, mask)) = l.found.first_mut() {
                         *mask |= bit;
                     }
                 }
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(_) => {
-                    stats.list_failed = true;
+                    l.stats.list_failed = true;
                     continue;
                 }
             }
             let base_fd = open_listable(None, base.as_path());
-            for root in &self.roots {
-                let root = normalize(root);
+            for r in &self.roots {
+                normalize(r, &mut root);
                 rel.clear();
                 if root == "/" {
                     match &base_fd {
-                        Ok(fd) => walk(fd, &mut rel, bit, &mut found, stats),
-                        Err(e) => count_unlistable(*e, stats),
+                        Ok(fd) => walk(fd, &mut rel, bit, &mut l),
+                        Err(e) => count_unlistable(*e, l.stats),
                     }
                     continue;
                 }
@@ -358,55 +401,70 @@ impl Collector {
                 if matches!(dir, Err(Errno::NOENT | Errno::NOTDIR)) {
                     continue;
                 }
-                let identity = decode(&root);
-                let leaf = is_leaf(&identity);
-                if identity.kind == CgroupKind::Conmon {
+                let kind = kind_of(&root);
+                if kind == CgroupKind::Conmon {
                     continue;
                 }
-                found.push((root.clone(), identity, bit));
-                if !leaf {
+                l.push(&root, bit);
+                if !is_leaf(kind) {
                     rel.push_str(&root);
                     match &dir {
-                        Ok(fd) => walk(fd, &mut rel, bit, &mut found, stats),
-                        Err(e) => count_unlistable(*e, stats),
+                        Ok(fd) => walk(fd, &mut rel, bit, &mut l),
+                        Err(e) => count_unlistable(*e, l.stats),
                     }
                 }
             }
         }
         if !any_base {
-            stats.list_failed = true;
+            l.stats.list_failed = true;
         }
         // Sorted by path; a cgroup found in several hierarchies once, with all their bits.
-        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let Listing { arena, found, .. } = l;
+        let text = arena.as_str();
+        let path = |&(a, b, _): &(usize, usize, u8)| text.get(a..b).unwrap_or_default();
+        found.sort_by(|a, b| path(a).cmp(path(b)));
         found.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
+            let same = path(later) == path(kept);
             if same {
                 kept.2 |= later.2;
             }
             same
         });
-        found
     }
 }
 
-/// Cgroups found by the listing: path, identity and the bases they are in (one bit per
-/// base).
-type Found = Vec<(String, CgroupIdentity, u8)>;
+/// Cgroups found by the listing: (start, end) of the path in the arena and the bases it
+/// is in (one bit per base).
+type Found = Vec<(usize, usize, u8)>;
 
-fn normalize(root: &str) -> String {
+/// Where [`walk`] puts what it finds.
+struct Listing<'a> {
+    arena: &'a mut String,
+    found: &'a mut Found,
+    stats: &'a mut CollectStats,
+}
+
+impl Listing<'_> {
+    fn push(&mut self, path: &str, bit: u8) {
+        let start = self.arena.len();
+        self.arena.push_str(path);
+        self.found.push((start, self.arena.len(), bit));
+    }
+}
+
+/// `root` with one leading `/` and none trailing (`/` for the hierarchy root), into `out`.
+fn normalize(root: &str, out: &mut String) {
+    out.clear();
     let t = root.trim_end_matches('/');
-    if t.is_empty() {
-        "/".to_string()
-    } else if t.starts_with('/') {
-        t.to_string()
-    } else {
-        format!("/{t}")
+    if !t.starts_with('/') {
+        out.push('/');
     }
+    out.push_str(t);
 }
 
-fn is_leaf(id: &CgroupIdentity) -> bool {
+fn is_leaf(kind: CgroupKind) -> bool {
     matches!(
-        id.kind,
+        kind,
         CgroupKind::Container | CgroupKind::Conmon | CgroupKind::ContainerSubcgroup
     )
 }
@@ -430,14 +488,14 @@ fn count_unlistable(e: Errno, stats: &mut CollectStats) {
 }
 
 /// Lists the directory `dir` (the cgroup `rel`) recursively into `found`, with
-/// `getdents64` into a stack buffer and `openat` relative to the parent: no allocation but
-/// the paths found.
-fn walk(dir: &OwnedFd, rel: &mut String, bit: u8, found: &mut Found, stats: &mut CollectStats) {
+/// `getdents64` into a stack buffer and `openat` relative to the parent; the paths go
+/// into one reused arena, so a steady-state listing allocates nothing.
+fn walk(dir: &OwnedFd, rel: &mut String, bit: u8, l: &mut Listing<'_>) {
     let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
     let mut entries = RawDir::new(dir, &mut buf);
     while let Some(e) = entries.next() {
         let Ok(e) = e else {
-            stats.files_unreadable += 1;
+            l.stats.files_unreadable += 1;
             break;
         };
         let name = e.file_name().to_bytes();
@@ -460,14 +518,13 @@ fn walk(dir: &OwnedFd, rel: &mut String, bit: u8, found: &mut Found, stats: &mut
         let len = rel.len();
         rel.push('/');
         rel.push_str(name);
-        let identity = decode(rel);
-        if identity.kind != CgroupKind::Conmon {
-            let leaf = is_leaf(&identity);
-            found.push((rel.clone(), identity, bit));
-            if !leaf {
+        let kind = kind_of(rel);
+        if kind != CgroupKind::Conmon {
+            l.push(rel, bit);
+            if !is_leaf(kind) {
                 match open_listable(Some(dir), name) {
-                    Ok(child) => walk(&child, rel, bit, found, stats),
-                    Err(e) => count_unlistable(e, stats),
+                    Ok(child) => walk(&child, rel, bit, l),
+                    Err(e) => count_unlistable(e, l.stats),
                 }
             }
         }

@@ -176,6 +176,11 @@ pub struct Reader {
     /// The cgroup being read (its path below each base) and its directories.
     cg_rel: String,
     cg_dirs: [CgDir; MAX_DIRS],
+    /// Scratch for the block-device lines of one cgroup.
+    pub(crate) io_lines: Vec<crate::parse::IoStatLine>,
+    /// Vectors of earlier entries, whose strings the next ones reuse.
+    disk_io_pool: Vec<crate::stats::DiskIo>,
+    net_pool: Vec<crate::parse::InterfaceStats>,
 }
 
 /// Files of one cgroup kept open between collections: (hierarchy index, file name, fd),
@@ -222,6 +227,41 @@ impl Reader {
         }
         if !name.is_empty() {
             self.path.push(name);
+        }
+    }
+
+    /// Takes an entry's block devices as the pool [`Reader::take_disk_io_pool`] rebuilds
+    /// from (keeping the larger of it and the current pool), leaving `v` empty.
+    pub(crate) fn pool_disk_io(&mut self, v: &mut Vec<crate::stats::DiskIo>) {
+        let old = std::mem::take(v);
+        if old.capacity() >= self.disk_io_pool.capacity() {
+            self.disk_io_pool = old;
+        }
+    }
+
+    /// The pooled block-device vector, to rebuild an entry's devices in.
+    pub(crate) fn take_disk_io_pool(&mut self) -> Vec<crate::stats::DiskIo> {
+        std::mem::take(&mut self.disk_io_pool)
+    }
+
+    /// Takes an entry's interfaces to rebuild them in place (or the pooled vector when
+    /// the entry had none), leaving `v` empty.
+    pub(crate) fn take_pool(
+        &mut self,
+        v: &mut Vec<crate::parse::InterfaceStats>,
+    ) -> Vec<crate::parse::InterfaceStats> {
+        let old = std::mem::take(v);
+        if old.capacity() == 0 {
+            std::mem::take(&mut self.net_pool)
+        } else {
+            old
+        }
+    }
+
+    /// Gives back an interface vector that was not used, for a later entry.
+    pub(crate) fn put_pool(&mut self, v: Vec<crate::parse::InterfaceStats>) {
+        if v.capacity() >= self.net_pool.capacity() {
+            self.net_pool = v;
         }
     }
 

@@ -440,6 +440,62 @@ pub fn is_ignored_interface(name: &str) -> bool {
 /// ignored interfaces ([`is_ignored_interface`]) dropped. The result is sorted by name.
 pub fn parse_net_dev(s: &str) -> Result<Vec<InterfaceStats>, FormatError> {
     let mut out = Vec::new();
+    parse_net_dev_into(s, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse_net_dev`] into `out`, replacing what it holds but reusing its entries' name
+/// strings. On an error `out` is left empty.
+pub fn parse_net_dev_into(s: &str, out: &mut Vec<InterfaceStats>) -> Result<(), FormatError> {
+    let mut n = 0;
+    let r = net_dev_lines(s, |name, v| {
+        let [
+            rx_bytes,
+            rx_packets,
+            rx_errors,
+            rx_dropped,
+            tx_bytes,
+            tx_packets,
+            tx_errors,
+            tx_dropped,
+        ] = v;
+        let entry = InterfaceStats {
+            name: String::new(),
+            rx_bytes,
+            rx_packets,
+            rx_errors,
+            rx_dropped,
+            tx_bytes,
+            tx_packets,
+            tx_errors,
+            tx_dropped,
+        };
+        match out.get_mut(n) {
+            Some(slot) => {
+                let mut s = std::mem::take(&mut slot.name);
+                s.clear();
+                s.push_str(name);
+                *slot = InterfaceStats { name: s, ..entry };
+            }
+            None => out.push(InterfaceStats {
+                name: name.to_string(),
+                ..entry
+            }),
+        }
+        n += 1;
+    });
+    if let Err(e) = r {
+        out.clear();
+        return Err(e);
+    }
+    out.truncate(n);
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(())
+}
+
+/// The interface lines of a `net/dev` file: name and the eight counters kept (rx bytes,
+/// packets, errors, dropped, then the same for tx). Stops at the first bad line.
+fn net_dev_lines(s: &str, mut each: impl FnMut(&str, [u64; 8])) -> Result<(), FormatError> {
     for (i, line) in s.lines().enumerate().skip(2) {
         if line.trim().is_empty() {
             continue;
@@ -464,25 +520,16 @@ pub fn parse_net_dev(s: &str) -> Result<Vec<InterfaceStats>, FormatError> {
         if is_ignored_interface(name) {
             continue;
         }
-        let num = |idx: usize| -> Result<u64, FormatError> {
-            f.get(idx)
+        let mut v = [0u64; 8];
+        for (slot, idx) in v.iter_mut().zip([1usize, 2, 3, 4, 9, 10, 11, 12]) {
+            *slot = f
+                .get(idx)
                 .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| FormatError::new(i + 1, format!("bad field {idx} in {line:?}")))
-        };
-        out.push(InterfaceStats {
-            name: name.to_string(),
-            rx_bytes: num(1)?,
-            rx_packets: num(2)?,
-            rx_errors: num(3)?,
-            rx_dropped: num(4)?,
-            tx_bytes: num(9)?,
-            tx_packets: num(10)?,
-            tx_errors: num(11)?,
-            tx_dropped: num(12)?,
-        });
+                .ok_or_else(|| FormatError::new(i + 1, format!("bad field {idx} in {line:?}")))?;
+        }
+        each(name, v);
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(())
 }
 
 /// The `/proc/meminfo` values the collector uses, in bytes.
@@ -911,6 +958,20 @@ mod tests {
         #[test]
         fn net_dev_equals_reference_any_text(s in "\\PC{0,200}") {
             proptest::prop_assert_eq!(parse_net_dev(&s), parse_net_dev_reference(&s));
+        }
+
+        #[test]
+        fn net_dev_into_a_used_vector_is_the_same(
+            a in "(h\n){2}((eth0|wlan1|cni0|x)(: )( [0-9]{1,3}){16}\n){0,4}",
+            b in "(h\n){2}((eth0|bond0|cni0)(: )( [0-9]{1,3}){16}\n){0,4}|garbage",
+        ) {
+            let mut v = Vec::new();
+            let _ = parse_net_dev_into(&a, &mut v);
+            let got = parse_net_dev_into(&b, &mut v).map(|()| v.clone());
+            proptest::prop_assert_eq!(got, parse_net_dev(&b));
+            if parse_net_dev(&b).is_err() {
+                proptest::prop_assert!(v.is_empty());
+            }
         }
 
         #[test]

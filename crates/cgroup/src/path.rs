@@ -129,30 +129,47 @@ fn is_hex(s: &str, len: usize) -> bool {
 
 /// `pod<uuid with - or _>` or `pod<32 hex>` → the UID with dashes.
 fn pod_uid(t: &str) -> Option<String> {
-    let rest = t.strip_prefix("pod")?;
+    let mut out = String::with_capacity(36);
+    pod_uid_into(t, Some(&mut out)).then_some(out)
+}
+
+/// Whether `t` is `pod<uuid with - or _>` or `pod<32 hex>`; the UID with dashes is
+/// appended to `out` when given.
+fn pod_uid_into(t: &str, mut out: Option<&mut String>) -> bool {
+    let Some(rest) = t.strip_prefix("pod") else {
+        return false;
+    };
     if is_hex(rest, 32) {
-        return Some(rest.to_string());
+        if let Some(o) = out {
+            o.push_str(rest);
+        }
+        return true;
     }
     if rest.len() != 36 {
-        return None;
+        return false;
     }
     let groups = [8usize, 4, 4, 4, 12];
-    let mut out = String::with_capacity(36);
     let mut parts = rest.split(['-', '_']);
     for (n, want) in groups.iter().enumerate() {
-        let p = parts.next()?;
+        let Some(p) = parts.next() else {
+            return false;
+        };
         if !is_hex(p, *want) {
-            return None;
+            return false;
         }
-        if n > 0 {
-            out.push('-');
+        if let Some(o) = out.as_deref_mut() {
+            if n > 0 {
+                o.push('-');
+            }
+            o.push_str(p);
         }
-        out.push_str(p);
     }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(out)
+    parts.next().is_none()
+}
+
+/// The [`CgroupKind`] [`decode`] gives `path`, without building its strings.
+pub(crate) fn kind_of(path: &str) -> CgroupKind {
+    decode_with(path, false).kind
 }
 
 /// Decodes one cgroup path (the `id` label: relative to the hierarchy root, starting with
@@ -167,6 +184,12 @@ fn pod_uid(t: &str) -> Option<String> {
 /// assert_eq!(id.pod_uid.as_deref(), Some("6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c"));
 /// ```
 pub fn decode(path: &str) -> CgroupIdentity {
+    decode_with(path, true)
+}
+
+/// [`decode`]; without `strings` the pod UID and container id are left `None` (the kind
+/// and the rest are the same).
+fn decode_with(path: &str, strings: bool) -> CgroupIdentity {
     // The components, in a stack array for the usual depths (no allocation).
     let mut stack = [""; 16];
     let mut n = 0;
@@ -226,12 +249,17 @@ pub fn decode(path: &str) -> CgroupIdentity {
         id.kind = CgroupKind::Qos;
         return id;
     };
-    let Some(uid) = pod_uid(tok(pod)) else {
+    let uid = if strings {
+        pod_uid(tok(pod))
+    } else {
+        pod_uid_into(tok(pod), None).then(String::new)
+    };
+    let Some(uid) = uid else {
         id.kind = CgroupKind::UnknownKubepods;
         return id;
     };
     id.qos.get_or_insert(QosClass::Guaranteed);
-    id.pod_uid = Some(uid);
+    id.pod_uid = strings.then_some(uid);
     i += 1;
     let Some(ctr) = comps.get(i) else {
         id.kind = CgroupKind::Pod;
@@ -254,7 +282,7 @@ pub fn decode(path: &str) -> CgroupIdentity {
         return id;
     }
     id.runtime = runtime;
-    id.container_id = Some(rest.to_string());
+    id.container_id = strings.then(|| rest.to_string());
     id.kind = if comps.len() > i + 1 && kind == CgroupKind::Container {
         CgroupKind::ContainerSubcgroup
     } else {
@@ -280,6 +308,24 @@ mod tests {
         assert_eq!(pod_uid("pod6a0c8b4e_5f3d_4c2a_9b1e_7f8d2c3a4b5"), None);
         assert_eq!(pod_uid("pod6A0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c"), None);
         assert_eq!(pod_uid("notapod"), None);
+    }
+
+    #[test]
+    fn kind_without_strings_is_the_kind() {
+        for p in [
+            "/",
+            "/system.slice",
+            "/kubepods",
+            "/kubepods.slice/kubepods-burstable.slice",
+            "/kubepods/burstable/pod6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c",
+            "/kubepods/burstable/pod6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5",
+            "/kubepods/pod0f3c9a4e8b7d6c5a4f3e2d1c0b9a8f7e/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "/kubepods/pod0f3c9a4e8b7d6c5a4f3e2d1c0b9a8f7e/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/x",
+            "/kubepods.slice/kubepods-pod0f3c9a4e_8b7d_6c5a_4f3e_2d1c0b9a8f7e.slice/crio-conmon-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+            "/kubepods/burstable/pod6a0c8b4e-5f3d-4c2a-9b1e-7f8d2c3a4b5c/short",
+        ] {
+            assert_eq!(kind_of(p), decode(p).kind, "{p}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::fs::{At, HostPaths, MAX_DIRS, OpenFiles, Reader, join_rel};
 use crate::layout::Layout;
 use crate::meta::PodLookup;
 use crate::parse;
-use crate::path::{CgroupIdentity, CgroupKind};
+use crate::path::CgroupKind;
 use crate::stats::{
     CfsStats, ContainerStats, CpuStats, DiskIo, MachineInfo, MemoryStats, PressureStats,
     ProcessStats, SpecStats,
@@ -95,55 +95,40 @@ pub(crate) struct Slow {
 pub(crate) fn read_cgroup(
     ctx: &Ctx<'_>,
     r: &mut Reader,
-    id: String,
-    identity: CgroupIdentity,
+    shell: ContainerStats,
     present: u8,
     cached: Option<Cached>,
     files: OpenFiles,
     budget: usize,
     now_ms: i64,
 ) -> (Option<(ContainerStats, Cached)>, OpenFiles, usize) {
-    let begun = r.begin_cgroup(&id, present, files, budget);
+    let begun = r.begin_cgroup(&shell.id, present, files, budget);
     let read = begun
-        .then(|| read_begun(ctx, r, id, identity, cached, now_ms))
+        .then(|| read_begun(ctx, r, shell, cached, now_ms))
         .flatten();
     let (files, budget) = r.end_cgroup();
     (read, files, budget)
 }
 
+/// Reads the cgroup begun by [`Reader::begin_cgroup`] into `c` (an entry with its path
+/// and identity, from this or the previous collection: its strings are reused).
 fn read_begun(
     ctx: &Ctx<'_>,
     r: &mut Reader,
-    id: String,
-    identity: CgroupIdentity,
+    mut c: ContainerStats,
     cached: Option<Cached>,
     now_ms: i64,
 ) -> Option<(ContainerStats, Cached)> {
-    let is_root = identity.kind == CgroupKind::Root;
+    c.reset();
+    // The block devices are rebuilt in the vector the entry had (or an earlier entry's).
+    r.pool_disk_io(&mut c.disk_io);
+    let is_root = c.identity.kind == CgroupKind::Root;
     // Only the directories that could be opened (all of the listed ones when they are
     // opened lazily).
     let present = (0..MAX_DIRS as u8).fold(0u8, |m, i| if r.has_dir(i) { m | (1 << i) } else { m });
     let dirs = Dirs {
         ctrl: *ctx.ctrl,
         present,
-    };
-    let mut c = ContainerStats {
-        id,
-        identity,
-        container: String::new(),
-        image: String::new(),
-        name: String::new(),
-        namespace: String::new(),
-        pod: String::new(),
-        start_time_unix: 0,
-        cpu: None,
-        memory: None,
-        spec: SpecStats::default(),
-        disk_io: Vec::new(),
-        network: Vec::new(),
-        processes: None,
-        oom_events: None,
-        pressure: None,
     };
     let meta = fill_labels(ctx, &mut c);
 
@@ -210,11 +195,23 @@ fn read_begun(
     } else {
         None
     };
+    // (Rebuilt in the vector of an earlier entry, whose strings are reused.)
+    let mut net = r.take_pool(&mut c.network);
     if let Some(pid) = net_pid {
         let at = At::Pid(ctx.paths.proc_root.as_path(), pid);
-        if let Some(ifaces) = r.parsed(at, "net/dev", parse::parse_net_dev) {
-            c.network = ifaces;
+        if let Some(text) = r.read(at, "net/dev") {
+            match parse::parse_net_dev_into(text, &mut net) {
+                Ok(()) => c.network = net,
+                Err(_) => {
+                    r.stats.parse_errors += 1;
+                    r.put_pool(net);
+                }
+            }
+        } else {
+            r.put_pool(net);
         }
+    } else {
+        r.put_pool(net);
     }
 
     // A cgroup removed while we read it: `cgroup.procs`, which every cgroup has, went
@@ -246,7 +243,10 @@ fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<bool> {
             let meta = ctx.lookup.and_then(|l| l.lookup(uid, cid));
             match meta {
                 Some(m) => {
-                    c.name = m.name.unwrap_or_else(|| cid.to_string());
+                    match m.name {
+                        Some(n) => c.name = n,
+                        None => c.name.push_str(cid),
+                    }
                     c.namespace = m.namespace;
                     c.pod = m.pod;
                     c.container = m.container;
@@ -254,7 +254,7 @@ fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<bool> {
                     Some(m.sandbox)
                 }
                 None => {
-                    c.name = cid.to_string();
+                    c.name.push_str(cid);
                     None
                 }
             }
@@ -533,7 +533,8 @@ fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: At<'_>
             .parsed(dir, bytes_file, parse::parse_blkio)
             .unwrap_or_default();
         r.stats.unknown_keys += serviced.unknown_keys + bytes.unknown_keys;
-        let mut per_dev: Vec<DiskIo> = Vec::new();
+        let mut per_dev = std::mem::take(&mut r.io_lines);
+        per_dev.clear();
         for (table, is_bytes) in [(&bytes, true), (&serviced, false)] {
             for e in &table.entries {
                 let d = match per_dev
@@ -542,53 +543,81 @@ fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: At<'_>
                 {
                     Some(i) => per_dev.get_mut(i),
                     None => {
-                        per_dev.push(DiskIo {
+                        per_dev.push(parse::IoStatLine {
                             major: e.major,
                             minor: e.minor,
-                            ..DiskIo::default()
+                            ..parse::IoStatLine::default()
                         });
                         per_dev.last_mut()
                     }
                 };
                 let Some(d) = d else { continue };
                 match (e.op, is_bytes) {
-                    (parse::BlkioOp::Read, true) => d.read_bytes = e.value,
-                    (parse::BlkioOp::Write, true) => d.write_bytes = e.value,
-                    (parse::BlkioOp::Read, false) => d.reads = e.value,
-                    (parse::BlkioOp::Write, false) => d.writes = e.value,
+                    (parse::BlkioOp::Read, true) => d.rbytes = e.value,
+                    (parse::BlkioOp::Write, true) => d.wbytes = e.value,
+                    (parse::BlkioOp::Read, false) => d.rios = e.value,
+                    (parse::BlkioOp::Write, false) => d.wios = e.value,
                     _ => {}
                 }
             }
         }
-        finish_disk_io(ctx, r, c, per_dev);
+        finish_disk_io(ctx, r, c, &mut per_dev);
+        r.io_lines = per_dev;
         return;
     }
 }
 
-/// Names devices, sorts by `MAJ:MIN` and drops devices whose name repeats.
-fn finish_disk_io(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, mut devs: Vec<DiskIo>) {
+/// Sorts the devices by `MAJ:MIN`, names them and drops devices whose name repeats, into
+/// `c.disk_io` (rebuilt in the reader's pooled vector, its strings reused).
+fn finish_disk_io(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    c: &mut ContainerStats,
+    devs: &mut [parse::IoStatLine],
+) {
     devs.sort_by_key(|d| (d.major, d.minor));
-    for d in &mut devs {
-        if let Some(n) = ctx.devices.get(&(d.major, d.minor)) {
-            d.device.clone_from(n);
-        }
-    }
-    // Keep the first device (in MAJ:MIN order) of each name: never two series with the
-    // same labels.
-    let mut i = 0;
-    while i < devs.len() {
-        let dup = match (devs.get(..i), devs.get(i)) {
-            (Some(before), Some(d)) => before.iter().any(|b| b.device == d.device),
-            _ => false,
-        };
-        if dup {
-            devs.remove(i);
+    let mut out = r.take_disk_io_pool();
+    let mut n = 0;
+    for d in devs.iter() {
+        let name = ctx
+            .devices
+            .get(&(d.major, d.minor))
+            .map(String::as_str)
+            .unwrap_or_default();
+        // Keep the first device (in MAJ:MIN order) of each name: never two series with
+        // the same labels.
+        if out
+            .get(..n)
+            .is_some_and(|kept| kept.iter().any(|k| k.device == name))
+        {
             r.stats.duplicate_devices += 1;
-        } else {
-            i += 1;
+            continue;
         }
+        let entry = DiskIo {
+            major: d.major,
+            minor: d.minor,
+            device: String::new(),
+            read_bytes: d.rbytes,
+            write_bytes: d.wbytes,
+            reads: d.rios,
+            writes: d.wios,
+        };
+        match out.get_mut(n) {
+            Some(slot) => {
+                let mut device = std::mem::take(&mut slot.device);
+                device.clear();
+                device.push_str(name);
+                *slot = DiskIo { device, ..entry };
+            }
+            None => out.push(DiskIo {
+                device: name.to_string(),
+                ..entry
+            }),
+        }
+        n += 1;
     }
-    c.disk_io = devs;
+    out.truncate(n);
+    c.disk_io = out;
 }
 
 /// v2: one tree. Returns the first pid of the cgroup and whether `cgroup.procs` was there.
@@ -683,27 +712,18 @@ fn read_v2(
     });
 
     // Block I/O.
+    let mut devs = std::mem::take(&mut r.io_lines);
+    devs.clear();
     if let Some(text) = r.read(dir, "io.stat") {
-        let mut devs = Vec::new();
-        let parsed = parse::io_stat_each(text, |l| {
-            devs.push(DiskIo {
-                major: l.major,
-                minor: l.minor,
-                device: String::new(),
-                read_bytes: l.rbytes,
-                write_bytes: l.wbytes,
-                reads: l.rios,
-                writes: l.wios,
-            });
-        });
-        match parsed {
+        match parse::io_stat_each(text, |l| devs.push(l)) {
             Ok(unknown) => {
                 r.stats.unknown_keys += unknown;
-                finish_disk_io(ctx, r, c, devs);
+                finish_disk_io(ctx, r, c, &mut devs);
             }
             Err(_) => r.stats.parse_errors += 1,
         }
     }
+    r.io_lines = devs;
 
     // Pressure stall information, where the kernel has it.
     if ctx.pressure {

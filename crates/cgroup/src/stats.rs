@@ -115,6 +115,49 @@ pub struct ContainerStats {
     pub pressure: Option<PressureStats>,
 }
 
+impl ContainerStats {
+    /// An entry with only its path and identity; everything else empty.
+    pub(crate) fn new(id: String, identity: CgroupIdentity) -> Self {
+        Self {
+            id,
+            identity,
+            container: String::new(),
+            image: String::new(),
+            name: String::new(),
+            namespace: String::new(),
+            pod: String::new(),
+            start_time_unix: 0,
+            cpu: None,
+            memory: None,
+            spec: SpecStats::default(),
+            disk_io: Vec::new(),
+            network: Vec::new(),
+            processes: None,
+            oom_events: None,
+            pressure: None,
+        }
+    }
+
+    /// Empties everything but the path and identity, keeping the allocations of its
+    /// strings and vectors for the values about to be read.
+    pub(crate) fn reset(&mut self) {
+        self.container.clear();
+        self.image.clear();
+        self.name.clear();
+        self.namespace.clear();
+        self.pod.clear();
+        self.start_time_unix = 0;
+        self.cpu = None;
+        self.memory = None;
+        self.spec = SpecStats::default();
+        self.processes = None;
+        self.oom_events = None;
+        self.pressure = None;
+        // `disk_io` and `network` are rebuilt in place by the reader (their entries'
+        // strings reused) and truncated to what was read.
+    }
+}
+
 /// Pressure stall information of one cgroup (cgroup v2 `cpu.pressure`, `memory.pressure`,
 /// `io.pressure`); a resource is `None` when its file is absent (v1, or PSI disabled).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

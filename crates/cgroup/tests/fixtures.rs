@@ -13,7 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use scrapeline_cgroup::layout::Mode;
 use scrapeline_cgroup::path::{CgroupKind, Driver, QosClass, Runtime, decode};
-use scrapeline_cgroup::{Collector, CollectorConfig, ContainerMeta, PodLookup};
+use scrapeline_cgroup::{Collection, Collector, CollectorConfig, ContainerMeta, PodLookup};
 use serde::Deserialize;
 
 fn fixtures() -> PathBuf {
@@ -781,4 +781,56 @@ fn kept_open_files_give_the_same_values_and_see_changes() {
     let c = kept.collect(t);
     assert!(c.get(APP_V2).is_none());
     assert_eq!(c.stats.files_unreadable, 0);
+}
+
+#[test]
+fn collect_into_a_reused_collection_equals_collect() {
+    for name in ["cgroup-v1-cgroupfs", "cgroup-v2-systemd"] {
+        let (tmp, rt) = prepare(name);
+        let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+            .unwrap()
+            .with_pod_lookup(Arc::new(lookup_from(&rt)));
+        let t = rt.collected_at_unix * 1000;
+        let mut reused = Collection::default();
+        collector.collect_into(t, &mut reused);
+        assert_eq!(reused, collector.collect(t), "{name}: into an empty one");
+        collector.collect_into(t, &mut reused);
+        assert_eq!(reused, collector.collect(t), "{name}: into the last one");
+        // Whatever the entries held before is replaced, never merged.
+        let mut dirty = collector.collect(t);
+        for (i, c) in dirty.containers.iter_mut().enumerate() {
+            c.name = format!("stale-{i}");
+            c.namespace.push_str("-stale");
+            c.disk_io.push(scrapeline_cgroup::DiskIo {
+                device: "/dev/stale".into(),
+                ..Default::default()
+            });
+            c.disk_io.push(scrapeline_cgroup::DiskIo::default());
+            c.network.push(scrapeline_cgroup::InterfaceStats {
+                name: "stale0".into(),
+                ..Default::default()
+            });
+            c.cpu = None;
+            c.oom_events = Some(7);
+        }
+        dirty.containers.insert(1, dirty.containers[1].clone());
+        dirty.containers[1].id.push_str("-not-a-cgroup");
+        collector.collect_into(t, &mut dirty);
+        assert_eq!(dirty, collector.collect(t), "{name}: into a dirty one");
+    }
+    // A cgroup removed since: gone from the reused collection too.
+    let (tmp, rt) = prepare("cgroup-v2-systemd");
+    let collector = Collector::new(CollectorConfig::with_rootfs(tmp.path())).unwrap();
+    let t = rt.collected_at_unix * 1000;
+    let mut reused = collector.collect(t);
+    assert!(reused.get(APP_V2).is_some());
+    std::fs::remove_dir_all(
+        tmp.path()
+            .join("sys/fs/cgroup")
+            .join(APP_V2.trim_start_matches('/')),
+    )
+    .unwrap();
+    collector.collect_into(t, &mut reused);
+    assert!(reused.get(APP_V2).is_none());
+    assert_eq!(reused, collector.collect(t));
 }
