@@ -297,11 +297,16 @@ impl Scope {
         let mut known: HashSet<Arc<str>> = HashSet::new();
         let keys = self.main_keys();
         let mut first = Vec::with_capacity(keys.len());
-        for k in keys {
+        for (i, k) in keys.into_iter().enumerate() {
             if let Some(g) = roles::build(&self, &k) {
                 first.push(g);
             }
             known.insert(k);
+            // Building thousands of groups takes a while: let the other scopes (and the
+            // watches) run in between, so the runtime's threads share the work evenly.
+            if i % 128 == 127 {
+                tokio::task::yield_now().await;
+            }
         }
         first.sort_by(|a, b| a.source.cmp(&b.source));
         if out.send(first).await.is_err() {
