@@ -110,6 +110,8 @@ struct State {
     /// The listing: paths found, one after the other, and (start, end, bases) of each.
     arena: String,
     found: Vec<(usize, usize, u8)>,
+    /// The reader, whose buffers (file content, paths, scratch) are reused.
+    reader: Reader,
 }
 
 impl std::fmt::Debug for Collector {
@@ -241,16 +243,17 @@ impl Collector {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let st = &mut *st;
-        let mut reader = Reader::new();
+        let reader = &mut st.reader;
+        reader.stats = CollectStats::default();
         reader.set_bases(&self.stat_dirs);
         out.machine.clone_from(&self.machine);
         machine::refresh(
             &mut out.machine,
             &self.paths,
-            &mut reader,
+            reader,
             now_ms.div_euclid(1000),
         );
-        let devices = machine::device_names(&self.paths, &self.mounts, &mut reader);
+        let devices = machine::device_names(&self.paths, &self.mounts, reader);
         self.list(&mut reader.stats, &mut st.arena, &mut st.found);
         let ctx = Ctx {
             layout: &self.layout,
@@ -296,16 +299,8 @@ impl Collector {
                 }
                 None => (None, None, OpenFiles::default()),
             };
-            let (read, kept, left) = read_cgroup(
-                &ctx,
-                &mut reader,
-                shell,
-                present,
-                cached,
-                files,
-                budget,
-                now_ms,
-            );
+            let (read, kept, left) =
+                read_cgroup(&ctx, reader, shell, present, cached, files, budget, now_ms);
             budget = left;
             match read {
                 Some((c, keep)) => {

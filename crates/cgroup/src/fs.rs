@@ -178,6 +178,10 @@ pub struct Reader {
     cg_dirs: [CgDir; MAX_DIRS],
     /// Scratch for the block-device lines of one cgroup.
     pub(crate) io_lines: Vec<crate::parse::IoStatLine>,
+    /// Scratch for the metadata of one cgroup ([`PodLookup::lookup_into`](crate::PodLookup::lookup_into)).
+    pub(crate) meta: crate::meta::ContainerMeta,
+    /// Scratch for the v1 blkio tables of one cgroup (probe, serviced, bytes).
+    pub(crate) blkio_tables: [crate::parse::BlkioTable; 3],
     /// Vectors of earlier entries, whose strings the next ones reuse.
     disk_io_pool: Vec<crate::stats::DiskIo>,
     net_pool: Vec<crate::parse::InterfaceStats>,
@@ -267,8 +271,11 @@ impl Reader {
 
     /// Sets the hierarchy directories ([`At::Cgroup`] `n` is below `bases[n]`).
     pub fn set_bases(&mut self, bases: &[PathBuf]) {
-        self.bases.clear();
-        self.bases.extend(bases.iter().take(MAX_DIRS).cloned());
+        let bases = bases.get(..MAX_DIRS.min(bases.len())).unwrap_or_default();
+        if self.bases != bases {
+            self.bases.clear();
+            self.bases.extend(bases.iter().cloned());
+        }
     }
 
     /// Starts reading the cgroup `rel` (its path below each base), listed in the bases

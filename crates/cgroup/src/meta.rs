@@ -35,4 +35,20 @@ pub trait PodLookup {
     /// Metadata for the container `container_id` (64 hex) of the pod `pod_uid` (with
     /// dashes, or the 32-hex static-pod UID); `container_id` is `""` for the pod itself.
     fn lookup(&self, pod_uid: &str, container_id: &str) -> Option<ContainerMeta>;
+
+    /// [`PodLookup::lookup`] into `out`, whose strings the collector reuses from one call
+    /// to the next: an implementation that copies into them (`clone_from`, `push_str`)
+    /// instead of returning new strings lets a steady-state collection allocate nothing
+    /// for labels. Returns whether there is metadata; when true, every field of `out` must
+    /// be set (the collector clears them before the call). The default calls
+    /// [`PodLookup::lookup`].
+    fn lookup_into(&self, pod_uid: &str, container_id: &str, out: &mut ContainerMeta) -> bool {
+        match self.lookup(pod_uid, container_id) {
+            Some(m) => {
+                *out = m;
+                true
+            }
+            None => false,
+        }
+    }
 }

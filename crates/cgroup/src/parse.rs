@@ -279,6 +279,15 @@ pub struct BlkioTable {
 /// it so when choosing which file group to read).
 pub fn parse_blkio(s: &str) -> Result<BlkioTable, FormatError> {
     let mut out = BlkioTable::default();
+    parse_blkio_into(s, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse_blkio`] into `out`, replacing what it holds (its vector reused). On an error
+/// `out` holds the lines before the bad one.
+pub fn parse_blkio_into(s: &str, out: &mut BlkioTable) -> Result<(), FormatError> {
+    out.entries.clear();
+    out.unknown_keys = 0;
     for (i, line) in s.lines().enumerate() {
         let mut it = line.split_ascii_whitespace();
         match (it.next(), it.next(), it.next(), it.next()) {
@@ -308,7 +317,7 @@ pub fn parse_blkio(s: &str) -> Result<BlkioTable, FormatError> {
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Parses `MAJ:MIN` (`/sys/block/<dev>/dev`, blkio and io.stat device fields).

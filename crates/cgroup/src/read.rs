@@ -130,7 +130,12 @@ fn read_begun(
         ctrl: *ctx.ctrl,
         present,
     };
-    let meta = fill_labels(ctx, &mut c);
+    let meta = fill_labels(ctx, r, &mut c);
+    // Without metadata a container is named by its id.
+    if c.identity.kind == CgroupKind::Container && c.name.is_empty() && meta.is_none() {
+        c.name
+            .push_str(c.identity.container_id.as_deref().unwrap_or_default());
+    }
 
     // Creation time: min over hierarchy directories of the dir mtime and the rarely
     // modified cgroup.clone_children (v1) / cgroup.events (v2), floored at boot. Computed
@@ -227,36 +232,36 @@ fn read_begun(
 
 /// Sets the Kubernetes labels from the path and the pod lookup.
 /// Returns whether the metadata calls the container a sandbox (`None`: no metadata).
-fn fill_labels(ctx: &Ctx<'_>, c: &mut ContainerStats) -> Option<bool> {
+fn fill_labels(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats) -> Option<bool> {
     let id = &c.identity;
     let uid = id.pod_uid.as_deref()?;
+    let lookup = ctx.lookup?;
+    let m = &mut r.meta;
+    m.namespace.clear();
+    m.pod.clear();
+    m.container.clear();
+    m.image.clear();
+    m.name = None;
+    m.sandbox = false;
     match id.kind {
         CgroupKind::Pod => {
-            if let Some(m) = ctx.lookup.and_then(|l| l.lookup(uid, "")) {
-                c.namespace = m.namespace;
-                c.pod = m.pod;
+            if lookup.lookup_into(uid, "", m) {
+                c.namespace.push_str(&m.namespace);
+                c.pod.push_str(&m.pod);
             }
             None
         }
         CgroupKind::Container => {
             let cid = id.container_id.as_deref().unwrap_or_default();
-            let meta = ctx.lookup.and_then(|l| l.lookup(uid, cid));
-            match meta {
-                Some(m) => {
-                    match m.name {
-                        Some(n) => c.name = n,
-                        None => c.name.push_str(cid),
-                    }
-                    c.namespace = m.namespace;
-                    c.pod = m.pod;
-                    c.container = m.container;
-                    c.image = m.image;
-                    Some(m.sandbox)
-                }
-                None => {
-                    c.name.push_str(cid);
-                    None
-                }
+            if lookup.lookup_into(uid, cid, m) {
+                c.name.push_str(m.name.as_deref().unwrap_or(cid));
+                c.namespace.push_str(&m.namespace);
+                c.pod.push_str(&m.pod);
+                c.container.push_str(&m.container);
+                c.image.push_str(&m.image);
+                Some(m.sandbox)
+            } else {
+                None
             }
         }
         _ => None,
@@ -497,45 +502,79 @@ fn read_blkio(ctx: &Ctx<'_>, r: &mut Reader, c: &mut ContainerStats, dir: At<'_>
             "blkio.throttle.io_service_bytes",
         ),
     ];
+    let mut tables = std::mem::take(&mut r.blkio_tables);
+    read_blkio_groups(ctx, r, c, dir, slow, &GROUPS, &mut tables);
+    r.blkio_tables = tables;
+}
+
+/// Reads `name` into the table `t` (reused). False when it is missing or does not parse
+/// (counted); `t` is then empty.
+fn blkio_table(r: &mut Reader, dir: At<'_>, name: &'static str, t: &mut parse::BlkioTable) -> bool {
+    let ok = match r.read(dir, name) {
+        Some(text) => parse::parse_blkio_into(text, t).is_ok(),
+        None => {
+            t.entries.clear();
+            t.unknown_keys = 0;
+            return false;
+        }
+    };
+    if !ok {
+        r.stats.parse_errors += 1;
+        t.entries.clear();
+        t.unknown_keys = 0;
+    }
+    ok
+}
+
+/// [`read_blkio`] with its three tables (probe, serviced, bytes).
+#[allow(clippy::too_many_arguments)]
+fn read_blkio_groups(
+    ctx: &Ctx<'_>,
+    r: &mut Reader,
+    c: &mut ContainerStats,
+    dir: At<'_>,
+    slow: &mut Slow,
+    groups: &[(&'static str, &'static str, &'static str)],
+    [probe_t, serviced_t, bytes_t]: &mut [parse::BlkioTable; 3],
+) {
     // The group found last time (within the limits' refresh interval) is tried alone; if it
     // has no entries any more, or none was found, all groups are probed again only when the
     // memo is stale (`slow` is reset with the limits).
     let first = match slow.blkio_group {
-        Some(g) if g >= GROUPS.len() => return,
+        Some(g) if g >= groups.len() => return,
         Some(g) => g,
         None => 0,
     };
     let only_memo = slow.blkio_group.is_some();
-    slow.blkio_group = Some(GROUPS.len());
-    for (gi, &(probe, serviced_file, bytes_file)) in GROUPS.iter().enumerate().skip(first) {
-        let Some(p) = r.parsed(dir, probe, parse::parse_blkio) else {
+    slow.blkio_group = Some(groups.len());
+    for (gi, &(probe, serviced_file, bytes_file)) in groups.iter().enumerate().skip(first) {
+        if !blkio_table(r, dir, probe, probe_t) || probe_t.entries.is_empty() {
             if only_memo {
                 slow.blkio_group = None;
-                return read_blkio(ctx, r, c, dir, slow);
-            }
-            continue;
-        };
-        if p.entries.is_empty() {
-            if only_memo {
-                slow.blkio_group = None;
-                return read_blkio(ctx, r, c, dir, slow);
+                let mut tables = [
+                    std::mem::take(probe_t),
+                    std::mem::take(serviced_t),
+                    std::mem::take(bytes_t),
+                ];
+                read_blkio_groups(ctx, r, c, dir, slow, groups, &mut tables);
+                [*probe_t, *serviced_t, *bytes_t] = tables;
+                return;
             }
             continue;
         }
         slow.blkio_group = Some(gi);
         let serviced = if probe == serviced_file {
-            p
+            &*probe_t
         } else {
-            r.parsed(dir, serviced_file, parse::parse_blkio)
-                .unwrap_or_default()
+            blkio_table(r, dir, serviced_file, serviced_t);
+            &*serviced_t
         };
-        let bytes = r
-            .parsed(dir, bytes_file, parse::parse_blkio)
-            .unwrap_or_default();
+        blkio_table(r, dir, bytes_file, bytes_t);
+        let bytes = &*bytes_t;
         r.stats.unknown_keys += serviced.unknown_keys + bytes.unknown_keys;
         let mut per_dev = std::mem::take(&mut r.io_lines);
         per_dev.clear();
-        for (table, is_bytes) in [(&bytes, true), (&serviced, false)] {
+        for (table, is_bytes) in [(bytes, true), (serviced, false)] {
             for e in &table.entries {
                 let d = match per_dev
                     .iter()

@@ -834,3 +834,45 @@ fn collect_into_a_reused_collection_equals_collect() {
     assert!(reused.get(APP_V2).is_none());
     assert_eq!(reused, collector.collect(t));
 }
+
+/// A lookup that answers only through `lookup_into` (copying into the caller's strings).
+struct IntoOnly(FixtureLookup);
+
+impl PodLookup for IntoOnly {
+    fn lookup(&self, _: &str, _: &str) -> Option<ContainerMeta> {
+        None
+    }
+
+    fn lookup_into(&self, pod_uid: &str, container_id: &str, out: &mut ContainerMeta) -> bool {
+        let Some(m) = self.0.lookup(pod_uid, container_id) else {
+            return false;
+        };
+        out.namespace.clone_from(&m.namespace);
+        out.pod.clone_from(&m.pod);
+        out.container.clone_from(&m.container);
+        out.image.clone_from(&m.image);
+        out.name.clone_from(&m.name);
+        out.sandbox = m.sandbox;
+        true
+    }
+}
+
+#[test]
+fn the_collector_asks_lookup_into() {
+    for name in ["cgroup-v1-cgroupfs", "cgroup-v2-systemd"] {
+        let (tmp, rt) = prepare(name);
+        let t = rt.collected_at_unix * 1000;
+        let plain = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+            .unwrap()
+            .with_pod_lookup(Arc::new(lookup_from(&rt)));
+        let into = Collector::new(CollectorConfig::with_rootfs(tmp.path()))
+            .unwrap()
+            .with_pod_lookup(Arc::new(IntoOnly(lookup_from(&rt))));
+        let want = plain.collect(t);
+        assert!(want.containers.iter().any(|c| !c.pod.is_empty()), "{name}");
+        let mut got = into.collect(t);
+        assert_eq!(got, want, "{name}");
+        into.collect_into(t, &mut got);
+        assert_eq!(got, want, "{name}: reused");
+    }
+}

@@ -72,6 +72,31 @@ impl PodLookup for Lookup {
         }
         self.containers.get(pod_uid)?.get(container_id).cloned()
     }
+
+    fn lookup_into(&self, pod_uid: &str, container_id: &str, out: &mut ContainerMeta) -> bool {
+        if container_id.is_empty() {
+            let Some((ns, pod)) = self.pods.get(pod_uid) else {
+                return false;
+            };
+            out.namespace.clone_from(ns);
+            out.pod.clone_from(pod);
+            return true;
+        }
+        let Some(m) = self
+            .containers
+            .get(pod_uid)
+            .and_then(|c| c.get(container_id))
+        else {
+            return false;
+        };
+        out.namespace.clone_from(&m.namespace);
+        out.pod.clone_from(&m.pod);
+        out.container.clone_from(&m.container);
+        out.image.clone_from(&m.image);
+        out.name.clone_from(&m.name);
+        out.sandbox = m.sandbox;
+        true
+    }
 }
 
 pub struct Layout {
