@@ -10,7 +10,12 @@
 //!
 //! * [`Collector`] is the entry point. [`Collector::new`] reads `mountinfo` and detects the
 //!   [`layout::Layout`] (v1, hybrid or v2); [`Collector::collect`] reads `/` plus every
-//!   cgroup under the kubepods roots into a [`Collection`].
+//!   cgroup under the kubepods roots into a [`Collection`]; [`Collector::collect_into`]
+//!   does the same into the previous collection, reusing its strings and vectors.
+//! * Cgroup files are kept open between collections and re-read with one `pread(2)`, as
+//!   far as `RLIMIT_NOFILE` allows ([`CollectorConfig::open_files`], [`limits`]); a binary
+//!   should call [`raise_fd_limit`] at start, as every Go program (the kubelet included)
+//!   does implicitly.
 //! * A [`Collection`] is plain data: per cgroup a [`ContainerStats`] with typed
 //!   [`CpuStats`], [`MemoryStats`], [`SpecStats`], [`DiskIo`], [`InterfaceStats`] and
 //!   [`ProcessStats`], and [`MachineInfo`]. [`Collection::encode_text`] writes it in the
@@ -94,6 +99,7 @@
 //! # Layers
 //!
 //! [`parse`] (pure parsers from `&str`), [`fs`] (host paths, a counting reader),
+//! [`limits`] (how many descriptors may be kept open),
 //! [`layout`] (mountinfo → v1/v2/hybrid), [`path`] (Kubernetes path decoding),
 //! [`families`] (the family table), and the collector and encoder on top.
 
