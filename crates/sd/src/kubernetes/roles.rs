@@ -32,7 +32,9 @@ fn empty(role: Role, key: &str) -> TargetGroup {
     }
 }
 
-fn group(role: Role, key: &str, labels: &mut Ls, targets: Vec<Labels>) -> TargetGroup {
+fn group(role: Role, key: &str, labels: &mut Ls, mut targets: Vec<Labels>) -> TargetGroup {
+    // Targets were pushed one by one: do not keep the growth slack in every stored group.
+    targets.shrink_to_fit();
     TargetGroup {
         source: format!("{}{key}", source_prefix(role)),
         targets,
