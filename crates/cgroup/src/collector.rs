@@ -42,7 +42,7 @@ pub struct CollectorConfig {
     /// 3× fewer system calls per collection). Whatever the setting, the collector never
     /// keeps more than [`fd_budget`](crate::limits::fd_budget) allows: the process's
     /// `RLIMIT_NOFILE` soft limit less a reserve for everything else (read at every
-    /// collection). Default `usize::MAX`: as many as that allows. With the usual soft
+    /// collection), shared by all the collectors of the process. Default `usize::MAX`: as many as that allows. With the usual soft
     /// limit of 1,024 that is none; a binary that raises its soft limit to the hard limit at
     /// start ([`raise_fd_limit`](crate::limits::raise_fd_limit), as Go programs like the
     /// kubelet do) gets every file kept (a node with 1,000 containers needs about 14 per
@@ -112,6 +112,18 @@ struct State {
     found: Vec<(usize, usize, u8)>,
     /// The reader, whose buffers (file content, paths, scratch) are reused.
     reader: Reader,
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        // Its kept files close now: give them back to the process's budget.
+        let st = self
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held: usize = st.cache.iter().map(|(_, _, f)| f.len()).sum();
+        crate::limits::kept_changed(held, 0);
+    }
 }
 
 impl std::fmt::Debug for Collector {
@@ -266,10 +278,8 @@ impl Collector {
             pressure: self.pressure,
         };
         let held: usize = st.cache.iter().map(|(_, _, f)| f.len()).sum();
-        let mut budget = self
-            .open_files
-            .min(crate::limits::fd_budget())
-            .saturating_sub(held);
+        let mut budget =
+            crate::limits::collector_budget(self.open_files, held).saturating_sub(held);
         // The listing, the previous containers and the cache are all sorted by path: walk
         // them together. Entries of cgroups that are gone are dropped (their kept files
         // closed).
@@ -320,6 +330,8 @@ impl Collector {
         st.spare_containers = old_containers;
         st.spare_cache = old_cache;
         st.cache = cache;
+        let now_held: usize = st.cache.iter().map(|(_, _, f)| f.len()).sum();
+        crate::limits::kept_changed(held, now_held);
         if let Some(oom) = &self.oom {
             for c in &mut containers {
                 c.oom_events = Some(oom.oom_events(&c.id));
