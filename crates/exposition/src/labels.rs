@@ -26,6 +26,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// The reserved label name that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -43,13 +44,14 @@ pub struct Label<'a> {
 /// An immutable label set, sorted by name, one value per name.
 ///
 /// Layout: all names and values back to back in one `str`, and for every label the end offset
-/// of its name and of its value. Cloning copies both buffers; share with `Arc<Labels>` where a
-/// set is held in many places.
+/// of its name and of its value. Both buffers are reference counted and never mutated, so a
+/// clone is two reference-count increments, not a copy: the scrape cache, a remote-write queue
+/// and a store can all hold the same series' labels for the price of one.
 #[derive(Clone, Default)]
 pub struct Labels {
-    data: Box<str>,
+    data: Arc<str>,
     /// `ends[2*i]` is where name `i` ends, `ends[2*i+1]` where value `i` ends.
-    ends: Box<[u32]>,
+    ends: Arc<[u32]>,
 }
 
 impl Labels {
@@ -112,8 +114,8 @@ impl Labels {
             ends.push(offset(data.len()));
         }
         Labels {
-            data: data.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
+            data: Arc::from(data),
+            ends: Arc::from(ends),
         }
     }
 
@@ -189,7 +191,8 @@ impl Labels {
         h.digest()
     }
 
-    /// Bytes of heap this set holds, for memory accounting.
+    /// Bytes of heap this set holds, for memory accounting (shared by every clone; the two
+    /// reference-count headers are not counted).
     pub fn heap_bytes(&self) -> usize {
         self.data.len() + self.ends.len() * std::mem::size_of::<u32>()
     }
@@ -203,7 +206,8 @@ fn offset(n: usize) -> u32 {
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data && self.ends == other.ends
+        (Arc::ptr_eq(&self.data, &other.data) && Arc::ptr_eq(&self.ends, &other.ends))
+            || (self.data == other.data && self.ends == other.ends)
     }
 }
 
