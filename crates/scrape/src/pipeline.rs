@@ -3,8 +3,8 @@
 //!
 //! Synchronous and I/O-free: it takes a body that was already read and an [`Appender`], so
 //! it can be tested and benchmarked on its own. A line seen in an earlier scrape is found in
-//! the cache by its raw bytes ([`Series::raw`]) and skips label parsing, relabeling, checks
-//! and hashing.
+//! the cache by its raw bytes ([`Series::raw`], through their 128-bit hash) and skips label
+//! parsing, relabeling, checks and label hashing.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -105,9 +105,11 @@ type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 #[derive(Debug)]
 struct CacheEntry {
-    /// The raw series bytes (the key; the map is keyed by their 64-bit hash and every hit is
-    /// verified against these bytes, so a hash collision can never mix two series up).
-    raw: Box<[u8]>,
+    /// The upper 64 bits of the raw series bytes' 128-bit XXH3 hash (the map is keyed by the
+    /// lower 64): every hit is checked against them, so two different lines mix up only if
+    /// all 128 bits collide (odds below 10^-28 for a target with a million series), and the
+    /// cache does not keep a copy of every raw line.
+    check: u64,
     /// `None`: metric relabeling dropped this series.
     labels: Option<Labels>,
     series_ref: SeriesRef,
@@ -123,8 +125,8 @@ struct ReportCache {
     labels: Vec<(String, Labels, SeriesRef)>,
 }
 
-/// A target's scrape cache: raw series bytes to final labels and store ref, plus which
-/// series the current and previous scrape appended (for staleness).
+/// A target's scrape cache: raw series bytes (by 128-bit hash) to final labels and store ref,
+/// plus which series the current and previous scrape appended (for staleness).
 ///
 /// Staleness is tracked per entry with iteration numbers instead of Prometheus' two hash sets
 /// (`seriesCur`/`seriesPrev`): a series appended in the previous iteration and not in this one
@@ -383,12 +385,13 @@ impl ScrapeCache {
             let t = parsed_ts.unwrap_or(default_ts);
             let value = series.value;
 
-            let key = xxhash_rust::xxh3::xxh3_64(series.raw);
+            let hash = xxhash_rust::xxh3::xxh3_128(series.raw);
+            let (key, check) = (hash as u64, (hash >> 64) as u64);
             let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
 
             // Fast path: a raw series seen before (the steady state).
             let cached = match self.series.get_mut(&key) {
-                Some(e) if *e.raw == *series.raw => Some(e),
+                Some(e) if e.check == check => Some(e),
                 _ => None,
             };
             if let Some(e) = cached {
@@ -437,7 +440,7 @@ impl ScrapeCache {
                     self.series.insert(
                         key,
                         CacheEntry {
-                            raw: series.raw.into(),
+                            check,
                             labels: None,
                             series_ref: 0,
                             last_iter: iter,
@@ -474,7 +477,7 @@ impl ScrapeCache {
                 self.series.insert(
                     key,
                     CacheEntry {
-                        raw: series.raw.into(),
+                        check,
                         labels: Some(lset),
                         series_ref: r,
                         last_iter: iter,
