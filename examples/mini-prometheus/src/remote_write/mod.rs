@@ -109,14 +109,18 @@ struct Shard {
 }
 
 struct Queued {
-    labels: Arc<Labels>,
+    /// The series' ref (samples of one series are grouped by it in a request).
+    series: SeriesRef,
+    /// Its labels, shared with the scrape cache (external labels are merged on encoding
+    /// unless write relabeling already applied them).
+    labels: Labels,
     t: i64,
     v: f64,
 }
 
 struct CacheEntry {
     /// Labels to send and shard, or `None` when relabeling dropped the series.
-    out: Option<(Arc<Labels>, usize)>,
+    out: Option<(Labels, usize)>,
     /// Seconds since the queue started when the series was last appended to.
     seen: AtomicU64,
 }
@@ -247,12 +251,30 @@ impl Queue {
         self.started.elapsed().as_secs()
     }
 
-    /// The labels to send for a series (cached by ref), or `None` if relabeling drops it.
-    fn resolve(
-        &self,
-        series: SeriesRef,
-        labels: &Labels,
-    ) -> (SeriesRef, Option<(Arc<Labels>, usize)>) {
+    /// The shard of a series' samples: the same for every sample of a series, so its samples
+    /// are sent in order.
+    fn shard_of(&self, series: SeriesRef) -> usize {
+        // Store refs are sequential, hash refs are not: mix either before taking the modulus.
+        let mixed = (series ^ (series >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        ((mixed >> 32) % self.shards.len() as u64) as usize
+    }
+
+    /// The labels to send for a series and its shard, or `None` if relabeling drops it.
+    ///
+    /// Without `write_relabel_configs` nothing per series is kept here: the labels are the
+    /// caller's (a shared clone), external labels are merged when the request is encoded, and
+    /// the ref handed back is the caller's or, for a new series, a hash of its labels (a
+    /// collision only puts two series on one shard). With rules, the outcome is cached by ref.
+    fn resolve(&self, series: SeriesRef, labels: &Labels) -> (SeriesRef, Option<(Labels, usize)>) {
+        if self.rules.is_empty() {
+            let r = if series != 0 {
+                series
+            } else {
+                OWN_REF_BIT | (labels.stable_hash() >> 1)
+            };
+            let out = (!labels.is_empty()).then(|| (labels.clone(), self.shard_of(r)));
+            return (r, out);
+        }
         let now = self.now_secs();
         if series != 0
             && let Ok(cache) = self.cache.read()
@@ -272,7 +294,7 @@ impl Queue {
             let ls = b.labels();
             (!ls.is_empty()).then(|| {
                 let shard = (ls.stable_hash() % self.shards.len() as u64) as usize;
-                (Arc::new(ls), shard)
+                (ls, shard)
             })
         } else {
             None
@@ -301,22 +323,32 @@ impl Queue {
         }
     }
 
-    fn enqueue(&self, samples: impl Iterator<Item = (usize, Queued)>) {
+    /// Moves one commit's samples into their shards' queues: each shard's lock is taken once
+    /// per commit, not once per sample.
+    fn enqueue(&self, pending: &mut [Vec<Queued>]) {
         let mut dropped = 0u64;
-        for (shard, s) in samples {
-            let Some(sh) = self.shards.get(shard) else {
-                continue;
-            };
-            let Ok(mut q) = sh.queue.lock() else {
-                dropped += 1;
-                continue;
-            };
-            if q.len() >= self.cfg.capacity || self.hard.is_cancelled() {
-                dropped += 1;
+        for (sh, samples) in self.shards.iter().zip(pending.iter_mut()) {
+            if samples.is_empty() {
                 continue;
             }
-            q.push_back(s);
-            if q.len() == self.cfg.max_samples_per_send {
+            let Ok(mut q) = sh.queue.lock() else {
+                dropped += samples.len() as u64;
+                samples.clear();
+                continue;
+            };
+            let room = if self.hard.is_cancelled() {
+                0
+            } else {
+                self.cfg.capacity.saturating_sub(q.len())
+            };
+            let before = q.len();
+            if samples.len() > room {
+                dropped += (samples.len() - room) as u64;
+                samples.truncate(room);
+            }
+            q.extend(samples.drain(..));
+            let max = self.cfg.max_samples_per_send;
+            if before < max && q.len() >= max {
                 sh.notify.notify_one();
             }
         }
@@ -413,13 +445,11 @@ impl Queue {
         let highest = batch.iter().map(|s| s.t).max().unwrap_or(i64::MIN);
         // Group samples by series (first appearance order, samples in arrival order) and write
         // the protobuf straight from the shared labels: no per-label or per-sample allocation.
-        let mut index: HashMap<usize, usize> = HashMap::with_capacity(batch.len());
+        let mut index: HashMap<SeriesRef, usize> = HashMap::with_capacity(batch.len());
         let mut first: Vec<usize> = Vec::new();
         let mut group: Vec<usize> = Vec::with_capacity(batch.len());
         for (i, s) in batch.iter().enumerate() {
-            let g = *index
-                .entry(Arc::as_ptr(&s.labels) as usize)
-                .or_insert_with(|| {
+            let g = *index.entry(s.series).or_insert_with(|| {
                     first.push(i);
                     first.len() - 1
                 });
@@ -439,11 +469,19 @@ impl Queue {
             fill[g] += 1;
         }
         let mut raw = Vec::with_capacity(batch.len() * 96);
+        // With write relabeling the cached labels already carry the external labels (applied
+        // before the rules, which may have dropped them); without, they are merged here.
+        let none = Labels::empty();
+        let external = if self.rules.is_empty() {
+            &self.external
+        } else {
+            &none
+        };
         for (g, &f) in first.iter().enumerate() {
             let members = &order[start[g]..start[g + 1]];
             proto::write_timeseries(
                 &mut raw,
-                &batch[f].labels,
+                proto::with_external(&batch[f].labels, external),
                 members.iter().map(|&i| (batch[i].v, batch[i].t)),
             );
         }
@@ -505,15 +543,16 @@ impl Queue {
 impl Appendable for RemoteWrite {
     fn appender(&self) -> Box<dyn Appender> {
         Box::new(QueueAppender {
+            pending: (0..self.inner.shards.len()).map(|_| Vec::new()).collect(),
             q: self.inner.clone(),
-            pending: Vec::new(),
         })
     }
 }
 
 struct QueueAppender {
     q: Arc<Queue>,
-    pending: Vec<(usize, Queued)>,
+    /// This commit's samples, per shard.
+    pending: Vec<Vec<Queued>>,
 }
 
 impl Appender for QueueAppender {
@@ -526,14 +565,16 @@ impl Appender for QueueAppender {
     ) -> Result<SeriesRef, AppendError> {
         let (r, out) = self.q.resolve(series, labels);
         match out {
-            Some((labels, shard)) => self.pending.push((
-                shard,
-                Queued {
-                    labels,
-                    t: timestamp_ms,
-                    v: value,
-                },
-            )),
+            Some((labels, shard)) => {
+                if let Some(p) = self.pending.get_mut(shard) {
+                    p.push(Queued {
+                        series: r,
+                        labels,
+                        t: timestamp_ms,
+                        v: value,
+                    });
+                }
+            }
             None => {
                 self.q.m.dropped_relabel.fetch_add(1, Ordering::Relaxed);
             }
@@ -542,12 +583,12 @@ impl Appender for QueueAppender {
     }
 
     fn commit(&mut self) -> Result<(), AppendError> {
-        self.q.enqueue(self.pending.drain(..));
+        self.q.enqueue(&mut self.pending);
         Ok(())
     }
 
     fn rollback(&mut self) {
-        self.pending.clear();
+        self.pending.iter_mut().for_each(Vec::clear);
     }
 }
 

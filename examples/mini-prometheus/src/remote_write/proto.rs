@@ -100,13 +100,13 @@ fn sample_len(value: f64, timestamp: i64) -> usize {
 /// Appends one `TimeSeries` as field 1 of a `WriteRequest` to `out`, straight from borrowed
 /// labels: the hot path of remote write, with no allocation per label or sample. The bytes are
 /// exactly what prost writes for the same [`TimeSeries`].
-pub fn write_timeseries(
+pub fn write_timeseries<'a>(
     out: &mut Vec<u8>,
-    labels: &scrapeline_exposition::Labels,
+    labels: impl Iterator<Item = scrapeline_exposition::Label<'a>> + Clone,
     samples: impl Iterator<Item = (f64, i64)> + Clone,
 ) {
     let mut len = 0;
-    for l in labels {
+    for l in labels.clone() {
         let m = string_field_len(l.name) + string_field_len(l.value);
         len += 1 + varint_len(m as u64) + m;
     }
@@ -135,6 +135,25 @@ pub fn write_timeseries(
             put_varint(out, t as u64);
         }
     }
+}
+
+/// The labels of `series` plus those of `external` whose names `series` lacks, in name order:
+/// external labels as Prometheus adds them on sending (the series' own value wins).
+pub fn with_external<'a>(
+    series: &'a scrapeline_exposition::Labels,
+    external: &'a scrapeline_exposition::Labels,
+) -> impl Iterator<Item = scrapeline_exposition::Label<'a>> + Clone {
+    let mut a = series.iter().peekable();
+    let mut b = external.iter().peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y.name < x.name => b.next(),
+        (Some(x), Some(y)) if y.name == x.name => {
+            b.next();
+            a.next()
+        }
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 /// Compresses an encoded `WriteRequest` with snappy's block format, as remote write requires.
@@ -169,6 +188,30 @@ pub fn decode(body: &[u8], limit: usize) -> Result<WriteRequest, String> {
 mod tests {
     use super::*;
 
+    /// External labels fill in names the series lacks, in order; the series' value wins.
+    #[test]
+    fn external_labels_merge_in_name_order() {
+        use scrapeline_exposition::Labels;
+        let series = Labels::from_pairs([("__name__", "up"), ("cluster", "own"), ("job", "n")]);
+        let external = Labels::from_pairs([("a", "1"), ("cluster", "ext"), ("zone", "z")]);
+        let got: Vec<(&str, &str)> = with_external(&series, &external)
+            .map(|l| (l.name, l.value))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("__name__", "up"),
+                ("a", "1"),
+                ("cluster", "own"),
+                ("job", "n"),
+                ("zone", "z")
+            ]
+        );
+        let none = Labels::empty();
+        assert_eq!(with_external(&none, &external).count(), 3);
+        assert_eq!(with_external(&series, &none).count(), 3);
+    }
+
     /// The allocation-free writer produces prost's exact bytes, defaults and all.
     #[test]
     fn direct_writer_matches_prost() {
@@ -192,7 +235,7 @@ mod tests {
         let mut direct = Vec::new();
         let mut req = WriteRequest::default();
         for (labels, samples) in &cases {
-            write_timeseries(&mut direct, labels, samples.iter().copied());
+            write_timeseries(&mut direct, labels.iter(), samples.iter().copied());
             req.timeseries.push(TimeSeries {
                 labels: labels
                     .iter()
