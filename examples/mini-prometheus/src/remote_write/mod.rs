@@ -19,11 +19,12 @@
 //! - **Shutdown**: [`RemoteWriteSet::shutdown`] flushes what is queued, bounded by a
 //!   deadline; whatever is left then is counted as dropped and logged.
 
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod proto;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -36,6 +37,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use batch::{Chunk, ShardQueue};
 pub use client::{Client, ClientError, SendError};
 pub use config::{QueueConfig, RemoteWriteConfig};
 
@@ -104,18 +106,18 @@ struct Counters {
 }
 
 struct Shard {
-    queue: Mutex<VecDeque<Queued>>,
+    queue: Mutex<ShardQueue>,
     notify: Notify,
 }
 
-struct Queued {
-    /// The series' ref (samples of one series are grouped by it in a request).
-    series: SeriesRef,
-    /// Its labels, shared with the scrape cache (external labels are merged on encoding
-    /// unless write relabeling already applied them).
-    labels: Labels,
-    t: i64,
-    v: f64,
+/// Where a sample goes, as [`Queue::resolve`] decides.
+enum Outgoing {
+    /// Write relabeling dropped the series.
+    Dropped,
+    /// To this shard with the appended labels plus the external labels.
+    AsAppended(usize),
+    /// To this shard with these labels (external labels and write relabeling applied).
+    Relabeled(Labels, usize),
 }
 
 struct CacheEntry {
@@ -145,7 +147,7 @@ impl RemoteWrite {
         let n = parallel.min(q.max_shards).max(q.min_shards).max(1);
         let shards = (0..n)
             .map(|_| Shard {
-                queue: Mutex::new(VecDeque::new()),
+                queue: Mutex::new(ShardQueue::default()),
                 notify: Notify::new(),
             })
             .collect();
@@ -224,8 +226,7 @@ impl RemoteWrite {
         let mut left = 0;
         for s in q.shards.iter() {
             if let Ok(mut g) = s.queue.lock() {
-                left += g.len();
-                g.clear();
+                left += g.clear();
             }
         }
         if left > 0 {
@@ -259,29 +260,35 @@ impl Queue {
         ((mixed >> 32) % self.shards.len() as u64) as usize
     }
 
-    /// The labels to send for a series and its shard, or `None` if relabeling drops it.
+    /// Where a series' samples go and with which labels, and the ref to hand back.
     ///
-    /// Without `write_relabel_configs` nothing per series is kept here: the labels are the
-    /// caller's (a shared clone), external labels are merged when the request is encoded, and
-    /// the ref handed back is the caller's or, for a new series, a hash of its labels (a
-    /// collision only puts two series on one shard). With rules, the outcome is cached by ref.
-    fn resolve(&self, series: SeriesRef, labels: &Labels) -> (SeriesRef, Option<(Labels, usize)>) {
+    /// Without `write_relabel_configs` nothing per series is kept here: the appended labels
+    /// are encoded as they are (plus external labels), and the ref handed back is the
+    /// caller's or, for a new series, a hash of its labels (a collision only puts two series
+    /// on one shard). With rules, the outcome is cached by ref.
+    fn resolve(&self, series: SeriesRef, labels: &Labels) -> (SeriesRef, Outgoing) {
         if self.rules.is_empty() {
             let r = if series != 0 {
                 series
             } else {
                 OWN_REF_BIT | (labels.stable_hash() >> 1)
             };
-            let out = (!labels.is_empty()).then(|| (labels.clone(), self.shard_of(r)));
-            return (r, out);
+            if labels.is_empty() {
+                return (r, Outgoing::Dropped);
+            }
+            return (r, Outgoing::AsAppended(self.shard_of(r)));
         }
+        let to_outgoing = |out: &Option<(Labels, usize)>| match out {
+            Some((ls, shard)) => Outgoing::Relabeled(ls.clone(), *shard),
+            None => Outgoing::Dropped,
+        };
         let now = self.now_secs();
         if series != 0
             && let Ok(cache) = self.cache.read()
             && let Some(e) = cache.get(&series)
         {
             e.seen.store(now, Ordering::Relaxed);
-            return (series, e.out.clone());
+            return (series, to_outgoing(&e.out));
         }
         let mut b = LabelsBuilder::from_labels(labels);
         for l in self.external.iter() {
@@ -289,8 +296,7 @@ impl Queue {
                 b.set(l.name, l.value);
             }
         }
-        let keep = self.rules.is_empty() || relabel::relabel(&self.rules, &mut b);
-        let out = if keep {
+        let out = if relabel::relabel(&self.rules, &mut b) {
             let ls = b.labels();
             (!ls.is_empty()).then(|| {
                 let shard = (ls.stable_hash() % self.shards.len() as u64) as usize;
@@ -304,16 +310,17 @@ impl Queue {
         } else {
             OWN_REF_BIT | self.next_ref.fetch_add(1, Ordering::Relaxed)
         };
+        let outgoing = to_outgoing(&out);
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(
                 r,
                 CacheEntry {
-                    out: out.clone(),
+                    out,
                     seen: AtomicU64::new(now),
                 },
             );
         }
-        (r, out)
+        (r, outgoing)
     }
 
     fn forget_idle_series(&self) {
@@ -325,28 +332,24 @@ impl Queue {
 
     /// Moves one commit's samples into their shards' queues: each shard's lock is taken once
     /// per commit, not once per sample.
-    fn enqueue(&self, pending: &mut [Vec<Queued>]) {
+    fn enqueue(&self, pending: &mut [Chunk]) {
         let mut dropped = 0u64;
-        for (sh, samples) in self.shards.iter().zip(pending.iter_mut()) {
-            if samples.is_empty() {
+        for (sh, chunk) in self.shards.iter().zip(pending.iter_mut()) {
+            if chunk.is_empty() {
                 continue;
             }
             let Ok(mut q) = sh.queue.lock() else {
-                dropped += samples.len() as u64;
-                samples.clear();
+                dropped += chunk.len() as u64;
+                chunk.clear();
                 continue;
             };
-            let room = if self.hard.is_cancelled() {
+            let capacity = if self.hard.is_cancelled() {
                 0
             } else {
-                self.cfg.capacity.saturating_sub(q.len())
+                self.cfg.capacity
             };
             let before = q.len();
-            if samples.len() > room {
-                dropped += (samples.len() - room) as u64;
-                samples.truncate(room);
-            }
-            q.extend(samples.drain(..));
+            dropped += q.push(chunk, capacity) as u64;
             let max = self.cfg.max_samples_per_send;
             if before < max && q.len() >= max {
                 sh.notify.notify_one();
@@ -374,12 +377,13 @@ impl Queue {
         }
     }
 
-    fn take_batch(&self, shard: usize, partial: bool) -> Option<Vec<Queued>> {
+    fn take_batch(&self, shard: usize, partial: bool) -> Option<(Vec<Chunk>, u64)> {
         let mut q = self.shards.get(shard)?.queue.lock().ok()?;
-        let max = self.cfg.max_samples_per_send;
-        if q.len() >= max || (partial && !q.is_empty()) {
-            let n = q.len().min(max);
-            Some(q.drain(..n).collect())
+        let max = self.cfg.max_samples_per_send.max(1);
+        if q.len() >= max || (partial && q.len() > 0) {
+            let before = q.len();
+            let chunks = q.take(max);
+            Some((chunks, (before - q.len()) as u64))
         } else {
             None
         }
@@ -398,8 +402,7 @@ impl Queue {
             if self.hard.is_cancelled() {
                 return;
             }
-            if let Some(batch) = self.take_batch(shard, fired || flushing) {
-                let n = batch.len() as u64;
+            if let Some((batch, n)) = self.take_batch(shard, fired || flushing) {
                 self.m.in_flight.fetch_add(n, Ordering::Relaxed);
                 self.send_batch(batch).await;
                 self.m.in_flight.fetch_sub(n, Ordering::Relaxed);
@@ -427,65 +430,37 @@ impl Queue {
         }
     }
 
-    async fn send_batch(&self, batch: Vec<Queued>) {
-        let mut batch = batch;
-        if !self.cfg.sample_age_limit.is_zero() {
+    async fn send_batch(&self, batch: Vec<Chunk>) {
+        // The request is the queued `TimeSeries` messages back to back (one per sample, as
+        // Prometheus sends them), less those older than `sample_age_limit`.
+        let total: usize = batch.iter().map(Chunk::len).sum();
+        let mut raw = Vec::with_capacity(batch.iter().map(|c| c.bytes().len()).sum());
+        let mut n = 0u64;
+        let mut highest = i64::MIN;
+        if self.cfg.sample_age_limit.is_zero() {
+            for c in &batch {
+                raw.extend_from_slice(c.bytes());
+                highest = highest.max(c.highest_timestamp());
+            }
+            n = total as u64;
+        } else {
             let oldest = crate::api::query::system_time_ms(std::time::SystemTime::now())
                 - self.cfg.sample_age_limit.as_millis() as i64;
-            let before = batch.len();
-            batch.retain(|s| s.t >= oldest);
+            for (bytes, t) in batch.iter().flat_map(Chunk::iter) {
+                if t >= oldest {
+                    raw.extend_from_slice(bytes);
+                    highest = highest.max(t);
+                    n += 1;
+                }
+            }
             self.m
                 .dropped_too_old
-                .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
-        }
-        if batch.is_empty() {
-            return;
-        }
-        let n = batch.len() as u64;
-        let highest = batch.iter().map(|s| s.t).max().unwrap_or(i64::MIN);
-        // Group samples by series (first appearance order, samples in arrival order) and write
-        // the protobuf straight from the shared labels: no per-label or per-sample allocation.
-        let mut index: HashMap<SeriesRef, usize> = HashMap::with_capacity(batch.len());
-        let mut first: Vec<usize> = Vec::new();
-        let mut group: Vec<usize> = Vec::with_capacity(batch.len());
-        for (i, s) in batch.iter().enumerate() {
-            let g = *index.entry(s.series).or_insert_with(|| {
-                    first.push(i);
-                    first.len() - 1
-                });
-            group.push(g);
-        }
-        let mut start = vec![0usize; first.len() + 1];
-        for &g in &group {
-            start[g + 1] += 1;
-        }
-        for g in 0..first.len() {
-            start[g + 1] += start[g];
-        }
-        let mut fill = start.clone();
-        let mut order = vec![0usize; batch.len()];
-        for (i, &g) in group.iter().enumerate() {
-            order[fill[g]] = i;
-            fill[g] += 1;
-        }
-        let mut raw = Vec::with_capacity(batch.len() * 96);
-        // With write relabeling the cached labels already carry the external labels (applied
-        // before the rules, which may have dropped them); without, they are merged here.
-        let none = Labels::empty();
-        let external = if self.rules.is_empty() {
-            &self.external
-        } else {
-            &none
-        };
-        for (g, &f) in first.iter().enumerate() {
-            let members = &order[start[g]..start[g + 1]];
-            proto::write_timeseries(
-                &mut raw,
-                proto::with_external(&batch[f].labels, external),
-                members.iter().map(|&i| (batch[i].v, batch[i].t)),
-            );
+                .fetch_add(total as u64 - n, Ordering::Relaxed);
         }
         drop(batch);
+        if n == 0 {
+            return;
+        }
         let body = match proto::compress(&raw) {
             Ok(b) => Bytes::from(b),
             Err(e) => {
@@ -543,7 +518,9 @@ impl Queue {
 impl Appendable for RemoteWrite {
     fn appender(&self) -> Box<dyn Appender> {
         Box::new(QueueAppender {
-            pending: (0..self.inner.shards.len()).map(|_| Vec::new()).collect(),
+            pending: (0..self.inner.shards.len())
+                .map(|_| Chunk::default())
+                .collect(),
             q: self.inner.clone(),
         })
     }
@@ -551,8 +528,8 @@ impl Appendable for RemoteWrite {
 
 struct QueueAppender {
     q: Arc<Queue>,
-    /// This commit's samples, per shard.
-    pending: Vec<Vec<Queued>>,
+    /// This commit's samples, per shard, encoded.
+    pending: Vec<Chunk>,
 }
 
 impl Appender for QueueAppender {
@@ -564,18 +541,24 @@ impl Appender for QueueAppender {
         value: f64,
     ) -> Result<SeriesRef, AppendError> {
         let (r, out) = self.q.resolve(series, labels);
+        let sample = std::iter::once((value, timestamp_ms));
         match out {
-            Some((labels, shard)) => {
+            Outgoing::AsAppended(shard) => {
                 if let Some(p) = self.pending.get_mut(shard) {
-                    p.push(Queued {
-                        series: r,
-                        labels,
-                        t: timestamp_ms,
-                        v: value,
+                    let external = &self.q.external;
+                    p.push(timestamp_ms, |buf| {
+                        proto::write_timeseries(buf, proto::with_external(labels, external), sample)
                     });
                 }
             }
-            None => {
+            Outgoing::Relabeled(ls, shard) => {
+                if let Some(p) = self.pending.get_mut(shard) {
+                    p.push(timestamp_ms, |buf| {
+                        proto::write_timeseries(buf, ls.iter(), sample)
+                    });
+                }
+            }
+            Outgoing::Dropped => {
                 self.q.m.dropped_relabel.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -588,7 +571,7 @@ impl Appender for QueueAppender {
     }
 
     fn rollback(&mut self) {
-        self.pending.iter_mut().for_each(Vec::clear);
+        self.pending.iter_mut().for_each(Chunk::clear);
     }
 }
 

@@ -410,3 +410,27 @@ async fn write_relabel_configs_apply_after_external_labels() {
     );
     q.shutdown(Duration::from_secs(1)).await;
 }
+
+/// `sample_age_limit`: samples older than the limit when their request is built are dropped
+/// (and counted), the rest of the same batch is sent.
+#[tokio::test]
+async fn samples_older_than_the_age_limit_are_dropped_when_sending() {
+    let rx = Receiver::start(vec![]).await;
+    let mut cfg = config(&rx.url, "");
+    cfg.queue_config.sample_age_limit = Duration::from_secs(60);
+    cfg.queue_config.batch_send_deadline = Duration::from_secs(3600);
+    let set = RemoteWriteSet::start(&[cfg], &Labels::empty()).unwrap();
+    let q = set.appendables()[0].clone();
+    let now = crate::api::query::system_time_ms(std::time::SystemTime::now());
+    let mut app = q.appender();
+    app.append(0, &l(&[("__name__", "old")]), now - 3_600_000, 1.0)
+        .unwrap();
+    app.append(0, &l(&[("__name__", "fresh")]), now, 2.0)
+        .unwrap();
+    app.commit().unwrap();
+    set.shutdown(Duration::from_secs(2)).await;
+    assert_eq!(
+        rx.samples(),
+        vec![(r#"{__name__="fresh"}"#.to_owned(), now, 2.0)]
+    );
+}
