@@ -82,8 +82,49 @@ struct Inner {
 #[derive(Default)]
 struct Shard {
     series: HashMap<u64, Series>,
-    by_hash: HashMap<u64, Vec<u64>>,
+    by_hash: HashMap<u64, Ids>,
     by_name: HashMap<Box<str>, Vec<u64>>,
+}
+
+/// The ids of the series whose labels share one hash: almost always exactly one, kept
+/// without an allocation of its own.
+enum Ids {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+impl Ids {
+    fn iter(&self) -> std::iter::Copied<std::slice::Iter<'_, u64>> {
+        match self {
+            Ids::One(id) => std::slice::from_ref(id).iter().copied(),
+            Ids::Many(ids) => ids.iter().copied(),
+        }
+    }
+
+    fn push(&mut self, id: u64) {
+        match self {
+            Ids::One(first) => *self = Ids::Many(vec![*first, id]),
+            Ids::Many(ids) => ids.push(id),
+        }
+    }
+
+    /// Removes `id`; true when no id is left.
+    fn remove(&mut self, id: u64) -> bool {
+        match self {
+            Ids::One(only) => *only == id,
+            Ids::Many(ids) => {
+                ids.retain(|x| *x != id);
+                match ids.as_slice() {
+                    [] => true,
+                    [one] => {
+                        *self = Ids::One(*one);
+                        false
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
 }
 
 struct Series {
@@ -200,12 +241,14 @@ impl Shard {
         self.by_hash
             .get(&hash)?
             .iter()
-            .copied()
             .find(|id| self.series.get(id).is_some_and(|s| s.labels == *labels))
     }
 
     fn insert(&mut self, id: u64, hash: u64, labels: &Labels) {
-        self.by_hash.entry(hash).or_default().push(id);
+        self.by_hash
+            .entry(hash)
+            .and_modify(|ids| ids.push(id))
+            .or_insert(Ids::One(id));
         let name = labels.metric_name().unwrap_or("");
         self.by_name.entry(name.into()).or_default().push(id);
         self.series.insert(
@@ -224,11 +267,10 @@ impl Shard {
             return;
         };
         let hash = s.labels.stable_hash();
-        if let Some(ids) = self.by_hash.get_mut(&hash) {
-            ids.retain(|x| *x != id);
-            if ids.is_empty() {
-                self.by_hash.remove(&hash);
-            }
+        if let Some(ids) = self.by_hash.get_mut(&hash)
+            && ids.remove(id)
+        {
+            self.by_hash.remove(&hash);
         }
         let name = s.labels.metric_name().unwrap_or("");
         if let Some(ids) = self.by_name.get_mut(name) {

@@ -308,3 +308,19 @@ fn concurrent_scrapes_and_readers() {
     reader.join().unwrap();
     assert_eq!(s.stats().samples, 4 * 50 * 200);
 }
+
+/// The hash index's id lists: one id without an allocation, several on a hash collision,
+/// back to one (and then empty) as they are removed.
+#[test]
+fn ids_sharing_a_hash() {
+    let mut ids = Ids::One(7);
+    assert_eq!(ids.iter().collect::<Vec<_>>(), [7]);
+    ids.push(9);
+    ids.push(11);
+    assert_eq!(ids.iter().collect::<Vec<_>>(), [7, 9, 11]);
+    assert!(!ids.remove(9));
+    assert!(!ids.remove(7));
+    assert!(matches!(ids, Ids::One(11)));
+    assert!(!ids.remove(5), "an unknown id leaves the list as it was");
+    assert!(ids.remove(11));
+}
