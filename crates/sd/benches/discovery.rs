@@ -7,7 +7,10 @@
 //!
 //! Run: `cargo bench -p scrapeline-sd --bench discovery` (plain binary, `harness = false`).
 //! `DISCOVERY_BENCH_RUNS=n` repeats the five-role measurement; `DISCOVERY_BENCH_FIVE_ONLY=1`
-//! runs only that (for profiling).
+//! runs only that (for profiling). `DISCOVERY_BENCH_VMAGENT=1` (or `=<path to vmagent>`) runs only
+//! the memory figures: ours, then vmagent's Kubernetes SD holding the same pods (a real Go
+//! process; `discovery/vmagent.rs`), `DISCOVERY_BENCH_RUNS` times. Without a `vmagent` binary
+//! that part prints that it was skipped.
 
 // `discovery_system_alloc` is set by hand (`cargo rustc ... -- --cfg discovery_system_alloc`).
 #![allow(unexpected_cfgs)]
@@ -21,6 +24,9 @@ use std::time::{Duration, Instant};
 use scrapeline_sd::kubernetes::lite::PodLite;
 use scrapeline_sd::kubernetes::objects::PodObj;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[path = "discovery/vmagent.rs"]
+mod vmagent;
 
 /// Counts heap bytes so the stores' real sizes can be measured (not estimated). A build with
 /// `--cfg discovery_system_alloc` (see BENCHMARKS.md) leaves it out to time discovery without the
@@ -45,7 +51,8 @@ fn held<T>(build: impl FnOnce() -> T) -> (T, usize) {
 
 /// Same-run memory per pod: our projection store vs. a store of whole decoded objects
 /// (`k8s-openapi` Pods in a map, as kube-rs' reflector and client-go's informer keep them).
-fn memory_per_pod() {
+/// Returns both, in bytes per pod.
+fn memory_per_pod() -> (usize, usize) {
     let docs: Vec<String> = (0..PODS).map(|i| pod(i, 0).to_string()).collect();
     let (ours, ours_bytes) = held(|| {
         let mut m: HashMap<Arc<str>, Arc<PodObj>> = HashMap::new();
@@ -80,6 +87,7 @@ fn memory_per_pod() {
         whole_bytes / PODS,
         ours_bytes as f64 / whole_bytes as f64
     );
+    (ours_bytes / PODS, whole_bytes / PODS)
 }
 
 use scrapeline_sd::config::KubernetesSdConfig;
@@ -324,6 +332,119 @@ async fn five_roles(server: &ApiServer) {
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
+/// The pod role alone: time to the first complete set and memory per pod (printed). Returns the
+/// manager (still watching) and the whole discovery heap per pod (0 without the counting
+/// allocator).
+async fn pod_role(server: &ApiServer) -> (Manager, usize) {
+    let rss0 = rss_bytes();
+    let region = Region::new(GLOBAL);
+    let pods = Manager::new(options());
+    let c0 = cpu_time();
+    let t0 = Instant::now();
+    pods.set_config(vec![("pods".into(), job(server, "pod"))]);
+    pods.wait_synced().await;
+    let first_pods = t0.elapsed();
+    let cpu_pods = cpu_time().saturating_sub(c0);
+    let rss1 = rss_bytes();
+    let c = region.change();
+    let manager_heap = (c.bytes_allocated as isize - c.bytes_deallocated as isize).max(0) as usize;
+    let usage = pods.kube_usage();
+    let n_groups = pods.snapshot()["pods"].len();
+    assert_eq!(n_groups, PODS, "every pod discovered");
+    if COUNTING {
+        println!(
+            "pod role: first complete set {:.0} ms (process CPU {:.0} ms); {} objects in {} watch; projections {} bytes/pod (estimate); \
+             whole discovery heap {} bytes/pod (store + target groups + snapshot, counted); RSS delta {} bytes/pod",
+            first_pods.as_secs_f64() * 1e3,
+            cpu_pods.as_secs_f64() * 1e3,
+            usage.objects,
+            usage.watches,
+            usage.heap_bytes / PODS,
+            manager_heap / PODS,
+            rss1.saturating_sub(rss0) / PODS
+        );
+    } else {
+        println!(
+            "pod role: first complete set {:.0} ms (process CPU {:.0} ms); {} objects in {} watch; projections {} bytes/pod (estimate); RSS delta {} bytes/pod",
+            first_pods.as_secs_f64() * 1e3,
+            cpu_pods.as_secs_f64() * 1e3,
+            usage.objects,
+            usage.watches,
+            usage.heap_bytes / PODS,
+            rss1.saturating_sub(rss0) / PODS
+        );
+    }
+    (pods, manager_heap / PODS)
+}
+
+/// vmagent's Kubernetes SD (`role: pod`) holding the same 10,000 pods as ours, against an
+/// empty cluster for its baseline. `given` is `DISCOVERY_BENCH_VMAGENT`: `1`, or vmagent's path;
+/// `ours` is (store bytes per pod, whole discovery heap bytes per pod, targets) measured earlier
+/// in this run. Prints each round and the same-run ratios.
+async fn vmagent_peer(given: &std::ffi::OsStr, ours: Option<(usize, usize, usize)>, runs: usize) {
+    let Some(bin) = vmagent::find(given) else {
+        println!(
+            "vmagent peer: skipped (no `vmagent` binary: not at {given:?}, /usr/bin or on PATH; apt-get install victoria-metrics)"
+        );
+        return;
+    };
+    let empty = ApiServer::start().await.expect("double");
+    let full = ApiServer::start_with(ApiServerOptions {
+        event_buffer: 1 << 15,
+        ..ApiServerOptions::default()
+    })
+    .await
+    .expect("double");
+    for i in 0..PODS {
+        full.apply(pod(i, 0)).expect("pod");
+    }
+    // Several SD checks (1 s apart) after the last pod is stored, then two forced collections.
+    let settle = Duration::from_secs(5);
+    let per_pod = |with: u64, without: u64| with.saturating_sub(without) as f64 / PODS as f64;
+    for round in 1..=runs {
+        let base = vmagent::measure(&bin, &empty, 0, settle)
+            .await
+            .unwrap_or_else(|e| panic!("vmagent, empty cluster: {e}"));
+        let with = vmagent::measure(&bin, &full, PODS as u64, settle)
+            .await
+            .unwrap_or_else(|e| panic!("vmagent, {PODS} pods: {e}"));
+        let heap = per_pod(with.heap_alloc, base.heap_alloc);
+        println!(
+            "vmagent round {round}: empty cluster: heap {} B (in use {} B), RSS {} B; {PODS} pods: heap {} B (in use {} B), RSS {} B, \
+             {} pods stored, {} scrape works, all stored {:.0} ms after start",
+            base.heap_alloc,
+            base.heap_inuse,
+            base.rss,
+            with.heap_alloc,
+            with.heap_inuse,
+            with.rss,
+            with.objects,
+            with.scrape_works,
+            with.discovered_after.as_secs_f64() * 1e3
+        );
+        println!(
+            "vmagent round {round}: per pod: live heap {heap:.0} B, heap in use {:.0} B, RSS {:.0} B",
+            per_pod(with.heap_inuse, base.heap_inuse),
+            per_pod(with.rss, base.rss)
+        );
+        if let Some((store, whole, _)) = ours {
+            println!(
+                "same run, ours / vmagent's live heap per pod: discovery store {store} / {heap:.0} = {:.3}; \
+                 whole discovery heap {whole} / {heap:.0} = {:.3}",
+                store as f64 / heap,
+                whole as f64 / heap
+            );
+        }
+    }
+    let targets = vmagent::count_targets(&bin, &full, PODS as u64)
+        .await
+        .unwrap_or_else(|e| panic!("vmagent check run: {e}"));
+    println!(
+        "vmagent check run (dropped targets' labels kept): {targets} targets of {PODS} pods discovered and dropped (ours: {})",
+        ours.map_or("not measured".to_string(), |o| o.2.to_string())
+    );
+}
+
 async fn run() {
     let server = ApiServer::start_with(ApiServerOptions {
         event_buffer: 1 << 17,
@@ -364,6 +485,26 @@ async fn run() {
         return;
     }
 
+    // `DISCOVERY_BENCH_VMAGENT=1`: only the memory figures, ours and vmagent's, same run.
+    if let Some(vmagent_bin) = std::env::var_os("DISCOVERY_BENCH_VMAGENT") {
+        let ours = if COUNTING {
+            let (store, _) = memory_per_pod();
+            let (pods, heap) = pod_role(&server).await;
+            let targets: usize = pods.snapshot()["pods"]
+                .iter()
+                .map(|g| g.targets.len())
+                .sum();
+            drop(pods);
+            Some((store, heap, targets))
+        } else {
+            println!("counting allocator left out: our memory figures not measured");
+            None
+        };
+        drop(server);
+        vmagent_peer(&vmagent_bin, ours, runs).await;
+        return;
+    }
+
     if COUNTING {
         memory_per_pod();
     } else {
@@ -373,44 +514,7 @@ async fn run() {
     }
 
     // 1. Pod role alone: time to the first complete set, memory per pod.
-    let rss0 = rss_bytes();
-    let region = Region::new(GLOBAL);
-    let pods = Manager::new(options());
-    let c0 = cpu_time();
-    let t0 = Instant::now();
-    pods.set_config(vec![("pods".into(), job(&server, "pod"))]);
-    pods.wait_synced().await;
-    let first_pods = t0.elapsed();
-    let cpu_pods = cpu_time().saturating_sub(c0);
-    let rss1 = rss_bytes();
-    let c = region.change();
-    let manager_heap = (c.bytes_allocated as isize - c.bytes_deallocated as isize).max(0) as usize;
-    let usage = pods.kube_usage();
-    let n_groups = pods.snapshot()["pods"].len();
-    assert_eq!(n_groups, PODS, "every pod discovered");
-    if COUNTING {
-        println!(
-            "pod role: first complete set {:.0} ms (process CPU {:.0} ms); {} objects in {} watch; projections {} bytes/pod (estimate); \
-             whole discovery heap {} bytes/pod (store + target groups + snapshot, counted); RSS delta {} bytes/pod",
-            first_pods.as_secs_f64() * 1e3,
-            cpu_pods.as_secs_f64() * 1e3,
-            usage.objects,
-            usage.watches,
-            usage.heap_bytes / PODS,
-            manager_heap / PODS,
-            rss1.saturating_sub(rss0) / PODS
-        );
-    } else {
-        println!(
-            "pod role: first complete set {:.0} ms (process CPU {:.0} ms); {} objects in {} watch; projections {} bytes/pod (estimate); RSS delta {} bytes/pod",
-            first_pods.as_secs_f64() * 1e3,
-            cpu_pods.as_secs_f64() * 1e3,
-            usage.objects,
-            usage.watches,
-            usage.heap_bytes / PODS,
-            rss1.saturating_sub(rss0) / PODS
-        );
-    }
+    let (pods, _) = pod_role(&server).await;
 
     // 2. All five roles in one manager.
     for _ in 0..runs {
