@@ -26,6 +26,9 @@ use clap::Parser as _;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // As every Go program (the kubelet's cAdvisor included) does at start: the cgroup
+    // collector keeps its files open when the descriptor limit leaves room for them.
+    let _ = scrapeline_cgroup::raise_fd_limit();
     let args = cli::Cli::parse();
     match cli::dispatch(args) {
         Ok(code) => code,

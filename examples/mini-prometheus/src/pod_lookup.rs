@@ -78,6 +78,32 @@ impl DiscoveredPods {
 }
 
 impl PodLookup for DiscoveredPods {
+    fn lookup_into(&self, pod_uid: &str, container_id: &str, out: &mut ContainerMeta) -> bool {
+        let pods = self.pods.read().unwrap_or_else(|p| p.into_inner());
+        let Some(pod) = pods.get(pod_uid) else {
+            return false;
+        };
+        out.namespace.clone_from(&pod.namespace);
+        out.pod.clone_from(&pod.name);
+        out.container.clear();
+        out.image.clear();
+        out.name = None;
+        out.sandbox = false;
+        if container_id.is_empty() {
+            return true;
+        }
+        match pod.containers.get(container_id) {
+            Some((name, image)) => {
+                out.container.clone_from(name);
+                out.image.clone_from(image);
+            }
+            // As in `lookup`: a container of a known pod that status does not list is its
+            // pause container.
+            None => out.sandbox = true,
+        }
+        true
+    }
+
     fn lookup(&self, pod_uid: &str, container_id: &str) -> Option<ContainerMeta> {
         let pods = self.pods.read().unwrap_or_else(|p| p.into_inner());
         let pod = pods.get(pod_uid)?;
@@ -157,5 +183,20 @@ mod tests {
         let pause = pods.lookup(uid, &"a".repeat(64)).unwrap();
         assert!(pause.sandbox);
         assert_eq!(pods.lookup("other", ""), None);
+
+        // `lookup_into` fills a reused value exactly as `lookup` builds a new one.
+        let mut reused = ContainerMeta {
+            name: Some("stale".into()),
+            ..m.clone()
+        };
+        for id in [
+            "c8f5e1519b0fc19da2bf5be2173582ff9e952e6712a9cb827a62c5067e22ad01",
+            "",
+            &"a".repeat(64),
+        ] {
+            assert!(pods.lookup_into(uid, id, &mut reused));
+            assert_eq!(Some(reused.clone()), pods.lookup(uid, id), "{id}");
+        }
+        assert!(!pods.lookup_into("other", "", &mut reused));
     }
 }

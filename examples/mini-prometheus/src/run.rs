@@ -296,9 +296,13 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         }
     };
     let cadvisor: Option<BodyFn> = collector.clone().map(|collector| -> BodyFn {
+        // The previous collection is refilled in place: its strings and vectors are reused.
+        let last = Arc::new(Mutex::new(scrapeline_cgroup::Collection::default()));
         Arc::new(move || {
+            let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+            collector.collect_into(now_ms(), &mut last);
             let mut out = String::new();
-            collector.collect(now_ms()).encode_text(&mut out);
+            last.encode_text(&mut out);
             Ok(out.into_bytes())
         })
     });
