@@ -401,39 +401,45 @@ async fn vmagent_peer(given: &std::ffi::OsStr, ours: Option<(usize, usize, usize
     // Several SD checks (1 s apart) after the last pod is stored, then two forced collections.
     let settle = Duration::from_secs(5);
     let per_pod = |with: u64, without: u64| with.saturating_sub(without) as f64 / PODS as f64;
+    let targets = ours.map_or(2 * PODS, |o| o.2) as u64;
     for round in 1..=runs {
-        let base = vmagent::measure(&bin, &empty, 0, settle)
-            .await
-            .unwrap_or_else(|e| panic!("vmagent, empty cluster: {e}"));
-        let with = vmagent::measure(&bin, &full, PODS as u64, settle)
-            .await
-            .unwrap_or_else(|e| panic!("vmagent, {PODS} pods: {e}"));
-        let heap = per_pod(with.heap_alloc, base.heap_alloc);
-        println!(
-            "vmagent round {round}: empty cluster: heap {} B (in use {} B), RSS {} B; {PODS} pods: heap {} B (in use {} B), RSS {} B, \
-             {} pods stored, {} scrape works, all stored {:.0} ms after start",
-            base.heap_alloc,
-            base.heap_inuse,
-            base.rss,
-            with.heap_alloc,
-            with.heap_inuse,
-            with.rss,
-            with.objects,
-            with.scrape_works,
-            with.discovered_after.as_secs_f64() * 1e3
-        );
-        println!(
-            "vmagent round {round}: per pod: live heap {heap:.0} B, heap in use {:.0} B, RSS {:.0} B",
-            per_pod(with.heap_inuse, base.heap_inuse),
-            per_pod(with.rss, base.rss)
-        );
-        if let Some((store, whole, _)) = ours {
+        for mode in [vmagent::Mode::Drop, vmagent::Mode::Keep] {
+            let base = vmagent::measure(&bin, &empty, mode, 0, 0, settle)
+                .await
+                .unwrap_or_else(|e| panic!("vmagent {mode:?}, empty cluster: {e}"));
+            let with = vmagent::measure(&bin, &full, mode, PODS as u64, targets, settle)
+                .await
+                .unwrap_or_else(|e| panic!("vmagent {mode:?}, {PODS} pods: {e}"));
+            let heap = per_pod(with.heap_alloc, base.heap_alloc);
             println!(
-                "same run, ours / vmagent's live heap per pod: discovery store {store} / {heap:.0} = {:.3}; \
-                 whole discovery heap {whole} / {heap:.0} = {:.3}",
-                store as f64 / heap,
-                whole as f64 / heap
+                "vmagent {mode:?} round {round}: empty cluster: heap {} B (in use {} B), RSS {} B; {PODS} pods: heap {} B (in use {} B), RSS {} B, \
+                 {} pods stored, {} targets kept, {} scrapers, goroutine stacks {} B, all stored {:.0} ms after start",
+                base.heap_alloc,
+                base.heap_inuse,
+                base.rss,
+                with.heap_alloc,
+                with.heap_inuse,
+                with.rss,
+                with.objects,
+                with.scrape_works,
+                with.scrapers,
+                with.stacks,
+                with.discovered_after.as_secs_f64() * 1e3
             );
+            println!(
+                "vmagent {mode:?} round {round}: per pod: live heap {heap:.0} B, heap in use {:.0} B, goroutine stacks {:.0} B, RSS {:.0} B",
+                per_pod(with.heap_inuse, base.heap_inuse),
+                per_pod(with.stacks, base.stacks),
+                per_pod(with.rss, base.rss)
+            );
+            if let Some((store, whole, _)) = ours {
+                println!(
+                    "same run, ours / vmagent {mode:?} live heap per pod: discovery store {store} / {heap:.0} = {:.3}; \
+                     whole discovery heap {whole} / {heap:.0} = {:.3}",
+                    store as f64 / heap,
+                    whole as f64 / heap
+                );
+            }
         }
     }
     let targets = vmagent::count_targets(&bin, &full, PODS as u64)

@@ -2,12 +2,20 @@
 //! runs its Kubernetes SD (`role: pod`) against an API server double, and its Go heap and RSS
 //! are read once it holds every pod. See `BENCHMARKS.md` ("Against a real Go peer").
 //!
-//! Every discovered target is dropped by relabeling (`action: drop` on `__address__`), so vmagent
-//! keeps its discovered pod objects (its `urlWatcher` map, what its SD holds between checks) but
-//! starts no scraper and builds no `ScrapeWork`; `-promscrape.dropOriginalLabels` keeps it from
-//! remembering up to 1,000 dropped targets' labels for its `/targets` page. A separate check run
-//! (not measured) keeps the dropped targets' labels and counts them, to show that vmagent
-//! discovers the same targets (two per pod) as we do.
+//! Two configurations ([`Mode`]):
+//! - [`Mode::Drop`]: every discovered target is dropped by relabeling (`action: drop` on
+//!   `__address__`), so vmagent keeps its discovered pod objects (its `urlWatcher` map, what its
+//!   SD holds between checks) but keeps no target and starts no scraper;
+//!   `-promscrape.dropOriginalLabels` keeps it from remembering up to 1,000 dropped targets'
+//!   labels for its `/targets` page. This is its discovery store alone.
+//! - [`Mode::Keep`]: every target is kept, as in a plain `role: pod` job (its `ScrapeWork` with
+//!   the relabeled labels and, by default, the discovered labels), but `instance` keeps the pod
+//!   address and `__address__` becomes the closed port `127.0.0.1:1`, so the scrapers vmagent
+//!   starts (one per target, `scrape_interval: 1h`) never dial anything but loopback. This is
+//!   its store plus its targets plus its idle scrapers.
+//!
+//! A check run (not measured) keeps the dropped targets' labels and counts them, to show that
+//! vmagent discovers the same targets (two per pod) as we do.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,6 +41,17 @@ pub fn find(given: &std::ffi::OsStr) -> Option<PathBuf> {
     })
 }
 
+/// Which vmagent configuration is measured (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every target dropped by relabeling: the discovered objects only.
+    Drop,
+    /// Every target kept (scraping a closed loopback port once an hour).
+    Keep,
+    /// Every target dropped, the dropped targets' labels kept for `/api/v1/targets` (check run).
+    Check,
+}
+
 /// What vmagent holds once it has discovered every pod and garbage was collected.
 #[derive(Debug, Clone, Copy)]
 pub struct Figures {
@@ -47,6 +66,10 @@ pub struct Figures {
     /// `vm_promscrape_discovery_kubernetes_scrape_works{role="pod"}`: targets kept after
     /// relabeling (0: all dropped, no scraper).
     pub scrape_works: u64,
+    /// `vm_promscrape_active_scrapers{type="kubernetes_sd_configs"}`: scrapers running.
+    pub scrapers: u64,
+    /// `go_memstats_stack_inuse_bytes`: goroutine stacks (not part of the heap figures).
+    pub stacks: u64,
     /// Time from vmagent's start to all pods stored.
     pub discovered_after: Duration,
 }
@@ -90,18 +113,25 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("bind 127.0.0.1:0: {e}"))
 }
 
-/// Starts vmagent with one `kubernetes_sd_configs` job (`role: pod`) whose relabeling drops
-/// every target. `check_run` keeps the dropped targets' labels (up to 100,000) so they can be
-/// counted on `/api/v1/targets`.
-async fn start(bin: &Path, api_url: &str, check_run: bool) -> Result<Proc, String> {
+/// Starts vmagent with one `kubernetes_sd_configs` job (`role: pod`) configured for `mode`.
+async fn start(bin: &Path, api_url: &str, mode: Mode) -> Result<Proc, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let cfg = dir.path().join("vmagent.yml");
+    let relabel = match mode {
+        Mode::Drop | Mode::Check => {
+            "  - action: drop\n    source_labels: [__address__]\n    regex: '.+'\n"
+        }
+        Mode::Keep => {
+            "  - source_labels: [__address__]\n    target_label: instance\n  \
+             - target_label: __address__\n    replacement: '127.0.0.1:1'\n"
+        }
+    };
     let config = format!(
-        "global:\n  scrape_interval: 1h\n\
+        "global:\n  scrape_interval: 1h\n  scrape_timeout: 1s\n\
          scrape_configs:\n\
          - job_name: pods\n  \
            kubernetes_sd_configs:\n  - role: pod\n    api_server: {api_url}\n  \
-           relabel_configs:\n  - action: drop\n    source_labels: [__address__]\n    regex: '.+'\n"
+           relabel_configs:\n{relabel}"
     );
     std::fs::write(&cfg, config).map_err(|e| format!("write config: {e}"))?;
     let port = free_port()?;
@@ -122,10 +152,10 @@ async fn start(bin: &Path, api_url: &str, check_run: bool) -> Result<Proc, Strin
         ),
         "-loggerLevel=WARN".into(),
     ];
-    if check_run {
-        args.push("-promscrape.maxDroppedTargets=100000".into());
-    } else {
-        args.push("-promscrape.dropOriginalLabels".into());
+    match mode {
+        Mode::Drop => args.push("-promscrape.dropOriginalLabels".into()),
+        Mode::Check => args.push("-promscrape.maxDroppedTargets=100000".into()),
+        Mode::Keep => {}
     }
     let child = Command::new(bin)
         .args(&args)
@@ -227,14 +257,17 @@ fn pod_watches(server: &ApiServer) -> usize {
 
 const OBJECTS: &str = "vm_promscrape_discovery_kubernetes_objects{role=\"pod\"}";
 const SCRAPE_WORKS: &str = "vm_promscrape_discovery_kubernetes_scrape_works{role=\"pod\"}";
+const SCRAPERS: &str = "vm_promscrape_active_scrapers{type=\"kubernetes_sd_configs\"}";
 
 /// Waits until vmagent has started its pod watch on `server` (the double had seen
 /// `watches_before` pod watches before vmagent started; a watch follows the LIST) and stores
-/// `pods` pods. Returns the time since `t0`.
+/// `pods` pods and, when `targets` is given, has built and started that many targets. Returns the
+/// time since `t0`.
 async fn wait_discovered(
     p: &Proc,
     server: &ApiServer,
     pods: u64,
+    targets: Option<u64>,
     watches_before: usize,
     t0: Instant,
 ) -> Result<Duration, String> {
@@ -246,13 +279,18 @@ async fn wait_discovered(
     }
     loop {
         let body = metrics(p).await?;
-        if metric(&body, OBJECTS) == Some(pods) {
+        let targets_ok = targets.is_none_or(|n| {
+            metric(&body, SCRAPE_WORKS) == Some(n) && metric(&body, SCRAPERS) == Some(n)
+        });
+        if metric(&body, OBJECTS) == Some(pods) && targets_ok {
             return Ok(t0.elapsed());
         }
         if t0.elapsed() > Duration::from_secs(120) {
             return Err(format!(
-                "vmagent stores {:?} pods, not {pods}\n{}",
+                "vmagent stores {:?} pods (want {pods}), {:?} targets, {:?} scrapers (want {targets:?})\n{}",
                 metric(&body, OBJECTS),
+                metric(&body, SCRAPE_WORKS),
+                metric(&body, SCRAPERS),
                 p.log_tail()
             ));
         }
@@ -260,19 +298,23 @@ async fn wait_discovered(
     }
 }
 
-/// Runs vmagent against `server` (which holds `pods` pods and nothing else it watches), waits
-/// until it stores them all, lets it run `settle` (several SD checks), forces two garbage
-/// collections (`/debug/pprof/heap?gc=1` runs `runtime.GC()`), and reads its memory.
+/// Runs vmagent in `mode` against `server` (which holds `pods` pods and nothing else it watches),
+/// waits until it stores them all (and, with [`Mode::Keep`], runs `targets` scrapers), lets it
+/// run `settle` (several SD checks), forces two garbage collections (`/debug/pprof/heap?gc=1`
+/// runs `runtime.GC()`), and reads its memory.
 pub async fn measure(
     bin: &Path,
     server: &ApiServer,
+    mode: Mode,
     pods: u64,
+    targets: u64,
     settle: Duration,
 ) -> Result<Figures, String> {
     let before = pod_watches(server);
     let t0 = Instant::now();
-    let p = start(bin, &server.url(), false).await?;
-    let discovered_after = wait_discovered(&p, server, pods, before, t0).await?;
+    let p = start(bin, &server.url(), mode).await?;
+    let want_targets = (mode == Mode::Keep).then_some(targets);
+    let discovered_after = wait_discovered(&p, server, pods, want_targets, before, t0).await?;
     tokio::time::sleep(settle).await;
     for _ in 0..2 {
         get(p.port, "/debug/pprof/heap?gc=1").await?;
@@ -283,7 +325,7 @@ pub async fn measure(
     // `DISCOVERY_BENCH_VMAGENT_PROFILE=<dir>`: keep vmagent's heap profile (pprof format, taken
     // after the figures) as `<dir>/vmagent-<pods>.pb.gz`, for `go tool pprof -sample_index=inuse_space`.
     if let Some(dir) = std::env::var_os("DISCOVERY_BENCH_VMAGENT_PROFILE") {
-        let out = Path::new(&dir).join(format!("vmagent-{pods}.pb.gz"));
+        let out = Path::new(&dir).join(format!("vmagent-{mode:?}-{pods}.pb.gz"));
         let r = profile(p.port, &out).await;
         if let Err(e) = r {
             println!("vmagent heap profile not saved: {e}");
@@ -296,6 +338,8 @@ pub async fn measure(
         rss,
         objects: read(OBJECTS)?,
         scrape_works: read(SCRAPE_WORKS)?,
+        scrapers: read(SCRAPERS)?,
+        stacks: read("go_memstats_stack_inuse_bytes")?,
         discovered_after,
     })
 }
@@ -306,8 +350,8 @@ pub async fn measure(
 pub async fn count_targets(bin: &Path, server: &ApiServer, pods: u64) -> Result<usize, String> {
     let before = pod_watches(server);
     let t0 = Instant::now();
-    let p = start(bin, &server.url(), true).await?;
-    wait_discovered(&p, server, pods, before, t0).await?;
+    let p = start(bin, &server.url(), Mode::Check).await?;
+    wait_discovered(&p, server, pods, None, before, t0).await?;
     let mut last = usize::MAX;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
