@@ -547,7 +547,12 @@ impl Appender for QueueAppender {
                 if let Some(p) = self.pending.get_mut(shard) {
                     let external = &self.q.external;
                     p.push(timestamp_ms, |buf| {
-                        proto::write_timeseries(buf, proto::with_external(labels, external), sample)
+                        if external.is_empty() {
+                            proto::write_timeseries(buf, labels.iter(), sample)
+                        } else {
+                            let merged = proto::with_external(labels, external);
+                            proto::write_timeseries(buf, merged, sample)
+                        }
                     });
                 }
             }

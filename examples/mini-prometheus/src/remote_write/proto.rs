@@ -98,24 +98,20 @@ fn sample_len(value: f64, timestamp: i64) -> usize {
 }
 
 /// Appends one `TimeSeries` as field 1 of a `WriteRequest` to `out`, straight from borrowed
-/// labels: the hot path of remote write, with no allocation per label or sample. The bytes are
+/// labels: the hot path of remote write, with no allocation per label or sample and one pass
+/// over the labels (the message length is written in front afterwards). The bytes are
 /// exactly what prost writes for the same [`TimeSeries`].
 pub fn write_timeseries<'a>(
     out: &mut Vec<u8>,
-    labels: impl Iterator<Item = scrapeline_exposition::Label<'a>> + Clone,
-    samples: impl Iterator<Item = (f64, i64)> + Clone,
+    labels: impl Iterator<Item = scrapeline_exposition::Label<'a>>,
+    samples: impl Iterator<Item = (f64, i64)>,
 ) {
-    let mut len = 0;
-    for l in labels.clone() {
-        let m = string_field_len(l.name) + string_field_len(l.value);
-        len += 1 + varint_len(m as u64) + m;
-    }
-    for (v, t) in samples.clone() {
-        let m = sample_len(v, t);
-        len += 1 + varint_len(m as u64) + m;
-    }
     out.push(0x0a);
-    put_varint(out, len as u64);
+    // Room for the longest length varint a message under 4 GiB needs; the body is moved
+    // back over what the actual length leaves unused.
+    let len_at = out.len();
+    out.extend_from_slice(&[0; 5]);
+    let body_at = out.len();
     for l in labels {
         let m = string_field_len(l.name) + string_field_len(l.value);
         out.push(0x0a);
@@ -135,6 +131,29 @@ pub fn write_timeseries<'a>(
             put_varint(out, t as u64);
         }
     }
+    let len = out.len() - body_at;
+    let mut prefix = [0u8; 10];
+    let n = varint_into(&mut prefix, len as u64);
+    if n <= 5 {
+        out.copy_within(body_at.., len_at + n);
+        out[len_at..len_at + n].copy_from_slice(&prefix[..n]);
+        out.truncate(len_at + n + len);
+    } else {
+        // Over 4 GiB: cannot come from one sample, but stay correct.
+        out.splice(len_at..body_at, prefix[..n].iter().copied());
+    }
+}
+
+/// Writes `n` as a varint at the start of `buf`; returns its length.
+fn varint_into(buf: &mut [u8; 10], mut n: u64) -> usize {
+    let mut i = 0;
+    while n >= 0x80 {
+        buf[i] = (n as u8) | 0x80;
+        n >>= 7;
+        i += 1;
+    }
+    buf[i] = n as u8;
+    i + 1
 }
 
 /// The labels of `series` plus those of `external` whose names `series` lacks, in name order:
