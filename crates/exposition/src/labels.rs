@@ -43,15 +43,36 @@ pub struct Label<'a> {
 
 /// An immutable label set, sorted by name, one value per name.
 ///
-/// Layout: all names and values back to back in one `str`, and for every label the end offset
-/// of its name and of its value. Both buffers are reference counted and never mutated, so a
-/// clone is two reference-count increments, not a copy: the scrape cache, a remote-write queue
-/// and a store can all hold the same series' labels for the price of one.
+/// Layout: one reference-counted, immutable `str` holding a header and then all names and
+/// values back to back. The header is ASCII: a width byte `w` (1–5), the label count, then for
+/// every label the end offset of its name and of its value in the data, each as `w` base-128
+/// digits (the smallest width that fits the data). One allocation per set (a series' labels
+/// are read in one place, which matters when millions of sets are cached), and a clone is one
+/// reference-count increment, not a copy: the scrape cache, a remote-write queue and a store
+/// can all hold the same series' labels for the price of one.
 #[derive(Clone, Default)]
 pub struct Labels {
-    data: Arc<str>,
-    /// `ends[2*i]` is where name `i` ends, `ends[2*i+1]` where value `i` ends.
-    ends: Arc<[u32]>,
+    /// Empty for the empty set; otherwise header then data, as above.
+    buf: Arc<str>,
+}
+
+/// The smallest number of base-128 digits that holds every value up to `max`.
+fn digits_for(max: usize) -> usize {
+    let mut w = 1;
+    while w < 5 && (max >> (7 * w)) != 0 {
+        w += 1;
+    }
+    w
+}
+
+/// Appends `v` as `w` base-128 digits, least significant first (ASCII, so the buffer stays a
+/// valid `str`).
+fn push_digits(out: &mut String, v: usize, w: usize) {
+    let mut v = v.min((1usize << (7 * w)) - 1);
+    for _ in 0..w {
+        out.push(char::from((v & 0x7f) as u8));
+        v >>= 7;
+    }
 }
 
 impl Labels {
@@ -99,8 +120,22 @@ impl Labels {
             bytes += n.len() + v.len();
             count += 1;
         }
-        let mut data = String::with_capacity(bytes);
-        let mut ends = Vec::with_capacity(count * 2);
+        if count == 0 {
+            return Labels::default();
+        }
+        // Offsets beyond 35 bits cannot come from any parser or config here (bodies are
+        // limited far below that); they saturate rather than wrap, so lookups miss, never alias.
+        let w = digits_for(bytes.max(count));
+        let mut buf = String::with_capacity(1 + w * (1 + 2 * count) + bytes);
+        buf.push(char::from(w as u8));
+        push_digits(&mut buf, count, w);
+        let mut end = 0usize;
+        for (n, v) in iter.clone() {
+            end += n.len();
+            push_digits(&mut buf, end, w);
+            end += v.len();
+            push_digits(&mut buf, end, w);
+        }
         let mut prev: Option<&str> = None;
         for (n, v) in iter {
             debug_assert!(
@@ -108,39 +143,57 @@ impl Labels {
                 "labels not sorted: {prev:?} then {n:?}"
             );
             prev = Some(n);
-            data.push_str(n);
-            ends.push(offset(data.len()));
-            data.push_str(v);
-            ends.push(offset(data.len()));
+            buf.push_str(n);
+            buf.push_str(v);
         }
         Labels {
-            data: Arc::from(data),
-            ends: Arc::from(ends),
+            buf: Arc::from(buf),
         }
+    }
+
+    /// `(width, count, where the offsets start, where the data starts)` from the header.
+    #[inline]
+    fn header(&self) -> (usize, usize, usize, usize) {
+        let b = self.buf.as_bytes();
+        let Some(&w) = b.first() else {
+            return (0, 0, 0, 0);
+        };
+        let w = w as usize;
+        let count = self.digits_at(1, w);
+        let ends_at = 1 + w;
+        (w, count, ends_at, ends_at + 2 * count * w)
+    }
+
+    /// The `w`-digit number at byte `pos` of the header.
+    #[inline]
+    fn digits_at(&self, pos: usize, w: usize) -> usize {
+        let digits = self.buf.as_bytes().get(pos..pos + w).unwrap_or(&[]);
+        digits
+            .iter()
+            .rev()
+            .fold(0usize, |v, &d| (v << 7) | usize::from(d))
     }
 
     /// The number of labels.
     pub fn len(&self) -> usize {
-        self.ends.len() / 2
+        self.header().1
     }
 
     /// Whether the set has no labels.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.buf.is_empty()
     }
 
     /// The label at position `i` in name order.
+    #[inline]
     fn at(&self, i: usize) -> Label<'_> {
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends[2 * i - 1] as usize
-        };
-        let name_end = self.ends[2 * i] as usize;
-        let value_end = self.ends[2 * i + 1] as usize;
+        let (w, _, ends_at, data_at) = self.header();
+        let end = |k: usize| data_at + self.digits_at(ends_at + k * w, w);
+        let start = if i == 0 { data_at } else { end(2 * i - 1) };
+        let (name_end, value_end) = (end(2 * i), end(2 * i + 1));
         Label {
-            name: &self.data[start..name_end],
-            value: &self.data[name_end..value_end],
+            name: self.buf.get(start..name_end).unwrap_or(""),
+            value: self.buf.get(name_end..value_end).unwrap_or(""),
         }
     }
 
@@ -191,23 +244,18 @@ impl Labels {
         h.digest()
     }
 
-    /// Bytes of heap this set holds, for memory accounting (shared by every clone; the two
-    /// reference-count headers are not counted).
+    /// Bytes of heap this set holds, for memory accounting (shared by every clone; the
+    /// reference-count header is not counted).
     pub fn heap_bytes(&self) -> usize {
-        self.data.len() + self.ends.len() * std::mem::size_of::<u32>()
+        self.buf.len()
     }
-}
-
-fn offset(n: usize) -> u32 {
-    // A label set over 4 GiB cannot come from any parser or config here (bodies are limited far
-    // below that); saturate rather than wrap so a bug cannot alias labels.
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
-        (Arc::ptr_eq(&self.data, &other.data) && Arc::ptr_eq(&self.ends, &other.ends))
-            || (self.data == other.data && self.ends == other.ends)
+        // The encoding is canonical (the width follows from the data), so equal sets have
+        // equal buffers.
+        Arc::ptr_eq(&self.buf, &other.buf) || self.buf == other.buf
     }
 }
 
@@ -597,5 +645,64 @@ mod tests {
         assert!(!is_legacy_label_name("a:b"));
         assert!(is_legacy_metric_name("a:b_c"));
         assert!(!is_legacy_metric_name(""));
+    }
+}
+
+#[cfg(test)]
+mod packed_layout_tests {
+    use super::*;
+
+    /// Every header width round-trips: sets whose data needs 1, 2, 3 and 4 base-128 digits
+    /// per offset, empty names and values, and more labels than data bytes.
+    #[test]
+    fn every_width_round_trips() {
+        let long = |n: usize| "v".repeat(n);
+        let cases: Vec<Vec<(String, String)>> = vec![
+            vec![("a".into(), "b".into())],
+            vec![("__name__".into(), "up".into()), ("job".into(), long(200))],
+            vec![("a".into(), long(20_000)), ("b".into(), "x".into())],
+            vec![("a".into(), long(3 << 20)), ("z".into(), "last".into())],
+            (0..300)
+                .map(|i| (format!("n{i:03}"), String::new()))
+                .collect(),
+            vec![(String::new(), String::new()), ("a".into(), String::new())],
+        ];
+        for pairs in cases {
+            let ls = Labels::from_sorted_iter(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            let got: Vec<(String, String)> = ls
+                .iter()
+                .map(|l| (l.name.to_owned(), l.value.to_owned()))
+                .collect();
+            assert_eq!(got, pairs);
+            assert_eq!(ls.len(), pairs.len());
+            let back: Vec<(String, String)> = ls
+                .iter()
+                .rev()
+                .map(|l| (l.name.to_owned(), l.value.to_owned()))
+                .collect();
+            assert_eq!(back.len(), pairs.len());
+            for (n, v) in &pairs {
+                if !n.is_empty() {
+                    assert_eq!(ls.get(n), Some(v.as_str()));
+                }
+            }
+            assert_eq!(ls, ls.clone());
+        }
+        assert!(Labels::from_sorted_iter(std::iter::empty()).is_empty());
+        assert_eq!(
+            Labels::default(),
+            Labels::from_pairs(Vec::<(&str, &str)>::new())
+        );
+    }
+
+    #[test]
+    fn equal_sets_have_equal_buffers_and_clones_share_them() {
+        let a = Labels::from_pairs([("job", "x"), ("__name__", "up")]);
+        let b = Labels::from_sorted_iter([("__name__", "up"), ("job", "x")]);
+        assert_eq!(a, b);
+        assert_eq!(a.stable_hash(), b.stable_hash());
+        let c = a.clone();
+        assert!(Arc::ptr_eq(&a.buf, &c.buf));
+        assert_ne!(a, Labels::from_pairs([("__name__", "up"), ("job", "y")]));
     }
 }
