@@ -447,14 +447,7 @@ fn metrics_api_carries_object_labels_and_honours_label_selectors() {
                "labels": {"app.kubernetes.io/name": "web", "pod-template-hash": "7d4b9c6f5"}})
     );
 
-    let names = |v: &Value| -> Vec<String> {
-        v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let names = resource_support::item_names;
     let pods = "/apis/metrics.k8s.io/v1beta1/pods";
     // `kubectl top pod -A -l app.kubernetes.io/name=web` sends the selector URL-encoded.
     for (query, want) in [

@@ -24,12 +24,7 @@ fn now() -> SystemTime {
 }
 
 fn names(v: &Value) -> Vec<String> {
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
-        .collect()
+    resource_support::item_names(v)
 }
 
 fn get(m: &ResourceMetrics, path: &str) -> Value {

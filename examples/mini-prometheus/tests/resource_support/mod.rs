@@ -173,3 +173,13 @@ pub fn body(answer: Option<(u16, String)>, status: u16) -> Value {
     assert_eq!(code, status, "{text}");
     serde_json::from_str(&text).unwrap()
 }
+
+/// The `metadata.name` of every item of a Kubernetes list, in order.
+pub fn item_names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
