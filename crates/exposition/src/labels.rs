@@ -68,7 +68,7 @@ fn digits_for(max: usize) -> usize {
 /// Appends `v` as `w` base-128 digits, least significant first (ASCII, so the buffer stays a
 /// valid `str`).
 fn push_digits(out: &mut String, v: usize, w: usize) {
-    let mut v = v.min((1usize << (7 * w)) - 1);
+    let mut v = (v as u64).min((1u64 << (7 * w)) - 1);
     for _ in 0..w {
         out.push(char::from((v & 0x7f) as u8));
         v >>= 7;
