@@ -3,8 +3,10 @@
 //! - [`apiserver`]: a Kubernetes API server double that speaks the real list/watch protocol over
 //!   HTTP, with fault injection.
 //! - [`farm`]: a scrape target farm serving fixed, changing, slow, failing and malformed payloads.
+//! - [`http`]: a minimal loopback HTTP GET for talking to real peers.
 //!
 //! Test code only; never published.
 
 pub mod apiserver;
 pub mod farm;
+pub mod http;

@@ -179,55 +179,15 @@ async fn start(bin: &Path, api_url: &str, mode: Mode) -> Result<Proc, String> {
 
 /// A plain HTTP/1.0 GET to `127.0.0.1:port`: status and body. Times out after 30 s.
 async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let code = text
-            .get(9..12)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| "no HTTP status".to_string())?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|x| x.1.to_owned())
-            .unwrap_or_default();
-        Ok((code, body))
-    };
-    tokio::time::timeout(Duration::from_secs(30), fut)
-        .await
-        .map_err(|_| format!("GET {path}: timed out"))?
+    scrapeline_testkit::http::get(port, path, Duration::from_secs(30)).await
 }
 
 /// Saves `/debug/pprof/heap` (binary, gzipped pprof) to `out`.
 async fn profile(port: u16, out: &Path) -> Result<(), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    s.write_all(
-        format!("GET /debug/pprof/heap HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
-    )
-    .await
-    .map_err(|e| format!("write: {e}"))?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| format!("read: {e}"))?;
-    let at = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| "no HTTP header end".to_string())?;
-    std::fs::write(out, &buf[at + 4..]).map_err(|e| format!("write {}: {e}", out.display()))
+    let (_, body) =
+        scrapeline_testkit::http::get_bytes(port, "/debug/pprof/heap", Duration::from_secs(30))
+            .await?;
+    std::fs::write(out, body).map_err(|e| format!("write {}: {e}", out.display()))
 }
 
 /// The value of the first sample named exactly `series` (name plus labels as vmagent writes

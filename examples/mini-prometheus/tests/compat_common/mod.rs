@@ -131,32 +131,7 @@ pub fn enc(s: &str) -> String {
 
 /// A plain HTTP/1.0 GET to `127.0.0.1:port`: status and body, or why not. Times out after 5 s.
 pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("connect 127.0.0.1:{port}: {e}"))?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let code = text
-            .get(9..12)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| format!("no HTTP status in {:?}", text.get(..80)))?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|x| x.1.to_owned())
-            .unwrap_or_default();
-        Ok((code, body))
-    };
-    tokio::time::timeout(Duration::from_secs(5), fut)
-        .await
-        .map_err(|_| format!("GET 127.0.0.1:{port}{path}: timed out"))?
+    scrapeline_testkit::http::get(port, path, Duration::from_secs(5)).await
 }
 
 /// GET that must answer 200 with a JSON body.
