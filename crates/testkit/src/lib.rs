@@ -4,9 +4,11 @@
 //!   HTTP, with fault injection.
 //! - [`farm`]: a scrape target farm serving fixed, changing, slow, failing and malformed payloads.
 //! - [`http`]: a minimal loopback HTTP GET for talking to real peers.
+//! - [`fs`]: fixture trees copied into temporary directories.
 //!
 //! Test code only; never published.
 
 pub mod apiserver;
 pub mod farm;
+pub mod fs;
 pub mod http;

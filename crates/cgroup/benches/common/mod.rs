@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use scrapeline_cgroup::{ContainerMeta, PodLookup};
+use scrapeline_testkit::fs::copy_tree;
 
 /// CPU time (user + system) this thread has used, in nanoseconds
 /// (`CLOCK_THREAD_CPUTIME_ID`): on a shared machine, time other processes take from the
@@ -36,19 +37,6 @@ fn copy_files(from: &Path, to: &Path) {
         let e = e.unwrap();
         if e.file_type().unwrap().is_file() {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
         }
     }
 }

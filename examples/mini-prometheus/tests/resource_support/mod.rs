@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use scrapeline_cgroup::path::CgroupKind;
 use scrapeline_cgroup::{Collection, Collector, CollectorConfig, ContainerMeta, PodLookup};
+use scrapeline_testkit::fs::{copy_tree, set_mtime};
 use serde_json::Value;
 
 /// 2026-01-01T00:00:00Z, the fixtures' collection time.
@@ -76,24 +76,6 @@ fn lookup_from(rt: &Value) -> FixtureLookup {
         })
         .collect();
     FixtureLookup { pods, containers }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-fn set_mtime(path: &Path, unix: i64) {
-    let t = UNIX_EPOCH + Duration::from_secs(unix as u64);
-    std::fs::File::open(path).unwrap().set_modified(t).unwrap();
 }
 
 /// Copies a fixture tree into a tempdir, stamps creation times from `runtime.json` on every
