@@ -197,30 +197,6 @@ pub struct ContainerStatusLite {
     pub container_id: Option<String>,
 }
 
-impl kube::Resource for PodLite {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("Pod")
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("")
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("v1")
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("pods")
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
 /// A Node with only what discovery reads (real nodes carry large image lists and status).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct NodeLite {
@@ -282,36 +258,13 @@ pub struct KubeletEndpointLite {
     pub port: i32,
 }
 
-impl kube::Resource for NodeLite {
-    type DynamicType = ();
-    type Scope = k8s_openapi::ClusterResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("Node")
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("")
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("v1")
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed("nodes")
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-/// Implements `kube::Resource` for a trimmed namespaced type.
-macro_rules! namespaced_resource {
-    ($t:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+/// Implements `kube::Resource` for a trimmed type: its scope, kind, API group, version and
+/// resource plural, and its `metadata` field.
+macro_rules! lite_resource {
+    ($t:ty, $scope:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
         impl kube::Resource for $t {
             type DynamicType = ();
-            type Scope = k8s_openapi::NamespaceResourceScope;
+            type Scope = $scope;
 
             fn kind(_: &()) -> Cow<'_, str> {
                 Cow::Borrowed($kind)
@@ -334,6 +287,23 @@ macro_rules! namespaced_resource {
         }
     };
 }
+
+lite_resource!(
+    PodLite,
+    k8s_openapi::NamespaceResourceScope,
+    "Pod",
+    "",
+    "v1",
+    "pods"
+);
+lite_resource!(
+    NodeLite,
+    k8s_openapi::ClusterResourceScope,
+    "Node",
+    "",
+    "v1",
+    "nodes"
+);
 
 // The types below decode what `k8s-openapi` would (every field optional, `null` = absent, a
 // missing required field = its default) but only the fields the labels need; the rest
@@ -418,7 +388,14 @@ pub struct LoadBalancerIngressLite {
     pub ip: Option<String>,
 }
 
-namespaced_resource!(ServiceLite, "Service", "", "v1", "services");
+lite_resource!(
+    ServiceLite,
+    k8s_openapi::NamespaceResourceScope,
+    "Service",
+    "",
+    "v1",
+    "services"
+);
 
 /// A `targetRef` (`kind`, `name`, `namespace`).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -478,7 +455,14 @@ pub struct EndpointAddressLite {
     pub target_ref: Option<ObjectReferenceLite>,
 }
 
-namespaced_resource!(EndpointsLite, "Endpoints", "", "v1", "endpoints");
+lite_resource!(
+    EndpointsLite,
+    k8s_openapi::NamespaceResourceScope,
+    "Endpoints",
+    "",
+    "v1",
+    "endpoints"
+);
 
 /// An EndpointSlice with only what discovery reads.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -557,8 +541,9 @@ pub struct SlicePortLite {
     pub app_protocol: Option<String>,
 }
 
-namespaced_resource!(
+lite_resource!(
     EndpointSliceLite,
+    k8s_openapi::NamespaceResourceScope,
     "EndpointSlice",
     "discovery.k8s.io",
     "v1",
@@ -626,8 +611,9 @@ pub struct IngressTlsLite {
     pub hosts: Option<Vec<String>>,
 }
 
-namespaced_resource!(
+lite_resource!(
     IngressLite,
+    k8s_openapi::NamespaceResourceScope,
     "Ingress",
     "networking.k8s.io",
     "v1",
