@@ -56,6 +56,16 @@ pub struct Labels {
     buf: Arc<str>,
 }
 
+/// A [`Labels`] header, decoded: digit width, label count, and where the offsets and the
+/// data start in the buffer.
+#[derive(Clone, Copy, Default)]
+struct Header {
+    w: usize,
+    count: usize,
+    ends_at: usize,
+    data_at: usize,
+}
+
 /// The smallest number of base-128 digits that holds every value up to `max`.
 fn digits_for(max: usize) -> usize {
     let mut w = 1;
@@ -151,17 +161,21 @@ impl Labels {
         }
     }
 
-    /// `(width, count, where the offsets start, where the data starts)` from the header.
+    /// The decoded header; read once per lookup or iteration, not once per label.
     #[inline]
-    fn header(&self) -> (usize, usize, usize, usize) {
-        let b = self.buf.as_bytes();
-        let Some(&w) = b.first() else {
-            return (0, 0, 0, 0);
+    fn header(&self) -> Header {
+        let Some(&w) = self.buf.as_bytes().first() else {
+            return Header::default();
         };
         let w = w as usize;
         let count = self.digits_at(1, w);
         let ends_at = 1 + w;
-        (w, count, ends_at, ends_at + 2 * count * w)
+        Header {
+            w,
+            count,
+            ends_at,
+            data_at: ends_at + 2 * count * w,
+        }
     }
 
     /// The `w`-digit number at byte `pos` of the header.
@@ -176,7 +190,7 @@ impl Labels {
 
     /// The number of labels.
     pub fn len(&self) -> usize {
-        self.header().1
+        self.header().count
     }
 
     /// Whether the set has no labels.
@@ -184,12 +198,11 @@ impl Labels {
         self.buf.is_empty()
     }
 
-    /// The label at position `i` in name order.
+    /// The label at position `i` in name order, given the set's header.
     #[inline]
-    fn at(&self, i: usize) -> Label<'_> {
-        let (w, _, ends_at, data_at) = self.header();
-        let end = |k: usize| data_at + self.digits_at(ends_at + k * w, w);
-        let start = if i == 0 { data_at } else { end(2 * i - 1) };
+    fn at(&self, h: Header, i: usize) -> Label<'_> {
+        let end = |k: usize| h.data_at + self.digits_at(h.ends_at + k * h.w, h.w);
+        let start = if i == 0 { h.data_at } else { end(2 * i - 1) };
         let (name_end, value_end) = (end(2 * i), end(2 * i + 1));
         Label {
             name: self.buf.get(start..name_end).unwrap_or(""),
@@ -199,19 +212,22 @@ impl Labels {
 
     /// The labels in name order.
     pub fn iter(&self) -> LabelsIter<'_> {
+        let header = self.header();
         LabelsIter {
             labels: self,
+            header,
             front: 0,
-            back: self.len(),
+            back: header.count,
         }
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let (mut lo, mut hi) = (0, self.len());
+        let h = self.header();
+        let (mut lo, mut hi) = (0, h.count);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let l = self.at(mid);
+            let l = self.at(h, mid);
             match l.name.cmp(name) {
                 Ordering::Equal => return Some(l.value),
                 Ordering::Less => lo = mid + 1,
@@ -358,6 +374,7 @@ fn write_go_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 #[derive(Clone)]
 pub struct LabelsIter<'a> {
     labels: &'a Labels,
+    header: Header,
     front: usize,
     back: usize,
 }
@@ -369,7 +386,7 @@ impl<'a> Iterator for LabelsIter<'a> {
         if self.front >= self.back {
             return None;
         }
-        let l = self.labels.at(self.front);
+        let l = self.labels.at(self.header, self.front);
         self.front += 1;
         Some(l)
     }
@@ -386,7 +403,7 @@ impl DoubleEndedIterator for LabelsIter<'_> {
             return None;
         }
         self.back -= 1;
-        Some(self.labels.at(self.back))
+        Some(self.labels.at(self.header, self.back))
     }
 }
 
