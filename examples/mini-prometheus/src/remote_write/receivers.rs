@@ -187,6 +187,20 @@ fn parse_vm_export(body: &str) -> Vec<(String, i64, String)> {
     out
 }
 
+/// Writes a config that scrapes nothing into `dir` and returns the arguments of a Prometheus
+/// that keeps its data there and takes remote writes on `127.0.0.1:port`.
+fn prometheus_receiver_args(dir: &std::path::Path, port: u16) -> Vec<String> {
+    let cfg_path = dir.join("prometheus.yml");
+    std::fs::write(&cfg_path, "global:\n  scrape_interval: 1h\n").unwrap();
+    vec![
+        format!("--config.file={}", cfg_path.display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".to_owned(),
+        "--log.level=error".to_owned(),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_receives_every_sample_across_a_restart() {
     if !installed("prometheus") {
@@ -194,16 +208,8 @@ async fn prometheus_receives_every_sample_across_a_restart() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let cfg_path = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg_path, "global:\n  scrape_interval: 1h\n").unwrap();
     let port = free_port();
-    let args = vec![
-        format!("--config.file={}", cfg_path.display()),
-        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".to_owned(),
-        "--log.level=error".to_owned(),
-    ];
+    let args = prometheus_receiver_args(dir.path(), port);
     let mut prom = Proc::spawn("prometheus", &args);
     wait_ready(port, "/-/ready", prom.name).await;
 
@@ -308,16 +314,8 @@ async fn api_answers_match_prometheus_byte_for_byte() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let cfg_path = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg_path, "global:\n  scrape_interval: 1h\n").unwrap();
     let port = free_port();
-    let args = vec![
-        format!("--config.file={}", cfg_path.display()),
-        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".to_owned(),
-        "--log.level=error".to_owned(),
-    ];
+    let args = prometheus_receiver_args(dir.path(), port);
     let prom = Proc::spawn("prometheus", &args);
     wait_ready(port, "/-/ready", prom.name).await;
 
