@@ -105,7 +105,12 @@ impl ShardQueue {
         chunk.truncate(n - dropped);
         if !chunk.is_empty() {
             self.len += chunk.len();
-            self.chunks.push_back(std::mem::take(chunk));
+            let taken = std::mem::take(chunk);
+            // The next commit is likely the same size: one allocation each, not a run of
+            // doublings from empty.
+            chunk.bytes.reserve(taken.bytes.len());
+            chunk.samples.reserve(taken.samples.len());
+            self.chunks.push_back(taken);
         }
         chunk.clear();
         dropped
