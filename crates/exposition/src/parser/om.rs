@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::float::{parse_om_timestamp, parse_value};
 use super::scan::{self, excerpt};
@@ -22,6 +22,96 @@ pub(super) struct State {
     /// Groups of the current family seen so far; kept here (not per family) so its capacity
     /// is reused from family to family.
     seen_groups: HashSet<u64, BuildHasherDefault<PreHashed>>,
+    /// The label spans of the current sample line, recorded while its label set is checked
+    /// so that the family rules need not scan it again.
+    labels: Vec<LabelSpan>,
+    /// Scratch bytes for the canonical form of a label with escapes or a quoted name.
+    scratch: Vec<u8>,
+}
+
+/// Where one label of a sample line lies in the input.
+#[derive(Clone, Copy)]
+struct LabelSpan {
+    /// Name content (without quotes).
+    ns: usize,
+    ne: usize,
+    /// Whether the name was quoted.
+    nquoted: bool,
+    /// Whether the (quoted) name holds a backslash.
+    nesc: bool,
+    /// Value content (without quotes); `ve` is the index of the closing quote.
+    vs: usize,
+    ve: usize,
+    /// Whether the value holds a backslash.
+    vesc: bool,
+}
+
+/// What a sample name adds to its family's name.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Suffix {
+    Bare,
+    Total,
+    Created,
+    Count,
+    Sum,
+    Bucket,
+    GCount,
+    GSum,
+    Info,
+    Other,
+}
+
+impl Suffix {
+    #[inline]
+    fn of(rest: &[u8]) -> Suffix {
+        match rest {
+            b"" => Suffix::Bare,
+            b"_total" => Suffix::Total,
+            b"_created" => Suffix::Created,
+            b"_count" => Suffix::Count,
+            b"_sum" => Suffix::Sum,
+            b"_bucket" => Suffix::Bucket,
+            b"_gcount" => Suffix::GCount,
+            b"_gsum" => Suffix::GSum,
+            b"_info" => Suffix::Info,
+            _ => Suffix::Other,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Suffix::Bare | Suffix::Other => "",
+            Suffix::Total => "_total",
+            Suffix::Created => "_created",
+            Suffix::Count => "_count",
+            Suffix::Sum => "_sum",
+            Suffix::Bucket => "_bucket",
+            Suffix::GCount => "_gcount",
+            Suffix::GSum => "_gsum",
+            Suffix::Info => "_info",
+        }
+    }
+
+    /// Whether a family of type `typ` (`None`: metadata without `# TYPE`) has samples with
+    /// this suffix: [`MetricType::suffixes`] for OpenMetrics, as a match.
+    #[inline]
+    fn allowed(self, typ: Option<MetricType>) -> bool {
+        use Suffix as S;
+        match typ {
+            None | Some(MetricType::Gauge | MetricType::Unknown | MetricType::StateSet) => {
+                self == S::Bare
+            }
+            Some(MetricType::Counter) => matches!(self, S::Total | S::Created),
+            Some(MetricType::Summary) => {
+                matches!(self, S::Bare | S::Count | S::Sum | S::Created)
+            }
+            Some(MetricType::Histogram) => {
+                matches!(self, S::Count | S::Sum | S::Bucket | S::Created)
+            }
+            Some(MetricType::GaugeHistogram) => matches!(self, S::GCount | S::GSum | S::Bucket),
+            Some(MetricType::Info) => self == S::Info,
+        }
+    }
 }
 
 /// The group keys are already xxh3 hashes: use them as they are.
@@ -74,15 +164,13 @@ impl Family {
         self.typ.unwrap_or(MetricType::Unknown)
     }
 
-    /// Whether a sample called `sample` belongs to this family.
-    fn allows(&self, sample: &str) -> bool {
-        let Some(rest) = sample.strip_prefix(self.name.as_str()) else {
-            return false;
-        };
-        match self.typ {
-            None => rest.is_empty(),
-            Some(t) => t.suffixes(Format::OpenMetrics).contains(&rest),
-        }
+    /// The suffix a sample called `sample` adds to this family's name, when the sample
+    /// belongs to this family.
+    #[inline]
+    fn suffix_of(&self, sample: &str) -> Option<Suffix> {
+        let rest = sample.as_bytes().strip_prefix(self.name.as_bytes())?;
+        let s = Suffix::of(rest);
+        s.allowed(self.typ).then_some(s)
     }
 }
 
@@ -159,8 +247,6 @@ fn is_integer(v: f64) -> bool {
 struct Line<'a> {
     name: Cow<'a, str>,
     raw: &'a [u8],
-    /// `raw`, already checked to be UTF-8.
-    raw_str: &'a str,
     value: f64,
     ts: Option<(i64, f64)>,
     exemplar: Option<Exemplar<'a>>,
@@ -389,6 +475,7 @@ impl<'a> Parser<'a> {
         let input = self.input;
         let b = &input[..le];
         self.reset_names();
+        self.om.labels.clear();
         let (raw_end, name) = match b[ls] {
             b'{' => {
                 let (end, name) = self.om_labels(b, ls + 1, false, false)?;
@@ -414,19 +501,19 @@ impl<'a> Parser<'a> {
                 ));
             }
         };
+        // `om_labels` checked every quoted string that is not ASCII, and everything outside
+        // quotes is ASCII: `raw` is valid UTF-8.
         let raw = &input[ls..raw_end];
-        let raw_str =
-            scan::utf8(raw).ok_or_else(|| self.error(ls, "invalid UTF-8 in label set"))?;
         let name = match name {
             Some((s, e, esc)) => {
-                let inner = raw_str.get(s - ls..e - ls).unwrap_or("");
+                let inner = scan::utf8(&input[s..e]).unwrap_or("");
                 if esc {
                     scan::unescape(inner)
                 } else {
                     Cow::Borrowed(inner)
                 }
             }
-            None => Cow::Borrowed(raw_str.get(..scan::metric_name_end(raw, 0)).unwrap_or("")),
+            None => Cow::Borrowed(scan::utf8(&raw[..scan::metric_name_end(raw, 0)]).unwrap_or("")),
         };
         let mut p = raw_end;
         if b.get(p) != Some(&b' ') {
@@ -442,7 +529,6 @@ impl<'a> Parser<'a> {
         let mut line = Line {
             name,
             raw,
-            raw_str,
             value,
             ts: None,
             exemplar: None,
@@ -543,6 +629,9 @@ impl<'a> Parser<'a> {
                 Some(b'"') => {
                     let q = scan::scan_quoted(b, p)
                         .map_err(|at| self.error(at, "unterminated quoted name"))?;
+                    if !q.ascii && scan::utf8(&b[p + 1..q.end - 1]).is_none() {
+                        return Err(self.error(p, "invalid UTF-8 in label set"));
+                    }
                     (p + 1, q.end - 1, q.escaped, q.end)
                 }
                 Some(&c) if scan::is_label_start(c) => {
@@ -587,6 +676,20 @@ impl<'a> Parser<'a> {
                 let q = scan::scan_quoted(b, p).map_err(|at| {
                     self.error(at, format!("unterminated value of label \"{}\"", shown()))
                 })?;
+                if !q.ascii && scan::utf8(&b[p + 1..q.end - 1]).is_none() {
+                    return Err(self.error(p, "invalid UTF-8 in label set"));
+                }
+                if !exemplar {
+                    self.om.labels.push(LabelSpan {
+                        ns,
+                        ne,
+                        nquoted: quoted,
+                        nesc: esc,
+                        vs: p + 1,
+                        ve: q.end - 1,
+                        vesc: q.escaped,
+                    });
+                }
                 p = q.end;
             }
             match b.get(p) {
@@ -602,44 +705,70 @@ impl<'a> Parser<'a> {
     /// Applies the family rules to a parsed sample line.
     fn om_sample(&mut self, l: Line<'a>, ls: usize) -> Result<Entry<'a>, ParseError> {
         let sname: &str = &l.name;
-        if !self.om.fam.as_ref().is_some_and(|f| f.allows(sname)) {
-            self.finish_family(ls)?;
-            self.om.fam = Some(Family::new(sname.to_owned(), Some(MetricType::Unknown)));
-        }
-        let Some(fam) = self.om.fam.as_ref() else {
+        let suffix = match self.om.fam.as_ref().and_then(|f| f.suffix_of(sname)) {
+            Some(s) => s,
+            None => {
+                self.finish_family(ls)?;
+                self.om.fam = Some(Family::new(sname.to_owned(), Some(MetricType::Unknown)));
+                Suffix::Bare
+            }
+        };
+        let input = self.input;
+        let om = &mut self.om;
+        let Some(fam) = om.fam.as_ref() else {
             return Err(self.error(ls, "internal: no family"));
         };
         let kind = fam.kind();
-        let suffix = sname.get(fam.name.len()..).unwrap_or("");
         let hist = matches!(kind, MetricType::Histogram | MetricType::GaugeHistogram);
-        let bucket = suffix == "_bucket";
-        let quantile_sample = kind == MetricType::Summary && suffix.is_empty();
-        // One pass over the labels: the group hash and the labels the rules look at.
-        let raw = l.raw_str;
+        let bucket = suffix == Suffix::Bucket;
+        let quantile_sample = kind == MetricType::Summary && suffix == Suffix::Bare;
+        // One pass over the label spans `om_labels` recorded: the group hash and the labels
+        // the rules look at.
         let mut group: u64 = 0;
-        let mut le: Option<Cow<'a, str>> = None;
-        let mut quantile: Option<Cow<'a, str>> = None;
+        let mut le_span = None;
+        let mut quantile_span = None;
         let mut state_label = false;
-        for (n, v) in RawLabels::new(raw) {
-            let skip = match &*n {
-                "le" if hist && bucket => {
-                    le = Some(v.clone());
+        for sp in &om.labels {
+            let decoded;
+            let n: &[u8] = if sp.nesc {
+                decoded = scan::unescape(scan::utf8(&input[sp.ns..sp.ne]).unwrap_or(""));
+                decoded.as_bytes()
+            } else {
+                &input[sp.ns..sp.ne]
+            };
+            let skip = match n {
+                b"le" if hist && bucket => {
+                    le_span = Some((sp.vs, sp.ve, sp.vesc));
                     true
                 }
-                "quantile" if quantile_sample => {
-                    quantile = Some(v.clone());
+                b"quantile" if quantile_sample => {
+                    quantile_span = Some((sp.vs, sp.ve, sp.vesc));
                     true
                 }
-                _ if kind == MetricType::StateSet && n == fam.name.as_str() => {
+                _ if kind == MetricType::StateSet && n == fam.name.as_bytes() => {
                     state_label = true;
                     true
                 }
                 _ => kind == MetricType::Info,
             };
             if !skip {
-                group = group.wrapping_add(xxh3_64_with_seed(v.as_bytes(), xxh3_64(n.as_bytes())));
+                group = group.wrapping_add(label_hash(input, sp, &mut om.scratch));
             }
         }
+        let Some(fam) = self.om.fam.as_ref() else {
+            return Err(self.error(ls, "internal: no family"));
+        };
+        let value_of = |span: Option<(usize, usize, bool)>| -> Option<Cow<'a, str>> {
+            let (vs, ve, esc) = span?;
+            let s = scan::utf8(&input[vs..ve]).unwrap_or("");
+            Some(if esc {
+                scan::unescape(s)
+            } else {
+                Cow::Borrowed(s)
+            })
+        };
+        let le = value_of(le_span);
+        let quantile = value_of(quantile_span);
         let fail = |p: &Self, m: String| -> ParseError { p.error(ls, m) };
         if kind == MetricType::StateSet && !state_label {
             return Err(fail(
@@ -663,7 +792,7 @@ impl<'a> Parser<'a> {
             }
             le_value = Some(f);
         }
-        if (suffix == "_count" || suffix == "_gcount") && hist && !is_integer(v) {
+        if matches!(suffix, Suffix::Count | Suffix::GCount) && hist && !is_integer(v) {
             return Err(fail(self, format!("count value {v} is not an integer")));
         }
         if quantile_sample {
@@ -718,17 +847,28 @@ impl<'a> Parser<'a> {
         }
         let counter_like = matches!(
             suffix,
-            "_total" | "_sum" | "_count" | "_bucket" | "_gcount" | "_gsum"
+            Suffix::Total
+                | Suffix::Sum
+                | Suffix::Count
+                | Suffix::Bucket
+                | Suffix::GCount
+                | Suffix::GSum
         );
         if counter_like && v.is_nan() {
-            return Err(fail(self, format!("{suffix} value cannot be NaN")));
+            return Err(fail(
+                self,
+                format!("{} value cannot be NaN", suffix.as_str()),
+            ));
         }
-        if counter_like && suffix != "_gsum" && v < 0.0 {
-            return Err(fail(self, format!("{suffix} value {v} is negative")));
+        if counter_like && suffix != Suffix::GSum && v < 0.0 {
+            return Err(fail(
+                self,
+                format!("{} value {v} is negative", suffix.as_str()),
+            ));
         }
         if l.exemplar.is_some()
-            && !((hist && sname.ends_with("_bucket"))
-                || (kind == MetricType::Counter && sname.ends_with("_total")))
+            && !((hist && suffix == Suffix::Bucket)
+                || (kind == MetricType::Counter && suffix == Suffix::Total))
         {
             return Err(fail(
                 self,
@@ -756,7 +896,7 @@ impl<'a> Parser<'a> {
                     && let Some(r) = fam.hist.as_mut()
                 {
                     match suffix {
-                        "_bucket" => {
+                        Suffix::Bucket => {
                             let bnd = le_value.unwrap_or(f64::NAN);
                             if bnd < 0.0 {
                                 r.neg_buckets = true;
@@ -771,9 +911,9 @@ impl<'a> Parser<'a> {
                             r.bucket = Some(bnd);
                             r.value = v;
                         }
-                        "_count" | "_gcount" => r.count = Some(v),
-                        "_sum" => r.has_sum = true,
-                        "_gsum" => {
+                        Suffix::Count | Suffix::GCount => r.count = Some(v),
+                        Suffix::Sum => r.has_sum = true,
+                        Suffix::GSum => {
                             r.has_gsum = true;
                             if v < 0.0 {
                                 r.neg_gsum = true;
@@ -783,11 +923,14 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
+            // The previous group is in `seen_groups` already.
+            if fam.group != Some(group) {
+                self.om.seen_groups.insert(group);
+            }
             fam.group = Some(group);
             fam.group_ts = ts;
             fam.has_samples = true;
         }
-        self.om.seen_groups.insert(group);
         if let Some(m) = hist_err {
             return Err(self.error(ls, m));
         }
@@ -798,4 +941,48 @@ impl<'a> Parser<'a> {
             exemplar: l.exemplar,
         }))
     }
+}
+
+/// One label's term of a sample's group hash: the xxh3 hash of its canonical form
+/// `name="value"` (unescaped name and value, with the quotes). Equal labels give equal terms
+/// however they were written; the form is unambiguous because a name without `=` ends at the
+/// first `=` (names holding `=` take another form, see [`label_hash_slow`]).
+#[inline]
+fn label_hash(input: &[u8], sp: &LabelSpan, scratch: &mut Vec<u8>) -> u64 {
+    if !sp.nquoted && !sp.vesc {
+        // Written exactly in the canonical form (OpenMetrics allows no blanks in between).
+        return xxh3_64(input.get(sp.ns..=sp.ve).unwrap_or(&[]));
+    }
+    label_hash_slow(input, sp, scratch)
+}
+
+/// [`label_hash`] for a quoted name or an escaped value: the canonical form is built in
+/// `scratch`. A name holding `=` is written `0xFF name 0xFF value` instead (0xFF never occurs in
+/// UTF-8, so this cannot equal any `name="value"` form).
+#[cold]
+#[inline(never)]
+fn label_hash_slow(input: &[u8], sp: &LabelSpan, scratch: &mut Vec<u8>) -> u64 {
+    let decode = |s: usize, e: usize, esc: bool| -> Cow<'_, str> {
+        let t = scan::utf8(input.get(s..e).unwrap_or(&[])).unwrap_or("");
+        if esc {
+            scan::unescape(t)
+        } else {
+            Cow::Borrowed(t)
+        }
+    };
+    let name = decode(sp.ns, sp.ne, sp.nesc);
+    let value = decode(sp.vs, sp.ve, sp.vesc);
+    scratch.clear();
+    if name.contains('=') {
+        scratch.push(0xFF);
+        scratch.extend_from_slice(name.as_bytes());
+        scratch.push(0xFF);
+        scratch.extend_from_slice(value.as_bytes());
+    } else {
+        scratch.extend_from_slice(name.as_bytes());
+        scratch.extend_from_slice(b"=\"");
+        scratch.extend_from_slice(value.as_bytes());
+        scratch.push(b'"');
+    }
+    xxh3_64(scratch)
 }
