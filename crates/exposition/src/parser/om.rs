@@ -167,8 +167,8 @@ impl Family {
     /// The suffix a sample called `sample` adds to this family's name, when the sample
     /// belongs to this family.
     #[inline]
-    fn suffix_of(&self, sample: &str) -> Option<Suffix> {
-        let rest = sample.as_bytes().strip_prefix(self.name.as_bytes())?;
+    fn suffix_of(&self, sample: &[u8]) -> Option<Suffix> {
+        let rest = sample.strip_prefix(self.name.as_bytes())?;
         let s = Suffix::of(rest);
         s.allowed(self.typ).then_some(s)
     }
@@ -245,7 +245,8 @@ fn is_integer(v: f64) -> bool {
 
 /// A parsed sample line before the family rules are applied.
 struct Line<'a> {
-    name: Cow<'a, str>,
+    /// The sample name, unescaped (valid UTF-8).
+    name: Cow<'a, [u8]>,
     raw: &'a [u8],
     value: f64,
     ts: Option<(i64, f64)>,
@@ -504,16 +505,14 @@ impl<'a> Parser<'a> {
         // `om_labels` checked every quoted string that is not ASCII, and everything outside
         // quotes is ASCII: `raw` is valid UTF-8.
         let raw = &input[ls..raw_end];
-        let name = match name {
-            Some((s, e, esc)) => {
-                let inner = scan::utf8(&input[s..e]).unwrap_or("");
-                if esc {
-                    scan::unescape(inner)
-                } else {
-                    Cow::Borrowed(inner)
-                }
-            }
-            None => Cow::Borrowed(scan::utf8(&raw[..scan::metric_name_end(raw, 0)]).unwrap_or("")),
+        let name: Cow<'a, [u8]> = match name {
+            Some((s, e, true)) => Cow::Owned(
+                scan::unescape(scan::utf8(&input[s..e]).unwrap_or(""))
+                    .into_owned()
+                    .into_bytes(),
+            ),
+            Some((s, e, false)) => Cow::Borrowed(&input[s..e]),
+            None => Cow::Borrowed(&raw[..scan::metric_name_end(raw, 0)]),
         };
         let mut p = raw_end;
         if b.get(p) != Some(&b' ') {
@@ -704,12 +703,13 @@ impl<'a> Parser<'a> {
 
     /// Applies the family rules to a parsed sample line.
     fn om_sample(&mut self, l: Line<'a>, ls: usize) -> Result<Entry<'a>, ParseError> {
-        let sname: &str = &l.name;
+        let sname: &[u8] = &l.name;
         let suffix = match self.om.fam.as_ref().and_then(|f| f.suffix_of(sname)) {
             Some(s) => s,
             None => {
                 self.finish_family(ls)?;
-                self.om.fam = Some(Family::new(sname.to_owned(), Some(MetricType::Unknown)));
+                let name = String::from_utf8_lossy(sname).into_owned();
+                self.om.fam = Some(Family::new(name, Some(MetricType::Unknown)));
                 Suffix::Bare
             }
         };
@@ -944,21 +944,37 @@ impl<'a> Parser<'a> {
 }
 
 /// One label's term of a sample's group hash: the xxh3 hash of its canonical form
-/// `name="value"` (unescaped name and value, with the quotes). Equal labels give equal terms
-/// however they were written; the form is unambiguous because a name without `=` ends at the
-/// first `=` (names holding `=` take another form, see [`label_hash_slow`]).
+/// `name="value"`: the unescaped name, and the value escaped as the format writes it (`\\`,
+/// `\"`, `\n`; every other byte as is). Equal labels give equal terms however they were written;
+/// the form is unambiguous because a name without `=` ends at the first `=` (names holding `=`
+/// take another form, see [`label_hash_slow`]).
 #[inline]
 fn label_hash(input: &[u8], sp: &LabelSpan, scratch: &mut Vec<u8>) -> u64 {
-    if !sp.nquoted && !sp.vesc {
+    if !sp.nquoted && (!sp.vesc || canonical_escapes(input.get(sp.vs..sp.ve).unwrap_or(&[]))) {
         // Written exactly in the canonical form (OpenMetrics allows no blanks in between).
         return xxh3_64(input.get(sp.ns..=sp.ve).unwrap_or(&[]));
     }
     label_hash_slow(input, sp, scratch)
 }
 
-/// [`label_hash`] for a quoted name or an escaped value: the canonical form is built in
-/// `scratch`. A name holding `=` is written `0xFF name 0xFF value` instead (0xFF never occurs in
-/// UTF-8, so this cannot equal any `name="value"` form).
+/// Whether every backslash in the (escaped) value `v` starts `\\`, `\"` or `\n`: then `v` is
+/// the canonical escaping of its unescaped value.
+#[inline]
+fn canonical_escapes(v: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(off) = v.get(i..).and_then(|r| memchr::memchr(b'\\', r)) {
+        let at = i + off;
+        if !matches!(v.get(at + 1), Some(b'\\' | b'"' | b'n')) {
+            return false;
+        }
+        i = at + 2;
+    }
+    true
+}
+
+/// [`label_hash`] for a quoted name or a value with other escapes: the canonical form is
+/// built in `scratch`. A name holding `=` is written `0xFF name 0xFF value` instead (0xFF never
+/// occurs in UTF-8, so this cannot equal any `name="value"` form).
 #[cold]
 #[inline(never)]
 fn label_hash_slow(input: &[u8], sp: &LabelSpan, scratch: &mut Vec<u8>) -> u64 {
@@ -981,8 +997,76 @@ fn label_hash_slow(input: &[u8], sp: &LabelSpan, scratch: &mut Vec<u8>) -> u64 {
     } else {
         scratch.extend_from_slice(name.as_bytes());
         scratch.extend_from_slice(b"=\"");
-        scratch.extend_from_slice(value.as_bytes());
+        for &c in value.as_bytes() {
+            match c {
+                b'\\' => scratch.extend_from_slice(b"\\\\"),
+                b'"' => scratch.extend_from_slice(b"\\\""),
+                b'\n' => scratch.extend_from_slice(b"\\n"),
+                c => scratch.push(c),
+            }
+        }
         scratch.push(b'"');
     }
     xxh3_64(scratch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The group-hash terms of the labels of the one sample line `line`.
+    fn terms(line: &str) -> Vec<u64> {
+        let mut p = Parser::new(line.as_bytes(), Format::OpenMetrics);
+        p.om_line(0, line.len()).expect("valid line");
+        let mut scratch = Vec::new();
+        p.om.labels
+            .iter()
+            .map(|sp| label_hash(p.input, sp, &mut scratch))
+            .collect()
+    }
+
+    #[test]
+    fn label_hash_is_canonical() {
+        // Quoted or bare name, escaped as written or with escapes kept verbatim: same label.
+        let plain = terms(r#"m{le="a\\qb",x="1\n\"2"} 1"#);
+        assert_eq!(plain, terms(r#"m{"le"="a\\qb","x"="1\n\"2"} 1"#));
+        assert_eq!(plain, terms(r#"m{le="a\qb",x="1\n\"2"} 1"#));
+        assert_eq!(plain, terms(r#"{"m",le="a\qb","x"="1\n\"2"} 1"#));
+        assert_eq!(plain[0], xxh3_64(br#"le="a\\qb""#));
+        // Different labels, different terms.
+        assert_ne!(terms(r#"m{le="a"} 1"#), terms(r#"m{le="b"} 1"#));
+        assert_ne!(terms(r#"m{le="a"} 1"#), terms(r#"m{lf="a"} 1"#));
+        // A name holding `=` cannot pose as another split of the same bytes.
+        assert_ne!(terms(r#"m{"a=\"b"="c"} 1"#), terms(r#"m{a="b=\"c"} 1"#));
+    }
+
+    #[test]
+    fn suffixes_match_metric_type() {
+        use MetricType as T;
+        let all = [
+            "", "_total", "_created", "_count", "_sum", "_bucket", "_gcount", "_gsum", "_info",
+            "_x",
+        ];
+        for t in [
+            T::Counter,
+            T::Gauge,
+            T::Histogram,
+            T::GaugeHistogram,
+            T::Summary,
+            T::Info,
+            T::StateSet,
+            T::Unknown,
+        ] {
+            for s in all {
+                let want = t.suffixes(Format::OpenMetrics).contains(&s);
+                let suffix = Suffix::of(s.as_bytes());
+                assert_eq!(suffix.allowed(Some(t)), want, "{t:?} {s:?}");
+                if want {
+                    assert_eq!(suffix.as_str(), s);
+                }
+            }
+        }
+        assert!(Suffix::of(b"").allowed(None));
+        assert!(!Suffix::of(b"_total").allowed(None));
+    }
 }
