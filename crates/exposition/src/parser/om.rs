@@ -522,7 +522,7 @@ impl<'a> Parser<'a> {
             ));
         }
         p += 1;
-        let vend = memchr::memchr(b' ', &b[p..]).map_or(le, |i| p + i);
+        let vend = token_end(b, p);
         let value = parse_value(&b[p..vend])
             .ok_or_else(|| self.error(p, format!("invalid value \"{}\"", excerpt(&b[p..vend]))))?;
         let mut line = Line {
@@ -537,7 +537,7 @@ impl<'a> Parser<'a> {
         }
         p = vend + 1;
         if b.get(p) != Some(&b'#') {
-            let tend = memchr::memchr(b' ', &b[p..]).map_or(le, |i| p + i);
+            let tend = token_end(b, p);
             line.ts = Some(parse_om_timestamp(&b[p..tend]).ok_or_else(|| {
                 self.error(p, format!("invalid timestamp \"{}\"", excerpt(&b[p..tend])))
             })?);
@@ -580,7 +580,7 @@ impl<'a> Parser<'a> {
             return Err(self.error(end, "expected ' ' and a value after the exemplar labels"));
         }
         let vs = end + 1;
-        let vend = memchr::memchr(b' ', &b[vs..]).map_or(b.len(), |i| vs + i);
+        let vend = token_end(b, vs);
         let value = parse_value(&b[vs..vend]).ok_or_else(|| {
             self.error(
                 vs,
@@ -941,6 +941,15 @@ impl<'a> Parser<'a> {
             exemplar: l.exemplar,
         }))
     }
+}
+
+/// The first space in `b` at or after `p`, or `b.len()`: the end of a value or timestamp.
+/// These tokens are short, so a byte loop beats `memchr`'s setup.
+#[inline]
+fn token_end(b: &[u8], p: usize) -> usize {
+    b.get(p..)
+        .and_then(|r| r.iter().position(|&c| c == b' '))
+        .map_or(b.len(), |i| p + i)
 }
 
 /// One label's term of a sample's group hash: the xxh3 hash of its canonical form
