@@ -139,10 +139,62 @@ fn zero_bytes(w: u64) -> u64 {
 }
 
 /// Index of the first `"` or `\` in `b` at or after `i`, and whether every byte before it
-/// (from `i`) is ASCII. Words of 8 bytes are tested at once for the first 64 bytes (most label
-/// values are shorter); longer strings go to `memchr2`.
+/// (from `i`) is ASCII.
 #[inline(always)]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        find_quote_or_backslash_sse2(b, i)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        find_quote_or_backslash_swar(b, i)
+    }
+}
+
+/// [`find_quote_or_backslash`] with SSE2: 16 bytes per step (two compares, two masks), the
+/// ASCII check folded in; the last bytes of `b` (fewer than 16) one by one.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn find_quote_or_backslash_sse2(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let quote = set_splat_i8_m128i(b'"' as i8);
+    let backslash = set_splat_i8_m128i(b'\\' as i8);
+    let mut high = 0i32;
+    while let Some(Ok(chunk)) = b.get(i..i + 16).map(<&[u8; 16]>::try_from) {
+        let v = load_unaligned_m128i(chunk);
+        let m = move_mask_i8_m128i(bitor_m128i(
+            cmp_eq_mask_i8_m128i(v, quote),
+            cmp_eq_mask_i8_m128i(v, backslash),
+        ));
+        let h = move_mask_i8_m128i(v);
+        if m != 0 {
+            // Only the bytes before the match count.
+            let below = (m & m.wrapping_neg()) - 1;
+            return Some((i + m.trailing_zeros() as usize, (high | (h & below)) == 0));
+        }
+        high |= h;
+        i += 16;
+    }
+    let rest = b.get(i..)?;
+    let off = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
+    Some((i + off, high == 0 && rest[..off].is_ascii()))
+}
+
+/// [`find_quote_or_backslash`] without SIMD: words of 8 bytes are tested at once for the first
+/// 64 bytes (most label values are shorter); longer strings go to `memchr2`.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    allow(
+        dead_code,
+        reason = "the portable fallback; tests compare it with the SSE2 scanner"
+    )
+)]
+#[inline(always)]
+fn find_quote_or_backslash_swar(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     const QUOTES: u64 = 0x2222_2222_2222_2222;
     const BACKSLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -270,6 +322,7 @@ pub(crate) fn excerpt(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     #[test]
     fn quoted_strings() {
@@ -288,6 +341,78 @@ mod tests {
         assert!(matches!(unescape("plain"), Cow::Borrowed("plain")));
         assert_eq!(unescape(r#"a\\b\"c\nd\qe\"#), "a\\b\"c\nd\\qe\\");
         assert_eq!(unescape_help_text(r#"a\\b\"c\n"#), "a\\b\\\"c\n");
+    }
+
+    /// `(index, ascii_before)` of the first `"` or `\\` in `b` from `i`.
+    type Found = Option<(usize, bool)>;
+    type Scanner = fn(&[u8], usize) -> Found;
+
+    /// Every scanner this target has.
+    fn scanners() -> Vec<(&'static str, Scanner)> {
+        let mut v: Vec<(&'static str, Scanner)> = vec![("swar", find_quote_or_backslash_swar)];
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        v.push(("sse2", find_quote_or_backslash_sse2));
+        v
+    }
+
+    /// The obvious byte-by-byte answer.
+    fn reference(b: &[u8], i: usize) -> Found {
+        let rest = b.get(i..)?;
+        let off = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
+        Some((i + off, rest[..off].is_ascii()))
+    }
+
+    #[test]
+    fn quote_scanners_exact() {
+        let mut long = vec![b'a'; 100];
+        long[70] = b'"';
+        let mut high_after = vec![b'a'; 40];
+        high_after[20] = b'\\';
+        high_after[21] = 0xC3;
+        let mut high_before = vec![b'a'; 40];
+        high_before[3] = 0xC3;
+        high_before[33] = b'"';
+        let cases: Vec<(&[u8], usize, Found)> = vec![
+            (b"abc\"", 0, Some((3, true))),
+            (b"\"", 0, Some((0, true))),
+            (b"abc", 0, None),
+            (b"", 0, None),
+            (b"x", 5, None),
+            (b"0123456789abcdef\\", 0, Some((16, true))),
+            (b"0123456789abcde\"", 0, Some((15, true))),
+            ("é\"".as_bytes(), 0, Some((2, false))),
+            (&long, 0, Some((70, true))),
+            (&long, 71, None),
+            (&high_after, 0, Some((20, true))),
+            (&high_after, 22, None),
+            (&high_before, 0, Some((33, false))),
+            (&high_before, 4, Some((33, true))),
+        ];
+        for (name, f) in scanners() {
+            for (b, i, want) in &cases {
+                assert_eq!(f(b, *i), *want, "{name} on {b:?} from {i}");
+                assert_eq!(reference(b, *i), *want, "reference on {b:?} from {i}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quote_scanners_agree(
+            b in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::num::u8::ANY.prop_map(|c| c & 0x7f),
+                    1 => proptest::num::u8::ANY,
+                    1 => proptest::sample::select(vec![b'"', b'\\']),
+                ],
+                0..200,
+            ),
+            start in 0usize..210,
+        ) {
+            for (name, f) in scanners() {
+                proptest::prop_assert_eq!(f(&b, start), reference(&b, start), "{}", name);
+            }
+        }
     }
 
     #[test]
