@@ -53,7 +53,70 @@ pub(crate) fn is_label_start(b: u8) -> bool {
 
 /// End of the legacy metric name that starts at `p` (`p` itself is assumed a valid start).
 #[inline]
-pub(crate) fn metric_name_end(b: &[u8], mut p: usize) -> usize {
+pub(crate) fn metric_name_end(b: &[u8], p: usize) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        let p = metric_name_end_sse2(b, p);
+        metric_name_end_table(b, p)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        metric_name_end_table(b, p)
+    }
+}
+
+/// End of the legacy label name that starts at `p`.
+#[inline]
+pub(crate) fn label_name_end(b: &[u8], p: usize) -> usize {
+    label_name_end_table(b, p)
+}
+
+/// Skips metric-name bytes (`[a-zA-Z0-9_:]`) 16 at a time from `p` while 16 bytes remain;
+/// returns the first other byte, or where fewer than 16 bytes remain (the table scanner
+/// finishes from there). Metric names are long enough for this to pay; label names are mostly
+/// shorter than 16 bytes, and the table scanner is faster for them (measured on cadvisor).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn metric_name_end_sse2(b: &[u8], mut p: usize) -> usize {
+    use safe_arch::{
+        bitand_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i,
+        load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    // Signed compares: bytes >= 0x80 are negative and fall outside every range below.
+    let case = set_splat_i8_m128i(0x20);
+    let before_a = set_splat_i8_m128i(b'a' as i8 - 1);
+    let after_z = set_splat_i8_m128i(b'z' as i8 + 1);
+    let before_0 = set_splat_i8_m128i(b'0' as i8 - 1);
+    // `0`..=`9` and `:` are adjacent.
+    let after_digits = set_splat_i8_m128i(b':' as i8 + 1);
+    let underscore = set_splat_i8_m128i(b'_' as i8);
+    while let Some(Ok(chunk)) = b.get(p..p + 16).map(<&[u8; 16]>::try_from) {
+        let v = load_unaligned_m128i(chunk);
+        let lower = bitor_m128i(v, case);
+        let alpha = bitand_m128i(
+            cmp_gt_mask_i8_m128i(lower, before_a),
+            cmp_gt_mask_i8_m128i(after_z, lower),
+        );
+        let digit = bitand_m128i(
+            cmp_gt_mask_i8_m128i(v, before_0),
+            cmp_gt_mask_i8_m128i(after_digits, v),
+        );
+        let ok = bitor_m128i(
+            bitor_m128i(alpha, digit),
+            cmp_eq_mask_i8_m128i(v, underscore),
+        );
+        let stop = !move_mask_i8_m128i(ok) & 0xFFFF;
+        if stop != 0 {
+            return p + stop.trailing_zeros() as usize;
+        }
+        p += 16;
+    }
+    p
+}
+
+/// [`metric_name_end`] through the byte-class table, four bytes per step.
+#[inline]
+fn metric_name_end_table(b: &[u8], mut p: usize) -> usize {
     // Four bytes per step while all four are name bytes, then byte by byte.
     while let Some(&[c0, c1, c2, c3]) = b.get(p..p + 4) {
         let all = CLASSES[c0 as usize]
@@ -74,9 +137,9 @@ pub(crate) fn metric_name_end(b: &[u8], mut p: usize) -> usize {
     p
 }
 
-/// End of the legacy label name that starts at `p`.
+/// [`label_name_end`] through the byte-class table, four bytes per step.
 #[inline]
-pub(crate) fn label_name_end(b: &[u8], mut p: usize) -> usize {
+fn label_name_end_table(b: &[u8], mut p: usize) -> usize {
     // Four bytes per step while all four are name bytes, then byte by byte.
     while let Some(&[c0, c1, c2, c3]) = b.get(p..p + 4) {
         let all = CLASSES[c0 as usize]
@@ -412,6 +475,59 @@ mod tests {
             for (name, f) in scanners() {
                 proptest::prop_assert_eq!(f(&b, start), reference(&b, start), "{}", name);
             }
+        }
+    }
+
+    /// The obvious byte-by-byte name end.
+    fn name_end_reference(b: &[u8], p: usize, colon: bool) -> usize {
+        let ok = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || (colon && c == b':');
+        b.get(p..)
+            .and_then(|r| r.iter().position(|&c| !ok(c)))
+            .map_or(b.len().max(p), |i| p + i)
+    }
+
+    #[test]
+    fn name_ends_exact() {
+        let long = b"node_cpu_seconds_total:rate5m{cpu=\"0\"}";
+        assert_eq!(metric_name_end(long, 0), 29);
+        assert_eq!(metric_name_end_table(long, 0), 29);
+        assert_eq!(label_name_end(long, 0), 22);
+        assert_eq!(label_name_end_table(long, 0), 22);
+        let all = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:";
+        assert_eq!(metric_name_end(all, 0), all.len());
+        assert_eq!(label_name_end(all, 0), all.len() - 1);
+        // Every byte that is not a name byte stops the scan at any position of a 16-byte step.
+        for c in 0..=255u8 {
+            for at in [0usize, 5, 15, 16, 17, 31] {
+                let mut b = vec![b'a'; 40];
+                b[at] = c;
+                let want_m = name_end_reference(&b, 0, true);
+                let want_l = name_end_reference(&b, 0, false);
+                assert_eq!(metric_name_end(&b, 0), want_m, "byte {c:#x} at {at}");
+                assert_eq!(label_name_end(&b, 0), want_l, "byte {c:#x} at {at}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn name_ends_agree(
+            b in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(
+                        b"abcxyzABCXYZ019_:".to_vec()
+                    ),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..80,
+            ),
+            start in 0usize..80,
+        ) {
+            let start = start.min(b.len());
+            proptest::prop_assert_eq!(metric_name_end(&b, start), name_end_reference(&b, start, true));
+            proptest::prop_assert_eq!(metric_name_end_table(&b, start), name_end_reference(&b, start, true));
+            proptest::prop_assert_eq!(label_name_end(&b, start), name_end_reference(&b, start, false));
+            proptest::prop_assert_eq!(label_name_end_table(&b, start), name_end_reference(&b, start, false));
         }
     }
 
