@@ -215,23 +215,31 @@ fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// [`find_quote_or_backslash`] with SSE2: 16 bytes per step (two compares, two masks), the
-/// ASCII check folded in; the last bytes of `b` (fewer than 16) one by one.
+/// [`find_quote_or_backslash`] with SSE2 (see [`find_either_sse2`]).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn find_quote_or_backslash_sse2(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+fn find_quote_or_backslash_sse2(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    find_either_sse2::<b'"', b'\\'>(b, i)
+}
+
+/// Index of the first `X` or `Y` in `b` at or after `i`, and whether every byte before it
+/// (from `i`) is ASCII: 16 bytes per step (two compares, two masks), the last bytes of `b`
+/// (fewer than 16) one by one.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn find_either_sse2<const X: u8, const Y: u8>(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     use safe_arch::{
         bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
         set_splat_i8_m128i,
     };
-    let quote = set_splat_i8_m128i(b'"' as i8);
-    let backslash = set_splat_i8_m128i(b'\\' as i8);
+    let x = set_splat_i8_m128i(X as i8);
+    let y = set_splat_i8_m128i(Y as i8);
     let mut high = 0i32;
     while let Some(Ok(chunk)) = b.get(i..i + 16).map(<&[u8; 16]>::try_from) {
         let v = load_unaligned_m128i(chunk);
         let m = move_mask_i8_m128i(bitor_m128i(
-            cmp_eq_mask_i8_m128i(v, quote),
-            cmp_eq_mask_i8_m128i(v, backslash),
+            cmp_eq_mask_i8_m128i(v, x),
+            cmp_eq_mask_i8_m128i(v, y),
         ));
         let h = move_mask_i8_m128i(v);
         if m != 0 {
@@ -243,8 +251,22 @@ fn find_quote_or_backslash_sse2(b: &[u8], mut i: usize) -> Option<(usize, bool)>
         i += 16;
     }
     let rest = b.get(i..)?;
-    let off = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
+    let off = rest.iter().position(|&c| c == X || c == Y)?;
     Some((i + off, high == 0 && rest[..off].is_ascii()))
+}
+
+/// Index of the first newline or backslash in `b` at or after `i` (a comment line's end, noting
+/// whether its text needs unescaping).
+#[inline]
+pub(crate) fn find_newline_or_backslash(b: &[u8], i: usize) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        find_either_sse2::<b'\n', b'\\'>(b, i).map(|(at, _)| at)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        memchr::memchr2(b'\n', b'\\', b.get(i..)?).map(|off| i + off)
+    }
 }
 
 /// [`find_quote_or_backslash`] without SIMD: words of 8 bytes are tested at once for the first
@@ -484,6 +506,16 @@ mod tests {
         b.get(p..)
             .and_then(|r| r.iter().position(|&c| !ok(c)))
             .map_or(b.len().max(p), |i| p + i)
+    }
+
+    #[test]
+    fn newline_or_backslash() {
+        let line = b"# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\nx \\";
+        assert_eq!(find_newline_or_backslash(line, 0), Some(66));
+        assert_eq!(find_newline_or_backslash(line, 67), Some(69));
+        assert_eq!(find_newline_or_backslash(line, 70), None);
+        assert_eq!(find_newline_or_backslash(b"", 0), None);
+        assert_eq!(find_newline_or_backslash(b"ab", 5), None);
     }
 
     #[test]

@@ -56,10 +56,10 @@ impl<'a> Parser<'a> {
         let b = self.input;
         // The line end, noting on the way whether a backslash comes first (no unescaping
         // pass is needed for a HELP text without one).
-        let (eol, backslash) = match memchr::memchr2(b'\n', b'\\', &b[p..]) {
+        let (eol, backslash) = match scan::find_newline_or_backslash(b, p) {
             None => (b.len(), false),
-            Some(i) if b[p + i] == b'\n' => (p + i, false),
-            Some(i) => (self.line_end(p + i), true),
+            Some(i) if b[i] == b'\n' => (i, false),
+            Some(i) => (self.line_end(i), true),
         };
         self.pos = (eol + 1).min(b.len());
         let after_hash = p + 1;
