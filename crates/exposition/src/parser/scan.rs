@@ -308,7 +308,7 @@ fn find_quote_or_backslash_swar(b: &[u8], mut i: usize) -> Option<(usize, bool)>
 /// Scans the quoted string whose opening `"` is at `p`. Any byte may occur inside except an
 /// unescaped `"`; a backslash escapes the next byte, which must not be a newline.
 /// `Err(pos)` points at where the string broke off (end of input or a backslash-newline).
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_quoted(b: &[u8], p: usize) -> Result<Quoted, usize> {
     let mut i = p + 1;
     let mut escaped = false;
