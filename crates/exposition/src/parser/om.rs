@@ -261,26 +261,26 @@ impl<'a> Parser<'a> {
             self.finish_family(ls)?;
             return Err(self.error(ls, "expected \"# EOF\" at the end of the body"));
         }
-        let le = memchr::memchr(b'\n', &b[ls..]).map_or(b.len(), |i| ls + i);
-        let next = (le + 1).min(b.len());
-        let line = &b[ls..le];
-        if line == b"# EOF" {
-            if next < b.len() {
-                return Err(self.error(next, "unexpected text after \"# EOF\""));
-            }
-            self.finish_family(ls)?;
-            self.pos = b.len();
-            return Ok(Some(Entry::Eof));
-        }
-        match line.first() {
-            None => Err(self.error(ls, "blank lines are not allowed in OpenMetrics")),
-            Some(b'#') => {
+        match b[ls] {
+            b'\n' => Err(self.error(ls, "blank lines are not allowed in OpenMetrics")),
+            b'#' => {
+                let le = memchr::memchr(b'\n', &b[ls..]).map_or(b.len(), |i| ls + i);
+                let next = (le + 1).min(b.len());
+                if &b[ls..le] == b"# EOF" {
+                    if next < b.len() {
+                        return Err(self.error(next, "unexpected text after \"# EOF\""));
+                    }
+                    self.finish_family(ls)?;
+                    self.pos = b.len();
+                    return Ok(Some(Entry::Eof));
+                }
                 let e = self.om_metadata(ls, le)?;
                 self.pos = next;
                 Ok(Some(e))
             }
-            Some(_) => {
-                let l = self.om_line(ls, le)?;
+            _ => {
+                // A sample line: its end is found by reading it, not by a search beforehand.
+                let (l, le) = self.om_line(ls)?;
                 let e = if self.om_family_checks {
                     self.om_sample(l, ls)?
                 } else {
@@ -291,7 +291,7 @@ impl<'a> Parser<'a> {
                         exemplar: l.exemplar,
                     })
                 };
-                self.pos = next;
+                self.pos = (le + 1).min(b.len());
                 Ok(Some(e))
             }
         }
@@ -471,10 +471,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The syntax of a sample line `[ls, le)`.
-    fn om_line(&mut self, ls: usize, le: usize) -> Result<Line<'a>, ParseError> {
+    /// The syntax of the sample line that starts at `ls`, and where it ends (its newline, or
+    /// the end of the input). Every scan below stops at a newline, so the line is read once.
+    fn om_line(&mut self, ls: usize) -> Result<(Line<'a>, usize), ParseError> {
         let input = self.input;
-        let b = &input[..le];
+        let b = input;
         self.reset_names();
         self.om.labels.clear();
         let (raw_end, name) = match b[ls] {
@@ -497,7 +498,7 @@ impl<'a> Parser<'a> {
                     ls,
                     format!(
                         "expected a metric name or '#' at the start of a line, found \"{}\"",
-                        excerpt(&b[ls..])
+                        line_excerpt(b, ls)
                     ),
                 ));
             }
@@ -532,8 +533,8 @@ impl<'a> Parser<'a> {
             ts: None,
             exemplar: None,
         };
-        if vend == le {
-            return Ok(line);
+        if b.get(vend) != Some(&b' ') {
+            return Ok((line, vend));
         }
         p = vend + 1;
         if b.get(p) != Some(&b'#') {
@@ -541,11 +542,13 @@ impl<'a> Parser<'a> {
             line.ts = Some(parse_om_timestamp(&b[p..tend]).ok_or_else(|| {
                 self.error(p, format!("invalid timestamp \"{}\"", excerpt(&b[p..tend])))
             })?);
-            if tend == le {
-                return Ok(line);
+            if b.get(tend) != Some(&b' ') {
+                return Ok((line, tend));
             }
             p = tend + 1;
         }
+        let le = memchr::memchr(b'\n', &b[p..]).map_or(b.len(), |i| p + i);
+        let b = &input[..le];
         if !b[p..].starts_with(b"# {") {
             return Err(self.error(
                 p,
@@ -556,7 +559,7 @@ impl<'a> Parser<'a> {
             ));
         }
         line.exemplar = Some(self.om_exemplar(b, p + 2)?);
-        Ok(line)
+        Ok((line, le))
     }
 
     /// ` # {labels} value [timestamp]` from the `{` at `p` to the end of `b`.
@@ -626,7 +629,7 @@ impl<'a> Parser<'a> {
             let tok = p;
             let (ns, ne, esc, after) = match b.get(p) {
                 Some(b'"') => {
-                    let q = scan::scan_quoted(b, p)
+                    let q = scan::scan_quoted_in_line(b, p)
                         .map_err(|at| self.error(at, "unterminated quoted name"))?;
                     if !q.ascii && scan::utf8(&b[p + 1..q.end - 1]).is_none() {
                         return Err(self.error(p, "invalid UTF-8 in label set"));
@@ -640,7 +643,7 @@ impl<'a> Parser<'a> {
                 _ => {
                     return Err(self.error(
                         p,
-                        format!("expected label name, found \"{}\"", excerpt(&b[p..])),
+                        format!("expected label name, found \"{}\"", line_excerpt(b, p)),
                     ));
                 }
             };
@@ -672,7 +675,7 @@ impl<'a> Parser<'a> {
                         format!("expected '\"' to start the value of label \"{}\"", shown()),
                     ));
                 }
-                let q = scan::scan_quoted(b, p).map_err(|at| {
+                let q = scan::scan_quoted_in_line(b, p).map_err(|at| {
                     self.error(at, format!("unterminated value of label \"{}\"", shown()))
                 })?;
                 if !q.ascii && scan::utf8(&b[p + 1..q.end - 1]).is_none() {
@@ -943,13 +946,20 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The first space in `b` at or after `p`, or `b.len()`: the end of a value or timestamp.
-/// These tokens are short, so a byte loop beats `memchr`'s setup.
+/// The first space or newline in `b` at or after `p`, or `b.len()`: the end of a value or
+/// timestamp. These tokens are short, so a byte loop beats `memchr`'s setup.
 #[inline]
 fn token_end(b: &[u8], p: usize) -> usize {
     b.get(p..)
-        .and_then(|r| r.iter().position(|&c| c == b' '))
+        .and_then(|r| r.iter().position(|&c| c == b' ' || c == b'\n'))
         .map_or(b.len(), |i| p + i)
+}
+
+/// [`excerpt`] of `b` from `p` to the end of that line.
+#[cold]
+fn line_excerpt(b: &[u8], p: usize) -> String {
+    let rest = b.get(p..).unwrap_or(&[]);
+    excerpt(&rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())])
 }
 
 /// One label's term of a sample's group hash: the xxh3 hash of its canonical form
@@ -1026,7 +1036,7 @@ mod tests {
     /// The group-hash terms of the labels of the one sample line `line`.
     fn terms(line: &str) -> Vec<u64> {
         let mut p = Parser::new(line.as_bytes(), Format::OpenMetrics);
-        p.om_line(0, line.len()).expect("valid line");
+        p.om_line(0).expect("valid line");
         let mut scratch = Vec::new();
         p.om.labels
             .iter()

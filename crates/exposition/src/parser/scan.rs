@@ -215,32 +215,37 @@ fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// [`find_quote_or_backslash`] with SSE2 (see [`find_either_sse2`]).
+/// [`find_quote_or_backslash`] with SSE2 (see [`find_any_sse2`]).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn find_quote_or_backslash_sse2(b: &[u8], i: usize) -> Option<(usize, bool)> {
-    find_either_sse2::<b'"', b'\\'>(b, i)
+    find_any_sse2::<b'"', b'\\', 0, false>(b, i)
 }
 
-/// Index of the first `X` or `Y` in `b` at or after `i`, and whether every byte before it
-/// (from `i`) is ASCII: 16 bytes per step (two compares, two masks), the last bytes of `b`
-/// (fewer than 16) one by one.
+/// Index of the first `X` or `Y` (or `Z`, when `THREE`) in `b` at or after `i`, and whether
+/// every byte before it (from `i`) is ASCII: 16 bytes per step (a compare per byte value, two
+/// masks), the last bytes of `b` (fewer than 16) one by one.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn find_either_sse2<const X: u8, const Y: u8>(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+fn find_any_sse2<const X: u8, const Y: u8, const Z: u8, const THREE: bool>(
+    b: &[u8],
+    mut i: usize,
+) -> Option<(usize, bool)> {
     use safe_arch::{
         bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
         set_splat_i8_m128i,
     };
     let x = set_splat_i8_m128i(X as i8);
     let y = set_splat_i8_m128i(Y as i8);
+    let z = set_splat_i8_m128i(Z as i8);
     let mut high = 0i32;
     while let Some(Ok(chunk)) = b.get(i..i + 16).map(<&[u8; 16]>::try_from) {
         let v = load_unaligned_m128i(chunk);
-        let m = move_mask_i8_m128i(bitor_m128i(
-            cmp_eq_mask_i8_m128i(v, x),
-            cmp_eq_mask_i8_m128i(v, y),
-        ));
+        let mut hits = bitor_m128i(cmp_eq_mask_i8_m128i(v, x), cmp_eq_mask_i8_m128i(v, y));
+        if THREE {
+            hits = bitor_m128i(hits, cmp_eq_mask_i8_m128i(v, z));
+        }
+        let m = move_mask_i8_m128i(hits);
         let h = move_mask_i8_m128i(v);
         if m != 0 {
             // Only the bytes before the match count.
@@ -251,7 +256,9 @@ fn find_either_sse2<const X: u8, const Y: u8>(b: &[u8], mut i: usize) -> Option<
         i += 16;
     }
     let rest = b.get(i..)?;
-    let off = rest.iter().position(|&c| c == X || c == Y)?;
+    let off = rest
+        .iter()
+        .position(|&c| c == X || c == Y || (THREE && c == Z))?;
     Some((i + off, high == 0 && rest[..off].is_ascii()))
 }
 
@@ -261,7 +268,7 @@ fn find_either_sse2<const X: u8, const Y: u8>(b: &[u8], mut i: usize) -> Option<
 pub(crate) fn find_newline_or_backslash(b: &[u8], i: usize) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        find_either_sse2::<b'\n', b'\\'>(b, i).map(|(at, _)| at)
+        find_any_sse2::<b'\n', b'\\', 0, false>(b, i).map(|(at, _)| at)
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
@@ -310,20 +317,41 @@ fn find_quote_or_backslash_swar(b: &[u8], mut i: usize) -> Option<(usize, bool)>
 /// `Err(pos)` points at where the string broke off (end of input or a backslash-newline).
 #[inline(always)]
 pub(crate) fn scan_quoted(b: &[u8], p: usize) -> Result<Quoted, usize> {
+    scan_quoted_impl::<false>(b, p)
+}
+
+/// [`scan_quoted`] for a string that must end on its line (OpenMetrics): a newline inside
+/// breaks it off like the end of input (`Err` at the newline).
+#[inline(always)]
+pub(crate) fn scan_quoted_in_line(b: &[u8], p: usize) -> Result<Quoted, usize> {
+    scan_quoted_impl::<true>(b, p)
+}
+
+#[inline(always)]
+fn scan_quoted_impl<const IN_LINE: bool>(b: &[u8], p: usize) -> Result<Quoted, usize> {
     let mut i = p + 1;
     let mut escaped = false;
     let mut ascii = true;
     loop {
-        let Some((at, seg_ascii)) = find_quote_or_backslash(b, i) else {
+        let found = if IN_LINE {
+            find_quote_backslash_or_newline(b, i)
+        } else {
+            find_quote_or_backslash(b, i)
+        };
+        let Some((at, seg_ascii)) = found else {
             return Err(b.len());
         };
         ascii &= seg_ascii;
-        if b.get(at) == Some(&b'"') {
-            return Ok(Quoted {
-                end: at + 1,
-                escaped,
-                ascii,
-            });
+        match b.get(at) {
+            Some(b'"') => {
+                return Ok(Quoted {
+                    end: at + 1,
+                    escaped,
+                    ascii,
+                });
+            }
+            Some(b'\n') if IN_LINE => return Err(at),
+            _ => {}
         }
         escaped = true;
         match b.get(at + 1) {
@@ -333,6 +361,41 @@ pub(crate) fn scan_quoted(b: &[u8], p: usize) -> Result<Quoted, usize> {
                 i = at + 2;
             }
         }
+    }
+}
+
+/// Index of the first `"`, `\` or newline in `b` at or after `i`, and whether every byte before
+/// it (from `i`) is ASCII.
+#[inline(always)]
+fn find_quote_backslash_or_newline(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        find_any_sse2::<b'"', b'\\', b'\n', true>(b, i)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        find_quote_backslash_or_newline_portable(b, i)
+    }
+}
+
+/// [`find_quote_backslash_or_newline`] without SIMD: the line end by `memchr`, then the SWAR
+/// scanner inside the line.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    allow(
+        dead_code,
+        reason = "the portable fallback; tests compare it with the SSE2 scanner"
+    )
+)]
+#[inline(always)]
+fn find_quote_backslash_or_newline_portable(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let rest = b.get(i..)?;
+    let Some(nl) = memchr::memchr(b'\n', rest).map(|off| i + off) else {
+        return find_quote_or_backslash_swar(b, i);
+    };
+    match find_quote_or_backslash_swar(&b[..nl], i) {
+        Some(found) => Some(found),
+        None => Some((nl, b[i..nl].is_ascii())),
     }
 }
 
@@ -481,7 +544,62 @@ mod tests {
         }
     }
 
+    /// Every quote-backslash-or-newline scanner this target has.
+    fn line_scanners() -> Vec<(&'static str, Scanner)> {
+        let mut v: Vec<(&'static str, Scanner)> =
+            vec![("portable", find_quote_backslash_or_newline_portable)];
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        v.push(("sse2", find_any_sse2::<b'"', b'\\', b'\n', true>));
+        v
+    }
+
+    fn line_reference(b: &[u8], i: usize) -> Found {
+        let rest = b.get(i..)?;
+        let off = rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c == b'\n')?;
+        Some((i + off, rest[..off].is_ascii()))
+    }
+
+    #[test]
+    fn quoted_in_line() {
+        let q = scan_quoted_in_line(b"\"a\\\"b\" 1\n", 0).unwrap();
+        assert_eq!((q.end, q.escaped, q.ascii), (6, true, true));
+        assert_eq!(scan_quoted_in_line(b"\"abc\ndef\"", 0).err(), Some(4));
+        assert_eq!(scan_quoted_in_line(b"\"abc", 0).err(), Some(4));
+        assert_eq!(scan_quoted_in_line(b"\"a\\\nb\"", 0).err(), Some(2));
+        let mut long = vec![b'x'; 40];
+        long[0] = b'"';
+        long[30] = b'\n';
+        long[35] = b'"';
+        assert_eq!(scan_quoted_in_line(&long, 0).err(), Some(30));
+        assert_eq!(scan_quoted(&long, 0).ok().map(|q| q.end), Some(36));
+        for (name, f) in line_scanners() {
+            assert_eq!(f(&long, 1), Some((30, true)), "{name}");
+            assert_eq!(f(&long, 31), Some((35, true)), "{name}");
+            assert_eq!(f(b"abc", 0), None, "{name}");
+            assert_eq!(f("é\n".as_bytes(), 0), Some((2, false)), "{name}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn line_scanners_agree(
+            b in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::num::u8::ANY.prop_map(|c| c & 0x7f),
+                    1 => proptest::num::u8::ANY,
+                    1 => proptest::sample::select(vec![b'"', b'\\', b'\n']),
+                ],
+                0..200,
+            ),
+            start in 0usize..210,
+        ) {
+            for (name, f) in line_scanners() {
+                proptest::prop_assert_eq!(f(&b, start), line_reference(&b, start), "{}", name);
+            }
+        }
+
         #[test]
         fn quote_scanners_agree(
             b in proptest::collection::vec(
