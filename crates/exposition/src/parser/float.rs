@@ -287,6 +287,34 @@ mod tests {
         assert_eq!(v("1e-400"), Some(0.0));
     }
 
+    proptest::proptest! {
+        /// Plain decimals (fast path or not) parse exactly as Rust's correctly rounded parser.
+        #[test]
+        fn decimals_match_std(
+            int in "[0-9]{0,21}",
+            frac in proptest::option::of("[0-9]{0,21}"),
+            exp in proptest::option::of(-30i32..30),
+            neg in proptest::bool::ANY,
+        ) {
+            let mut t = String::new();
+            if neg {
+                t.push('-');
+            }
+            t.push_str(&int);
+            if let Some(f) = &frac {
+                t.push('.');
+                t.push_str(f);
+            }
+            if let Some(e) = exp {
+                t.push_str(&format!("e{e}"));
+            }
+            // Go's syntax needs a digit somewhere.
+            let has_digit = !int.is_empty() || frac.as_deref().is_some_and(|f| !f.is_empty());
+            let want = t.parse::<f64>().ok().filter(|_| has_digit);
+            proptest::prop_assert_eq!(v(&t).map(f64::to_bits), want.map(f64::to_bits), "{}", t);
+        }
+    }
+
     #[test]
     fn fast_path_is_exact() {
         for s in [
