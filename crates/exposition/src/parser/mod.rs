@@ -274,6 +274,7 @@ impl<'a> RawLabels<'a> {
     }
 
     /// A label name or quoted string at `p`.
+    #[inline(always)]
     fn token(&self, p: usize) -> Option<Token<'a>> {
         let b = self.s.as_bytes();
         match b.get(p)? {
@@ -309,6 +310,7 @@ struct Token<'a> {
 impl<'a> Iterator for RawLabels<'a> {
     type Item = (Cow<'a, str>, Cow<'a, str>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let b = self.s.as_bytes();
         loop {
