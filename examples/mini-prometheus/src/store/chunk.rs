@@ -10,7 +10,8 @@
 /// Samples per chunk before a new one is started.
 pub const MAX_SAMPLES: u16 = 120;
 
-/// One chunk of samples of one series, in timestamp order.
+/// A sealed chunk: [`MAX_SAMPLES`] samples (fewer only in tests), encoded, its buffer exactly
+/// as long as the encoding. Series keep the chunks they filled in a boxed slice of these.
 #[derive(Debug, Clone)]
 pub struct Chunk {
     /// Timestamp of the first sample (ms).
@@ -19,28 +20,62 @@ pub struct Chunk {
     pub max_t: i64,
     /// Number of samples.
     count: u16,
-    /// The encoded samples.
-    data: Vec<u8>,
+    /// The encoded samples, no spare capacity.
+    data: Box<[u8]>,
+}
+
+impl Chunk {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    /// Heap bytes of the encoded samples.
+    pub fn data_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Calls `f` for every sample in order.
+    pub fn for_each(&self, f: impl FnMut(i64, f64)) {
+        decode(&self.data, self.count, f);
+    }
+}
+
+/// The chunk a series appends to: the encoding so far plus the encoder's state. The newest
+/// sample of the series is always here (`max_t`, `last_v`), so the series needs no copy of it.
+///
+/// The buffer grows in small steps (about a quarter at a time) instead of doubling, and is
+/// cut to the exact length when the chunk is sealed: a series scraped for a minute holds a
+/// few dozen bytes of samples, not a power of two of them.
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    /// Encoded samples; `len` bytes used, the rest is room to grow.
+    data: Box<[u8]>,
+    /// Bytes of `data` in use.
+    len: u16,
+    /// Number of samples (0: the series holds no samples at all).
+    count: u16,
+    /// Timestamp of the last sample (ms).
+    max_t: i64,
     /// Delta between the last two timestamps (encoder state).
     last_delta: i64,
     /// Bits of the last value (encoder state).
     last_v: u64,
 }
 
-impl Chunk {
-    /// A chunk holding one sample.
-    pub fn new(t: i64, v: f64) -> Chunk {
-        let mut data = Vec::with_capacity(32);
-        put_varint(&mut data, zigzag(t));
-        data.extend_from_slice(&v.to_bits().to_be_bytes());
-        Chunk {
-            min_t: t,
-            max_t: t,
-            count: 1,
-            data,
-            last_delta: 0,
-            last_v: v.to_bits(),
-        }
+/// The most bytes one sample can take: a 10-byte varint and a 9-byte XOR (8 bytes and the
+/// raw first value for the first sample).
+const MAX_SAMPLE_BYTES: usize = 19;
+
+impl Head {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    /// Whether the chunk holds no sample.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 
     /// Whether the chunk has room for another sample.
@@ -48,58 +83,126 @@ impl Chunk {
         self.count >= MAX_SAMPLES
     }
 
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        usize::from(self.count)
+    /// The newest sample, if any.
+    pub fn last(&self) -> Option<(i64, f64)> {
+        (self.count > 0).then(|| (self.max_t, f64::from_bits(self.last_v)))
     }
 
-    /// Appends a sample; the caller guarantees `t > self.max_t` and room in the chunk.
+    /// Timestamp of the last sample (ms); meaningless while empty.
+    pub fn max_t(&self) -> i64 {
+        self.max_t
+    }
+
+    /// Timestamp of the first sample (ms), read back from the encoding (it starts with it);
+    /// meaningless while empty.
+    pub fn min_t(&self) -> i64 {
+        let mut pos = 0;
+        get_varint(self.used(), &mut pos).map_or(self.max_t, unzigzag)
+    }
+
+    /// Heap bytes of the buffer, spare room included.
+    pub fn data_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    fn used(&self) -> &[u8] {
+        self.data.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// Appends a sample; the caller guarantees `t > self.max_t()` when not empty and room in
+    /// the chunk.
     pub fn push(&mut self, t: i64, v: f64) {
-        let delta = t.wrapping_sub(self.max_t);
-        put_varint(&mut self.data, zigzag(delta.wrapping_sub(self.last_delta)));
         let bits = v.to_bits();
-        put_xor(&mut self.data, bits ^ self.last_v);
-        self.last_delta = delta;
+        let mut buf = [0u8; MAX_SAMPLE_BYTES];
+        let mut n = 0;
+        if self.count == 0 {
+            n = put_varint(&mut buf, 0, zigzag(t));
+            buf[n..n + 8].copy_from_slice(&bits.to_be_bytes());
+            n += 8;
+            self.last_delta = 0;
+        } else {
+            let delta = t.wrapping_sub(self.max_t);
+            n = put_varint(&mut buf, n, zigzag(delta.wrapping_sub(self.last_delta)));
+            n = put_xor(&mut buf, n, bits ^ self.last_v);
+            self.last_delta = delta;
+        }
+        self.append_bytes(&buf[..n]);
         self.last_v = bits;
         self.max_t = t;
         self.count += 1;
-        if self.is_full() {
-            self.data.shrink_to_fit();
+    }
+
+    fn append_bytes(&mut self, bytes: &[u8]) {
+        let len = usize::from(self.len);
+        let need = len + bytes.len();
+        if need > self.data.len() {
+            // A quarter more than needed, in 8-byte steps: few reallocations, little slack.
+            let cap = ((need + need / 4 + 7) & !7).max(16);
+            let mut grown = Vec::with_capacity(cap);
+            grown.extend_from_slice(self.used());
+            grown.resize(cap, 0);
+            self.data = grown.into_boxed_slice();
+        }
+        if let Some(dst) = self.data.get_mut(len..need) {
+            dst.copy_from_slice(bytes);
+            self.len = need as u16;
         }
     }
 
-    /// Heap and inline bytes this chunk occupies.
-    pub fn bytes(&self) -> usize {
-        std::mem::size_of::<Chunk>() + self.data.capacity()
+    /// Turns the samples into a sealed [`Chunk`] with an exact-size buffer and leaves this
+    /// head empty (and without a buffer).
+    pub fn seal(&mut self) -> Chunk {
+        let min_t = self.min_t();
+        let data: Box<[u8]> = Box::from(self.used());
+        let chunk = Chunk {
+            min_t,
+            max_t: self.max_t,
+            count: self.count,
+            data,
+        };
+        self.clear();
+        chunk
+    }
+
+    /// Drops every sample and the buffer.
+    pub fn clear(&mut self) {
+        *self = Head::default();
     }
 
     /// Calls `f` for every sample in order.
-    pub fn for_each(&self, mut f: impl FnMut(i64, f64)) {
-        let mut pos = 0usize;
-        let data = &self.data[..];
+    pub fn for_each(&self, f: impl FnMut(i64, f64)) {
+        decode(self.used(), self.count, f);
+    }
+}
+
+/// Decodes `count` samples from `data`, calling `f` for each (stops early on a short buffer).
+fn decode(data: &[u8], count: u16, mut f: impl FnMut(i64, f64)) {
+    if count == 0 {
+        return;
+    }
+    let mut pos = 0usize;
+    let Some(z) = get_varint(data, &mut pos) else {
+        return;
+    };
+    let mut t = unzigzag(z);
+    let Some(first) = data.get(pos..pos + 8) else {
+        return;
+    };
+    pos += 8;
+    let mut bits = u64::from_be_bytes(first.try_into().unwrap_or([0; 8]));
+    f(t, f64::from_bits(bits));
+    let mut delta = 0i64;
+    for _ in 1..count {
         let Some(z) = get_varint(data, &mut pos) else {
             return;
         };
-        let mut t = unzigzag(z);
-        let Some(first) = data.get(pos..pos + 8) else {
+        delta = delta.wrapping_add(unzigzag(z));
+        t = t.wrapping_add(delta);
+        let Some(x) = get_xor(data, &mut pos) else {
             return;
         };
-        pos += 8;
-        let mut bits = u64::from_be_bytes(first.try_into().unwrap_or([0; 8]));
+        bits ^= x;
         f(t, f64::from_bits(bits));
-        let mut delta = 0i64;
-        for _ in 1..self.count {
-            let Some(z) = get_varint(data, &mut pos) else {
-                return;
-            };
-            delta = delta.wrapping_add(unzigzag(z));
-            t = t.wrapping_add(delta);
-            let Some(x) = get_xor(data, &mut pos) else {
-                return;
-            };
-            bits ^= x;
-            f(t, f64::from_bits(bits));
-        }
     }
 }
 
@@ -111,12 +214,15 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Writes `v` as a varint into `out` at `at` (room for 10 bytes); returns the end.
+fn put_varint(out: &mut [u8; MAX_SAMPLE_BYTES], mut at: usize, mut v: u64) -> usize {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out[at] = (v as u8) | 0x80;
+        at += 1;
         v >>= 7;
     }
-    out.push(v as u8);
+    out[at] = v as u8;
+    at + 1
 }
 
 fn get_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
@@ -137,16 +243,19 @@ fn get_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
 }
 
 /// Header byte `lead << 4 | trail` (zero bytes on each side), then the middle bytes.
-fn put_xor(out: &mut Vec<u8>, x: u64) {
+/// (Room for 9 bytes from `at`; returns the end.)
+fn put_xor(out: &mut [u8; MAX_SAMPLE_BYTES], at: usize, x: u64) -> usize {
     if x == 0 {
-        out.push(0x80);
-        return;
+        out[at] = 0x80;
+        return at + 1;
     }
     let lead = (x.leading_zeros() / 8) as usize;
     let trail = (x.trailing_zeros() / 8) as usize;
-    out.push(((lead as u8) << 4) | trail as u8);
+    out[at] = ((lead as u8) << 4) | trail as u8;
     let bytes = x.to_be_bytes();
-    out.extend_from_slice(&bytes[lead..8 - trail]);
+    let mid = &bytes[lead..8 - trail];
+    out[at + 1..at + 1 + mid.len()].copy_from_slice(mid);
+    at + 1 + mid.len()
 }
 
 fn get_xor(data: &[u8], pos: &mut usize) -> Option<u64> {
@@ -169,10 +278,22 @@ mod tests {
     use super::*;
     use scrapeline_exposition::value::{is_stale_nan, stale_nan};
 
-    fn collect(c: &Chunk) -> Vec<(i64, u64)> {
+    fn collect(c: &Head) -> Vec<(i64, u64)> {
         let mut v = Vec::new();
         c.for_each(|t, f| v.push((t, f.to_bits())));
         v
+    }
+
+    fn collect_sealed(c: &Chunk) -> Vec<(i64, u64)> {
+        let mut v = Vec::new();
+        c.for_each(|t, f| v.push((t, f.to_bits())));
+        v
+    }
+
+    fn head(t: i64, v: f64) -> Head {
+        let mut c = Head::default();
+        c.push(t, v);
+        c
     }
 
     #[test]
@@ -189,29 +310,46 @@ mod tests {
             (1_700_000_000_001, -1.5e-300),
             (i64::MAX, 42.0),
         ];
-        let mut c = Chunk::new(samples[0].0, samples[0].1);
+        let mut c = head(samples[0].0, samples[0].1);
         for (t, v) in &samples[1..] {
             c.push(*t, *v);
         }
         let want: Vec<(i64, u64)> = samples.iter().map(|(t, v)| (*t, v.to_bits())).collect();
         assert_eq!(collect(&c), want);
         assert_eq!(c.len(), 10);
-        assert_eq!((c.min_t, c.max_t), (-5_000, i64::MAX));
+        assert_eq!((c.min_t(), c.max_t()), (-5_000, i64::MAX));
+        assert_eq!(
+            c.last().map(|(t, v)| (t, v.to_bits())),
+            Some((i64::MAX, 42f64.to_bits()))
+        );
+        let sealed = c.seal();
+        assert_eq!(collect_sealed(&sealed), want);
+        assert_eq!(
+            (sealed.min_t, sealed.max_t, sealed.len()),
+            (-5_000, i64::MAX, 10)
+        );
+        assert!(c.is_empty());
+        assert_eq!((c.last(), c.data_bytes()), (None, 0));
         let mut stale = 0;
-        c.for_each(|_, v| stale += usize::from(is_stale_nan(v)));
+        sealed.for_each(|_, v| stale += usize::from(is_stale_nan(v)));
         assert_eq!(stale, 1);
     }
 
     #[test]
     fn steady_series_costs_two_bytes_per_sample() {
-        let mut c = Chunk::new(1_000, 7.0);
-        let before = c.data.len();
+        let mut c = head(1_000, 7.0);
+        let before = usize::from(c.len);
         for i in 1..100 {
             c.push(1_000 + i * 15_000, 7.0);
         }
         // The first delta costs a 3-byte varint; every later sample one byte of
         // delta-of-delta and one byte of XOR.
-        assert_eq!(c.data.len() - before, 3 + 1 + 98 * 2);
+        assert_eq!(usize::from(c.len) - before, 3 + 1 + 98 * 2);
+        // Grown a quarter at a time: at most a quarter (and 8 bytes) of slack.
+        let used = usize::from(c.len);
+        assert!(c.data_bytes() >= used && c.data_bytes() <= used + used / 4 + 8);
+        // Sealed: exactly the encoding.
+        assert_eq!(c.seal().data_bytes(), used);
     }
 
     proptest::proptest! {
@@ -232,17 +370,19 @@ mod tests {
                 }
                 want.push((t, *b));
             }
-            let mut c = Chunk::new(want[0].0, f64::from_bits(want[0].1));
+            let mut c = head(want[0].0, f64::from_bits(want[0].1));
             for (t, b) in &want[1..] {
                 c.push(*t, f64::from_bits(*b));
             }
-            proptest::prop_assert_eq!(collect(&c), want);
+            proptest::prop_assert_eq!(collect(&c), want.clone());
+            proptest::prop_assert_eq!(c.min_t(), want[0].0);
+            proptest::prop_assert_eq!(collect_sealed(&c.seal()), want);
         }
     }
 
     #[test]
     fn fills_up_at_max_samples() {
-        let mut c = Chunk::new(0, 0.0);
+        let mut c = head(0, 0.0);
         for i in 1..i64::from(MAX_SAMPLES) {
             assert!(!c.is_full());
             c.push(i, i as f64);

@@ -20,26 +20,35 @@
 pub mod chunk;
 pub mod fanout;
 pub mod matcher;
+mod slab;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use hashbrown::HashTable;
 use scrapeline_exposition::Labels;
 use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 
-use chunk::Chunk;
+use chunk::{Chunk, Head};
 pub use fanout::FanOut;
 pub use matcher::{Matcher, matches_all};
+use slab::Slab;
 
-/// Low bits of a [`SeriesRef`] that name the shard; the rest is the series id.
+/// Low bits of a [`SeriesRef`] that name the shard; above them the series' slot in the
+/// shard (32 bits), then the slot's generation ([`slab::GEN_BITS`]).
 const SHARD_BITS: u32 = 8;
+/// Bits of a [`SeriesRef`] for the slot.
+const SLOT_BITS: u32 = 32;
 /// The most shards a store can have (what fits in [`SHARD_BITS`]).
 pub const MAX_SHARDS: usize = 1 << SHARD_BITS;
 /// Series created less than this long ago are never garbage collected, even when empty, so a
 /// scrape that created a series and has not committed yet cannot lose it.
 const EMPTY_SERIES_GRACE: Duration = Duration::from_secs(600);
+/// Index bytes per series: its slot in the hash index (4 bytes and a control byte) and in
+/// its name's postings (4 bytes).
+const INDEX_BYTES_PER_SERIES: usize = 9;
 
 /// How a [`Store`] is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +76,11 @@ pub struct Store {
 
 struct Inner {
     shards: Box<[RwLock<Shard>]>,
-    next_id: AtomicU64,
     retention_ms: i64,
+    /// Series creation times are seconds since this.
+    epoch: Instant,
+    /// Empty series younger than this (seconds) are kept.
+    grace_s: u64,
     /// Newest committed timestamp, `i64::MIN` while empty.
     max_t: AtomicI64,
     appended: AtomicU64,
@@ -79,59 +91,30 @@ struct Inner {
     series_removed: AtomicU64,
 }
 
+/// One lock's share of the series.
 #[derive(Default)]
 struct Shard {
-    series: HashMap<u64, Series>,
-    by_hash: HashMap<u64, Ids>,
-    by_name: HashMap<Box<str>, Vec<u64>>,
+    /// The series, by slot.
+    series: Slab<Series>,
+    /// Slots by the stable hash of the series' labels (the hash itself is not kept: it is
+    /// recomputed from the labels when the table grows).
+    by_hash: HashTable<u32>,
+    /// Slots by metric name, each list in insertion order.
+    by_name: HashMap<Box<str>, Vec<u32>>,
 }
 
-/// The ids of the series whose labels share one hash: almost always exactly one, kept
-/// without an allocation of its own.
-enum Ids {
-    One(u64),
-    Many(Vec<u64>),
-}
-
-impl Ids {
-    fn iter(&self) -> std::iter::Copied<std::slice::Iter<'_, u64>> {
-        match self {
-            Ids::One(id) => std::slice::from_ref(id).iter().copied(),
-            Ids::Many(ids) => ids.iter().copied(),
-        }
-    }
-
-    fn push(&mut self, id: u64) {
-        match self {
-            Ids::One(first) => *self = Ids::Many(vec![*first, id]),
-            Ids::Many(ids) => ids.push(id),
-        }
-    }
-
-    /// Removes `id`; true when no id is left.
-    fn remove(&mut self, id: u64) -> bool {
-        match self {
-            Ids::One(only) => *only == id,
-            Ids::Many(ids) => {
-                ids.retain(|x| *x != id);
-                match ids.as_slice() {
-                    [] => true,
-                    [one] => {
-                        *self = Ids::One(*one);
-                        false
-                    }
-                    _ => false,
-                }
-            }
-        }
-    }
-}
-
+/// One series: its labels, the chunks it filled and the chunk it appends to.
+///
+/// The newest sample is the open chunk's encoder state; the first sample's timestamp is read
+/// from its encoding: nothing is stored twice.
 struct Series {
     labels: Labels,
-    chunks: Vec<Chunk>,
-    last: Option<(i64, f64)>,
-    created: Instant,
+    /// Full chunks, oldest first, no spare capacity.
+    sealed: Box<[Chunk]>,
+    /// The chunk being appended to; empty only when the series holds no samples.
+    head: Head,
+    /// Seconds since the store's epoch when the series was created.
+    created: u32,
 }
 
 /// One series and its samples, as [`Store::select`] returns them.
@@ -150,7 +133,7 @@ pub struct StoreStats {
     pub series: u64,
     /// Samples held.
     pub samples: u64,
-    /// Chunks held.
+    /// Chunks held (the open one of each series with samples included).
     pub chunks: u64,
     /// Bytes for series bookkeeping and labels (the per-series cost).
     pub series_bytes: u64,
@@ -166,118 +149,210 @@ fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-fn make_ref(id: u64, shard: usize) -> SeriesRef {
-    (id << SHARD_BITS) | shard as u64
+/// Where a series lives: shard, slot in the shard, and the slot's generation (so a ref to a
+/// series retention removed never reaches the slot's next tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loc {
+    shard: usize,
+    slot: u32,
+    generation: u32,
 }
 
-fn split_ref(r: SeriesRef) -> (u64, usize) {
-    (r >> SHARD_BITS, (r & (MAX_SHARDS as u64 - 1)) as usize)
+impl Loc {
+    fn to_ref(self) -> SeriesRef {
+        (u64::from(self.generation) << (SHARD_BITS + SLOT_BITS))
+            | (u64::from(self.slot) << SHARD_BITS)
+            | self.shard as u64
+    }
+
+    fn from_ref(r: SeriesRef) -> Loc {
+        Loc {
+            shard: (r & (MAX_SHARDS as u64 - 1)) as usize,
+            slot: (r >> SHARD_BITS) as u32,
+            generation: (r >> (SHARD_BITS + SLOT_BITS)) as u32,
+        }
+    }
 }
 
 impl Series {
-    fn push(&mut self, t: i64, v: f64) {
-        match self.chunks.last_mut() {
-            Some(c) if !c.is_full() => c.push(t, v),
-            _ => self.chunks.push(Chunk::new(t, v)),
+    fn new(labels: Labels, created: u32) -> Series {
+        Series {
+            labels,
+            sealed: Box::default(),
+            head: Head::default(),
+            created,
         }
-        self.last = Some((t, v));
+    }
+
+    /// The newest sample.
+    fn last(&self) -> Option<(i64, f64)> {
+        self.head.last()
+    }
+
+    /// Appends a sample newer than [`Series::last`].
+    fn push(&mut self, t: i64, v: f64) {
+        if self.head.is_full() {
+            let mut sealed = std::mem::take(&mut self.sealed).into_vec();
+            sealed.reserve_exact(1);
+            sealed.push(self.head.seal());
+            self.sealed = sealed.into_boxed_slice();
+        }
+        self.head.push(t, v);
+    }
+
+    /// Number of chunks (the open one counts when it holds samples).
+    fn chunk_count(&self) -> usize {
+        self.sealed.len() + usize::from(!self.head.is_empty())
     }
 
     fn overlaps(&self, mint: i64, maxt: i64) -> bool {
-        self.chunks
+        self.sealed
             .iter()
             .any(|c| c.min_t <= maxt && c.max_t >= mint)
+            || (!self.head.is_empty() && self.head.min_t() <= maxt && self.head.max_t() >= mint)
     }
 
     fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
-        for c in &self.chunks {
+        let mut keep = |t: i64, v: f64| {
+            if t >= mint && t <= maxt {
+                out.push((t, v));
+            }
+        };
+        for c in self.sealed.iter() {
             if c.max_t < mint || c.min_t > maxt {
                 continue;
             }
-            c.for_each(|t, v| {
-                if t >= mint && t <= maxt {
-                    out.push((t, v));
-                }
-            });
+            c.for_each(&mut keep);
+        }
+        if !self.head.is_empty() && self.head.max_t() >= mint && self.head.min_t() <= maxt {
+            self.head.for_each(&mut keep);
         }
     }
 
     /// The newest sample with `mint <= t <= maxt`.
     fn latest_in(&self, mint: i64, maxt: i64) -> Option<(i64, f64)> {
-        if let Some((t, v)) = self.last
-            && t <= maxt
-        {
-            return (t >= mint && self.chunks.last().is_some_and(|c| c.max_t == t))
-                .then_some((t, v));
-        }
-        let c = self.chunks.iter().rev().find(|c| c.min_t <= maxt)?;
-        if c.max_t < mint {
-            return None;
+        let (last_t, last_v) = self.last()?;
+        if last_t <= maxt {
+            return (last_t >= mint).then_some((last_t, last_v));
         }
         let mut best = None;
-        c.for_each(|t, v| {
+        let mut pick = |t: i64, v: f64| {
             if t <= maxt {
                 best = Some((t, v));
             }
-        });
+        };
+        if self.head.min_t() <= maxt {
+            self.head.for_each(&mut pick);
+        } else {
+            let c = self.sealed.iter().rev().find(|c| c.min_t <= maxt)?;
+            if c.max_t < mint {
+                return None;
+            }
+            c.for_each(&mut pick);
+        }
         best.filter(|(t, _)| *t >= mint)
     }
 
     fn sample_count(&self) -> usize {
-        self.chunks.iter().map(Chunk::len).sum()
+        self.sealed.iter().map(Chunk::len).sum::<usize>() + self.head.len()
+    }
+
+    fn sample_bytes(&self) -> usize {
+        self.sealed.iter().map(Chunk::data_bytes).sum::<usize>() + self.head.data_bytes()
     }
 
     fn overhead_bytes(&self) -> usize {
-        std::mem::size_of::<Series>()
+        slab::slot_size::<Series>()
             + self.labels.heap_bytes()
-            + self.chunks.capacity() * std::mem::size_of::<Chunk>()
-            // map entries: id → series, hash → ids, name → ids
-            + 3 * std::mem::size_of::<u64>() * 2
+            + self.sealed.len() * std::mem::size_of::<Chunk>()
+            + INDEX_BYTES_PER_SERIES
+    }
+
+    /// Drops every chunk that ended before `cutoff`; true when no sample is left.
+    fn truncate(&mut self, cutoff: i64) -> bool {
+        if !self.head.is_empty() && self.head.max_t() < cutoff {
+            // The open chunk is the newest: everything goes.
+            self.sealed = Box::default();
+            self.head.clear();
+        } else {
+            let n = self.sealed.iter().take_while(|c| c.max_t < cutoff).count();
+            if n > 0 {
+                let mut kept = std::mem::take(&mut self.sealed).into_vec();
+                kept.drain(..n);
+                self.sealed = kept.into_boxed_slice();
+            }
+        }
+        self.head.is_empty()
     }
 }
 
 impl Shard {
-    fn find(&self, hash: u64, labels: &Labels) -> Option<u64> {
-        self.by_hash
-            .get(&hash)?
-            .iter()
-            .find(|id| self.series.get(id).is_some_and(|s| s.labels == *labels))
+    /// The series with these labels (and this hash), located within this shard: the
+    /// returned [`Loc`]'s `shard` is 0 for the caller to fill in.
+    fn find(&self, hash: u64, labels: &Labels) -> Option<Loc> {
+        let slot = *self.by_hash.find(hash, |slot| {
+            self.series.get(*slot).is_some_and(|s| s.labels == *labels)
+        })?;
+        Some(Loc {
+            shard: 0,
+            slot,
+            generation: self.series.generation(slot)?,
+        })
     }
 
-    fn insert(&mut self, id: u64, hash: u64, labels: &Labels) {
-        self.by_hash
-            .entry(hash)
-            .and_modify(|ids| ids.push(id))
-            .or_insert(Ids::One(id));
+    /// Adds a series (not present yet); `None` when the shard has no slot left. As with
+    /// [`Shard::find`], the caller fills in the `shard` of the returned [`Loc`].
+    fn insert(&mut self, hash: u64, labels: &Labels, created: u32) -> Option<Loc> {
+        let (slot, generation) = self.series.insert(Series::new(labels.clone(), created))?;
+        let series = &self.series;
+        self.by_hash.insert_unique(hash, slot, |slot| {
+            series.get(*slot).map_or(0, |s| s.labels.stable_hash())
+        });
         let name = labels.metric_name().unwrap_or("");
-        self.by_name.entry(name.into()).or_default().push(id);
-        self.series.insert(
-            id,
-            Series {
-                labels: labels.clone(),
-                chunks: Vec::new(),
-                last: None,
-                created: Instant::now(),
-            },
-        );
+        let postings = match self.by_name.get_mut(name) {
+            Some(p) => p,
+            None => self.by_name.entry(name.into()).or_default(),
+        };
+        if postings.len() == postings.capacity() {
+            // Grow an eighth at a time: these lists hold every series of a name.
+            postings.reserve_exact((postings.len() / 8).max(4));
+        }
+        postings.push(slot);
+        Some(Loc {
+            shard: 0,
+            slot,
+            generation,
+        })
     }
 
-    fn remove(&mut self, id: u64) {
-        let Some(s) = self.series.remove(&id) else {
+    fn remove(&mut self, slot: u32) {
+        let Some(s) = self.series.remove(slot) else {
             return;
         };
         let hash = s.labels.stable_hash();
-        if let Some(ids) = self.by_hash.get_mut(&hash)
-            && ids.remove(id)
-        {
-            self.by_hash.remove(&hash);
+        if let Ok(entry) = self.by_hash.find_entry(hash, |x| *x == slot) {
+            entry.remove();
         }
         let name = s.labels.metric_name().unwrap_or("");
         if let Some(ids) = self.by_name.get_mut(name) {
-            ids.retain(|x| *x != id);
+            ids.retain(|x| *x != slot);
             if ids.is_empty() {
                 self.by_name.remove(name);
             }
+        }
+    }
+
+    /// Gives back the spare room of index lists that shrank.
+    fn compact(&mut self) {
+        for ids in self.by_name.values_mut() {
+            if ids.capacity() - ids.len() > ids.len() / 8 + 4 {
+                ids.shrink_to_fit();
+            }
+        }
+        if self.by_hash.capacity() > 2 * self.by_hash.len() + 64 {
+            let series = &self.series;
+            self.by_hash
+                .shrink_to_fit(|slot| series.get(*slot).map_or(0, |s| s.labels.stable_hash()));
         }
     }
 
@@ -292,12 +367,13 @@ impl Shard {
                     .get(name)
                     .into_iter()
                     .flatten()
-                    .filter_map(|id| self.series.get(id))
+                    .filter_map(|slot| self.series.get(*slot))
                     .filter(move |s| matches_all(matchers, &s.labels)),
             ),
             None => Box::new(
                 self.series
-                    .values()
+                    .iter()
+                    .map(|(_, s)| s)
                     .filter(move |s| matches_all(matchers, &s.labels)),
             ),
         }
@@ -307,13 +383,19 @@ impl Shard {
 impl Store {
     /// An empty store.
     pub fn new(config: StoreConfig) -> Store {
+        Store::with_grace(config, EMPTY_SERIES_GRACE)
+    }
+
+    /// An empty store that collects empty series once they are `grace` old.
+    fn with_grace(config: StoreConfig, grace: Duration) -> Store {
         let n = config.shards.clamp(1, MAX_SHARDS);
         let shards = (0..n).map(|_| RwLock::new(Shard::default())).collect();
         Store {
             inner: Arc::new(Inner {
                 shards,
-                next_id: AtomicU64::new(1),
                 retention_ms: i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX),
+                epoch: Instant::now(),
+                grace_s: grace.as_secs(),
                 max_t: AtomicI64::new(i64::MIN),
                 appended: AtomicU64::new(0),
                 out_of_order: AtomicU64::new(0),
@@ -343,6 +425,11 @@ impl Store {
         self.inner.shards.len()
     }
 
+    /// Seconds since the store's epoch (series ages).
+    fn now_s(&self) -> u32 {
+        u32::try_from(self.inner.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
     /// Read guards on every shard, in index order: a consistent snapshot of all commits.
     fn snapshot(&self) -> Vec<RwLockReadGuard<'_, Shard>> {
         self.inner.shards.iter().map(read).collect()
@@ -355,13 +442,13 @@ impl Store {
         labels: &Labels,
     ) -> Result<(SeriesRef, Option<(i64, f64)>), AppendError> {
         if series != 0 {
-            let (id, shard) = split_ref(series);
-            if let Some(lock) = self.inner.shards.get(shard) {
+            let loc = Loc::from_ref(series);
+            if let Some(lock) = self.inner.shards.get(loc.shard) {
                 let g = read(lock);
-                if let Some(s) = g.series.get(&id)
+                if let Some(s) = g.series.get_gen(loc.slot, loc.generation)
                     && s.labels == *labels
                 {
-                    return Ok((series, s.last));
+                    return Ok((series, s.last()));
                 }
             }
         }
@@ -371,22 +458,23 @@ impl Store {
         let hash = labels.stable_hash();
         let shard = (hash % self.shard_count() as u64) as usize;
         let lock = &self.inner.shards[shard];
-        {
-            let g = read(lock);
-            if let Some(id) = g.find(hash, labels) {
-                let last = g.series.get(&id).and_then(|s| s.last);
-                return Ok((make_ref(id, shard), last));
-            }
+        let found = |g: &Shard| {
+            let loc = g.find(hash, labels)?;
+            let last = g.series.get(loc.slot).and_then(Series::last);
+            Some((Loc { shard, ..loc }.to_ref(), last))
+        };
+        if let Some(hit) = found(&read(lock)) {
+            return Ok(hit);
         }
         let mut g = write(lock);
-        if let Some(id) = g.find(hash, labels) {
-            let last = g.series.get(&id).and_then(|s| s.last);
-            return Ok((make_ref(id, shard), last));
+        if let Some(hit) = found(&g) {
+            return Ok(hit);
         }
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        g.insert(id, hash, labels);
+        let loc = g
+            .insert(hash, labels, self.now_s())
+            .ok_or_else(|| AppendError::Other("store shard full".into()))?;
         self.inner.series_created.fetch_add(1, Ordering::Relaxed);
-        Ok((make_ref(id, shard), None))
+        Ok((Loc { shard, ..loc }.to_ref(), None))
     }
 
     /// Raw samples with `mint <= t <= maxt` of every series matching all `matchers`, staleness
@@ -452,7 +540,7 @@ impl Store {
                     }
                 }
             } else {
-                for s in shard.series.values() {
+                for (_, s) in shard.series.iter() {
                     if s.overlaps(mint, maxt) && sets.iter().any(|m| matches_all(m, &s.labels)) {
                         f(&s.labels);
                     }
@@ -510,29 +598,21 @@ impl Store {
             return 0;
         };
         let cutoff = max_t.saturating_sub(self.inner.retention_ms);
+        let now = u64::from(self.now_s());
+        let grace = self.inner.grace_s;
         let mut removed = 0;
         for lock in self.inner.shards.iter() {
             let mut g = write(lock);
             let mut dead = Vec::new();
-            for (id, s) in g.series.iter_mut() {
-                let keep_from = s.chunks.iter().position(|c| c.max_t >= cutoff);
-                match keep_from {
-                    Some(0) => {}
-                    Some(n) => {
-                        s.chunks.drain(..n);
-                    }
-                    None => s.chunks.clear(),
-                }
-                if s.chunks.is_empty() {
-                    s.chunks = Vec::new();
-                    if s.created.elapsed() >= EMPTY_SERIES_GRACE {
-                        dead.push(*id);
-                    }
+            for (slot, s) in g.series.iter_mut() {
+                if s.truncate(cutoff) && now.saturating_sub(u64::from(s.created)) >= grace {
+                    dead.push(slot);
                 }
             }
-            for id in &dead {
-                g.remove(*id);
+            for slot in &dead {
+                g.remove(*slot);
             }
+            g.compact();
             removed += dead.len();
         }
         self.inner
@@ -562,16 +642,12 @@ impl Store {
     pub fn stats(&self) -> StoreStats {
         let mut st = StoreStats::default();
         for shard in self.snapshot().iter() {
-            for s in shard.series.values() {
+            for (_, s) in shard.series.iter() {
                 st.series += 1;
                 st.samples += s.sample_count() as u64;
-                st.chunks += s.chunks.len() as u64;
+                st.chunks += s.chunk_count() as u64;
                 st.series_bytes += s.overhead_bytes() as u64;
-                st.sample_bytes += s
-                    .chunks
-                    .iter()
-                    .map(|c| c.bytes() - std::mem::size_of::<Chunk>())
-                    .sum::<usize>() as u64;
+                st.sample_bytes += s.sample_bytes() as u64;
             }
         }
         st
@@ -745,13 +821,13 @@ impl Appender for StoreAppender {
         }
         let mut pending = std::mem::take(&mut self.pending);
         // Stable: keeps each series' samples in append order.
-        pending.sort_by_key(|(r, _, _)| split_ref(*r).1);
+        pending.sort_by_key(|(r, _, _)| Loc::from_ref(*r).shard);
         let inner = &self.store.inner;
         // Lock every touched shard (in index order, so commits never deadlock) before
         // changing any: a reader's snapshot sees all of this batch or none of it.
         let mut guards: Vec<(usize, RwLockWriteGuard<'_, Shard>)> = Vec::new();
         for (r, _, _) in &pending {
-            let shard = split_ref(*r).1;
+            let shard = Loc::from_ref(*r).shard;
             if guards.last().is_none_or(|(s, _)| *s != shard)
                 && let Some(lock) = inner.shards.get(shard)
             {
@@ -761,18 +837,19 @@ impl Appender for StoreAppender {
         let (mut appended, mut refused, mut max_t) = (0u64, 0u64, i64::MIN);
         let mut gi = 0;
         for (r, t, v) in pending {
-            let (id, shard) = split_ref(r);
-            while gi < guards.len() && guards[gi].0 < shard {
+            let loc = Loc::from_ref(r);
+            while gi < guards.len() && guards[gi].0 < loc.shard {
                 gi += 1;
             }
             let Some((_, g)) = guards.get_mut(gi) else {
                 continue;
             };
-            let Some(s) = g.series.get_mut(&id) else {
+            // Gone (retention removed it since the append) if the slot's generation moved on.
+            let Some(s) = g.series.get_gen_mut(loc.slot, loc.generation) else {
                 continue;
             };
             // Another appender may have written this series since our append was checked.
-            match s.last {
+            match s.last() {
                 Some((lt, _)) if t <= lt => refused += 1,
                 _ => {
                     s.push(t, v);

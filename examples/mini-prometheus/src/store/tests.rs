@@ -309,18 +309,210 @@ fn concurrent_scrapes_and_readers() {
     assert_eq!(s.stats().samples, 4 * 50 * 200);
 }
 
-/// The hash index's id lists: one id without an allocation, several on a hash collision,
-/// back to one (and then empty) as they are removed.
+/// Two series whose labels share a hash (forced here; real 64-bit collisions are rare) are
+/// both found, each by its own labels, and removing one leaves the other findable.
 #[test]
-fn ids_sharing_a_hash() {
-    let mut ids = Ids::One(7);
-    assert_eq!(ids.iter().collect::<Vec<_>>(), [7]);
-    ids.push(9);
-    ids.push(11);
-    assert_eq!(ids.iter().collect::<Vec<_>>(), [7, 9, 11]);
-    assert!(!ids.remove(9));
-    assert!(!ids.remove(7));
-    assert!(matches!(ids, Ids::One(11)));
-    assert!(!ids.remove(5), "an unknown id leaves the list as it was");
-    assert!(ids.remove(11));
+fn series_sharing_a_hash() {
+    let mut shard = Shard::default();
+    let (a, b) = (up("a"), up("b"));
+    let la = shard.insert(42, &a, 0).unwrap();
+    let lb = shard.insert(42, &b, 0).unwrap();
+    assert_ne!(la.slot, lb.slot);
+    assert_eq!(shard.find(42, &a), Some(la));
+    assert_eq!(shard.find(42, &b), Some(lb));
+    assert_eq!(shard.find(42, &up("c")), None);
+    // `remove` finds the index entry by the labels' real hash: give the table one.
+    let mut shard = Shard::default();
+    let la = shard.insert(a.stable_hash(), &a, 0).unwrap();
+    let lb = shard.insert(a.stable_hash(), &b, 0).unwrap();
+    shard.remove(la.slot);
+    assert_eq!(shard.find(a.stable_hash(), &a), None);
+    assert_eq!(shard.find(a.stable_hash(), &b), Some(lb));
+    assert_eq!(
+        shard.by_name.get("up").map(Vec::as_slice),
+        Some(&[lb.slot][..])
+    );
+    shard.remove(lb.slot);
+    assert_eq!(shard.find(a.stable_hash(), &b), None);
+    assert!(shard.by_name.is_empty());
+}
+
+/// A series' bookkeeping fits in 88 bytes of slab (labels handle, sealed chunk list, the open
+/// chunk's buffer and encoder state, creation time, slot generation).
+#[test]
+fn series_slot_size() {
+    assert_eq!(slab::slot_size::<Series>(), 96);
+    assert_eq!(std::mem::size_of::<Chunk>(), 40);
+}
+
+/// Stats count exactly what is held: slots, labels, index entries, sealed chunk headers, and
+/// the encoded bytes (the open chunk's spare room included, a sealed chunk's exact).
+#[test]
+fn stats_are_exact() {
+    let s = Store::new(StoreConfig {
+        retention: Duration::from_secs(3600),
+        shards: 1,
+    });
+    let labels = up("a");
+    let mut app = s.appender();
+    for i in 0..3 {
+        app.append(0, &labels, i * 15_000, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    let per_series = 96 + labels.heap_bytes() as u64 + 9;
+    // First sample 1 + 8 bytes, then 3 + 1, then 1 + 1: 15 bytes in a 16-byte buffer.
+    assert_eq!(
+        s.stats(),
+        StoreStats {
+            series: 1,
+            samples: 3,
+            chunks: 1,
+            series_bytes: per_series,
+            sample_bytes: 16,
+        }
+    );
+    for i in 3..121 {
+        app.append(0, &labels, i * 15_000, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    // 120 samples sealed (9 + 4 + 118 * 2 bytes, exactly), the 121st opens a new chunk.
+    assert_eq!(
+        s.stats(),
+        StoreStats {
+            series: 1,
+            samples: 121,
+            chunks: 2,
+            series_bytes: per_series + 40,
+            sample_bytes: (9 + 4 + 118 * 2) + 16,
+        }
+    );
+}
+
+/// A series with several full chunks: ranges and instant lookups across chunk boundaries
+/// read exactly the right samples from the sealed chunks and the open one.
+#[test]
+fn queries_across_sealed_chunks() {
+    let s = store();
+    let mut app = s.appender();
+    // t = i s, v = i: chunks [0, 119], [120, 239] sealed, [240, 299] open.
+    for i in 0..300 {
+        app.append(0, &up("a"), i * 1000, i as f64).unwrap();
+    }
+    app.commit().unwrap();
+    assert_eq!(s.stats().chunks, 3);
+    let m = [Matcher::equal("job", "a")];
+    let range = |a: i64, b: i64| -> Vec<(i64, f64)> {
+        s.select(&m, a, b)
+            .into_iter()
+            .flat_map(|x| x.samples)
+            .collect()
+    };
+    let want =
+        |a: i64, b: i64| -> Vec<(i64, f64)> { (a..=b).map(|i| (i * 1000, i as f64)).collect() };
+    assert_eq!(range(118_000, 122_000), want(118, 122));
+    assert_eq!(range(238_500, 241_000), want(239, 241));
+    assert_eq!(range(0, 299_000), want(0, 299));
+    assert_eq!(range(119_001, 119_999), vec![]);
+    assert_eq!(range(299_001, 400_000), vec![]);
+    let latest = |a: i64, b: i64| s.latest(&m, a, b).first().map(|x| (x.1, x.2));
+    assert_eq!(latest(0, 119_999), Some((119_000, 119.0)));
+    assert_eq!(latest(0, 120_000), Some((120_000, 120.0)));
+    assert_eq!(latest(0, 239_999), Some((239_000, 239.0)));
+    assert_eq!(latest(0, 240_500), Some((240_000, 240.0)));
+    assert_eq!(latest(0, 1_000_000), Some((299_000, 299.0)));
+    assert_eq!(latest(119_500, 119_900), None);
+    assert_eq!(latest(-5, -1), None);
+    assert_eq!(
+        s.series(&[m.to_vec()], 119_001, 119_999),
+        Vec::<Labels>::new()
+    );
+    assert_eq!(s.series(&[m.to_vec()], 250_000, 250_000), vec![up("a")]);
+    assert_eq!(s.series(&[m.to_vec()], 100_000, 100_000), vec![up("a")]);
+}
+
+/// Retention removes series whose samples all expired; their slots go to the next new
+/// series under a new generation, so neither an old ref nor a batch still holding one can
+/// reach the new tenant.
+#[test]
+fn slots_are_reused_after_retention() {
+    let s = Store::with_grace(
+        StoreConfig {
+            retention: Duration::from_secs(60),
+            shards: 1,
+        },
+        Duration::ZERO,
+    );
+    let mut app = s.appender();
+    let old = app.append(0, &up("old"), 0, 1.0).unwrap();
+    app.commit().unwrap();
+    app.append(0, &up("keep"), 100_000, 2.0).unwrap();
+    app.commit().unwrap();
+    // A scrape that appended to "old" but has not committed when retention runs.
+    let mut late = s.appender();
+    assert_eq!(late.append(old, &up("old"), 50_000, 7.0), Ok(old));
+    assert_eq!(s.truncate(), 1);
+    assert_eq!(s.stats().series, 1);
+    let mut text = String::new();
+    s.write_metrics(&mut text);
+    assert!(
+        text.contains("\nscrapeline_store_series_removed_total 1\n"),
+        "{text}"
+    );
+    // The next new series takes the freed slot, under a new generation.
+    let new = app.append(0, &up("new"), 100_000, 3.0).unwrap();
+    app.commit().unwrap();
+    let (o, n) = (Loc::from_ref(old), Loc::from_ref(new));
+    assert_eq!((o.shard, o.slot), (n.shard, n.slot));
+    assert_eq!((o.generation, n.generation), (1, 2));
+    // The late batch's sample for the removed series goes nowhere.
+    late.commit().unwrap();
+    let all = s.select(&[], i64::MIN, i64::MAX);
+    assert_eq!(
+        all,
+        vec![
+            SeriesSamples {
+                labels: up("keep"),
+                samples: vec![(100_000, 2.0)]
+            },
+            SeriesSamples {
+                labels: up("new"),
+                samples: vec![(100_000, 3.0)]
+            },
+        ]
+    );
+    // The old ref with the old labels: not the new tenant; the series is created again.
+    let again = app.append(old, &up("old"), 60_000, 4.0).unwrap();
+    assert_ne!(again, old);
+    assert_ne!(again, new);
+    app.commit().unwrap();
+    assert_eq!(s.stats().series, 3);
+    assert_eq!(
+        s.select(&[Matcher::equal("job", "new")], i64::MIN, i64::MAX)[0].samples,
+        vec![(100_000, 3.0)]
+    );
+}
+
+/// Empty series are kept during their grace period, then collected.
+#[test]
+fn empty_series_wait_for_their_grace_period() {
+    let s = Store::new(StoreConfig {
+        retention: Duration::from_secs(60),
+        shards: 2,
+    });
+    let mut app = s.appender();
+    app.append(0, &up("old"), 0, 1.0).unwrap();
+    app.append(0, &up("keep"), 100_000, 2.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(s.truncate(), 0);
+    // "old" lost its samples but is young: still a series, without samples.
+    assert_eq!(s.stats().series, 2);
+    assert_eq!(s.stats().samples, 1);
+    assert_eq!(
+        s.select(&[Matcher::equal("job", "old")], i64::MIN, i64::MAX),
+        vec![]
+    );
+    assert_eq!(
+        s.latest(&[Matcher::equal("job", "old")], i64::MIN, i64::MAX),
+        vec![]
+    );
 }
