@@ -44,17 +44,16 @@ impl Chunk {
 /// The chunk a series appends to: the encoding so far plus the encoder's state. The newest
 /// sample of the series is always here (`max_t`, `last_v`), so the series needs no copy of it.
 ///
-/// The buffer grows in small steps (about a quarter at a time) instead of doubling, and is
-/// cut to the exact length when the chunk is sealed: a series scraped for a minute holds a
-/// few dozen bytes of samples, not a power of two of them.
+/// 40 bytes inline: the sample count and the encoding's length live in the buffer's first
+/// [`HEADER`] bytes, not in fields (which would pad the struct to 48). The buffer grows in
+/// small steps along the allocator's size classes instead of doubling, and a sealed chunk
+/// gets an exact copy: a series scraped for a minute holds a few dozen bytes of samples, not
+/// a power of two of them.
 #[derive(Debug, Clone, Default)]
 pub struct Head {
-    /// Encoded samples; `len` bytes used, the rest is room to grow.
-    data: Box<[u8]>,
-    /// Bytes of `data` in use.
-    len: u16,
-    /// Number of samples (0: the series holds no samples at all).
-    count: u16,
+    /// `[count, len low byte, len high byte]`, the `len` bytes of encoding, spare room.
+    /// Empty while the chunk holds no sample.
+    buf: Box<[u8]>,
     /// Timestamp of the last sample (ms).
     max_t: i64,
     /// Delta between the last two timestamps (encoder state).
@@ -63,29 +62,55 @@ pub struct Head {
     last_v: u64,
 }
 
+/// Bytes at the start of a [`Head`]'s buffer before the encoding: count, then length.
+const HEADER: usize = 3;
+
 /// The most bytes one sample can take: a 10-byte varint and a 9-byte XOR (8 bytes and the
 /// raw first value for the first sample).
 const MAX_SAMPLE_BYTES: usize = 19;
 
+/// The allocation size `n` bytes are served from by size-class allocators (mimalloc's small
+/// bins: 8-byte steps up to 64, then four classes per power of two): growing to it costs
+/// nothing the allocator would not take anyway.
+fn size_class(n: usize) -> usize {
+    if n <= 64 {
+        return (n + 7) & !7;
+    }
+    let step = (1usize << (usize::BITS - 1 - (n - 1).leading_zeros())) / 4;
+    n.div_ceil(step) * step
+}
+
 impl Head {
+    fn count(&self) -> u8 {
+        self.buf.first().copied().unwrap_or(0)
+    }
+
+    /// Bytes of encoding.
+    fn encoded_len(&self) -> usize {
+        match self.buf.get(1..HEADER) {
+            Some(&[lo, hi]) => usize::from(u16::from_le_bytes([lo, hi])),
+            _ => 0,
+        }
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
-        usize::from(self.count)
+        usize::from(self.count())
     }
 
     /// Whether the chunk holds no sample.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.count() == 0
     }
 
     /// Whether the chunk has room for another sample.
     pub fn is_full(&self) -> bool {
-        self.count >= MAX_SAMPLES
+        u16::from(self.count()) >= MAX_SAMPLES
     }
 
     /// The newest sample, if any.
     pub fn last(&self) -> Option<(i64, f64)> {
-        (self.count > 0).then(|| (self.max_t, f64::from_bits(self.last_v)))
+        (!self.is_empty()).then(|| (self.max_t, f64::from_bits(self.last_v)))
     }
 
     /// Timestamp of the last sample (ms); meaningless while empty.
@@ -100,13 +125,16 @@ impl Head {
         get_varint(self.used(), &mut pos).map_or(self.max_t, unzigzag)
     }
 
-    /// Heap bytes of the buffer, spare room included.
+    /// Heap bytes of the buffer, header and spare room included.
     pub fn data_bytes(&self) -> usize {
-        self.data.len()
+        self.buf.len()
     }
 
+    /// The encoding.
     fn used(&self) -> &[u8] {
-        self.data.get(..usize::from(self.len)).unwrap_or(&[])
+        self.buf
+            .get(HEADER..HEADER + self.encoded_len())
+            .unwrap_or(&[])
     }
 
     /// Appends a sample; the caller guarantees `t > self.max_t()` when not empty and room in
@@ -115,7 +143,7 @@ impl Head {
         let bits = v.to_bits();
         let mut buf = [0u8; MAX_SAMPLE_BYTES];
         let mut n = 0;
-        if self.count == 0 {
+        if self.is_empty() {
             n = put_varint(&mut buf, 0, zigzag(t));
             buf[n..n + 8].copy_from_slice(&bits.to_be_bytes());
             n += 8;
@@ -126,39 +154,43 @@ impl Head {
             n = put_xor(&mut buf, n, bits ^ self.last_v);
             self.last_delta = delta;
         }
-        self.append_bytes(&buf[..n]);
+        self.append_sample(&buf[..n]);
         self.last_v = bits;
         self.max_t = t;
-        self.count += 1;
     }
 
-    fn append_bytes(&mut self, bytes: &[u8]) {
-        let len = usize::from(self.len);
-        let need = len + bytes.len();
-        if need > self.data.len() {
-            // A quarter more than needed, in 8-byte steps: few reallocations, little slack.
-            let cap = ((need + need / 4 + 7) & !7).max(16);
+    /// Appends one sample's encoding and counts it.
+    fn append_sample(&mut self, bytes: &[u8]) {
+        let len = self.encoded_len();
+        let end = HEADER + len + bytes.len();
+        if end > self.buf.len() {
+            // An eighth more than needed, rounded up to the allocator's size class.
+            let cap = size_class(end + end / 8).max(16);
             let mut grown = Vec::with_capacity(cap);
-            grown.extend_from_slice(self.used());
+            match self.buf.get(..HEADER + len) {
+                Some(old) if !old.is_empty() => grown.extend_from_slice(old),
+                _ => grown.extend_from_slice(&[0; HEADER]),
+            }
             grown.resize(cap, 0);
-            self.data = grown.into_boxed_slice();
+            self.buf = grown.into_boxed_slice();
         }
-        if let Some(dst) = self.data.get_mut(len..need) {
+        if let Some(dst) = self.buf.get_mut(HEADER + len..end) {
             dst.copy_from_slice(bytes);
-            self.len = need as u16;
+            let [lo, hi] = ((len + bytes.len()) as u16).to_le_bytes();
+            self.buf[0] += 1;
+            self.buf[1] = lo;
+            self.buf[2] = hi;
         }
     }
 
     /// Turns the samples into a sealed [`Chunk`] with an exact-size buffer and leaves this
     /// head empty (and without a buffer).
     pub fn seal(&mut self) -> Chunk {
-        let min_t = self.min_t();
-        let data: Box<[u8]> = Box::from(self.used());
         let chunk = Chunk {
-            min_t,
+            min_t: self.min_t(),
             max_t: self.max_t,
-            count: self.count,
-            data,
+            count: u16::from(self.count()),
+            data: Box::from(self.used()),
         };
         self.clear();
         chunk
@@ -171,7 +203,7 @@ impl Head {
 
     /// Calls `f` for every sample in order.
     pub fn for_each(&self, f: impl FnMut(i64, f64)) {
-        decode(self.used(), self.count, f);
+        decode(self.used(), u16::from(self.count()), f);
     }
 }
 
@@ -338,16 +370,17 @@ mod tests {
     #[test]
     fn steady_series_costs_two_bytes_per_sample() {
         let mut c = head(1_000, 7.0);
-        let before = usize::from(c.len);
+        let before = c.encoded_len();
         for i in 1..100 {
             c.push(1_000 + i * 15_000, 7.0);
         }
         // The first delta costs a 3-byte varint; every later sample one byte of
         // delta-of-delta and one byte of XOR.
-        assert_eq!(usize::from(c.len) - before, 3 + 1 + 98 * 2);
-        // Grown a quarter at a time: at most a quarter (and 8 bytes) of slack.
-        let used = usize::from(c.len);
-        assert!(c.data_bytes() >= used && c.data_bytes() <= used + used / 4 + 8);
+        assert_eq!(c.encoded_len() - before, 3 + 1 + 98 * 2);
+        // Grown an eighth at a time to a size class: at most 3/8 of slack.
+        let used = c.encoded_len();
+        assert_eq!(c.data_bytes(), 224);
+        assert!(c.data_bytes() >= used + HEADER && c.data_bytes() <= (used + HEADER) * 11 / 8);
         // Sealed: exactly the encoding.
         assert_eq!(c.seal().data_bytes(), used);
     }
@@ -378,6 +411,15 @@ mod tests {
             proptest::prop_assert_eq!(c.min_t(), want[0].0);
             proptest::prop_assert_eq!(collect_sealed(&c.seal()), want);
         }
+    }
+
+    #[test]
+    fn size_classes() {
+        let got: Vec<usize> = [1, 8, 9, 64, 65, 80, 81, 128, 129, 200, 257, 1000]
+            .into_iter()
+            .map(size_class)
+            .collect();
+        assert_eq!(got, [8, 8, 16, 64, 80, 80, 96, 128, 160, 224, 320, 1024]);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 use chunk::{Chunk, Head};
 pub use fanout::FanOut;
 pub use matcher::{Matcher, matches_all};
-use slab::Slab;
+use slab::{Slab, Tenant};
 
 /// Low bits of a [`SeriesRef`] that name the shard; above them the series' slot in the
 /// shard (32 bits), then the slot's generation ([`slab::GEN_BITS`]).
@@ -103,18 +103,32 @@ struct Shard {
     by_name: HashMap<Box<str>, Vec<u32>>,
 }
 
-/// One series: its labels, the chunks it filled and the chunk it appends to.
+/// One series: its labels, the chunks it filled and the chunk it appends to; 72 bytes.
 ///
 /// The newest sample is the open chunk's encoder state; the first sample's timestamp is read
 /// from its encoding: nothing is stored twice.
 struct Series {
     labels: Labels,
-    /// Full chunks, oldest first, no spare capacity.
-    sealed: Box<[Chunk]>,
+    /// Full chunks, oldest first; none for the first [`chunk::MAX_SAMPLES`] samples (a thin
+    /// pointer: most series in a young store never fill a chunk).
+    sealed: Option<Box<Sealed>>,
     /// The chunk being appended to; empty only when the series holds no samples.
     head: Head,
     /// Seconds since the store's epoch when the series was created.
     created: u32,
+    /// The generation of the series' slab slot.
+    generation: u32,
+}
+
+/// A series' full chunks, oldest first, no spare capacity.
+struct Sealed {
+    chunks: Box<[Chunk]>,
+}
+
+impl Tenant for Series {
+    fn generation(&self) -> u32 {
+        self.generation
+    }
 }
 
 /// One series and its samples, as [`Store::select`] returns them.
@@ -175,13 +189,27 @@ impl Loc {
 }
 
 impl Series {
-    fn new(labels: Labels, created: u32) -> Series {
+    fn new(labels: Labels, created: u32, generation: u32) -> Series {
         Series {
             labels,
-            sealed: Box::default(),
+            sealed: None,
             head: Head::default(),
             created,
+            generation,
         }
+    }
+
+    /// The full chunks, oldest first.
+    fn sealed(&self) -> &[Chunk] {
+        self.sealed.as_deref().map_or(&[], |s| &s.chunks)
+    }
+
+    fn set_sealed(&mut self, chunks: Vec<Chunk>) {
+        self.sealed = (!chunks.is_empty()).then(|| {
+            Box::new(Sealed {
+                chunks: chunks.into_boxed_slice(),
+            })
+        });
     }
 
     /// The newest sample.
@@ -192,21 +220,24 @@ impl Series {
     /// Appends a sample newer than [`Series::last`].
     fn push(&mut self, t: i64, v: f64) {
         if self.head.is_full() {
-            let mut sealed = std::mem::take(&mut self.sealed).into_vec();
+            let mut sealed = self
+                .sealed
+                .take()
+                .map_or_else(Vec::new, |s| s.chunks.into_vec());
             sealed.reserve_exact(1);
             sealed.push(self.head.seal());
-            self.sealed = sealed.into_boxed_slice();
+            self.set_sealed(sealed);
         }
         self.head.push(t, v);
     }
 
     /// Number of chunks (the open one counts when it holds samples).
     fn chunk_count(&self) -> usize {
-        self.sealed.len() + usize::from(!self.head.is_empty())
+        self.sealed().len() + usize::from(!self.head.is_empty())
     }
 
     fn overlaps(&self, mint: i64, maxt: i64) -> bool {
-        self.sealed
+        self.sealed()
             .iter()
             .any(|c| c.min_t <= maxt && c.max_t >= mint)
             || (!self.head.is_empty() && self.head.min_t() <= maxt && self.head.max_t() >= mint)
@@ -218,7 +249,7 @@ impl Series {
                 out.push((t, v));
             }
         };
-        for c in self.sealed.iter() {
+        for c in self.sealed() {
             if c.max_t < mint || c.min_t > maxt {
                 continue;
             }
@@ -244,7 +275,7 @@ impl Series {
         if self.head.min_t() <= maxt {
             self.head.for_each(&mut pick);
         } else {
-            let c = self.sealed.iter().rev().find(|c| c.min_t <= maxt)?;
+            let c = self.sealed().iter().rev().find(|c| c.min_t <= maxt)?;
             if c.max_t < mint {
                 return None;
             }
@@ -254,17 +285,19 @@ impl Series {
     }
 
     fn sample_count(&self) -> usize {
-        self.sealed.iter().map(Chunk::len).sum::<usize>() + self.head.len()
+        self.sealed().iter().map(Chunk::len).sum::<usize>() + self.head.len()
     }
 
     fn sample_bytes(&self) -> usize {
-        self.sealed.iter().map(Chunk::data_bytes).sum::<usize>() + self.head.data_bytes()
+        self.sealed().iter().map(Chunk::data_bytes).sum::<usize>() + self.head.data_bytes()
     }
 
     fn overhead_bytes(&self) -> usize {
         slab::slot_size::<Series>()
             + self.labels.heap_bytes()
-            + self.sealed.len() * std::mem::size_of::<Chunk>()
+            + self.sealed.as_ref().map_or(0, |s| {
+                std::mem::size_of::<Sealed>() + s.chunks.len() * std::mem::size_of::<Chunk>()
+            })
             + INDEX_BYTES_PER_SERIES
     }
 
@@ -272,14 +305,20 @@ impl Series {
     fn truncate(&mut self, cutoff: i64) -> bool {
         if !self.head.is_empty() && self.head.max_t() < cutoff {
             // The open chunk is the newest: everything goes.
-            self.sealed = Box::default();
+            self.sealed = None;
             self.head.clear();
         } else {
-            let n = self.sealed.iter().take_while(|c| c.max_t < cutoff).count();
-            if n > 0 {
-                let mut kept = std::mem::take(&mut self.sealed).into_vec();
+            let n = self
+                .sealed()
+                .iter()
+                .take_while(|c| c.max_t < cutoff)
+                .count();
+            if n > 0
+                && let Some(s) = self.sealed.take()
+            {
+                let mut kept = s.chunks.into_vec();
                 kept.drain(..n);
-                self.sealed = kept.into_boxed_slice();
+                self.set_sealed(kept);
             }
         }
         self.head.is_empty()
@@ -303,7 +342,9 @@ impl Shard {
     /// Adds a series (not present yet); `None` when the shard has no slot left. As with
     /// [`Shard::find`], the caller fills in the `shard` of the returned [`Loc`].
     fn insert(&mut self, hash: u64, labels: &Labels, created: u32) -> Option<Loc> {
-        let (slot, generation) = self.series.insert(Series::new(labels.clone(), created))?;
+        let (slot, generation) = self
+            .series
+            .insert(|generation| Series::new(labels.clone(), created, generation))?;
         let series = &self.series;
         self.by_hash.insert_unique(hash, slot, |slot| {
             series.get(*slot).map_or(0, |s| s.labels.stable_hash())

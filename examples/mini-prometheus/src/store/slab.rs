@@ -17,10 +17,16 @@ const NONE: u32 = u32::MAX;
 pub const GEN_BITS: u32 = 24;
 const GEN_MASK: u32 = (1 << GEN_BITS) - 1;
 
-/// One slot: a value with its generation, or a free slot remembering the last generation.
+/// A value that carries the generation of its slot (so the slot needs no room for it).
+pub trait Tenant {
+    /// The generation the slab gave the value when it was inserted.
+    fn generation(&self) -> u32;
+}
+
+/// One slot: a value, or a free slot remembering the last generation.
 enum Slot<T> {
     Free { next: u32, generation: u32 },
-    Used { generation: u32, value: T },
+    Used(T),
 }
 
 /// The slab; see the module docs.
@@ -52,7 +58,7 @@ fn next_generation(g: u32) -> u32 {
     }
 }
 
-impl<T> Slab<T> {
+impl<T: Tenant> Slab<T> {
     /// Values held.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -69,9 +75,10 @@ impl<T> Slab<T> {
         self.segments.get_mut(i / SEGMENT)?.get_mut(i % SEGMENT)
     }
 
-    /// Stores `value` in a free slot (reusing freed ones first); returns the slot and its
-    /// new generation, or `None` when all `u32` slots are taken.
-    pub fn insert(&mut self, value: T) -> Option<(u32, u32)> {
+    /// Stores `make(generation)` in a free slot (reusing freed ones first) under the slot's
+    /// next generation, which the value must report as its own; returns the slot and the
+    /// generation, or `None` when all `u32` slots are taken.
+    pub fn insert(&mut self, make: impl FnOnce(u32) -> T) -> Option<(u32, u32)> {
         let slot = if self.free != NONE {
             self.free
         } else {
@@ -95,7 +102,7 @@ impl<T> Slab<T> {
             Slot::Free { next, generation } => (*next, next_generation(*generation)),
             Slot::Used { .. } => return None,
         };
-        *entry = Slot::Used { generation, value };
+        *entry = Slot::Used(make(generation));
         if slot == self.free {
             self.free = next;
         }
@@ -106,7 +113,7 @@ impl<T> Slab<T> {
     /// The value in `slot`, whatever its generation.
     pub fn get(&self, slot: u32) -> Option<&T> {
         match self.slot(slot)? {
-            Slot::Used { value, .. } => Some(value),
+            Slot::Used(value) => Some(value),
             Slot::Free { .. } => None,
         }
     }
@@ -114,10 +121,7 @@ impl<T> Slab<T> {
     /// The value in `slot` if it is still of `generation`.
     pub fn get_gen(&self, slot: u32, generation: u32) -> Option<&T> {
         match self.slot(slot)? {
-            Slot::Used {
-                generation: g,
-                value,
-            } if *g == generation => Some(value),
+            Slot::Used(value) if value.generation() == generation => Some(value),
             _ => None,
         }
     }
@@ -125,10 +129,7 @@ impl<T> Slab<T> {
     /// The value in `slot` if it is still of `generation`, mutably.
     pub fn get_gen_mut(&mut self, slot: u32, generation: u32) -> Option<&mut T> {
         match self.slot_mut(slot)? {
-            Slot::Used {
-                generation: g,
-                value,
-            } if *g == generation => Some(value),
+            Slot::Used(value) if value.generation() == generation => Some(value),
             _ => None,
         }
     }
@@ -136,7 +137,7 @@ impl<T> Slab<T> {
     /// The generation of the value in `slot`, if one is there.
     pub fn generation(&self, slot: u32) -> Option<u32> {
         match self.slot(slot)? {
-            Slot::Used { generation, .. } => Some(*generation),
+            Slot::Used(value) => Some(value.generation()),
             Slot::Free { .. } => None,
         }
     }
@@ -146,7 +147,7 @@ impl<T> Slab<T> {
         let free = self.free;
         let entry = self.slot_mut(slot)?;
         let generation = match entry {
-            Slot::Used { generation, .. } => *generation,
+            Slot::Used(value) => value.generation(),
             Slot::Free { .. } => return None,
         };
         let old = std::mem::replace(
@@ -159,7 +160,7 @@ impl<T> Slab<T> {
         self.free = slot;
         self.len -= 1;
         match old {
-            Slot::Used { value, .. } => Some(value),
+            Slot::Used(value) => Some(value),
             Slot::Free { .. } => None,
         }
     }
@@ -171,7 +172,7 @@ impl<T> Slab<T> {
             .flat_map(|s| s.iter())
             .enumerate()
             .filter_map(|(i, s)| match s {
-                Slot::Used { value, .. } => Some((i as u32, value)),
+                Slot::Used(value) => Some((i as u32, value)),
                 Slot::Free { .. } => None,
             })
     }
@@ -183,7 +184,7 @@ impl<T> Slab<T> {
             .flat_map(|s| s.iter_mut())
             .enumerate()
             .filter_map(|(i, s)| match s {
-                Slot::Used { value, .. } => Some((i as u32, value)),
+                Slot::Used(value) => Some((i as u32, value)),
                 Slot::Free { .. } => None,
             })
     }
@@ -198,41 +199,57 @@ pub const fn slot_size<T>() -> usize {
 mod tests {
     use super::*;
 
+    #[derive(Debug, PartialEq)]
+    struct V(u32, &'static str);
+
+    impl Tenant for V {
+        fn generation(&self) -> u32 {
+            self.0
+        }
+    }
+
+    fn v(name: &'static str) -> impl FnOnce(u32) -> V {
+        move |g| V(g, name)
+    }
+
     #[test]
     fn reuses_freed_slots_with_a_new_generation() {
-        let mut s: Slab<String> = Slab::default();
-        let (a, ga) = s.insert("a".into()).unwrap();
-        let (b, gb) = s.insert("b".into()).unwrap();
+        let mut s: Slab<V> = Slab::default();
+        let (a, ga) = s.insert(v("a")).unwrap();
+        let (b, gb) = s.insert(v("b")).unwrap();
         assert_eq!((a, ga, b, gb), (0, 1, 1, 1));
-        assert_eq!(s.remove(a).as_deref(), Some("a"));
+        assert_eq!(s.remove(a), Some(V(1, "a")));
         assert_eq!(s.remove(a), None, "already free");
         assert_eq!(s.get(a), None);
         assert_eq!(s.len(), 1);
-        let (c, gc) = s.insert("c".into()).unwrap();
+        let (c, gc) = s.insert(v("c")).unwrap();
         assert_eq!((c, gc), (0, 2), "the freed slot, next generation");
         assert_eq!(s.get_gen(c, 1), None, "a stale address misses");
-        assert_eq!(s.get_gen(c, 2).map(String::as_str), Some("c"));
+        assert_eq!(s.get_gen(c, 2), Some(&V(2, "c")));
+        assert_eq!(s.get_gen_mut(b, 1).map(|x| x.1), Some("b"));
         assert_eq!(s.generation(b), Some(1));
-        let got: Vec<(u32, &str)> = s.iter().map(|(i, v)| (i, v.as_str())).collect();
+        let got: Vec<(u32, &str)> = s.iter().map(|(i, v)| (i, v.1)).collect();
         assert_eq!(got, [(0, "c"), (1, "b")]);
     }
 
     #[test]
     fn grows_by_segments_and_frees_in_lifo_order() {
-        let mut s: Slab<u64> = Slab::default();
-        for i in 0..(SEGMENT as u64 + 3) {
-            assert_eq!(s.insert(i).map(|x| x.0), Some(i as u32));
+        let mut s: Slab<V> = Slab::default();
+        for i in 0..(SEGMENT as u32 + 3) {
+            assert_eq!(s.insert(v("x")).map(|x| x.0), Some(i));
         }
         assert_eq!(s.segments.len(), 2);
         s.remove(5);
         s.remove(SEGMENT as u32 + 1);
-        assert_eq!(s.insert(100).map(|x| x.0), Some(SEGMENT as u32 + 1));
-        assert_eq!(s.insert(101).map(|x| x.0), Some(5));
-        assert_eq!(s.insert(102).map(|x| x.0), Some(SEGMENT as u32 + 3));
-        for (i, v) in s.iter_mut() {
-            *v = u64::from(i);
+        assert_eq!(s.insert(v("y")), Some((SEGMENT as u32 + 1, 2)));
+        assert_eq!(s.insert(v("y")), Some((5, 2)));
+        assert_eq!(s.insert(v("y")), Some((SEGMENT as u32 + 3, 1)));
+        for (i, x) in s.iter_mut() {
+            if i == 5 {
+                x.1 = "five";
+            }
         }
-        assert_eq!(s.get(5), Some(&5));
+        assert_eq!(s.get(5), Some(&V(2, "five")));
         assert_eq!(s.len(), SEGMENT + 4);
     }
 

@@ -337,11 +337,11 @@ fn series_sharing_a_hash() {
     assert!(shard.by_name.is_empty());
 }
 
-/// A series' bookkeeping fits in 88 bytes of slab (labels handle, sealed chunk list, the open
+/// A series' bookkeeping fits in 72 bytes of slab (labels handle, sealed chunk list, the open
 /// chunk's buffer and encoder state, creation time, slot generation).
 #[test]
 fn series_slot_size() {
-    assert_eq!(slab::slot_size::<Series>(), 96);
+    assert_eq!(slab::slot_size::<Series>(), 72);
     assert_eq!(std::mem::size_of::<Chunk>(), 40);
 }
 
@@ -359,8 +359,9 @@ fn stats_are_exact() {
         app.append(0, &labels, i * 15_000, 1.0).unwrap();
     }
     app.commit().unwrap();
-    let per_series = 96 + labels.heap_bytes() as u64 + 9;
-    // First sample 1 + 8 bytes, then 3 + 1, then 1 + 1: 15 bytes in a 16-byte buffer.
+    let per_series = 72 + labels.heap_bytes() as u64 + 9;
+    // A 3-byte header, the first sample 1 + 8 bytes, then 3 + 1, then 1 + 1: 18 bytes, in a
+    // buffer grown from 16 to the next size class (24).
     assert_eq!(
         s.stats(),
         StoreStats {
@@ -368,21 +369,22 @@ fn stats_are_exact() {
             samples: 3,
             chunks: 1,
             series_bytes: per_series,
-            sample_bytes: 16,
+            sample_bytes: 24,
         }
     );
     for i in 3..121 {
         app.append(0, &labels, i * 15_000, 1.0).unwrap();
     }
     app.commit().unwrap();
-    // 120 samples sealed (9 + 4 + 118 * 2 bytes, exactly), the 121st opens a new chunk.
+    // 120 samples sealed (9 + 4 + 118 * 2 bytes, exactly, plus a 40-byte chunk header in a
+    // 16-byte list), the 121st opens a new chunk (3 + 9 bytes in a 16-byte buffer).
     assert_eq!(
         s.stats(),
         StoreStats {
             series: 1,
             samples: 121,
             chunks: 2,
-            series_bytes: per_series + 40,
+            series_bytes: per_series + 16 + 40,
             sample_bytes: (9 + 4 + 118 * 2) + 16,
         }
     );
