@@ -395,7 +395,7 @@ pub struct Parser<'a> {
     /// Label-name spans of the current series (content without quotes, escaped flag), reused
     /// across lines for the duplicate-name check.
     names: Vec<(usize, usize, bool)>,
-    /// Signatures ([`name_signature`]) of the names in `names`.
+    /// Signatures ([`name_signature`]) of the names in `names`: a 64-bit Bloom filter.
     names_mask: u64,
     /// For label sets past [`BIG_LABEL_SET`] names: every (unescaped) name, so a hostile line
     /// with thousands of colliding names costs linear, not quadratic, time.
@@ -497,9 +497,9 @@ impl<'a> Parser<'a> {
         // signature hit (or an escaped name) are names compared.
         if !escaped && self.big_names.is_none() {
             let name = &self.input[start..end];
-            let bit = name_signature(name);
-            let fresh = self.names_mask & bit == 0;
-            self.names_mask |= bit;
+            let bits = name_signature(name);
+            let fresh = self.names_mask & bits != bits;
+            self.names_mask |= bits;
             if fresh && name != METRIC_NAME.as_bytes() {
                 self.names.push((start, end, false));
                 return Ok(());
@@ -572,17 +572,16 @@ impl<'a> Parser<'a> {
 /// Past this many label names in one set, duplicate checks switch to a hash set.
 const BIG_LABEL_SET: usize = 32;
 
-/// One bit of 64 chosen by a label name's length, first and last byte: equal names have equal
-/// signatures, so a new signature proves a new name.
+/// Two bits of 64 chosen by a label name's length and its first, second and last bytes:
+/// equal names have equal signatures, so a signature with a bit not yet set proves a new name.
 #[inline]
 fn name_signature(name: &[u8]) -> u64 {
-    let first = name.first().copied().unwrap_or(0) as u32;
-    let last = name.last().copied().unwrap_or(0) as u32;
-    let h = (name.len() as u32)
-        .wrapping_mul(0x9E37_79B1)
-        .wrapping_add(first.wrapping_mul(0x85EB_CA77))
-        .wrapping_add(last.wrapping_mul(0xC2B2_AE3D));
-    1u64 << (h >> 26)
+    let first = u64::from(name.first().copied().unwrap_or(0));
+    let second = u64::from(name.get(1).copied().unwrap_or(0));
+    let last = u64::from(name.last().copied().unwrap_or(0));
+    let h = (name.len() as u64 | first << 8 | second << 16 | last << 24)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (1u64 << (h >> 58)) | (1u64 << ((h >> 52) & 63))
 }
 
 impl<'a> Iterator for Parser<'a> {

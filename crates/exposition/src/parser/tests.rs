@@ -553,3 +553,38 @@ fn metadata_separator_byte_inside_a_character() {
         }]
     );
 }
+
+proptest::proptest! {
+    /// Duplicate label names are found however their signatures collide: names from a small
+    /// alphabet (many equal lengths, first and last bytes), plain or quoted, in both formats.
+    #[test]
+    fn duplicate_names_found_exactly(
+        names in proptest::collection::vec(
+            ("[ab][ab_]{0,3}[ab]", proptest::bool::ANY),
+            1..40,
+        ),
+    ) {
+        let mut set = std::collections::HashSet::new();
+        let has_dup = !names.iter().all(|(n, _)| set.insert(n.clone()));
+        let pairs: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (n, quoted))| {
+                if *quoted {
+                    format!("\"{n}\"=\"{i}\"")
+                } else {
+                    format!("{n}=\"{i}\"")
+                }
+            })
+            .collect();
+        let line = format!("m{{{}}} 1\n", pairs.join(","));
+        let got = text(&line);
+        proptest::prop_assert_eq!(got.is_err(), has_dup, "{}", line);
+        if let Err(e) = got {
+            proptest::prop_assert!(e.message.starts_with("duplicate label name"), "{}", e);
+        }
+        let om = format!("{line}# EOF\n");
+        let got = entries(&om, Format::OpenMetrics);
+        proptest::prop_assert_eq!(got.is_err(), has_dup, "{}", om);
+    }
+}
