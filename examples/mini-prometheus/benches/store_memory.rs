@@ -125,6 +125,59 @@ fn labels(t: usize, i: usize) -> Labels {
     ])
 }
 
+/// What kind of value series `i` carries, in the farm payload's proportions
+/// (`gen_payload.py`): histogram buckets, sums and counts; float counters (seconds, bytes);
+/// integer counters; gauges.
+enum Kind {
+    Histogram,
+    FloatCounter,
+    IntCounter,
+    Gauge,
+}
+
+fn kind(i: u64) -> Kind {
+    match i % 100 {
+        0..22 => Kind::Histogram,
+        22..34 => Kind::FloatCounter,
+        34..69 => Kind::IntCounter,
+        _ => Kind::Gauge,
+    }
+}
+
+/// A uniform float in `[lo, hi)` from random bits.
+fn uniform(r: u64, lo: f64, hi: f64) -> f64 {
+    lo + (r >> 11) as f64 / (1u64 << 53) as f64 * (hi - lo)
+}
+
+fn round_to(v: f64, decimals: u64) -> f64 {
+    let p = 10f64.powi(decimals as i32);
+    (v * p).round() / p
+}
+
+fn initial(i: u64) -> f64 {
+    let r = mix(i ^ 0xabc);
+    match kind(i) {
+        Kind::Histogram => (r % 200_000) as f64,
+        Kind::FloatCounter => uniform(r, 1e3, 5e8),
+        Kind::IntCounter => (r % 10_000_000) as f64,
+        Kind::Gauge => round_to(uniform(r, 0.0, 1e4), [0, 0, 1, 3][(r >> 60) as usize % 4]),
+    }
+}
+
+/// The next scrape's value, as the farm's payload steps it.
+fn step(i: u64, v: f64, r: u64) -> f64 {
+    let p = (r >> 56) as f64 / 256.0;
+    match kind(i) {
+        Kind::Histogram => v + (r % 2000) as f64,
+        Kind::FloatCounter if p < 0.7 => v + uniform(r, 0.01, 5000.0),
+        Kind::IntCounter if p < 0.7 => v + (1 + r % 500) as f64,
+        Kind::Gauge if p < 0.5 => {
+            (round_to(v + uniform(r, -50.0, 50.0), [0, 1, 3][(r % 3) as usize])).max(0.0)
+        }
+        _ => v,
+    }
+}
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -144,9 +197,7 @@ fn main() {
         .map(|t| (0..per_target).map(|i| labels(t, i)).collect())
         .collect();
     let mut refs: Vec<Vec<u64>> = vec![vec![0; per_target]; targets];
-    let mut values: Vec<f64> = (0..per_target)
-        .map(|i| (mix(i as u64 ^ 0xabc) % 1000) as f64)
-        .collect();
+    let mut values: Vec<f64> = (0..per_target).map(|i| initial(i as u64)).collect();
     let (l1, a1) = counters();
     println!(
         "labels (scrape cache, shared with the store): {:.1} bytes/series, {} allocations",
@@ -160,13 +211,7 @@ fn main() {
     let t0: i64 = 1_700_000_000_000;
     for k in 0..scrapes {
         for (i, v) in values.iter_mut().enumerate() {
-            // Counters grow by small steps, gauges wander.
-            let r = mix((k * per_target + i) as u64);
-            if FAMILIES[i % FAMILIES.len()].0.ends_with("_total") {
-                *v += (r % 20) as f64;
-            } else {
-                *v = (r % 1000) as f64;
-            }
+            *v = step(i as u64, *v, mix((k * per_target + i) as u64));
         }
         for (t, (cache, refs)) in cache.iter().zip(refs.iter_mut()).enumerate() {
             // Targets spread over the interval; a few ms of jitter per scrape.
