@@ -10,6 +10,11 @@
 //! - **Layout**: series live in shards picked by their label hash, each behind its own
 //!   `RwLock`, so scrapes resolving series and queries reading them rarely contend. Samples are
 //!   kept in compact [`chunk::Chunk`]s (about 2–4 bytes a sample for typical series).
+//! - **Memory per series**: a shard keeps its series in a dense slab (72 bytes a series, plus
+//!   its labels, which the scrape cache shares), found through a hash table of `u32` slots and
+//!   per-name postings; the open chunk lives in the series and only full chunks get a list of
+//!   their own. A [`SeriesRef`] names shard, slot and the slot's generation, so a slot freed by
+//!   retention and reused never receives a stale ref's samples.
 //! - **Retention** is time based and measured from the newest sample in the store (as
 //!   Prometheus' head block does): [`Store::truncate`] drops whole chunks that ended before
 //!   the window and series left with no samples; [`Store::run_retention`] does it periodically.
