@@ -56,8 +56,10 @@ pub(crate) fn is_label_start(b: u8) -> bool {
 pub(crate) fn metric_name_end(b: &[u8], p: usize) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        let p = metric_name_end_sse2(b, p);
-        metric_name_end_table(b, p)
+        match metric_name_end_sse2(b, p) {
+            Ok(end) => end,
+            Err(p) => metric_name_end_table(b, p),
+        }
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
@@ -71,13 +73,13 @@ pub(crate) fn label_name_end(b: &[u8], p: usize) -> usize {
     label_name_end_table(b, p)
 }
 
-/// Skips metric-name bytes (`[a-zA-Z0-9_:]`) 16 at a time from `p` while 16 bytes remain;
-/// returns the first other byte, or where fewer than 16 bytes remain (the table scanner
-/// finishes from there). Metric names are long enough for this to pay; label names are mostly
+/// Skips metric-name bytes (`[a-zA-Z0-9_:]`) 16 at a time from `p` while 16 bytes remain:
+/// `Ok` with the first other byte, or `Err` with where fewer than 16 bytes remain (the table
+/// scanner finishes from there). Metric names are long enough for this to pay; label names are mostly
 /// shorter than 16 bytes, and the table scanner is faster for them (measured on cadvisor).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn metric_name_end_sse2(b: &[u8], mut p: usize) -> usize {
+fn metric_name_end_sse2(b: &[u8], mut p: usize) -> Result<usize, usize> {
     use safe_arch::{
         bitand_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i,
         load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
@@ -107,11 +109,11 @@ fn metric_name_end_sse2(b: &[u8], mut p: usize) -> usize {
         );
         let stop = !move_mask_i8_m128i(ok) & 0xFFFF;
         if stop != 0 {
-            return p + stop.trailing_zeros() as usize;
+            return Ok(p + stop.trailing_zeros() as usize);
         }
         p += 16;
     }
-    p
+    Err(p)
 }
 
 /// [`metric_name_end`] through the byte-class table, four bytes per step.
