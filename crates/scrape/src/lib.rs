@@ -97,6 +97,7 @@ pub mod duration;
 pub mod manager;
 pub mod pipeline;
 mod scrape_loop;
+mod series_table;
 mod shared;
 pub mod state;
 pub mod target;

@@ -6,8 +6,6 @@
 //! the cache by its raw bytes ([`Series::raw`], through their 128-bit hash) and skips label
 //! parsing, relabeling, checks and label hashing.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use scrapeline_exposition::labels::{METRIC_NAME, is_legacy_label_name, is_legacy_metric_name};
@@ -18,6 +16,7 @@ use scrapeline_sd::relabel::{Rule, relabel};
 use crate::append::{AppendError, Appender, SeriesRef};
 use crate::config::ValidationScheme;
 use crate::duration::go_quote;
+use crate::series_table::{Entry as CacheEntry, SeriesTable};
 
 /// How far in the future a sample timestamp may be (Prometheus' `maxAheadTime`).
 pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
@@ -85,40 +84,6 @@ pub enum PipelineError {
     Store(String),
 }
 
-/// Identity hasher for keys that already are hashes.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-
-#[derive(Debug)]
-struct CacheEntry {
-    /// The upper 64 bits of the raw series bytes' 128-bit XXH3 hash (the map is keyed by the
-    /// lower 64): every hit is checked against them, so two different lines mix up only if
-    /// all 128 bits collide (odds below 10^-28 for a target with a million series), and the
-    /// cache does not keep a copy of every raw line.
-    check: u64,
-    /// `None`: metric relabeling dropped this series.
-    labels: Option<Labels>,
-    series_ref: SeriesRef,
-    /// Last iteration this raw series was seen in.
-    last_iter: u64,
-    /// Last iteration its sample was appended and tracked for staleness.
-    tracked_iter: u64,
-}
-
 /// The report series' cached label sets and refs.
 #[derive(Debug, Default)]
 struct ReportCache {
@@ -134,10 +99,10 @@ struct ReportCache {
 /// label set are tracked separately (Prometheus tracks them as one).
 #[derive(Debug)]
 pub struct ScrapeCache {
-    /// Starts at 1 so that `tracked_iter == 0` means "never tracked".
-    iter: u64,
+    /// Starts at 1 so that `tracked_iter == 0` means "never tracked"; wraps to 1, not 0.
+    iter: u32,
     successful_count: usize,
-    series: IdMap<CacheEntry>,
+    series: SeriesTable,
     report: ReportCache,
 }
 
@@ -261,7 +226,7 @@ impl ScrapeCache {
         ScrapeCache {
             iter: 1,
             successful_count: 0,
-            series: IdMap::default(),
+            series: SeriesTable::default(),
             report: ReportCache::default(),
         }
     }
@@ -286,9 +251,9 @@ impl ScrapeCache {
         }
         if flush {
             let iter = self.iter;
-            self.series.retain(|_, e| e.last_iter == iter);
+            self.series.retain(|e| e.last_iter == iter);
         }
-        self.iter += 1;
+        self.iter = self.iter.checked_add(1).unwrap_or(1);
     }
 
     fn update_stale_markers(
@@ -296,12 +261,13 @@ impl ScrapeCache {
         app: &mut dyn Appender,
         ts: i64,
     ) -> Result<(), PipelineError> {
-        let Some(prev) = self.iter.checked_sub(1) else {
-            return Ok(());
+        // Iterations wrap from `u32::MAX` to 1; before the first wrap no entry was tracked
+        // in iteration `u32::MAX`, so the first iteration finds nothing to mark.
+        let prev = if self.iter == 1 {
+            u32::MAX
+        } else {
+            self.iter - 1
         };
-        if prev == 0 {
-            return Ok(());
-        }
         for e in self.series.values() {
             if e.tracked_iter != prev {
                 continue;
@@ -369,6 +335,7 @@ impl ScrapeCache {
         let mut limit_count = 0usize;
         let mut sample_limit_hit = false;
         let iter = self.iter;
+        self.series.rewind();
         loop {
             let series = match parser.next_entry() {
                 Ok(Some(Entry::Series(s))) => s,
@@ -390,7 +357,7 @@ impl ScrapeCache {
             let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
 
             // Fast path: a raw series seen before (the steady state).
-            let cached = match self.series.get_mut(&key) {
+            let cached = match self.series.get_mut(key) {
                 Some(e) if e.check == check => Some(e),
                 _ => None,
             };
@@ -434,19 +401,17 @@ impl ScrapeCache {
                 cfg.honor_labels,
             );
             let keep = cfg.metric_relabel.is_empty() || relabel(&cfg.metric_relabel, lb);
-            let collision = self.series.contains_key(&key);
+            let collision = self.series.contains_key(key);
             if !keep || lb.is_empty() {
                 if !collision {
-                    self.series.insert(
+                    self.series.insert(CacheEntry {
                         key,
-                        CacheEntry {
-                            check,
-                            labels: None,
-                            series_ref: 0,
-                            last_iter: iter,
-                            tracked_iter: 0,
-                        },
-                    );
+                        check,
+                        labels: None,
+                        series_ref: 0,
+                        last_iter: iter,
+                        tracked_iter: 0,
+                    });
                 }
                 continue;
             }
@@ -474,16 +439,14 @@ impl ScrapeCache {
             if let Some(r) = r
                 && !collision
             {
-                self.series.insert(
+                self.series.insert(CacheEntry {
                     key,
-                    CacheEntry {
-                        check,
-                        labels: Some(lset),
-                        series_ref: r,
-                        last_iter: iter,
-                        tracked_iter: if track { iter } else { 0 },
-                    },
-                );
+                    check,
+                    labels: Some(lset),
+                    series_ref: r,
+                    last_iter: iter,
+                    tracked_iter: if track { iter } else { 0 },
+                });
                 if !sample_limit_hit {
                     stats.series_added += 1;
                 }
