@@ -525,7 +525,10 @@ impl JobClient {
             }
         }
         if gzip {
-            let mut dec = flate2::read::GzDecoder::new(raw.as_slice()).take(limit);
+            // `bufread`: the compressed bytes are already in memory, so the decoder reads them
+            // in place (`read::GzDecoder` would copy them through a 32 KiB buffer of its own,
+            // allocated per scrape).
+            let mut dec = flate2::bufread::GzDecoder::new(raw.as_slice()).take(limit);
             dec.read_to_end(body)
                 .map_err(|e| FetchError::Gzip(e.to_string()))?;
             if body.len() as u64 >= limit {
