@@ -107,13 +107,15 @@ pub fn write_timeseries<'a>(
     samples: impl Iterator<Item = (f64, i64)>,
 ) {
     out.push(0x0a);
-    // Room for the longest length varint a message under 4 GiB needs; the body is moved
-    // back over what the actual length leaves unused.
+    // Room for a two-byte length varint, what a series of 128 to 16,383 encoded bytes (almost
+    // every real one) needs, so the common case writes its length in place. Other lengths
+    // move the body by one byte (shorter) or splice in a longer varint.
     let len_at = out.len();
-    out.extend_from_slice(&[0; 5]);
+    out.extend_from_slice(&[0x80, 0x00]);
     let body_at = out.len();
     for l in labels {
         let m = string_field_len(l.name) + string_field_len(l.value);
+        out.reserve(1 + 5 + m);
         out.push(0x0a);
         put_varint(out, m as u64);
         put_string_field(out, 0x0a, l.name);
@@ -134,13 +136,16 @@ pub fn write_timeseries<'a>(
     let len = out.len() - body_at;
     let mut prefix = [0u8; 10];
     let n = varint_into(&mut prefix, len as u64);
-    if n <= 5 {
-        out.copy_within(body_at.., len_at + n);
-        out[len_at..len_at + n].copy_from_slice(&prefix[..n]);
-        out.truncate(len_at + n + len);
-    } else {
-        // Over 4 GiB: cannot come from one sample, but stay correct.
-        out.splice(len_at..body_at, prefix[..n].iter().copied());
+    match n {
+        2 => out[len_at..body_at].copy_from_slice(&prefix[..2]),
+        1 => {
+            out.copy_within(body_at.., len_at + 1);
+            out[len_at] = prefix[0];
+            out.truncate(len_at + 1 + len);
+        }
+        _ => {
+            out.splice(len_at..body_at, prefix[..n].iter().copied());
+        }
     }
 }
 
@@ -250,6 +255,18 @@ mod tests {
                 vec![(2.5e300, i64::MIN)],
             ),
             (Labels::empty(), vec![]),
+            // Every class of message length: one-byte varint (< 128: 115, 127), the
+            // reserved two bytes (128 and 16,383), three bytes (16,384 and more).
+            (Labels::from_pairs([("a", "x".repeat(100))]), vec![(1.0, 1)]),
+            (Labels::from_pairs([("a", "x".repeat(108))]), vec![]),
+            (Labels::from_pairs([("a", "x".repeat(120))]), vec![]),
+            (Labels::from_pairs([("a", "x".repeat(121))]), vec![]),
+            (Labels::from_pairs([("a", "x".repeat(16_374))]), vec![]),
+            (Labels::from_pairs([("a", "x".repeat(16_375))]), vec![]),
+            (
+                Labels::from_pairs([("a", "x".repeat(70_000))]),
+                vec![(3.0, 7)],
+            ),
         ];
         let mut direct = Vec::new();
         let mut req = WriteRequest::default();
