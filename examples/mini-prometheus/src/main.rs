@@ -21,8 +21,9 @@ use clap::Parser as _;
 
 /// mimalloc instead of the C library's malloc: a scraper allocates and frees millions of small
 /// objects per minute from many threads, where glibc's per-thread arenas fragment (a resident
-/// size far above the live heap) and its `malloc_consolidate` showed up in profiles.
-/// The `system-allocator` feature keeps the C library's malloc, for heap profilers that
+/// size far above the live heap) and its `malloc_consolidate` showed up in profiles. Built
+/// without transparent huge pages (`no_thp`), which cost resident memory and no measurable
+/// CPU. The `system-allocator` feature keeps the C library's malloc, for heap profilers that
 /// intercept it (heaptrack, valgrind).
 #[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
