@@ -110,6 +110,25 @@ struct Shard {
     notify: Notify,
 }
 
+/// What a shard keeps from one request to the next: the snappy encoder (its hash table is
+/// allocated once, not per request), the buffer the request is assembled in and the one it
+/// is compressed into (sized once instead of allocated and zeroed per request).
+struct BatchCodec {
+    encoder: snap::raw::Encoder,
+    raw: Vec<u8>,
+    compressed: Vec<u8>,
+}
+
+impl Default for BatchCodec {
+    fn default() -> Self {
+        BatchCodec {
+            encoder: snap::raw::Encoder::new(),
+            raw: Vec::new(),
+            compressed: Vec::new(),
+        }
+    }
+}
+
 /// Where a sample goes, as [`Queue::resolve`] decides.
 enum Outgoing {
     /// Write relabeling dropped the series.
@@ -398,13 +417,14 @@ impl Queue {
         let mut flushing = false;
         let mut fired = false;
         let mut last_gc = Instant::now();
+        let mut codec = BatchCodec::default();
         loop {
             if self.hard.is_cancelled() {
                 return;
             }
             if let Some((batch, n)) = self.take_batch(shard, fired || flushing) {
                 self.m.in_flight.fetch_add(n, Ordering::Relaxed);
-                self.send_batch(batch).await;
+                self.send_batch(batch, &mut codec).await;
                 self.m.in_flight.fetch_sub(n, Ordering::Relaxed);
                 timer = tokio::time::Instant::now() + deadline;
                 fired = false;
@@ -430,11 +450,13 @@ impl Queue {
         }
     }
 
-    async fn send_batch(&self, batch: Vec<Chunk>) {
+    async fn send_batch(&self, batch: Vec<Chunk>, codec: &mut BatchCodec) {
         // The request is the queued `TimeSeries` messages back to back (one per sample, as
         // Prometheus sends them), less those older than `sample_age_limit`.
         let total: usize = batch.iter().map(Chunk::len).sum();
-        let mut raw = Vec::with_capacity(batch.iter().map(|c| c.bytes().len()).sum());
+        let raw = &mut codec.raw;
+        raw.clear();
+        raw.reserve(batch.iter().map(|c| c.bytes().len()).sum());
         let mut n = 0u64;
         let mut highest = i64::MIN;
         if self.cfg.sample_age_limit.is_zero() {
@@ -461,15 +483,14 @@ impl Queue {
         if n == 0 {
             return;
         }
-        let body = match proto::compress(&raw) {
-            Ok(b) => Bytes::from(b),
+        let body = match proto::compress(&mut codec.encoder, raw, &mut codec.compressed) {
+            Ok(b) => Bytes::copy_from_slice(b),
             Err(e) => {
                 self.m.failed.fetch_add(n, Ordering::Relaxed);
                 tracing::error!(remote_name = %self.name, error = %e, "encoding a remote write request failed");
                 return;
             }
         };
-        drop(raw);
         let mut backoff = self.cfg.min_backoff;
         loop {
             self.m.requests.fetch_add(1, Ordering::Relaxed);
