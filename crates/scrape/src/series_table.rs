@@ -69,26 +69,17 @@ impl SeriesTable {
         self.entries.get_mut(pos)
     }
 
-    /// Reads the start and the end of the labels of the entry the next lookup will
-    /// probably find. Called before the next line is parsed, this starts fetching those
-    /// labels (cold since the previous scrape) while the parser works, instead of stalling on
-    /// them when the sample is appended. Pass the result to `std::hint::black_box` so the
-    /// reads are kept.
+    /// Starts loading the labels of the entry after the one the next lookup will probably
+    /// find (see [`Labels::warm`]): called before each line is parsed, the labels of the
+    /// series two lines ahead (cold since the previous scrape) arrive while this line and the
+    /// next are parsed, instead of stalling the sample's append. Pass the result to
+    /// `std::hint::black_box` so the reads are kept.
     #[inline]
-    pub fn warm_next(&self) -> u8 {
-        match self
-            .entries
-            .get(self.cursor)
+    pub fn warm_ahead(&self) -> u8 {
+        self.entries
+            .get(self.cursor + 1)
             .and_then(|e| e.labels.as_ref())
-        {
-            Some(l) => {
-                // The count is in the header (the first cache line), the last value's last
-                // byte at the end of the buffer.
-                let last = l.iter().next_back();
-                (l.len() as u8) ^ last.and_then(|x| x.value.bytes().last()).unwrap_or(0)
-            }
-            None => 0,
-        }
+            .map_or(0, Labels::warm)
     }
 
     /// Whether an entry has `key`.
