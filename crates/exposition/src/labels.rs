@@ -265,22 +265,6 @@ impl Labels {
     pub fn heap_bytes(&self) -> usize {
         self.buf.len()
     }
-
-    /// Reads one byte of every 64-byte stretch of the set's buffer and folds them together.
-    ///
-    /// A cache of millions of label sets touches each one once per scrape, long after it was
-    /// last read: calling this a little ahead of the real use (and passing the result to
-    /// `std::hint::black_box`, so the reads stay) starts loading the set from memory while
-    /// other work runs, instead of stalling on it later.
-    #[inline]
-    pub fn warm(&self) -> u8 {
-        let b = self.buf.as_bytes();
-        let mut acc = b.last().copied().unwrap_or(0);
-        for chunk in b.chunks(64) {
-            acc ^= chunk.first().copied().unwrap_or(0);
-        }
-        acc
-    }
 }
 
 impl PartialEq for Labels {

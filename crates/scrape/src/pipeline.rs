@@ -337,7 +337,6 @@ impl ScrapeCache {
         let iter = self.iter;
         self.series.rewind();
         loop {
-            std::hint::black_box(self.series.warm_ahead());
             let series = match parser.next_entry() {
                 Ok(Some(Entry::Series(s))) => s,
                 Ok(Some(Entry::Eof)) | Ok(None) => break,

@@ -69,19 +69,6 @@ impl SeriesTable {
         self.entries.get_mut(pos)
     }
 
-    /// Starts loading the labels of the entry after the one the next lookup will probably
-    /// find (see [`Labels::warm`]): called before each line is parsed, the labels of the
-    /// series two lines ahead (cold since the previous scrape) arrive while this line and the
-    /// next are parsed, instead of stalling the sample's append. Pass the result to
-    /// `std::hint::black_box` so the reads are kept.
-    #[inline]
-    pub fn warm_ahead(&self) -> u8 {
-        self.entries
-            .get(self.cursor + 1)
-            .and_then(|e| e.labels.as_ref())
-            .map_or(0, Labels::warm)
-    }
-
     /// Whether an entry has `key`.
     pub fn contains_key(&self, key: u64) -> bool {
         let entries = &self.entries;
