@@ -518,3 +518,28 @@ fn empty_series_wait_for_their_grace_period() {
         vec![]
     );
 }
+
+/// An appender dropped without committing leaves nothing behind, in the store or in the
+/// buffers the next appender reuses.
+#[test]
+fn recycled_batch_buffers_start_empty() {
+    let s = store();
+    let mut a = s.appender();
+    a.append(0, &up("a"), 10_000, 1.0).unwrap();
+    a.append(0, &up("b"), 10_000, 1.0).unwrap();
+    drop(a);
+    let mut b = s.appender();
+    // Earlier than a's uncommitted sample: refused only if a's batch had leaked into b's.
+    b.append(0, &up("a"), 5_000, 2.0).unwrap();
+    b.commit().unwrap();
+    drop(b);
+    let mut c = s.appender();
+    c.commit().unwrap();
+    assert_eq!(
+        s.select(&[Matcher::equal("__name__", "up")], 0, 20_000),
+        vec![SeriesSamples {
+            labels: up("a"),
+            samples: vec![(5_000, 2.0)]
+        }]
+    );
+}
