@@ -356,10 +356,12 @@ impl ScrapeCache {
             let (key, check) = (hash as u64, (hash >> 64) as u64);
             let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
 
-            // Fast path: a raw series seen before (the steady state).
-            let cached = match self.series.get_mut(key) {
-                Some(e) if e.check == check => Some(e),
-                _ => None,
+            // Fast path: a raw series seen before (the steady state). An entry with this key
+            // but other check bits is a 64-bit collision: that line is not cached.
+            let (cached, collision) = match self.series.get_mut(key) {
+                Some(e) if e.check == check => (Some(e), false),
+                Some(_) => (None, true),
+                None => (None, false),
             };
             if let Some(e) = cached {
                 let already = e.last_iter == iter;
@@ -401,7 +403,6 @@ impl ScrapeCache {
                 cfg.honor_labels,
             );
             let keep = cfg.metric_relabel.is_empty() || relabel(&cfg.metric_relabel, lb);
-            let collision = self.series.contains_key(key);
             if !keep || lb.is_empty() {
                 if !collision {
                     self.series.insert(CacheEntry {

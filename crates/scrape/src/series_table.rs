@@ -69,7 +69,8 @@ impl SeriesTable {
         self.entries.get_mut(pos)
     }
 
-    /// Whether an entry has `key`.
+    /// Whether an entry has `key` (the pipeline learns it from [`get_mut`](Self::get_mut)).
+    #[cfg(test)]
     pub fn contains_key(&self, key: u64) -> bool {
         let entries = &self.entries;
         self.index
