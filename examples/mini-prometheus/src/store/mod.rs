@@ -95,7 +95,7 @@ struct Inner {
     series_created: AtomicU64,
     series_removed: AtomicU64,
     /// Batch buffers of finished appenders, for the next ones (see [`BatchBuffers`]).
-    spare: std::sync::Mutex<Vec<BatchBuffers>>,
+    spare: SpareBuffers,
 }
 
 /// An appender's per-batch buffers. Kept between scrapes (at most [`MAX_SPARE_BUFFERS`]
@@ -106,6 +106,34 @@ struct Inner {
 struct BatchBuffers {
     pending: Vec<(SeriesRef, i64, f64)>,
     last: RefMap<(i64, f64)>,
+}
+
+/// Idle [`BatchBuffers`], handed from finished appenders to new ones.
+#[derive(Default)]
+struct SpareBuffers(std::sync::Mutex<Vec<BatchBuffers>>);
+
+impl SpareBuffers {
+    /// Empty buffers: kept ones if any, else new.
+    fn take(&self) -> BatchBuffers {
+        self.lock().pop().unwrap_or_default()
+    }
+
+    /// Keeps `b`, emptied, unless it grew too large or enough are kept already.
+    fn give(&self, mut b: BatchBuffers) {
+        if b.pending.capacity() > MAX_SPARE_SAMPLES || b.last.capacity() > MAX_SPARE_SAMPLES {
+            return;
+        }
+        b.pending.clear();
+        b.last.clear();
+        let mut spare = self.lock();
+        if spare.len() < MAX_SPARE_BUFFERS {
+            spare.push(b);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<BatchBuffers>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// At most this many idle [`BatchBuffers`] are kept (about the number of scrapes that run at
@@ -467,7 +495,7 @@ impl Store {
                 out_of_bounds: AtomicU64::new(0),
                 series_created: AtomicU64::new(0),
                 series_removed: AtomicU64::new(0),
-                spare: std::sync::Mutex::new(Vec::new()),
+                spare: SpareBuffers::default(),
             }),
         }
     }
@@ -831,13 +859,7 @@ impl crate::api::MetricsSource for Store {
 
 impl Appendable for Store {
     fn appender(&self) -> Box<dyn Appender> {
-        let spare = self
-            .inner
-            .spare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default();
+        let spare = self.inner.spare.take();
         Box::new(StoreAppender {
             store: self.clone(),
             pending: spare.pending,
@@ -976,23 +998,10 @@ impl Appender for StoreAppender {
 impl Drop for StoreAppender {
     /// Hands the (emptied) batch buffers to the store for the next appender.
     fn drop(&mut self) {
-        if self.pending.capacity() > MAX_SPARE_SAMPLES || self.last.capacity() > MAX_SPARE_SAMPLES {
-            return;
-        }
-        let mut spare = self
-            .store
-            .inner
-            .spare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if spare.len() < MAX_SPARE_BUFFERS {
-            self.pending.clear();
-            self.last.clear();
-            spare.push(BatchBuffers {
-                pending: std::mem::take(&mut self.pending),
-                last: std::mem::take(&mut self.last),
-            });
-        }
+        self.store.inner.spare.give(BatchBuffers {
+            pending: std::mem::take(&mut self.pending),
+            last: std::mem::take(&mut self.last),
+        });
     }
 }
 
