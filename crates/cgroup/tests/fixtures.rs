@@ -1,7 +1,8 @@
 //! The collector over the spec's fixture trees must print the expected exposition line for
 //! line, and decode the 17 path cases.
 //!
-//! The trees are copied from `shared/spec/cgroup/fixtures` into `tests/fixtures`. Git keeps
+//! The trees are the team's cgroup spec fixtures, vendored in `tests/fixtures` (its README says
+//! where they come from). Git keeps
 //! no mtimes, so each test copies a tree into a temporary directory and sets the directory
 //! and `cgroup.events` / `cgroup.clone_children` mtimes from `runtime.json`
 //! `cgroup_created_at_unix`: the collector then derives start times the production way.

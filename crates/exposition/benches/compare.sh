@@ -14,7 +14,11 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
 RUNS="${1:-5}"; MIN="${2:-1}"; CPU="${CPU:-0}"
-PAYLOADS="$ROOT/../shared/conformance/payloads"
+# The corpus: captured payloads from testdata/, the synthetic ones generated into a temp folder.
+PAYLOADS="${TMPDIR:-/tmp}/scrapeline-compare-payloads"
+mkdir -p "$PAYLOADS"
+cp "$ROOT"/testdata/payloads/*.prom "$PAYLOADS"/
+python3 "$ROOT/testdata/payloads/generate.py" --out "$PAYLOADS" >/dev/null
 A="${BUILD_DIR:-${TMPDIR:-/tmp}/scrapeline-parser-anchors}/bin"
 export GOMAXPROCS=1
 ( cd "$ROOT" && cargo build -q --release -p scrapeline-exposition --example throughput )

@@ -1,4 +1,4 @@
-//! Parser throughput on every payload in `shared/conformance/payloads/`, side by side with the
+//! Parser throughput on every payload of `testdata/payloads/`, side by side with the
 //! `prometheus-parse` crate, in MB/s (Throughput::Bytes) and samples/s (Throughput::Elements).
 //!
 //! Per payload, four measurements:
@@ -10,35 +10,26 @@
 //! Run: `cargo bench -p scrapeline-exposition --bench parse`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
+
+#[path = "../../../testdata/testdata.rs"]
+mod testdata;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use scrapeline_exposition::LabelsBuilder;
 use scrapeline_exposition::parser::{Entry, Format, Parser};
 
 fn payloads() -> Vec<(String, Vec<u8>, Format)> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/payloads");
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        eprintln!("no payloads at {}", dir.display());
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for name in testdata::PAYLOADS {
         let format = if name.ends_with(".om") {
             Format::OpenMetrics
-        } else if name.ends_with(".prom") {
-            Format::Text
         } else {
-            continue;
+            Format::Text
         };
-        if let Ok(body) = std::fs::read(&p) {
-            out.push((name, body, format));
+        let path = testdata::payload(name);
+        match std::fs::read(&path) {
+            Ok(body) => out.push((name.to_owned(), body, format)),
+            Err(e) => eprintln!("{}: {e}", path.display()),
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));

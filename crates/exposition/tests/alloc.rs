@@ -5,7 +5,9 @@
 //! This file holds a single test so no other test thread allocates while it counts.
 
 use std::alloc::System;
-use std::path::PathBuf;
+
+#[path = "../../../testdata/testdata.rs"]
+mod testdata;
 
 use scrapeline_exposition::{Entry, Format, LabelsBuilder, Parser};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -53,15 +55,13 @@ fn common_path(body: &[u8], twice: bool) -> Vec<u8> {
 
 #[test]
 fn allocations_do_not_grow_with_sample_count() {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/payloads");
     for file in [
         "node_exporter.prom",
         "prometheus.prom",
         "cadvisor.prom",
         "utf8-names.prom",
     ] {
-        let body = common_path(&std::fs::read(dir.join(file)).unwrap(), false);
+        let body = common_path(&std::fs::read(testdata::payload(file)).unwrap(), false);
         let doubled = common_path(&body, true);
         let mut builder = LabelsBuilder::new();
         // The builder's reused string buffers trade places when labels arrive out of order

@@ -1,12 +1,9 @@
-//! The OpenMetrics parser conformance suite and the payload corpus, read from `shared/`.
+//! The OpenMetrics parser conformance suite and the payload corpus, vendored in `testdata/`.
 
-use std::path::PathBuf;
+#[path = "../../../testdata/testdata.rs"]
+mod testdata;
 
 use scrapeline_exposition::parser::{Entry, Format, ParseError, Parser};
-
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
-}
 
 /// Parses a whole body; returns the number of samples.
 fn parse_all(body: &[u8], format: Format) -> Result<usize, ParseError> {
@@ -21,7 +18,7 @@ fn parse_all(body: &[u8], format: Format) -> Result<usize, ParseError> {
 
 #[test]
 fn openmetrics_suite_classifies_every_case() {
-    let dir = shared().join("openmetrics/parsers");
+    let dir = testdata::file("openmetrics/parsers");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -61,7 +58,7 @@ fn openmetrics_suite_classifies_every_case() {
 /// does, and of the 167 rejections exactly the syntactic ones (listed by count) still fail.
 #[test]
 fn openmetrics_suite_without_family_checks() {
-    let dir = shared().join("openmetrics/parsers");
+    let dir = testdata::file("openmetrics/parsers");
     let mut still_rejected = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let case = entry.unwrap().path();
@@ -85,7 +82,6 @@ const STILL_REJECTED: usize = 90;
 
 #[test]
 fn payloads_parse_with_documented_sample_counts() {
-    let dir = shared().join("payloads");
     let want = [
         ("node_exporter.prom", Format::Text, 507),
         ("prometheus.prom", Format::Text, 475),
@@ -95,7 +91,7 @@ fn payloads_parse_with_documented_sample_counts() {
         ("utf8-names.prom", Format::Text, 312),
     ];
     for (file, format, samples) in want {
-        let body = std::fs::read(dir.join(file)).unwrap();
+        let body = std::fs::read(testdata::payload(file)).unwrap();
         let got = parse_all(&body, format).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(got, samples, "{file}");
     }

@@ -14,7 +14,7 @@ struct File {
 
 fn load(name: &str) -> (GlobalConfig, Vec<ScrapeConfig>) {
     let path = format!(
-        "{}/../../../shared/spec/scrape/config-examples/{name}",
+        "{}/../../testdata/prometheus/config-examples/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap();

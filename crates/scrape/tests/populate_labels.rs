@@ -1,4 +1,4 @@
-//! The 18 `TestPopulateLabels` cases (shared/spec/scrape/populate-labels-cases.json).
+//! The 18 `TestPopulateLabels` cases (`testdata/prometheus/populate-labels-cases.json`).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 fn cases_json() -> String {
     let path = format!(
-        "{}/../../../shared/spec/scrape/populate-labels-cases.json",
+        "{}/../../testdata/prometheus/populate-labels-cases.json",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

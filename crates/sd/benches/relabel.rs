@@ -1,5 +1,5 @@
 //! Target relabeling: the `kubernetes-pods` job of
-//! `shared/spec/scrape/config-examples/02-kubernetes-annotations.yml` over 10,000 generated pod
+//! `testdata/prometheus/config-examples/02-kubernetes-annotations.yml` over 10,000 generated pod
 //! targets, labelled as Prometheus' pod role labels them (≈ 35–40 labels each).
 //!
 //! Run: `cargo bench -p scrapeline-sd --bench relabel`. Besides criterion's time it prints the
@@ -19,7 +19,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const CONFIG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/spec/scrape/config-examples/02-kubernetes-annotations.yml"
+    "/../../testdata/prometheus/config-examples/02-kubernetes-annotations.yml"
 );
 const TARGETS: usize = 10_000;
 

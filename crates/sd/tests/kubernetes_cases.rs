@@ -1,4 +1,4 @@
-//! Prometheus' 80 Kubernetes SD test cases (shared/spec/kubernetes/cases.json), each replayed
+//! Prometheus' 80 Kubernetes SD test cases (testdata/prometheus/kubernetes-cases.json), each replayed
 //! through the API server double: initial objects, start discovery, wait for the first
 //! complete set, apply the watch events, and compare the complete set of groups exactly.
 
@@ -10,7 +10,7 @@ use serde_json::Value;
 fn cases() -> Vec<Value> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/spec/kubernetes/cases.json"
+        "/../../testdata/prometheus/kubernetes-cases.json"
     );
     let text = std::fs::read_to_string(path).expect("cases.json readable");
     let doc: Value = serde_json::from_str(&text).expect("cases.json parses");

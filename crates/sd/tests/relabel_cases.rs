@@ -1,4 +1,4 @@
-//! Every case in `shared/spec/relabel/cases.json` (Prometheus' own test vectors, validation
+//! Every case in `testdata/prometheus/relabel-cases.json` (Prometheus' own test vectors, validation
 //! cases, whole-config cases, template patterns, YAML parse cases and hashmod examples).
 
 use scrapeline_exposition::labels::{Labels, LabelsBuilder};
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 const CASES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/spec/relabel/cases.json"
+    "/../../testdata/prometheus/relabel-cases.json"
 );
 
 fn cases() -> Value {

@@ -465,7 +465,7 @@ mod tests {
     use super::*;
 
     fn examples_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/scrape/config-examples")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/prometheus/config-examples")
     }
 
     #[test]

@@ -33,9 +33,8 @@ fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
+#[path = "../../../testdata/testdata.rs"]
+mod testdata;
 
 #[test]
 fn parse_prints_normalised_samples() {
@@ -105,7 +104,7 @@ fn parse_counts_every_payload_sample() {
         ("prometheus.prom", 475),
         ("utf8-names.prom", 312),
     ] {
-        let path = shared().join("conformance/payloads").join(file);
+        let path = testdata::payload(file);
         let o = bin().arg("parse").arg(&path).output().unwrap();
         assert!(o.status.success(), "{file}: {}", stderr(&o));
         assert_eq!(stdout(&o).lines().count(), want, "{file}");
@@ -196,7 +195,7 @@ fn check_config_accepts_the_kubernetes_examples() {
         "03-kubernetes-node-local-sharded.yml",
         "04-kubernetes-prometheus3-features.yml",
     ] {
-        let path = shared().join("spec/scrape/config-examples").join(name);
+        let path = testdata::file("prometheus/config-examples").join(name);
         let o = bin().args(["check", "config"]).arg(&path).output().unwrap();
         assert!(o.status.success(), "{name}: {}", stderr(&o));
         assert!(stdout(&o).contains("SUCCESS"), "{name}: {}", stdout(&o));

@@ -22,8 +22,8 @@
 //!     within 3 intervals after the target left `/api/v1/targets` (Prometheus writes end-of-run
 //!     markers only after two more ticks plus interval/10, dated at the first tick).
 //!
-//! The referee is 2.42; mini-prometheus follows Prometheus 3 (shared/spec/scrape/semantics.md
-//! §10). Differences the test expects and normalises, and why:
+//! The referee is 2.42; mini-prometheus follows Prometheus 3 (the team's scrape
+//! semantics notes, §10, after Prometheus' `scrape/`). Differences the test expects and normalises, and why:
 //! - **Default port** (2.42 adds `:80`/`:443` to an address without a port, 3.x never does):
 //!   job `default-port` scrapes `127.0.0.1`; Prometheus' `instance="127.0.0.1:80"` and
 //!   `scrapeUrl` `http://127.0.0.1:80/metrics` are mapped to the port-less 3.x form before

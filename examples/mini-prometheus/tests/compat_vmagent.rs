@@ -24,8 +24,8 @@
 //! `-promscrape.kubernetesSDCheckInterval=1s`; mini-prometheus applies discovery changes at
 //! most every 5 s, as Prometheus does, so each step takes about 5 s.
 //!
-//! Where vmagent 1.79 does not follow Prometheus. Prometheus' rules (shared/spec/kubernetes/
-//! meta-labels.md, test cases in cases.json) are the authority; the test removes the label
+//! Where vmagent 1.79 does not follow Prometheus. Prometheus' rules (`discovery/kubernetes`,
+//! its test cases in `testdata/prometheus/kubernetes-cases.json`) are the authority; the test removes the label
 //! from the side that has it before comparing, and checks ours against Prometheus instead:
 //!
 //! | role | label or behaviour | Prometheus 3 (case) | vmagent 1.79 | ours checked by |
@@ -652,7 +652,7 @@ fn is_extra_pod_target(job: &str, ls: &LabelMap) -> bool {
 }
 
 /// Prometheus rules that the comparison with vmagent cannot check (vmagent differs there),
-/// checked on ours alone. Authority: shared/spec/kubernetes/cases.json and meta-labels.md.
+/// checked on ours alone. Authority: `testdata/prometheus/kubernetes-cases.json`.
 fn check_ours(ours: &View) -> Vec<String> {
     let mut out = Vec::new();
     for (job, targets) in ours {

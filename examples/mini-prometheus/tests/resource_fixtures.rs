@@ -1,6 +1,6 @@
 //! `/stats/summary` and `metrics.k8s.io` over the cgroup fixture trees, compared as JSON
-//! against literals derived from the spec's numbers (`shared/spec/cgroup/summary-api.md`
-//! §1.3 and §3.3) and the fixture README's tables.
+//! against literals derived from the spec's numbers (the team's summary-API notes,
+//! §1.3 and §3.3, after the kubelet's `stats` and metrics-server) and the fixture README's tables.
 //!
 //! Deviation from the spec's example kept visible here: container `startTime` is the
 //! cgroup's creation time (nginx `19:40:00Z`), one second after the runtime's `created_at`

@@ -1,5 +1,6 @@
 //! Group builders: turn the projections in a scope's stores into Prometheus' target groups,
-//! label for label (see `shared/spec/kubernetes/meta-labels.md`).
+//! label for label (Prometheus' `discovery/kubernetes/*.go`; its test cases are replayed from
+//! `testdata/prometheus/kubernetes-cases.json`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -280,7 +280,8 @@ mod tests {
         b
     }
 
-    /// The worked example of shared/spec/cgroup/summary-api.md §3.3. Its table gives the
+    /// The worked example of the team's summary-API notes (§3.3, after metrics-server's
+    /// `storage` package). Its table gives the
     /// node's previous CPU reading as 492921326899000, which is 1000 times the stated Δ
     /// (5844105210 ns) away from the last reading; the Δ and the stated usage (389295577n)
     /// agree, so the previous reading here is last − Δ.
