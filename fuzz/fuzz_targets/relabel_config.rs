@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use scrapeline_exposition::{Labels, LabelsBuilder};
-use scrapeline_sd::relabel::{RelabelConfig, compile, relabel};
+use scrapeline_relabel::{RelabelConfig, compile, relabel};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -1,7 +1,8 @@
-//! Target discovery and relabeling.
+//! Target discovery.
 //!
-//! Discovery finds what to scrape and describes each target as a label set; relabeling rewrites
-//! those label sets (and, in the scrape crate, every scraped series) with Prometheus' exact rules.
+//! Discovery finds what to scrape and describes each target as a label set; relabeling (the
+//! `scrapeline-relabel` crate, re-exported as [`relabel`]) rewrites those label sets with
+//! Prometheus' exact rules.
 //!
 //! # Where to start
 //! - [`TargetGroup`]: what every discoverer produces — full replacement groups keyed by source.
@@ -14,7 +15,9 @@ pub mod config;
 pub mod discovery;
 pub mod file_sd;
 pub mod kubernetes;
-pub mod relabel;
+/// The relabel engine, now its own crate (`scrapeline-relabel`, no Kubernetes dependencies);
+/// re-exported here so `scrapeline_sd::relabel` paths keep working.
+pub use scrapeline_relabel as relabel;
 pub mod static_sd;
 pub mod target_group;
 

@@ -2,7 +2,7 @@
 //! `testdata/prometheus/config-examples/02-kubernetes-annotations.yml` over 10,000 generated pod
 //! targets, labelled as Prometheus' pod role labels them (≈ 35–40 labels each).
 //!
-//! Run: `cargo bench -p scrapeline-sd --bench relabel`. Besides criterion's time it prints the
+//! Run: `cargo bench -p scrapeline-relabel --bench relabel`. Besides criterion's time it prints the
 //! allocations per target, counted with a global allocator over one pass.
 
 use std::alloc::System;
@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use scrapeline_exposition::labels::{Labels, LabelsBuilder};
-use scrapeline_sd::relabel::{self, RelabelConfig, Rule};
+use scrapeline_relabel::{self as relabel, RelabelConfig, Rule};
 use serde::Deserialize;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 

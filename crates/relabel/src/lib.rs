@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use scrapeline_exposition::labels::{Labels, LabelsBuilder};
-//! use scrapeline_sd::relabel::{self, RelabelConfig};
+//! use scrapeline_relabel::{self as relabel, RelabelConfig};
 //!
 //! let yaml = r#"
 //! - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use scrapeline_exposition::labels::{Labels, LabelsBuilder};
-use scrapeline_sd::relabel::{self, Action, Regex, RelabelConfig, Rule};
+use scrapeline_relabel::{self as relabel, Action, Regex, RelabelConfig, Rule};
 
 /// Label names from a small alphabet so rules and labels meet often.
 fn name() -> impl Strategy<Value = String> {

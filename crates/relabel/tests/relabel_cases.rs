@@ -2,8 +2,8 @@
 //! cases, whole-config cases, template patterns, YAML parse cases and hashmod examples).
 
 use scrapeline_exposition::labels::{Labels, LabelsBuilder};
-use scrapeline_sd::relabel::{
-    self, Action, NameValidation, RelabelConfig, Rule, RuleKind, compile_entries,
+use scrapeline_relabel::{
+    self as relabel, Action, NameValidation, RelabelConfig, Rule, RuleKind, compile_entries,
 };
 use serde::Deserialize;
 use serde_json::Value;

@@ -7,7 +7,7 @@
 //! the generator and program at the end of this file.
 
 use scrapeline_exposition::labels::{Labels, LabelsBuilder};
-use scrapeline_sd::relabel::{self, Action, RelabelConfig, Rule};
+use scrapeline_relabel::{self as relabel, Action, RelabelConfig, Rule};
 use serde_json::Value;
 
 const FIXTURE: &str = include_str!("relabel_re2_go.json");

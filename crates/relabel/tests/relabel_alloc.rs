@@ -4,7 +4,7 @@
 use std::alloc::System;
 
 use scrapeline_exposition::labels::{Labels, LabelsBuilder};
-use scrapeline_sd::relabel::{self, RelabelConfig};
+use scrapeline_relabel::{self as relabel, RelabelConfig};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
