@@ -478,6 +478,7 @@ async fn victoria_metrics_gets_every_sample_of_scrapes_larger_than_the_queue() {
 
     // Appended from a runtime worker, as the scrape loop does, one commit per scrape.
     let appender_q = q.clone();
+    let started = Instant::now();
     tokio::spawn(async move {
         let labels: Vec<Labels> = (0..SERIES)
             .map(|i| Labels::from_pairs([("__name__", "rw_big"), ("i", &i.to_string())]))
@@ -502,6 +503,10 @@ async fn victoria_metrics_gets_every_sample_of_scrapes_larger_than_the_queue() {
         "prometheus_remote_storage_enqueue_retries_total",
     ));
     assert!(retries > 0.0, "no enqueue retry counted");
+    println!(
+        "{appended} samples appended in {SCRAPES} commits and sent in {:?}, {retries} enqueue retries",
+        started.elapsed()
+    );
     assert_eq!(
         http_get(port, "/internal/force_flush").await.map(|r| r.0),
         Some(200)
