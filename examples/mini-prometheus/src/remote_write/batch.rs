@@ -39,16 +39,6 @@ impl Chunk {
         self.samples.clear();
     }
 
-    /// Keeps the first `n` samples.
-    fn truncate(&mut self, n: usize) {
-        if n >= self.samples.len() {
-            return;
-        }
-        let end = if n == 0 { 0 } else { self.samples[n - 1].0 };
-        self.bytes.truncate(end);
-        self.samples.truncate(n);
-    }
-
     /// Splits off the samples from `n` on into a new chunk.
     fn split_off(&mut self, n: usize) -> Chunk {
         let start = if n == 0 { 0 } else { self.samples[n - 1].0 };
@@ -96,24 +86,29 @@ impl ShardQueue {
         self.len
     }
 
-    /// Queues `chunk` (taking its contents, leaving it empty for reuse) up to `capacity`
-    /// samples in all; returns how many samples did not fit and were dropped.
+    /// Queues as much of `chunk` as fits under `capacity` samples in all, oldest samples
+    /// first; what does not fit stays in `chunk` (which is left empty, for reuse, when all
+    /// fit). Returns how many samples are left in `chunk`.
     pub fn push(&mut self, chunk: &mut Chunk, capacity: usize) -> usize {
         let room = capacity.saturating_sub(self.len);
-        let n = chunk.len();
-        let dropped = n.saturating_sub(room);
-        chunk.truncate(n - dropped);
-        if !chunk.is_empty() {
-            self.len += chunk.len();
-            let taken = std::mem::take(chunk);
-            // The next commit is likely the same size: one allocation each, not a run of
-            // doublings from empty.
-            chunk.bytes.reserve(taken.bytes.len());
-            chunk.samples.reserve(taken.samples.len());
-            self.chunks.push_back(taken);
+        if chunk.is_empty() || room == 0 {
+            return chunk.len();
         }
-        chunk.clear();
-        dropped
+        if room < chunk.len() {
+            let rest = chunk.split_off(room);
+            let fits = std::mem::replace(chunk, rest);
+            self.len += fits.len();
+            self.chunks.push_back(fits);
+            return chunk.len();
+        }
+        self.len += chunk.len();
+        let taken = std::mem::take(chunk);
+        // The next commit is likely the same size: one allocation each, not a run of
+        // doublings from empty.
+        chunk.bytes.reserve(taken.bytes.len());
+        chunk.samples.reserve(taken.samples.len());
+        self.chunks.push_back(taken);
+        0
     }
 
     /// Takes the oldest samples, at most `max`, as chunks in order.
@@ -194,19 +189,22 @@ mod tests {
     }
 
     #[test]
-    fn capacity_drops_the_newest_samples_of_a_chunk() {
+    fn what_does_not_fit_stays_in_the_chunk_oldest_first_queued() {
         let mut q = ShardQueue::default();
         let mut a = chunk(&[("a", 1), ("b", 2), ("c", 3)]);
         assert_eq!(q.push(&mut a, 2), 1);
-        let mut b = chunk(&[("d", 4)]);
-        assert_eq!(q.push(&mut b, 2), 1);
+        assert_eq!(contents(std::slice::from_ref(&a)), [("c".to_owned(), 3)]);
+        assert_eq!(a.bytes(), b"c");
+        // Full: nothing moves.
+        assert_eq!(q.push(&mut a, 2), 1);
         assert_eq!(q.len(), 2);
         assert_eq!(
             contents(&q.take(10)),
             [("a".to_owned(), 1), ("b".to_owned(), 2)]
         );
-        let mut c = chunk(&[("e", 5)]);
-        q.push(&mut c, 2);
+        // Room again: the rest follows, and the chunk is empty for reuse.
+        assert_eq!(q.push(&mut a, 2), 0);
+        assert!(a.is_empty());
         assert_eq!(q.clear(), 1);
         assert_eq!(q.len(), 0);
     }

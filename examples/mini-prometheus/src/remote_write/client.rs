@@ -43,6 +43,9 @@ pub struct Client {
     uri: Uri,
     headers: HeaderMap,
     auth: Arc<Auth>,
+    /// `Authorization: Basic` from the URL's userinfo: as in Go's client, it takes the place
+    /// of any configured authentication.
+    url_auth: Option<HeaderValue>,
     timeout: Duration,
     retry_on_429: bool,
 }
@@ -77,13 +80,16 @@ impl Client {
     /// loaded now, credential files at every request.
     pub fn new(cfg: &RemoteWriteConfig) -> Result<Client, ClientError> {
         let err = |message: String| ClientError {
-            url: cfg.url.clone(),
+            url: super::url::redacted(&cfg.url),
             message,
         };
-        let uri: Uri = cfg
-            .url
+        let uri: Uri = super::url::without_userinfo(&cfg.url)
             .parse()
             .map_err(|e| err(format!("invalid url: {e}")))?;
+        let url_auth = match super::url::credentials(&cfg.url) {
+            Some((user, pass)) => Some(basic(&user, &pass).map_err(err)?),
+            None => None,
+        };
         let tls = tls_config(&cfg.tls_config).map_err(err)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -157,12 +163,16 @@ impl Client {
             uri,
             headers,
             auth: Arc::new(auth),
+            url_auth,
             timeout: cfg.remote_timeout,
             retry_on_429: cfg.queue_config.retry_on_http_429,
         })
     }
 
     fn authorization(&self) -> Result<Option<HeaderValue>, String> {
+        if let Some(v) = &self.url_auth {
+            return Ok(Some(v.clone()));
+        }
         let value = match self.auth.as_ref() {
             Auth::None => return Ok(None),
             Auth::Basic {
@@ -180,10 +190,7 @@ impl Client {
                     (Some(p), None) => p.clone(),
                     (None, None) => String::new(),
                 };
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-                )
+                return basic(&user, &pass).map(Some);
             }
             Auth::Scheme {
                 scheme,
@@ -271,6 +278,16 @@ impl Client {
             Err(SendError::Permanent(message))
         }
     }
+}
+
+/// The `Authorization` value of HTTP basic authentication.
+fn basic(user: &str, pass: &str) -> Result<HeaderValue, String> {
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    );
+    HeaderValue::try_from(value)
+        .map_err(|_| "credentials contain characters not allowed in a header".to_owned())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

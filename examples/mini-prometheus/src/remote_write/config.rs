@@ -259,18 +259,21 @@ impl RemoteWriteConfig {
         let uri: http::Uri = self
             .url
             .parse()
-            .map_err(|e| format!("invalid remote_write url {:?}: {e}", self.url))?;
+            .map_err(|e| format!("invalid remote_write url {:?}: {e}", self.redacted_url()))?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             _ => {
                 return Err(format!(
                     "invalid remote_write url {:?}: scheme must be http or https",
-                    self.url
+                    self.redacted_url()
                 ));
             }
         }
         if uri.host().is_none() {
-            return Err(format!("invalid remote_write url {:?}: no host", self.url));
+            return Err(format!(
+                "invalid remote_write url {:?}: no host",
+                self.redacted_url()
+            ));
         }
         for h in self.headers.keys() {
             if RESERVED_HEADERS.contains(&h.to_ascii_lowercase().as_str()) {
@@ -364,6 +367,12 @@ impl RemoteWriteConfig {
             return Err("queue_config: min_backoff must not exceed max_backoff".to_owned());
         }
         Ok(())
+    }
+
+    /// The URL as it may be shown (metric labels, logs, errors): with its password, if it
+    /// has one, replaced by `xxxxx`, as Prometheus shows it.
+    pub fn redacted_url(&self) -> String {
+        super::url::redacted(&self.url)
     }
 
     /// The queue's name in metrics: `name`, or the first 6 hex digits of a hash of the URL.

@@ -8,24 +8,37 @@
 //! - **Shards**: samples are spread over parallel shards by the hash of their labels, so the
 //!   samples of one series stay in order. Each shard sends a batch when it holds
 //!   `max_samples_per_send` samples or `batch_send_deadline` after the last send.
-//! - **Bounded**: a shard holds at most `capacity` samples; what does not fit is dropped,
-//!   counted (`scrapeline_remote_write_samples_dropped_total{reason="queue_full"}`) and
-//!   logged. Nothing else grows with an unreachable endpoint.
+//! - **Bounded, with back-pressure**: a shard holds at most `capacity` samples. A commit
+//!   queues what fits, oldest first, and while the endpoint is healthy (the last request
+//!   either succeeded or was refused for good, rather than failing and being retried) and
+//!   the queue is not shutting down, it waits for the shards to take batches and queues the
+//!   rest as room frees up, so a commit larger than the whole queue still gets through.
+//!   Each wait is counted in `prometheus_remote_storage_enqueue_retries_total`. A commit
+//!   waits at most `remote_timeout` in all; what is still not queued then, or at once while
+//!   the endpoint is failing (scrapes are never held up by an unreachable endpoint), is
+//!   dropped, counted (`scrapeline_remote_write_samples_dropped_total{reason="queue_full"}`)
+//!   and logged. A commit on a current-thread tokio runtime never waits (the shards would
+//!   run on the thread it blocks). Nothing else grows with an unreachable endpoint.
 //! - **Retries**: network errors, timeouts, 5xx and (with `retry_on_http_429`) 429 are
 //!   retried with exponential backoff from `min_backoff` to `max_backoff` (or the server's
 //!   `Retry-After`) until they succeed: no sample is lost to an endpoint restart while the
 //!   queue has room. Other 4xx answers drop the batch (counted as failed): resending the
 //!   same bytes cannot succeed.
+//! - **Credentials in the URL**: `http://user:password@host/…` is sent with basic
+//!   authentication and shown everywhere (metric labels, logs, errors) as
+//!   `http://user:xxxxx@host/…`, as Prometheus does.
 //! - **Shutdown**: [`RemoteWriteSet::shutdown`] flushes what is queued, bounded by a
 //!   deadline; whatever is left then is counted as dropped and logged.
 
+mod backpressure;
 pub mod batch;
 pub mod client;
 pub mod config;
 pub mod proto;
+pub mod url;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -46,6 +59,9 @@ pub use config::{QueueConfig, RemoteWriteConfig};
 const OWN_REF_BIT: u64 = 1 << 63;
 /// Cached series not appended to for this long are forgotten.
 const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+/// A commit waiting for room re-checks whether to keep waiting at least this often, even
+/// without a signal.
+const ROOM_WAIT_SLICE: Duration = Duration::from_millis(100);
 /// At most one "dropping samples" warning per queue this often.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -73,8 +89,15 @@ pub struct RemoteWrite {
 
 struct Queue {
     name: String,
+    /// The URL as shown (metric labels, logs): its password redacted.
     url: String,
     cfg: QueueConfig,
+    /// The longest a commit waits for room in all.
+    max_enqueue_wait: Duration,
+    /// Whether the last request failed and is being retried: commits then do not wait.
+    failing: AtomicBool,
+    /// Signalled when room may have been freed or waiting should stop.
+    room: backpressure::Room,
     rules: Vec<Rule>,
     external: Labels,
     shards: Box<[Shard]>,
@@ -98,6 +121,8 @@ struct Counters {
     dropped_relabel: AtomicU64,
     dropped_shutdown: AtomicU64,
     dropped_too_old: AtomicU64,
+    /// Times a commit waited for room.
+    enqueue_retries: AtomicU64,
     sent_bytes: AtomicU64,
     requests: AtomicU64,
     highest_sent_ms: AtomicI64,
@@ -154,7 +179,7 @@ impl RemoteWrite {
         external_labels: Labels,
     ) -> Result<RemoteWrite, RemoteWriteError> {
         let config_err = |message: String| RemoteWriteError::Config {
-            url: cfg.url.clone(),
+            url: cfg.redacted_url(),
             message,
         };
         cfg.validate().map_err(config_err)?;
@@ -172,8 +197,11 @@ impl RemoteWrite {
             .collect();
         let inner = Arc::new(Queue {
             name: cfg.queue_name(),
-            url: cfg.url.clone(),
+            url: cfg.redacted_url(),
             cfg: q.clone(),
+            max_enqueue_wait: cfg.remote_timeout,
+            failing: AtomicBool::new(false),
+            room: backpressure::Room::default(),
             rules,
             external: external_labels,
             shards,
@@ -212,6 +240,12 @@ impl RemoteWrite {
     }
 
     #[cfg(test)]
+    /// Times a commit waited for room so far.
+    pub fn enqueue_retries(&self) -> u64 {
+        self.inner.m.enqueue_retries.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
     /// Samples dropped so far for any reason (queue full, relabeling, too old, shutdown)
     /// plus those refused by the endpoint.
     pub fn samples_lost(&self) -> u64 {
@@ -232,6 +266,7 @@ impl RemoteWrite {
     pub async fn shutdown(&self, deadline: Duration) {
         let q = &self.inner;
         q.flush.cancel();
+        q.room.signal();
         let tasks = q
             .tasks
             .lock()
@@ -240,6 +275,7 @@ impl RemoteWrite {
         let mut all = futures::future::join_all(tasks);
         if tokio::time::timeout(deadline, &mut all).await.is_err() {
             q.hard.cancel();
+            q.room.signal();
             let _ = tokio::time::timeout(Duration::from_secs(2), all).await;
         }
         let mut left = 0;
@@ -349,17 +385,49 @@ impl Queue {
         }
     }
 
-    /// Moves one commit's samples into their shards' queues: each shard's lock is taken once
-    /// per commit, not once per sample.
+    /// Moves one commit's samples into their shards' queues, waiting for room while that is
+    /// allowed (see the module docs), and drops (counting) what still does not fit.
     fn enqueue(&self, pending: &mut [Chunk]) {
-        let mut dropped = 0u64;
+        let mut seen = self.room.generation();
+        let mut left = self.admit(pending);
+        if left > 0 && self.may_wait() {
+            backpressure::blocking(|| {
+                let give_up = Instant::now() + self.max_enqueue_wait;
+                while left > 0 && self.may_wait() {
+                    let Some(until_give_up) = give_up.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    self.m.enqueue_retries.fetch_add(1, Ordering::Relaxed);
+                    self.room.wait(seen, until_give_up.min(ROOM_WAIT_SLICE));
+                    seen = self.room.generation();
+                    left = self.admit(pending);
+                }
+            });
+        }
+        if left > 0 {
+            pending.iter_mut().for_each(Chunk::clear);
+            self.count_dropped_full(left as u64);
+        }
+    }
+
+    /// Whether a commit may wait for room: the endpoint is not failing and the queue is not
+    /// shutting down.
+    fn may_wait(&self) -> bool {
+        !self.failing.load(Ordering::Relaxed)
+            && !self.flush.is_cancelled()
+            && !self.hard.is_cancelled()
+    }
+
+    /// Queues what fits of each shard's chunk (each shard's lock taken once); returns how
+    /// many samples are left over.
+    fn admit(&self, pending: &mut [Chunk]) -> usize {
+        let mut left = 0;
         for (sh, chunk) in self.shards.iter().zip(pending.iter_mut()) {
             if chunk.is_empty() {
                 continue;
             }
             let Ok(mut q) = sh.queue.lock() else {
-                dropped += chunk.len() as u64;
-                chunk.clear();
+                left += chunk.len();
                 continue;
             };
             let capacity = if self.hard.is_cancelled() {
@@ -368,41 +436,51 @@ impl Queue {
                 self.cfg.capacity
             };
             let before = q.len();
-            dropped += q.push(chunk, capacity) as u64;
-            let max = self.cfg.max_samples_per_send;
-            if before < max && q.len() >= max {
+            left += q.push(chunk, capacity);
+            let full = self.full_batch();
+            if before < full && q.len() >= full {
                 sh.notify.notify_one();
             }
         }
-        if dropped > 0 {
-            self.m.dropped_full.fetch_add(dropped, Ordering::Relaxed);
-            let now = self.started.elapsed().as_millis() as i64;
-            let last = self.last_drop_log.load(Ordering::Relaxed);
-            if (last == i64::MIN || now - last >= DROP_LOG_EVERY.as_millis() as i64)
-                && self
-                    .last_drop_log
-                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
-                tracing::warn!(
-                    remote_name = %self.name,
-                    url = %self.url,
-                    dropped,
-                    total_dropped = self.m.dropped_full.load(Ordering::Relaxed),
-                    capacity = self.cfg.capacity,
-                    "remote write queue full; dropping samples"
-                );
-            }
+        left
+    }
+
+    /// Samples a shard sends without waiting for `batch_send_deadline`: a full request, or
+    /// a full queue when `capacity` is smaller.
+    fn full_batch(&self) -> usize {
+        self.cfg.max_samples_per_send.min(self.cfg.capacity).max(1)
+    }
+
+    fn count_dropped_full(&self, dropped: u64) {
+        self.m.dropped_full.fetch_add(dropped, Ordering::Relaxed);
+        let now = self.started.elapsed().as_millis() as i64;
+        let last = self.last_drop_log.load(Ordering::Relaxed);
+        if (last == i64::MIN || now - last >= DROP_LOG_EVERY.as_millis() as i64)
+            && self
+                .last_drop_log
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                remote_name = %self.name,
+                url = %self.url,
+                dropped,
+                total_dropped = self.m.dropped_full.load(Ordering::Relaxed),
+                capacity = self.cfg.capacity,
+                "remote write queue full; dropping samples"
+            );
         }
     }
 
     fn take_batch(&self, shard: usize, partial: bool) -> Option<(Vec<Chunk>, u64)> {
         let mut q = self.shards.get(shard)?.queue.lock().ok()?;
-        let max = self.cfg.max_samples_per_send.max(1);
-        if q.len() >= max || (partial && q.len() > 0) {
+        if q.len() >= self.full_batch() || (partial && q.len() > 0) {
             let before = q.len();
-            let chunks = q.take(max);
-            Some((chunks, (before - q.len()) as u64))
+            let chunks = q.take(self.cfg.max_samples_per_send.max(1));
+            let taken = (before - q.len()) as u64;
+            drop(q);
+            self.room.signal();
+            Some((chunks, taken))
         } else {
             None
         }
@@ -503,6 +581,7 @@ impl Queue {
             };
             match res {
                 Ok(()) => {
+                    self.failing.store(false, Ordering::Relaxed);
                     self.m.sent.fetch_add(n, Ordering::Relaxed);
                     self.m
                         .sent_bytes
@@ -511,6 +590,8 @@ impl Queue {
                     return;
                 }
                 Err(SendError::Permanent(message)) => {
+                    // The endpoint answered: the queue drains, commits may wait for it.
+                    self.failing.store(false, Ordering::Relaxed);
                     self.m.failed.fetch_add(n, Ordering::Relaxed);
                     tracing::error!(remote_name = %self.name, url = %self.url, samples = n, error = %message, "remote write request refused; dropping the batch");
                     return;
@@ -519,6 +600,8 @@ impl Queue {
                     message,
                     retry_after,
                 }) => {
+                    self.failing.store(true, Ordering::Relaxed);
+                    self.room.signal();
                     self.m.retried.fetch_add(n, Ordering::Relaxed);
                     let delay = retry_after.unwrap_or(backoff);
                     tracing::warn!(remote_name = %self.name, url = %self.url, samples = n, error = %message, retry_in = ?delay, "remote write request failed; retrying");
@@ -622,6 +705,7 @@ impl RemoteWriteSet {
                     for q in &queues {
                         q.inner.hard.cancel();
                         q.inner.flush.cancel();
+                        q.inner.room.signal();
                     }
                     return Err(e);
                 }
@@ -647,7 +731,7 @@ impl RemoteWriteSet {
     pub fn write_metrics(&self, out: &mut String) {
         use std::fmt::Write;
         type Get = fn(&Queue) -> f64;
-        let families: [(&str, &str, &str, Option<&str>, Get); 12] = [
+        let families: [(&str, &str, &str, Option<&str>, Get); 13] = [
             (
                 "scrapeline_remote_write_samples_sent_total",
                 "counter",
@@ -696,6 +780,13 @@ impl RemoteWriteSet {
                 "",
                 Some("shutdown"),
                 |q| q.m.dropped_shutdown.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_enqueue_retries_total",
+                "counter",
+                "Total number of times enqueue has failed because a shards queue was full.",
+                None,
+                |q| q.m.enqueue_retries.load(Ordering::Relaxed) as f64,
             ),
             (
                 "scrapeline_remote_write_samples_pending",

@@ -71,12 +71,17 @@ fn free_port() -> u16 {
 
 /// A plain HTTP/1.0 GET on loopback: status and body, or `None` if nothing answers.
 async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_get_with(port, path, "").await
+}
+
+/// [`http_get`] with extra header lines (each ending in `\r\n`).
+async fn http_get_with(port: u16, path: &str, headers: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let fut = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{headers}\r\n").as_bytes())
             .await
             .ok()?;
         let mut buf = Vec::new();
@@ -407,5 +412,170 @@ async fn api_answers_match_prometheus_byte_for_byte() {
             "{path}"
         );
     }
+    q.shutdown(Duration::from_secs(2)).await;
+}
+
+/// The arguments of a VictoriaMetrics keeping its data in `dir` and listening on
+/// `127.0.0.1:port`, whose queries see samples as soon as they are flushed.
+fn victoria_metrics_args(dir: &std::path::Path, port: u16) -> Vec<String> {
+    vec![
+        format!("-httpListenAddr=127.0.0.1:{port}"),
+        format!("-storageDataPath={}", dir.display()),
+        "-search.latencyOffset=0s".to_owned(),
+        "-loggerLevel=ERROR".to_owned(),
+    ]
+}
+
+/// The `/metrics` line of `family` for the queue.
+fn metrics_line(q: &RemoteWrite, family: &str) -> String {
+    let mut text = String::new();
+    RemoteWriteSet {
+        queues: vec![q.clone()],
+    }
+    .write_metrics(&mut text);
+    text.lines()
+        .find(|l| l.starts_with(&format!("{family}{{")))
+        .unwrap_or_else(|| panic!("no {family} in\n{text}"))
+        .to_owned()
+}
+
+/// The value of a `/metrics` line.
+fn line_value(line: &str) -> f64 {
+    line.rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Issue 15, defect 1: one scrape of 100k series is 2.5 times what the whole queue holds
+/// (4 shards of the default capacity 10,000). Against a healthy receiver the commits must
+/// wait for room (counted as enqueue retries) instead of dropping: every sample arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victoria_metrics_gets_every_sample_of_scrapes_larger_than_the_queue() {
+    if !installed("victoria-metrics") {
+        println!(
+            "SKIPPED: `victoria-metrics` is not installed (apt-get install -y victoria-metrics)"
+        );
+        return;
+    }
+    const SERIES: usize = 100_000;
+    const SCRAPES: i64 = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let vm = Proc::spawn("victoria-metrics", &victoria_metrics_args(dir.path(), port));
+    wait_ready(port, "/health", vm.name).await;
+
+    // Default queue_config but for max_shards, fixed at what a 2-core machine gets by
+    // default so the queue holds 40,000 samples on any machine.
+    let cfg: RemoteWriteConfig = serde_saphyr::from_str(&format!(
+        "url: http://127.0.0.1:{port}/api/v1/write\nqueue_config: {{max_shards: 4}}\n"
+    ))
+    .unwrap();
+    assert_eq!(cfg.queue_config.capacity, 10_000);
+    let q = RemoteWrite::start(&cfg, Labels::empty()).unwrap();
+    assert_eq!(q.inner.shards.len(), 4);
+    let t0 = (system_time_ms(SystemTime::now()) - 120_000) / 1000 * 1000;
+
+    // Appended from a runtime worker, as the scrape loop does, one commit per scrape.
+    let appender_q = q.clone();
+    let started = Instant::now();
+    tokio::spawn(async move {
+        let labels: Vec<Labels> = (0..SERIES)
+            .map(|i| Labels::from_pairs([("__name__", "rw_big"), ("i", &i.to_string())]))
+            .collect();
+        let mut refs = vec![0u64; SERIES];
+        let mut app = appender_q.appender();
+        for k in 0..SCRAPES {
+            for (ls, r) in labels.iter().zip(refs.iter_mut()) {
+                *r = app.append(*r, ls, t0 + k * 5000, k as f64).unwrap();
+            }
+            app.commit().unwrap();
+        }
+    })
+    .await
+    .unwrap();
+
+    let appended = SERIES as u64 * SCRAPES as u64;
+    wait_sent(&q, appended).await;
+    assert_eq!(q.samples_lost(), 0);
+    let retries = line_value(&metrics_line(
+        &q,
+        "prometheus_remote_storage_enqueue_retries_total",
+    ));
+    assert!(retries > 0.0, "no enqueue retry counted");
+    println!(
+        "{appended} samples appended in {SCRAPES} commits and sent in {:?}, {retries} enqueue retries",
+        started.elapsed()
+    );
+    assert_eq!(
+        http_get(port, "/internal/force_flush").await.map(|r| r.0),
+        Some(200)
+    );
+    let t_query = (t0 + 60_000) / 1000;
+    let (code, body) = http_get(
+        port,
+        &format!("/api/v1/query?query=sum(count_over_time(rw_big%5B10m%5D))&time={t_query}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["data"]["result"][0]["value"][1].as_str(),
+        Some(appended.to_string().as_str()),
+        "{body}"
+    );
+    q.shutdown(Duration::from_secs(2)).await;
+}
+
+/// Issue 15, defect 5b: credentials in the URL authenticate against a VictoriaMetrics that
+/// requires basic auth, and the URL is shown with the password redacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victoria_metrics_accepts_the_credentials_of_the_url() {
+    if !installed("victoria-metrics") {
+        println!(
+            "SKIPPED: `victoria-metrics` is not installed (apt-get install -y victoria-metrics)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut args = victoria_metrics_args(dir.path(), port);
+    args.push("-httpAuth.username=rw user".to_owned());
+    args.push("-httpAuth.password=s3cr:t@".to_owned());
+    let _vm = Proc::spawn("victoria-metrics", &args);
+    // "rw user:s3cr:t@" in base64.
+    let auth = "Authorization: Basic cncgdXNlcjpzM2NyOnRA\r\n";
+    for _ in 0..400 {
+        if let Some((200, _)) = http_get_with(port, "/health", auth).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The receiver does refuse requests without the credentials.
+    assert_eq!(
+        http_get(port, "/api/v1/query?query=1").await.map(|r| r.0),
+        Some(401)
+    );
+    assert_eq!(
+        http_get_with(port, "/api/v1/query?query=1", auth)
+            .await
+            .map(|r| r.0),
+        Some(200)
+    );
+
+    let url = format!("http://rw%20user:s3cr%3At%40@127.0.0.1:{port}/api/v1/write");
+    let q = RemoteWrite::start(&queue_config(&url), Labels::empty()).unwrap();
+    let t0 = system_time_ms(SystemTime::now()) - 60_000;
+    append_run(&q, t0, 0, 3);
+    wait_sent(&q, 12).await;
+    assert_eq!(q.samples_lost(), 0);
+    assert_eq!(
+        metrics_line(&q, "scrapeline_remote_write_samples_sent_total"),
+        format!(
+            "scrapeline_remote_write_samples_sent_total{{remote_name=\"{}\",url=\"http://rw%20user:xxxxx@127.0.0.1:{port}/api/v1/write\"}} 12",
+            queue_config(&url).queue_name()
+        )
+    );
     q.shutdown(Duration::from_secs(2)).await;
 }

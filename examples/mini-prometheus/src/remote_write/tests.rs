@@ -434,3 +434,140 @@ async fn samples_older_than_the_age_limit_are_dropped_when_sending() {
         vec![(r#"{__name__="fresh"}"#.to_owned(), now, 2.0)]
     );
 }
+
+/// A `Write` into a shared buffer: where a test's log lines go.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Issue 15, defect 5b: the password of a URL is sent (as basic auth, taking the place of the
+/// configured one, as Go's client does) and never shown: not in metric labels, logs, errors.
+#[tokio::test(flavor = "current_thread")]
+async fn url_credentials_are_sent_as_basic_auth_and_shown_redacted() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // Current-thread runtime: the shards log on this thread too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let rx = Receiver::start(vec![503]).await;
+    let url = rx.url.replace("http://", "http://u:pw@");
+    let q = RemoteWrite::start(
+        &config(&url, "basic_auth: {username: other, password: other}\n"),
+        Labels::empty(),
+    )
+    .unwrap();
+    let mut app = q.appender();
+    app.append(0, &l(&[("__name__", "a")]), 1, 1.0).unwrap();
+    app.commit().unwrap();
+    wait_for(|| q.samples_sent() == 1).await;
+    {
+        let seen = rx.seen.lock().unwrap();
+        let (h, _) = &seen.requests[0];
+        // base64("u:pw")
+        assert_eq!(h.get("authorization").unwrap(), "Basic dTpwdw==");
+        let host = rx
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/v1/write");
+        assert_eq!(h.get("host").unwrap(), host);
+    }
+    let shown = rx.url.replace("http://", "http://u:xxxxx@");
+    let mut text = String::new();
+    RemoteWriteSet {
+        queues: vec![q.clone()],
+    }
+    .write_metrics(&mut text);
+    assert!(
+        text.lines().any(|line| line
+            == format!(
+                "scrapeline_remote_write_samples_sent_total{{remote_name=\"test\",url=\"{shown}\"}} 1"
+            )),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|line| line
+            == format!(
+                "prometheus_remote_storage_enqueue_retries_total{{remote_name=\"test\",url=\"{shown}\"}} 0"
+            )),
+        "{text}"
+    );
+    assert!(!text.contains("pw"), "{text}");
+    q.shutdown(Duration::from_secs(1)).await;
+
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains(&format!("url={shown}")) && logged.contains("retrying"),
+        "{logged}"
+    );
+    assert!(!logged.contains("pw"), "{logged}");
+
+    let cfg = config(
+        "http://u:pw@127.0.0.1:1/w",
+        "headers: {Content-Type: text/plain}\n",
+    );
+    let err = RemoteWrite::start(&cfg, Labels::empty()).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "remote_write http://u:xxxxx@127.0.0.1:1/w: Content-Type is a reserved header. It must not be changed"
+    );
+    let cfg = config("ftp://u:pw@127.0.0.1:1/w", "");
+    let err = RemoteWrite::start(&cfg, Labels::empty()).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "remote_write ftp://u:xxxxx@127.0.0.1:1/w: invalid remote_write url \"ftp://u:xxxxx@127.0.0.1:1/w\": scheme must be http or https"
+    );
+}
+
+/// Against an endpoint that fails, a commit larger than the queue does not wait for room
+/// (not even up to `remote_timeout`): what does not fit is dropped and counted at once, even
+/// on a multi-thread runtime where commits may block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_endpoint_does_not_hold_up_commits() {
+    // Nothing listens here: every send fails and is retried.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let cfg = serde_saphyr::from_str::<RemoteWriteConfig>(&format!(
+        "url: http://{addr}/w\nremote_timeout: 30s\nqueue_config: {{capacity: 5, max_shards: 1, max_samples_per_send: 2, batch_send_deadline: 10ms, min_backoff: 5ms, max_backoff: 10ms}}\n"
+    ))
+    .unwrap();
+    let q = RemoteWrite::start(&cfg, Labels::empty()).unwrap();
+    let commit_20 = |t0: i64| {
+        let started = Instant::now();
+        let mut app = q.appender();
+        let mut r = 0;
+        for t in t0..t0 + 20 {
+            r = app.append(r, &l(&[("__name__", "x")]), t, 1.0).unwrap();
+        }
+        app.commit().unwrap();
+        started.elapsed()
+    };
+    // The first commit may wait until the first request has failed (connection refused).
+    assert!(commit_20(0) < Duration::from_secs(5));
+    wait_for(|| q.inner.failing.load(Ordering::Relaxed)).await;
+    assert_eq!(q.pending() as u64 + q.samples_lost(), 20);
+    // While failing, a commit does not wait at all: what does not fit is dropped at once and
+    // no retry is counted.
+    let retries = q.enqueue_retries();
+    assert!(commit_20(100) < Duration::from_secs(1));
+    assert_eq!(q.pending() as u64 + q.samples_lost(), 40);
+    assert!(q.pending() <= 7, "{}", q.pending());
+    assert_eq!(q.enqueue_retries(), retries);
+    assert_eq!(q.samples_sent(), 0);
+    q.shutdown(Duration::from_millis(200)).await;
+    assert_eq!(q.samples_lost(), 40);
+}
