@@ -47,6 +47,12 @@ pub struct ServerOptions {
     pub agent: bool,
     /// The node name the resource metrics APIs report (default: the host name).
     pub node_name: Option<String>,
+    /// `--query.timeout`, `--query.max-samples`, `--query.max-concurrency`.
+    pub query_limits: api::QueryLimits,
+    /// `--web.max-connections` (0: no limit).
+    pub max_connections: usize,
+    /// `--web.read-timeout`: request headers and idle connections.
+    pub read_timeout: Duration,
 }
 
 /// How often the collector feeds the resource metrics APIs (metrics-server's
@@ -339,6 +345,11 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         .map_err(|e| format!("listen on {}: {e}", opts.listen_address))?;
     let reload_pipeline = pipeline.clone();
     let mut api = Api::new(store.clone())
+        .with_query_limits(opts.query_limits)
+        .with_max_connections(opts.max_connections)
+        .with_idle_timeout(opts.read_timeout)
+        // Shutdown stops running queries at once, not when the API stops serving.
+        .with_query_cancel(cancel.child_token())
         .with_targets(Arc::new(ScrapeTargets(scrape.clone())))
         .with_reload(Arc::new(move || {
             let p = reload_pipeline.clone();

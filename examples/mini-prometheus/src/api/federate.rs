@@ -5,24 +5,25 @@ use scrapeline_exposition::Labels;
 use scrapeline_exposition::labels::METRIC_NAME;
 use scrapeline_exposition::value::{escape_label_value, format_value, is_stale_nan};
 
-use crate::store::{Matcher, Store};
+use crate::store::{Matcher, ReadBudget, ReadError, Store};
 
 /// Writes the federation body for `matcher_sets` at time `now` (ms): for each series matching
 /// any set, its newest sample in `(now - lookback, now]` unless that is a staleness marker,
 /// grouped into `# TYPE <name> untyped` families in label order. `external` labels (and an
 /// empty `instance`, as Prometheus does so the federating server keeps series apart) are added
-/// to series that lack them.
+/// to series that lack them. Stops when `budget` runs out.
 pub fn write(
     store: &Store,
     matcher_sets: &[Vec<Matcher>],
     now: i64,
     lookback_ms: i64,
     external: &Labels,
+    budget: &ReadBudget,
     out: &mut String,
-) {
+) -> Result<(), ReadError> {
     let mut rows: Vec<(Labels, i64, f64)> = Vec::new();
     for set in matcher_sets {
-        rows.extend(store.latest(set, now.saturating_sub(lookback_ms - 1), now));
+        rows.extend(store.latest_within(set, now.saturating_sub(lookback_ms - 1), now, budget)?);
     }
     rows.retain(|r| !is_stale_nan(r.2));
     rows.sort_by(|a, b| a.0.cmp(&b.0));
@@ -75,4 +76,5 @@ pub fn write(
         out.push_str(&t.to_string());
         out.push('\n');
     }
+    Ok(())
 }

@@ -13,13 +13,21 @@
 //! | `GET /federate?match[]=…` | newest sample per series, text format |
 //! | `GET /targets` | HTML target list, no JavaScript |
 //!
+//! Query work runs on blocking threads, at most [`QueryLimits::max_concurrency`] at once, each
+//! with a deadline and a sample cap ([`QueryLimits`]), and stops when the server shuts down or
+//! the client goes away; query text passes a cheap [`guard`] before it is parsed. At most
+//! [`Api::with_max_connections`] connections are served at once (more wait in the listen
+//! queue), and a connection idle for [`Api::with_idle_timeout`] is closed.
+//!
 //! Responses follow Prometheus byte for byte where clients parse them (JSON envelope
 //! `{"status":"success","data":…}` / `{"status":"error","errorType":"bad_data","error":…}`
 //! with Prometheus' status codes).
 
 pub mod federate;
 pub mod form;
+pub mod guard;
 pub mod json;
+pub mod limits;
 pub mod query;
 pub mod targets;
 
@@ -29,7 +37,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -37,9 +45,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use scrapeline_exposition::Labels;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Matcher, Store};
+use crate::store::{Matcher, ReadBudget, ReadError, Store};
+pub use limits::QueryLimits;
 pub use targets::{DroppedTargetInfo, Health, NoTargets, TargetInfo, TargetsSource};
 
 /// The reload callback: re-reads the configuration; `Err` carries the reason for the client.
@@ -100,6 +110,10 @@ impl Default for BuildInfo {
 /// The most bytes of a request body the API reads (POSTed queries).
 const MAX_BODY: usize = 1 << 20;
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Prometheus' `--web.max-connections` default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// How long a connection may sit without sending a request before it is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The API server; build it with the `with_*` methods, then [`Api::serve`].
 #[derive(Clone)]
@@ -119,6 +133,14 @@ struct Inner {
     external_labels: Labels,
     lookback_ms: i64,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    limits: QueryLimits,
+    /// One permit per query allowed to run at once.
+    query_slots: Arc<Semaphore>,
+    /// Fired at shutdown: running queries stop.
+    query_cancel: CancellationToken,
+    /// 0: no limit.
+    max_connections: usize,
+    idle_timeout: Duration,
 }
 
 impl Api {
@@ -137,6 +159,11 @@ impl Api {
                 external_labels: Labels::empty(),
                 lookback_ms: query::DEFAULT_LOOKBACK.as_millis() as i64,
                 requests: Mutex::new(BTreeMap::new()),
+                limits: QueryLimits::default(),
+                query_slots: Arc::new(Semaphore::new(QueryLimits::default().max_concurrency)),
+                query_cancel: CancellationToken::new(),
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                idle_timeout: DEFAULT_IDLE_TIMEOUT,
             }),
         }
     }
@@ -178,21 +205,63 @@ impl Api {
         self.edit(|i| i.external_labels = labels)
     }
 
+    /// Query timeout, sample cap and concurrency (see [`QueryLimits`]).
+    pub fn with_query_limits(self, limits: QueryLimits) -> Api {
+        let slots = limits.max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        self.edit(|i| {
+            i.limits = limits;
+            i.query_slots = Arc::new(Semaphore::new(slots));
+        })
+    }
+
+    /// A token whose firing stops every running query (the server's shutdown token, so that
+    /// SIGTERM does not wait for a heavy query). [`Api::serve`]'s own token stops them too.
+    pub fn with_query_cancel(self, cancel: CancellationToken) -> Api {
+        self.edit(|i| i.query_cancel = cancel)
+    }
+
+    /// At most `n` connections served at once (Prometheus' `--web.max-connections`; 0: no
+    /// limit). Further clients wait in the listen queue until one closes.
+    pub fn with_max_connections(self, n: usize) -> Api {
+        self.edit(|i| i.max_connections = n)
+    }
+
+    /// How long a connection may wait before sending (the rest of) its request headers,
+    /// first request or next one on a kept-alive connection, before it is closed.
+    pub fn with_idle_timeout(self, d: Duration) -> Api {
+        self.edit(|i| i.idle_timeout = d)
+    }
+
     /// The flag `/-/ready` reports (initially true); clear it while starting or draining.
     pub fn ready_flag(&self) -> Arc<AtomicBool> {
         self.inner.ready.clone()
     }
 
-    /// Serves connections from `listener` until `cancel` fires, then lets open requests
-    /// finish for up to 5 s.
+    /// Serves connections from `listener` until `cancel` fires, then stops running queries
+    /// and lets open requests finish for up to 5 s.
     pub async fn serve(self, listener: TcpListener, cancel: CancellationToken) {
+        let idle = self.inner.idle_timeout;
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30));
+            .header_read_timeout(idle);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let slots = (self.inner.max_connections > 0).then(|| {
+            Arc::new(Semaphore::new(
+                self.inner.max_connections.min(Semaphore::MAX_PERMITS),
+            ))
+        });
         loop {
+            // Prometheus' netutil.LimitListener: no accept while the limit is reached, so
+            // further clients wait in the kernel's listen queue.
+            let permit = match &slots {
+                None => None,
+                Some(s) => tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    p = s.clone().acquire_owned() => p.ok(),
+                },
+            };
             let (stream, _) = tokio::select! {
                 _ = cancel.cancelled() => break,
                 r = listener.accept() => match r {
@@ -209,16 +278,26 @@ impl Api {
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(api.handle(req).await) }
             });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), svc)
-                .into_owned();
-            let conn = graceful.watch(conn);
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
+                let _permit = permit;
+                // A client that connects and sends nothing would hold its slot forever (the
+                // protocol sniffing waits for a first byte with no timeout of its own).
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(idle, stream.peek(&mut first)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return,
+                }
+                let conn = builder
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .into_owned();
+                if let Err(e) = watcher.watch(conn).await {
                     tracing::debug!(error = %e, "HTTP connection ended with an error");
                 }
             });
         }
+        self.inner.query_cancel.cancel();
         tokio::select! {
             _ = graceful.shutdown() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {
@@ -289,12 +368,14 @@ impl Api {
                     Ok(p) => p,
                     Err(e) => return (h, api_error("bad_data", &e)),
                 };
-                let resp = match h {
-                    "/api/v1/query" => self.query(&params),
-                    "/api/v1/query_range" => self.query_range(&params),
-                    "/api/v1/series" => self.series(&params),
-                    _ => self.labels(&params),
-                };
+                let resp = self
+                    .limited(params, move |api, p, budget| match h {
+                        "/api/v1/query" => api.query(p, budget),
+                        "/api/v1/query_range" => api.query_range(p, budget),
+                        "/api/v1/series" => api.series(p, budget),
+                        _ => api.labels(p, budget),
+                    })
+                    .await;
                 (h, resp)
             }
             p if get
@@ -312,7 +393,10 @@ impl Api {
                 };
                 (
                     "/api/v1/label/:name/values",
-                    self.label_values(&name, &params),
+                    self.limited(params, move |api, p, budget| {
+                        api.label_values(&name, p, budget)
+                    })
+                    .await,
                 )
             }
             p if get
@@ -414,23 +498,86 @@ impl Api {
                 );
             }
         };
+        self.limited(params, |api, p, budget| api.federate_body(p, budget))
+            .await
+    }
+
+    fn federate_body(
+        &self,
+        params: &[(String, String)],
+        budget: &ReadBudget,
+    ) -> Response<Full<Bytes>> {
         let mut sets = Vec::new();
         for (_, m) in params.iter().filter(|(k, _)| k == "match[]") {
+            if let Err(e) = budget.check() {
+                return federate_failure(e);
+            }
             match query::parse_selector(m) {
                 Ok(s) => sets.push(s),
                 Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
             }
         }
         let mut out = String::new();
-        federate::write(
+        match federate::write(
             &self.inner.store,
             &sets,
             now_ms(),
             self.inner.lookback_ms,
             &self.inner.external_labels,
+            budget,
             &mut out,
-        );
-        with_type(text(StatusCode::OK, out), TEXT_FORMAT)
+        ) {
+            Ok(()) => with_type(text(StatusCode::OK, out), TEXT_FORMAT),
+            Err(e) => federate_failure(e),
+        }
+    }
+
+    /// Runs `work` on a blocking thread (never on the async workers, which keep serving
+    /// `/-/healthy` and scrapes), once a query slot is free, with a [`ReadBudget`] that ends
+    /// at the deadline (`--query.timeout`, or the request's shorter `timeout` parameter), at
+    /// shutdown, or when this future is dropped (the client went away).
+    async fn limited(
+        &self,
+        params: Vec<(String, String)>,
+        work: impl FnOnce(&Api, &[(String, String)], &ReadBudget) -> Response<Full<Bytes>>
+        + Send
+        + 'static,
+    ) -> Response<Full<Bytes>> {
+        let limits = self.inner.limits;
+        let mut timeout = limits.timeout;
+        if let Some(t) = param(&params, "timeout").filter(|t| !t.is_empty()) {
+            match query::parse_duration(t) {
+                Ok(ms) => {
+                    timeout = timeout.min(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+                }
+                Err(e) => {
+                    return api_error("bad_data", &format!("invalid parameter \"timeout\": {e}"));
+                }
+            }
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let acquire = self.inner.query_slots.clone().acquire_owned();
+        let permit = match deadline {
+            Some(d) => tokio::time::timeout_at(tokio::time::Instant::from_std(d), acquire).await,
+            None => Ok(acquire.await),
+        };
+        let permit = match permit {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return api_error("unavailable", "the query engine is shut down"),
+            Err(_) => return api_error("timeout", limits::QUEUE_TIMEOUT),
+        };
+        let cancel = self.inner.query_cancel.child_token();
+        let _stop_when_dropped = cancel.clone().drop_guard();
+        let budget = ReadBudget::new(deadline, cancel, limits.max_samples);
+        let api = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(&api, &params, &budget)
+        });
+        match task.await {
+            Ok(resp) => resp,
+            Err(e) => api_error("internal", &format!("query failed: {e}")),
+        }
     }
 
     fn targets_json<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
@@ -471,7 +618,7 @@ impl Api {
         api_success(&out)
     }
 
-    fn query(&self, p: &[(String, String)]) -> Response<Full<Bytes>> {
+    fn query(&self, p: &[(String, String)], budget: &ReadBudget) -> Response<Full<Bytes>> {
         let q = match parse_query_param(p) {
             Ok(q) => q,
             Err(e) => return api_error("bad_data", &e),
@@ -481,12 +628,21 @@ impl Api {
             Err(e) => return api_error("bad_data", &e),
         };
         let mut out = String::new();
-        query::instant(&self.inner.store, &q, t, self.inner.lookback_ms, &mut out);
-        api_success(&out)
+        match query::instant(
+            &self.inner.store,
+            &q,
+            t,
+            self.inner.lookback_ms,
+            budget,
+            &mut out,
+        ) {
+            Ok(()) => api_success(&out),
+            Err(e) => read_failure(e),
+        }
     }
 
-    fn query_range(&self, p: &[(String, String)]) -> Response<Full<Bytes>> {
-        let run = || -> Result<String, String> {
+    fn query_range(&self, p: &[(String, String)], budget: &ReadBudget) -> Response<Full<Bytes>> {
+        let args = || -> Result<(query::Query, i64, i64, i64), String> {
             let start = required_time(p, "start")?;
             let end = required_time(p, "end")?;
             if end < start {
@@ -512,54 +668,64 @@ impl Api {
                 return Err("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".to_owned());
             }
             let q = parse_query_param(p)?;
-            let mut out = String::new();
-            query::range(
-                &self.inner.store,
-                &q,
-                start,
-                end,
-                step,
-                self.inner.lookback_ms,
-                &mut out,
-            )
-            .map_err(|e| format!("invalid parameter \"query\": {e}"))?;
-            Ok(out)
+            if let query::Query::Matrix(..) = q {
+                return Err("invalid parameter \"query\": invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".to_owned());
+            }
+            Ok((q, start, end, step))
         };
-        match run() {
-            Ok(out) => api_success(&out),
-            Err(e) => api_error("bad_data", &e),
-        }
-    }
-
-    fn browse_args(&self, p: &[(String, String)]) -> Result<(Vec<Vec<Matcher>>, i64, i64), String> {
-        let mut sets = Vec::new();
-        for (_, m) in p.iter().filter(|(k, _)| k == "match[]") {
-            sets.push(
-                query::parse_selector(m)
-                    .map_err(|e| format!("invalid parameter \"match[]\": {e}"))?,
-            );
-        }
-        let start = time_param(p, "start", i64::MIN)?;
-        let end = time_param(p, "end", i64::MAX)?;
-        Ok((sets, start, end))
-    }
-
-    fn series(&self, p: &[(String, String)]) -> Response<Full<Bytes>> {
-        if !p.iter().any(|(k, _)| k == "match[]") {
-            return api_error("bad_data", "no match[] parameter provided");
-        }
-        let (sets, start, end) = match self.browse_args(p) {
+        let (q, start, end, step) = match args() {
             Ok(x) => x,
             Err(e) => return api_error("bad_data", &e),
         };
+        match query::range(
+            &self.inner.store,
+            &q,
+            start,
+            end,
+            step,
+            self.inner.lookback_ms,
+            budget,
+        ) {
+            Ok(out) => api_success(&out),
+            Err(e) => read_failure(e),
+        }
+    }
+
+    /// The `match[]` sets (parsing thousands of regexes takes a while: the budget is checked
+    /// between them) and the `start`/`end` times.
+    fn browse_args(
+        &self,
+        p: &[(String, String)],
+        budget: &ReadBudget,
+    ) -> Result<BrowseArgs, Box<Response<Full<Bytes>>>> {
+        let bad = |e: String| Box::new(api_error("bad_data", &e));
+        let mut sets = Vec::new();
+        for (_, m) in p.iter().filter(|(k, _)| k == "match[]") {
+            budget.check().map_err(|e| Box::new(read_failure(e)))?;
+            sets.push(
+                query::parse_selector(m)
+                    .map_err(|e| bad(format!("invalid parameter \"match[]\": {e}")))?,
+            );
+        }
+        let start = time_param(p, "start", i64::MIN).map_err(bad)?;
+        let end = time_param(p, "end", i64::MAX).map_err(bad)?;
+        Ok((sets, start, end))
+    }
+
+    fn series(&self, p: &[(String, String)], budget: &ReadBudget) -> Response<Full<Bytes>> {
+        if !p.iter().any(|(k, _)| k == "match[]") {
+            return api_error("bad_data", "no match[] parameter provided");
+        }
+        let (sets, start, end) = match self.browse_args(p, budget) {
+            Ok(x) => x,
+            Err(resp) => return *resp,
+        };
+        let series = match self.inner.store.series_within(&sets, start, end, budget) {
+            Ok(s) => s,
+            Err(e) => return read_failure(e),
+        };
         let mut out = String::from("[");
-        for (i, l) in self
-            .inner
-            .store
-            .series(&sets, start, end)
-            .iter()
-            .enumerate()
-        {
+        for (i, l) in series.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -569,29 +735,47 @@ impl Api {
         api_success(&out)
     }
 
-    fn labels(&self, p: &[(String, String)]) -> Response<Full<Bytes>> {
-        let (sets, start, end) = match self.browse_args(p) {
+    fn labels(&self, p: &[(String, String)], budget: &ReadBudget) -> Response<Full<Bytes>> {
+        let (sets, start, end) = match self.browse_args(p, budget) {
             Ok(x) => x,
-            Err(e) => return api_error("bad_data", &e),
+            Err(resp) => return *resp,
         };
-        api_success(&string_array(
-            &self.inner.store.label_names(&sets, start, end),
-        ))
+        match self
+            .inner
+            .store
+            .label_names_within(&sets, start, end, budget)
+        {
+            Ok(names) => api_success(&string_array(&names)),
+            Err(e) => read_failure(e),
+        }
     }
 
-    fn label_values(&self, name: &str, p: &[(String, String)]) -> Response<Full<Bytes>> {
+    fn label_values(
+        &self,
+        name: &str,
+        p: &[(String, String)],
+        budget: &ReadBudget,
+    ) -> Response<Full<Bytes>> {
         if name.is_empty() {
             return api_error("bad_data", &format!("invalid label name: {name:?}"));
         }
-        let (sets, start, end) = match self.browse_args(p) {
+        let (sets, start, end) = match self.browse_args(p, budget) {
             Ok(x) => x,
-            Err(e) => return api_error("bad_data", &e),
+            Err(resp) => return *resp,
         };
-        api_success(&string_array(
-            &self.inner.store.label_values(name, &sets, start, end),
-        ))
+        match self
+            .inner
+            .store
+            .label_values_within(name, &sets, start, end, budget)
+        {
+            Ok(values) => api_success(&string_array(&values)),
+            Err(e) => read_failure(e),
+        }
     }
 }
+
+/// `match[]` sets, start and end of a browsing request.
+type BrowseArgs = (Vec<Vec<Matcher>>, i64, i64);
 
 fn string_array(items: &[String]) -> String {
     let mut out = String::from("[");
@@ -681,6 +865,21 @@ fn api_success(data: &str) -> Response<Full<Bytes>> {
     with_type(text(StatusCode::OK, body), "application/json")
 }
 
+/// `/federate`'s plain-text answer to a read a limit stopped.
+fn federate_failure(e: ReadError) -> Response<Full<Bytes>> {
+    let code = match e {
+        ReadError::TooManySamples => StatusCode::UNPROCESSABLE_ENTITY,
+        ReadError::Timeout | ReadError::Canceled => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    text(code, format!("{}\n", limits::read_error(e).1))
+}
+
+/// Prometheus' answer to a query a limit stopped.
+fn read_failure(e: ReadError) -> Response<Full<Bytes>> {
+    let (kind, message) = limits::read_error(e);
+    api_error(kind, message)
+}
+
 /// Prometheus' error envelope and the status code its `errorType` maps to.
 fn api_error(kind: &str, message: &str) -> Response<Full<Bytes>> {
     let code = match kind {
@@ -700,5 +899,7 @@ fn api_error(kind: &str, message: &str) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod browser_tests;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;

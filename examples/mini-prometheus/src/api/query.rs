@@ -17,8 +17,8 @@ use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
 use scrapeline_exposition::Labels;
 use scrapeline_exposition::value::is_stale_nan;
 
-use crate::api::json;
-use crate::store::{Matcher, Store};
+use crate::api::{guard, json};
+use crate::store::{Matcher, ReadBudget, ReadError, Store};
 
 /// Prometheus' default lookback delta.
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
@@ -74,19 +74,30 @@ impl Selector {
 
 /// Parses `input` and keeps it only if mini-prometheus can evaluate it.
 pub fn parse(input: &str) -> Result<Query, String> {
-    let expr = parser::parse(input)?;
+    let expr = parse_expr(input)?;
     convert(&expr)
 }
 
 /// Parses a series selector as `match[]` parameters take it (`up`, `{job="x"}`).
 pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
-    match parser::parse(input)? {
+    match parse_expr(input)? {
         Expr::VectorSelector(vs) => Ok(selector(&vs)?.matchers),
         other => Err(format!(
             "expected a series selector such as up{{job=\"x\"}}, got {}",
             describe(&other)
         )),
     }
+}
+
+/// The PromQL parser behind the [`guard`] (bounded nesting and size, so neither it nor the
+/// recursive walks over its tree can overflow the stack) and a panic catcher: the parser
+/// panics on some numbers it turns into durations (`x[1e400]`), and a query must never take a
+/// thread down.
+fn parse_expr(input: &str) -> Result<Expr, String> {
+    guard::check(input)?;
+    std::panic::catch_unwind(|| parser::parse(input)).unwrap_or_else(|_| {
+        Err("parse error: a number or duration in the query is out of range".to_owned())
+    })
 }
 
 fn convert(expr: &Expr) -> Result<Query, String> {
@@ -206,8 +217,16 @@ pub fn system_time_ms(t: SystemTime) -> i64 {
     }
 }
 
-/// Evaluates `q` at `t` (ms) and writes the `data` object of the response.
-pub fn instant(store: &Store, q: &Query, t: i64, lookback_ms: i64, out: &mut String) {
+/// Evaluates `q` at `t` (ms) and writes the `data` object of the response; stops when
+/// `budget` runs out.
+pub fn instant(
+    store: &Store,
+    q: &Query,
+    t: i64,
+    lookback_ms: i64,
+    budget: &ReadBudget,
+    out: &mut String,
+) -> Result<(), ReadError> {
     match q {
         Query::Scalar(v) => {
             // Prometheus' `Scalar.MarshalJSON`: the time as a JSON float, the value in 'f'
@@ -225,7 +244,12 @@ pub fn instant(store: &Store, q: &Query, t: i64, lookback_ms: i64, out: &mut Str
         }
         Query::Vector(sel) => {
             let et = sel.eval_time(t, t, t);
-            let rows = store.latest(&sel.matchers, et.saturating_sub(lookback_ms - 1), et);
+            let rows = store.latest_within(
+                &sel.matchers,
+                et.saturating_sub(lookback_ms - 1),
+                et,
+                budget,
+            )?;
             out.push_str(r#"{"resultType":"vector","result":["#);
             let mut first = true;
             for (labels, _, v) in rows.iter().filter(|r| !is_stale_nan(r.2)) {
@@ -245,7 +269,8 @@ pub fn instant(store: &Store, q: &Query, t: i64, lookback_ms: i64, out: &mut Str
         }
         Query::Matrix(sel, range) => {
             let et = sel.eval_time(t, t, t);
-            let series = store.select(&sel.matchers, et.saturating_sub(range - 1), et);
+            let series =
+                store.select_within(&sel.matchers, et.saturating_sub(range - 1), et, budget)?;
             let series: Vec<(Labels, Vec<(i64, f64)>)> = series
                 .into_iter()
                 .map(|s| {
@@ -261,10 +286,13 @@ pub fn instant(store: &Store, q: &Query, t: i64, lookback_ms: i64, out: &mut Str
             write_matrix(out, &series);
         }
     }
+    Ok(())
 }
 
-/// Evaluates `q` at every step of `[start, end]` and writes the `data` object. The caller has
-/// checked the step and the number of points.
+/// Evaluates `q` at every step of `[start, end]` into the `data` object. The caller has
+/// checked the step, the number of points and that `q` is not a range selector. The raw
+/// samples read and the points produced both count against `budget` (a total, where
+/// Prometheus counts the peak: a little stricter).
 pub fn range(
     store: &Store,
     q: &Query,
@@ -272,35 +300,37 @@ pub fn range(
     end: i64,
     step: i64,
     lookback_ms: i64,
-    out: &mut String,
-) -> Result<(), String> {
+    budget: &ReadBudget,
+) -> Result<String, ReadError> {
+    let mut out = String::new();
     let steps = || {
         (0i64..)
             .map_while(move |i| i.checked_mul(step).and_then(|d| start.checked_add(d)))
             .take_while(move |t| *t <= end)
     };
     match q {
-        Query::Matrix(..) => Err(
-            "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
-                .to_owned(),
-        ),
+        // Refused by the caller; nothing to write.
+        Query::Matrix(..) => Ok(out),
         Query::Scalar(v) => {
             let pts: Vec<(i64, f64)> = steps().map(|t| (t, *v)).collect();
-            write_matrix(out, &[(Labels::empty(), pts)]);
-            Ok(())
+            budget.load(pts.len())?;
+            write_matrix(&mut out, &[(Labels::empty(), pts)]);
+            Ok(out)
         }
         Query::Vector(sel) => {
             let (lo, hi) = (
                 sel.eval_time(start, start, end),
                 sel.eval_time(end, start, end),
             );
-            let series = store.select(
+            let series = store.select_within(
                 &sel.matchers,
                 lo.min(hi).saturating_sub(lookback_ms - 1),
                 lo.max(hi),
-            );
+                budget,
+            )?;
             let mut result = Vec::new();
             for s in series {
+                budget.check()?;
                 let mut pts = Vec::new();
                 for t in steps() {
                     let et = sel.eval_time(t, start, end);
@@ -309,17 +339,20 @@ pub fn range(
                     if idx == 0 {
                         continue;
                     }
-                    let (st, v) = s.samples[idx - 1];
+                    let Some(&(st, v)) = s.samples.get(idx - 1) else {
+                        continue;
+                    };
                     if st > et.saturating_sub(lookback_ms) && !is_stale_nan(v) {
                         pts.push((t, v));
                     }
                 }
                 if !pts.is_empty() {
+                    budget.load(pts.len())?;
                     result.push((s.labels, pts));
                 }
             }
-            write_matrix(out, &result);
-            Ok(())
+            write_matrix(&mut out, &result);
+            Ok(out)
         }
     }
 }
@@ -364,11 +397,16 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     Err(format!("cannot parse {s:?} to a valid timestamp"))
 }
 
-/// Parses a duration parameter (`step`): float seconds or a PromQL duration (`1m30s`).
+/// Parses a duration parameter (`step`, `timeout`): float seconds or a PromQL duration
+/// (`1m30s`), with Prometheus' errors: `NaN`, and a number too large for a float (`1e400`,
+/// which Go's `ParseFloat` refuses), cannot be parsed; `Inf` and finite numbers beyond
+/// `int64` milliseconds overflow.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
-    if let Ok(f) = s.parse::<f64>()
-        && f.is_finite()
-    {
+    if let Ok(f) = s.parse::<f64>() {
+        let overflow_literal = f.is_infinite() && s.bytes().any(|c| c.is_ascii_digit());
+        if f.is_nan() || overflow_literal {
+            return Err(format!("cannot parse {s:?} to a valid duration"));
+        }
         let ms = (f * 1000.0).round();
         if ms.abs() < 9.2e18 {
             return Ok(ms as i64);
@@ -377,6 +415,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             "cannot parse {s:?} to a valid duration. It overflows int64"
         ));
     }
+    // Every string that parses as a float was answered above: promql_parser would hand it
+    // to `Duration::from_secs_f64`, which panics on NaN, infinities and negatives.
     promql_parser::util::parse_duration(s)
         .ok()
         .and_then(|d| i64::try_from(d.as_millis()).ok())

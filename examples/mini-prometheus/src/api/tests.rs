@@ -292,8 +292,10 @@ fn federation_text() {
         1_700_000_040_000,
         300_000,
         &l(&[("cluster", "c1"), ("job", "ext")]),
+        &ReadBudget::unlimited(),
         &mut out,
-    );
+    )
+    .unwrap();
     assert_eq!(
         out,
         "# TYPE up untyped\n\

@@ -47,6 +47,23 @@ pub struct Cli {
     /// The node name `/stats/summary` and `metrics.k8s.io` report (default: the host name).
     #[arg(long = "kubernetes.node-name", value_name = "NAME")]
     pub node_name: Option<String>,
+    /// Maximum time a query may take before being aborted (queueing included).
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_flag_duration)]
+    pub query_timeout: std::time::Duration,
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", default_value_t = 20)]
+    pub query_max_concurrency: usize,
+    /// Maximum duration to wait for a request's headers, and to keep an idle connection
+    /// open (Prometheus' flag; its default is 5m, this one keeps slots from idle clients
+    /// sooner).
+    #[arg(long = "web.read-timeout", default_value = "30s", value_parser = parse_flag_duration)]
+    pub web_read_timeout: std::time::Duration,
+    /// Maximum number of simultaneous connections across all listeners (0: no limit).
+    #[arg(long = "web.max-connections", default_value_t = crate::api::DEFAULT_MAX_CONNECTIONS)]
+    pub web_max_connections: usize,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -83,6 +100,14 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
+/// A duration flag: a Prometheus duration (`2m`, `1h30m`) or float seconds.
+fn parse_flag_duration(s: &str) -> Result<std::time::Duration, String> {
+    let ms = crate::api::query::parse_duration(s)?;
+    u64::try_from(ms)
+        .map(std::time::Duration::from_millis)
+        .map_err(|_| format!("{s:?} is negative"))
+}
+
 /// Runs the server (the main job) until SIGTERM or SIGINT.
 fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
     init_logging(&cli.log_level, &cli.log_format)?;
@@ -93,6 +118,13 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
         cgroup_rootfs: cli.cgroup_rootfs,
         agent: cli.agent,
         node_name: cli.node_name,
+        query_limits: crate::api::QueryLimits {
+            timeout: cli.query_timeout,
+            max_samples: cli.query_max_samples,
+            max_concurrency: cli.query_max_concurrency,
+        },
+        max_connections: cli.web_max_connections,
+        read_timeout: cli.web_read_timeout,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

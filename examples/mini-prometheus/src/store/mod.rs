@@ -20,8 +20,14 @@
 //!   the window and series left with no samples; [`Store::run_retention`] does it periodically.
 //! - **Reading**: [`Store::select`] (raw samples in a range), [`Store::latest`] (the newest
 //!   sample at or before a time, for instant queries and federation), and the series / label
-//!   browsing calls the HTTP API needs. Every read sees a consistent snapshot of commits.
+//!   browsing calls the HTTP API needs. A read locks one shard at a time, only while it
+//!   collects that shard's matches, and checks a [`ReadBudget`] (deadline, cancellation,
+//!   sample cap) as it goes: a heavy query never stalls scrapes committing to the store. Each
+//!   shard is read at one point in time, so a read sees all or none of a commit's samples in
+//!   that shard; a commit landing while a read walks the shards may show in the shards it
+//!   reads later and not in those it already read.
 
+pub mod budget;
 pub mod chunk;
 pub mod fanout;
 pub mod matcher;
@@ -36,6 +42,7 @@ use hashbrown::HashTable;
 use scrapeline_exposition::Labels;
 use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 
+pub use budget::{ReadBudget, ReadError};
 use chunk::{Chunk, Head};
 pub use fanout::FanOut;
 pub use matcher::{Matcher, matches_all};
@@ -523,11 +530,6 @@ impl Store {
         u32::try_from(self.inner.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
-    /// Read guards on every shard, in index order: a consistent snapshot of all commits.
-    fn snapshot(&self) -> Vec<RwLockReadGuard<'_, Shard>> {
-        self.inner.shards.iter().map(read).collect()
-    }
-
     /// Finds or creates the series; returns its ref and newest committed sample.
     fn resolve(
         &self,
@@ -570,101 +572,176 @@ impl Store {
         Ok((Loc { shard, ..loc }.to_ref(), None))
     }
 
+    /// Runs `f` on each shard in turn under that shard's read lock alone, checking `budget`
+    /// between shards: a read never holds more than one shard, so scrapes committing to the
+    /// other shards (and the other readers) go on meanwhile.
+    fn each_shard(
+        &self,
+        budget: &ReadBudget,
+        mut f: impl FnMut(&Shard) -> Result<(), ReadError>,
+    ) -> Result<(), ReadError> {
+        for lock in self.inner.shards.iter() {
+            budget.check()?;
+            f(&read(lock))?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::select_within`] without limits (tests, the memory bench).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        self.select_within(matchers, mint, maxt, &ReadBudget::unlimited())
+            .unwrap_or_default()
+    }
+
     /// Raw samples with `mint <= t <= maxt` of every series matching all `matchers`, staleness
     /// markers included, sorted by labels. Series without samples in the range are left out.
-    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
-        let snap = self.snapshot();
+    /// Every sample counts against `budget`.
+    pub fn select_within(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        budget: &ReadBudget,
+    ) -> Result<Vec<SeriesSamples>, ReadError> {
         let mut out = Vec::new();
-        for shard in &snap {
+        self.each_shard(budget, |shard| {
             for s in shard.matching(matchers) {
+                budget.tick(1)?;
                 let mut samples = Vec::new();
                 s.samples_in(mint, maxt, &mut samples);
                 if !samples.is_empty() {
+                    budget.load(samples.len())?;
                     out.push(SeriesSamples {
                         labels: s.labels.clone(),
                         samples,
                     });
                 }
             }
-        }
-        drop(snap);
+            Ok(())
+        })?;
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+        Ok(out)
+    }
+
+    /// [`Store::latest_within`] without limits.
+    #[cfg(test)]
+    pub fn latest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
+        self.latest_within(matchers, mint, maxt, &ReadBudget::unlimited())
+            .unwrap_or_default()
     }
 
     /// For every series matching all `matchers`, its newest sample with `mint <= t <= maxt`
-    /// (which may be a staleness marker), sorted by labels.
-    pub fn latest(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
-        let snap = self.snapshot();
+    /// (which may be a staleness marker), sorted by labels. Each counts against `budget`.
+    pub fn latest_within(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        budget: &ReadBudget,
+    ) -> Result<Vec<(Labels, i64, f64)>, ReadError> {
         let mut out = Vec::new();
-        for shard in &snap {
+        self.each_shard(budget, |shard| {
             for s in shard.matching(matchers) {
+                budget.tick(1)?;
                 if let Some((t, v)) = s.latest_in(mint, maxt) {
+                    budget.load(1)?;
                     out.push((s.labels.clone(), t, v));
                 }
             }
-        }
-        drop(snap);
+            Ok(())
+        })?;
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 
     /// Calls `f` for every series that matches any of `matcher_sets` (all series when the list
-    /// is empty) and has a sample in `[mint, maxt]`.
+    /// is empty) and has a sample in `[mint, maxt]`, checking `budget` as it goes.
     fn for_each_series(
         &self,
         matcher_sets: &[Vec<Matcher>],
         mint: i64,
         maxt: i64,
+        budget: &ReadBudget,
         mut f: impl FnMut(&Labels),
-    ) {
-        let snap = self.snapshot();
+    ) -> Result<(), ReadError> {
         let all: [Vec<Matcher>; 1] = [Vec::new()];
         let sets = if matcher_sets.is_empty() {
             &all[..]
         } else {
             matcher_sets
         };
-        for shard in &snap {
-            if sets.len() == 1 {
-                for s in shard.matching(&sets[0]) {
+        self.each_shard(budget, |shard| {
+            if let [set] = sets {
+                for s in shard.matching(set) {
+                    budget.tick(1)?;
                     if s.overlaps(mint, maxt) {
                         f(&s.labels);
                     }
                 }
             } else {
                 for (_, s) in shard.series.iter() {
+                    // Up to one unit per matcher set tried.
+                    budget.tick(sets.len())?;
                     if s.overlaps(mint, maxt) && sets.iter().any(|m| matches_all(m, &s.labels)) {
                         f(&s.labels);
                     }
                 }
             }
-        }
+            Ok(())
+        })
+    }
+
+    /// [`Store::series_within`] without limits.
+    #[cfg(test)]
+    pub fn series(&self, matcher_sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<Labels> {
+        self.series_within(matcher_sets, mint, maxt, &ReadBudget::unlimited())
+            .unwrap_or_default()
     }
 
     /// Label sets of the series matching any of `matcher_sets` with a sample in
     /// `[mint, maxt]`, sorted.
-    pub fn series(&self, matcher_sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<Labels> {
+    pub fn series_within(
+        &self,
+        matcher_sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+        budget: &ReadBudget,
+    ) -> Result<Vec<Labels>, ReadError> {
         let mut out = Vec::new();
-        self.for_each_series(matcher_sets, mint, maxt, |l| out.push(l.clone()));
+        self.for_each_series(matcher_sets, mint, maxt, budget, |l| out.push(l.clone()))?;
         out.sort();
-        out
+        Ok(out)
+    }
+
+    /// [`Store::label_names_within`] without limits.
+    #[cfg(test)]
+    pub fn label_names(&self, matcher_sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<String> {
+        self.label_names_within(matcher_sets, mint, maxt, &ReadBudget::unlimited())
+            .unwrap_or_default()
     }
 
     /// Label names used by those series, sorted and unique.
-    pub fn label_names(&self, matcher_sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<String> {
+    pub fn label_names_within(
+        &self,
+        matcher_sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+        budget: &ReadBudget,
+    ) -> Result<Vec<String>, ReadError> {
         let mut names = std::collections::BTreeSet::new();
-        self.for_each_series(matcher_sets, mint, maxt, |l| {
+        self.for_each_series(matcher_sets, mint, maxt, budget, |l| {
             for label in l.iter() {
                 if !names.contains(label.name) {
                     names.insert(label.name.to_owned());
                 }
             }
-        });
-        names.into_iter().collect()
+        })?;
+        Ok(names.into_iter().collect())
     }
 
-    /// Values of label `name` in those series, sorted and unique (empty values left out).
+    /// [`Store::label_values_within`] without limits.
+    #[cfg(test)]
     pub fn label_values(
         &self,
         name: &str,
@@ -672,16 +749,29 @@ impl Store {
         mint: i64,
         maxt: i64,
     ) -> Vec<String> {
+        self.label_values_within(name, matcher_sets, mint, maxt, &ReadBudget::unlimited())
+            .unwrap_or_default()
+    }
+
+    /// Values of label `name` in those series, sorted and unique (empty values left out).
+    pub fn label_values_within(
+        &self,
+        name: &str,
+        matcher_sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+        budget: &ReadBudget,
+    ) -> Result<Vec<String>, ReadError> {
         let mut values = std::collections::BTreeSet::new();
-        self.for_each_series(matcher_sets, mint, maxt, |l| {
+        self.for_each_series(matcher_sets, mint, maxt, budget, |l| {
             if let Some(v) = l.get(name)
                 && !v.is_empty()
                 && !values.contains(v)
             {
                 values.insert(v.to_owned());
             }
-        });
-        values.into_iter().collect()
+        })?;
+        Ok(values.into_iter().collect())
     }
 
     /// Drops chunks that ended before the retention window and series left without samples
@@ -734,8 +824,8 @@ impl Store {
     /// Current sizes.
     pub fn stats(&self) -> StoreStats {
         let mut st = StoreStats::default();
-        for shard in self.snapshot().iter() {
-            for (_, s) in shard.series.iter() {
+        for lock in self.inner.shards.iter() {
+            for (_, s) in read(lock).series.iter() {
                 st.series += 1;
                 st.samples += s.sample_count() as u64;
                 st.chunks += s.chunk_count() as u64;
@@ -946,7 +1036,7 @@ impl Appender for StoreAppender {
         pending.sort_by_key(|(r, _, _)| Loc::from_ref(*r).shard);
         let inner = &self.store.inner;
         // Lock every touched shard (in index order, so commits never deadlock) before
-        // changing any: a reader's snapshot sees all of this batch or none of it.
+        // changing any: a reader sees all of this batch's samples in a shard or none of them.
         let mut guards: Vec<(usize, RwLockWriteGuard<'_, Shard>)> = Vec::new();
         for (r, _, _) in pending.iter() {
             let shard = Loc::from_ref(*r).shard;
