@@ -696,6 +696,17 @@ impl ScrapeConfig {
         Ok(())
     }
 
+    /// The job's discovery sections, as the discovery manager takes them
+    /// ([`scrapeline_sd::discovery::Manager::set_config`]).
+    pub fn sd_configs(&self) -> scrapeline_sd::discovery::SdConfigs {
+        scrapeline_sd::discovery::SdConfigs {
+            static_configs: self.static_configs.clone(),
+            file_sd_configs: self.file_sd_configs.clone(),
+            kubernetes_sd_configs: self.kubernetes_sd_configs.clone(),
+            custom: Vec::new(),
+        }
+    }
+
     /// The `static_configs` as target groups, as Prometheus' static discoverer emits them:
     /// entry `i` becomes the group with source `"i"`, one target per address
     /// (`__address__`), the entry's `labels` as group labels.

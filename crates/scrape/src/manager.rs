@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use scrapeline_exposition::{Labels, LabelsBuilder};
 use scrapeline_sd::TargetGroup;
+use scrapeline_sd::discovery::Snapshot;
 use scrapeline_sd::relabel::{Rule, compile};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -98,7 +99,7 @@ impl Pool {
 
     fn build_targets(
         &mut self,
-        groups: &[TargetGroup],
+        groups: &[Arc<TargetGroup>],
         keep_max: usize,
     ) -> BTreeMap<u64, NewTarget> {
         let mut lb = LabelsBuilder::new();
@@ -197,7 +198,7 @@ impl Pool {
 
     /// Prometheus' `scrapePool.Sync` (and, with `restart`, `reload`): start loops for new
     /// targets, stop loops of vanished ones, keep the rest.
-    fn sync(&mut self, shared: &Arc<Shared>, groups: &[TargetGroup], restart: Option<bool>) {
+    fn sync(&mut self, shared: &Arc<Shared>, groups: &[Arc<TargetGroup>], restart: Option<bool>) {
         let new = self.build_targets(groups, shared.options.max_dropped_targets);
         let mut old = std::mem::take(&mut self.active);
         // On a reload, a target whose identity changed only by its interval/timeout labels is
@@ -257,7 +258,7 @@ impl Pool {
 
 struct Inner {
     pools: BTreeMap<String, Pool>,
-    groups: HashMap<String, Vec<TargetGroup>>,
+    groups: HashMap<String, Vec<Arc<TargetGroup>>>,
 }
 
 /// Runs every job's targets; the entry point the binary uses.
@@ -356,7 +357,8 @@ impl ScrapeManager {
 
     /// Replaces the target groups of `job` (all of them: a full snapshot, as the discovery
     /// manager sends it). Unchanged targets keep their loops.
-    pub fn sync(&self, job: &str, groups: Vec<TargetGroup>) {
+    pub fn sync<G: Into<Arc<TargetGroup>>>(&self, job: &str, groups: impl IntoIterator<Item = G>) {
+        let groups: Vec<Arc<TargetGroup>> = groups.into_iter().map(Into::into).collect();
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         if let Some(p) = inner.pools.get_mut(job) {
@@ -365,10 +367,11 @@ impl ScrapeManager {
         inner.groups.insert(job.to_owned(), groups);
     }
 
-    /// Follows a discovery snapshot channel until shutdown: every change is applied to every
-    /// job (jobs missing from the snapshot lose their targets), at most once per
-    /// `discovery_reload_interval`.
-    pub async fn run(&self, mut targets: watch::Receiver<Arc<HashMap<String, Vec<TargetGroup>>>>) {
+    /// Follows the discovery manager's snapshots
+    /// ([`scrapeline_sd::discovery::Manager::subscribe`]) until shutdown: every snapshot is
+    /// applied to every job as it arrives (jobs missing from it lose their targets). The
+    /// discovery manager throttles them; the groups are shared, not copied.
+    pub async fn run(&self, mut targets: watch::Receiver<Snapshot>) {
         loop {
             let snap = targets.borrow_and_update().clone();
             let jobs: Vec<String> = {
@@ -386,10 +389,6 @@ impl ScrapeManager {
             tokio::select! {
                 _ = self.shared.shutdown.cancelled() => return,
                 r = targets.changed() => if r.is_err() { return },
-            }
-            tokio::select! {
-                _ = self.shared.shutdown.cancelled() => return,
-                _ = tokio::time::sleep(self.shared.options.discovery_reload_interval) => {}
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
@@ -23,8 +23,6 @@ pub struct ManagerOptions {
     pub max_concurrent_scrapes: usize,
     /// At most this many scrape requests started per second across all targets.
     pub max_scrapes_per_second: Option<NonZeroU32>,
-    /// Target-group updates reach the pools at most this often (Prometheus: 5 s).
-    pub discovery_reload_interval: Duration,
     /// Write end-of-run stale markers for removed targets (Prometheus does).
     pub end_of_run_staleness: bool,
     /// At most this many dropped targets are kept per job for display when the job says
@@ -41,7 +39,6 @@ impl Default for ManagerOptions {
             offset_seed: 0,
             max_concurrent_scrapes: 1024,
             max_scrapes_per_second: None,
-            discovery_reload_interval: Duration::from_secs(5),
             end_of_run_staleness: true,
             max_dropped_targets: 10_000,
             wall_clock_start: None,

@@ -54,10 +54,7 @@ async fn follows_a_discovery_channel() {
     let rec = Recorder::default();
     let m = Arc::new(ScrapeManager::new(
         Arc::new(rec.clone()),
-        ManagerOptions {
-            discovery_reload_interval: Duration::from_millis(100),
-            ..ManagerOptions::default()
-        },
+        ManagerOptions::default(),
     ));
     m.apply_config(
         vec![job(
@@ -74,7 +71,7 @@ async fn follows_a_discovery_channel() {
     };
     tx.send(Arc::new(HashMap::from([(
         "d".to_string(),
-        vec![targets(&addr, &["/a", "/b"])],
+        vec![Arc::new(targets(&addr, &["/a", "/b"]))],
     )])))
     .unwrap();
     wait_until("two active targets up", Duration::from_secs(5), || {

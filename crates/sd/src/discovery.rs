@@ -5,7 +5,16 @@
 //! A [`Discoverer`] sends batches of whole [`TargetGroup`]s on a bounded channel. The **first
 //! batch is the complete initial set** (possibly empty); later batches hold only the groups
 //! that changed, each replacing the group with the same source; an empty group (no targets,
-//! no labels) deletes its source.
+//! no labels) deletes its source. Embedders bring their own discoverers through
+//! [`SdConfigs::custom`] ([`CustomSd`]).
+//!
+//! # Update throttle
+//! Like Prometheus' discovery manager, this one publishes at most one snapshot per
+//! [`ManagerOptions::update_interval`] (5 s by default): a burst of watch events becomes one
+//! update for the scrape manager. Two moments are never delayed: a new job set
+//! ([`Manager::set_config`]) and the moment every provider has delivered its first complete
+//! set. Snapshots share their groups (`Arc<TargetGroup>`), so a consumer such as
+//! `scrapeline_scrape::ScrapeManager::run` takes them as they are, without copying.
 //!
 //! # Example
 //! ```no_run
@@ -49,13 +58,64 @@ use crate::file_sd::FileDiscoverer;
 use crate::kubernetes::{KubeContext, KubeEnv, KubeUsage, KubernetesDiscoverer};
 use crate::static_sd::static_groups;
 
-/// A source of target groups (see the module docs for the contract).
+/// Why a discoverer stopped for good (shown by [`Manager::errors`] and `sd --once`).
+pub type DiscovererError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A source of target groups (see the module docs for the contract). Implement it to plug an
+/// inventory of your own into the pipeline ([`CustomSd`]).
 pub trait Discoverer: Send + 'static {
     /// Runs until `out` closes or the future is dropped.
     fn run(
         self: Box<Self>,
         out: mpsc::Sender<Vec<TargetGroup>>,
-    ) -> BoxFuture<'static, Result<(), String>>;
+    ) -> BoxFuture<'static, Result<(), DiscovererError>>;
+}
+
+/// An embedder's own discovery mechanism, configured for one job: Prometheus'
+/// `discovery.Config` for mechanisms this crate does not ship.
+///
+/// Two jobs whose `CustomSd` have the same `name` and `key` share one running discoverer, and a
+/// reload keeps it running while they stay the same, exactly as for the built-in mechanisms;
+/// so `key` should capture everything that configures it (a file path, a URL, a serialized
+/// config).
+#[derive(Clone)]
+pub struct CustomSd {
+    /// The mechanism's name, for errors (`inventory`, `consul`, …).
+    pub name: String,
+    /// What identifies this configuration of it.
+    pub key: String,
+    /// Makes a fresh discoverer (called when the provider starts).
+    pub make: Arc<dyn Fn() -> Box<dyn Discoverer> + Send + Sync>,
+}
+
+impl CustomSd {
+    /// A custom mechanism `name` configured as `key`, started by `make`.
+    pub fn new(
+        name: impl Into<String>,
+        key: impl Into<String>,
+        make: impl Fn() -> Box<dyn Discoverer> + Send + Sync + 'static,
+    ) -> Self {
+        CustomSd {
+            name: name.into(),
+            key: key.into(),
+            make: Arc::new(make),
+        }
+    }
+}
+
+impl PartialEq for CustomSd {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.key == other.key
+    }
+}
+
+impl std::fmt::Debug for CustomSd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomSd")
+            .field("name", &self.name)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 struct StaticDisc(Vec<StaticConfig>);
@@ -64,7 +124,7 @@ impl Discoverer for StaticDisc {
     fn run(
         self: Box<Self>,
         out: mpsc::Sender<Vec<TargetGroup>>,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), DiscovererError>> {
         Box::pin(async move {
             if out.send(static_groups(&self.0)).await.is_ok() {
                 out.closed().await;
@@ -78,7 +138,7 @@ impl Discoverer for FileDiscoverer {
     fn run(
         self: Box<Self>,
         out: mpsc::Sender<Vec<TargetGroup>>,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), DiscovererError>> {
         Box::pin(async move {
             FileDiscoverer::run(*self, out).await;
             Ok(())
@@ -90,11 +150,11 @@ impl Discoverer for KubernetesDiscoverer {
     fn run(
         self: Box<Self>,
         out: mpsc::Sender<Vec<TargetGroup>>,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), DiscovererError>> {
         Box::pin(async move {
             KubernetesDiscoverer::run(*self, out)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(DiscovererError::from)
         })
     }
 }
@@ -108,6 +168,8 @@ pub struct SdConfigs {
     pub file_sd_configs: Vec<FileSdConfig>,
     /// `kubernetes_sd_configs`.
     pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+    /// An embedder's own mechanisms.
+    pub custom: Vec<CustomSd>,
 }
 
 /// Per job, every non-empty group of every provider of that job, in (provider, source) order.
@@ -120,6 +182,9 @@ pub struct ManagerOptions {
     pub kube: KubeEnv,
     /// How often file SD checks its files for changes.
     pub file_poll_interval: Duration,
+    /// At most one snapshot is published per this interval (Prometheus' `updatert`, 5 s);
+    /// see the module docs for the two moments that are never delayed.
+    pub update_interval: Duration,
 }
 
 impl Default for ManagerOptions {
@@ -127,6 +192,7 @@ impl Default for ManagerOptions {
         Self {
             kube: KubeEnv::default(),
             file_poll_interval: Duration::from_secs(5),
+            update_interval: Duration::from_secs(5),
         }
     }
 }
@@ -152,6 +218,7 @@ enum ProviderConfig {
     Static(Vec<StaticConfig>),
     File(FileSdConfig),
     Kubernetes(Box<KubernetesSdConfig>),
+    Custom(CustomSd),
 }
 
 struct Provider {
@@ -205,6 +272,15 @@ impl Shared {
         self.snapshot.send_replace(Arc::new(map));
         self.synced.send_replace(all_synced);
     }
+
+    fn all_synced(st: &State) -> bool {
+        st.jobs.iter().flat_map(|(_, ids)| ids).all(|id| {
+            st.providers
+                .iter()
+                .find(|p| p.id == *id)
+                .is_none_or(|p| p.synced)
+        })
+    }
 }
 
 /// Runs discovery for a set of jobs; see the module docs.
@@ -256,6 +332,7 @@ impl Manager {
                     .into_iter()
                     .map(|c| ProviderConfig::Kubernetes(Box::new(c))),
             );
+            pcs.extend(cfgs.custom.into_iter().map(ProviderConfig::Custom));
             let mut ids = Vec::new();
             for pc in pcs {
                 if let Some(p) = providers.iter().find(|p| p.config == pc) {
@@ -292,6 +369,7 @@ impl Manager {
                 (**c).clone(),
                 self.shared.kube.clone(),
             )),
+            ProviderConfig::Custom(c) => (c.make)(),
         };
         let updates = self.shared.updates.clone();
         let task = tokio::spawn(async move {
@@ -308,7 +386,7 @@ impl Manager {
             };
             let (result, ()) = futures::future::join(disc.run(tx), forward).await;
             if let Err(e) = result {
-                let _ = updates.send(Msg::Failed(id, e)).await;
+                let _ = updates.send(Msg::Failed(id, e.to_string())).await;
             }
         })
         .abort_handle();
@@ -364,37 +442,77 @@ impl Manager {
     }
 }
 
+/// Applies provider updates to the state as they come and publishes them, throttled to one
+/// snapshot per `update_interval` (see the module docs).
 async fn aggregate(shared: std::sync::Weak<Shared>, mut rx: mpsc::Receiver<Msg>) {
+    let mut next_publish = tokio::time::Instant::now();
     while let Some(first) = rx.recv().await {
-        let Some(shared) = shared.upgrade() else {
+        let Some(strong) = shared.upgrade() else {
             return;
         };
-        let mut st = shared.lock();
-        let mut msg = Some(first);
-        while let Some(m) = msg.take().or_else(|| rx.try_recv().ok()) {
-            match m {
-                Msg::Groups(id, groups) => {
-                    if let Some(p) = st.providers.iter_mut().find(|p| p.id == id) {
-                        p.synced = true;
-                        for g in groups {
-                            if g.targets.is_empty() {
-                                p.groups.remove(&g.source);
-                            } else {
-                                p.groups.insert(g.source.clone(), Arc::new(g));
-                            }
+        let interval = strong.options.update_interval;
+        let mut synced_before = Shared::all_synced(&strong.lock());
+        let mut jump = apply(&strong, first, &mut rx, &mut synced_before);
+        drop(strong);
+        // Collect what else arrives until the window ends, unless the first complete set just
+        // came together (that one goes out at once).
+        while !jump && tokio::time::Instant::now() < next_publish {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => {
+                        let Some(strong) = shared.upgrade() else { return };
+                        jump = apply(&strong, m, &mut rx, &mut synced_before);
+                    }
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(next_publish) => break,
+            }
+        }
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let st = strong.lock();
+        strong.publish(&st);
+        next_publish = tokio::time::Instant::now() + interval;
+    }
+}
+
+/// Applies `first` and whatever else is already queued; returns whether this completed the
+/// first full set (every provider synced, which it was not before).
+fn apply(
+    shared: &Shared,
+    first: Msg,
+    rx: &mut mpsc::Receiver<Msg>,
+    synced_before: &mut bool,
+) -> bool {
+    let mut st = shared.lock();
+    let mut msg = Some(first);
+    while let Some(m) = msg.take().or_else(|| rx.try_recv().ok()) {
+        match m {
+            Msg::Groups(id, groups) => {
+                if let Some(p) = st.providers.iter_mut().find(|p| p.id == id) {
+                    p.synced = true;
+                    for g in groups {
+                        if g.targets.is_empty() {
+                            p.groups.remove(&g.source);
+                        } else {
+                            p.groups.insert(g.source.clone(), Arc::new(g));
                         }
                     }
                 }
-                Msg::Failed(id, e) => {
-                    if let Some(p) = st.providers.iter_mut().find(|p| p.id == id) {
-                        p.synced = true;
-                        p.error = Some(e);
-                    }
+            }
+            Msg::Failed(id, e) => {
+                if let Some(p) = st.providers.iter_mut().find(|p| p.id == id) {
+                    p.synced = true;
+                    p.error = Some(e);
                 }
             }
         }
-        shared.publish(&st);
     }
+    let now = Shared::all_synced(&st);
+    let completed = now && !*synced_before;
+    *synced_before = now;
+    completed
 }
 
 /// Runs discovery for `jobs` until every provider has delivered its first complete set and

@@ -193,3 +193,131 @@ async fn discover_once_times_out_when_the_api_server_never_answers() {
     .unwrap_err();
     assert!(matches!(err, DiscoveryError::Timeout(d) if d == Duration::from_millis(300)));
 }
+
+/// A discoverer that forwards whatever the test sends it.
+struct Scripted(std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Vec<TargetGroup>>>>);
+
+impl scrapeline_sd::discovery::Discoverer for Scripted {
+    fn run(
+        self: Box<Self>,
+        out: tokio::sync::mpsc::Sender<Vec<TargetGroup>>,
+    ) -> futures::future::BoxFuture<'static, Result<(), scrapeline_sd::discovery::DiscovererError>>
+    {
+        let rx = self.0.lock().unwrap().take();
+        Box::pin(async move {
+            let Some(mut rx) = rx else {
+                return Err("started twice".into());
+            };
+            while let Some(groups) = rx.recv().await {
+                if out.send(groups).await.is_err() {
+                    break;
+                }
+            }
+            out.closed().await;
+            Ok(())
+        })
+    }
+}
+
+fn group(source: &str, addrs: &[&str]) -> TargetGroup {
+    TargetGroup {
+        source: source.into(),
+        targets: addrs
+            .iter()
+            .map(|a| scrapeline_exposition::Labels::from_pairs([("__address__", *a)]))
+            .collect(),
+        labels: scrapeline_exposition::Labels::empty(),
+    }
+}
+
+fn addresses(groups: &[Arc<TargetGroup>]) -> Vec<String> {
+    groups
+        .iter()
+        .flat_map(|g| g.targets.iter())
+        .map(|t| t.get("__address__").unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A custom discoverer, configured identically in two jobs, runs once and feeds both; one
+/// configured differently runs on its own.
+#[tokio::test]
+async fn custom_discoverers_plug_in_and_equal_ones_are_shared() {
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let custom = |key: &str, addr: &'static str| {
+        let started = started.clone();
+        scrapeline_sd::discovery::CustomSd::new("inventory", key, move || {
+            started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            tx.try_send(vec![group("inventory/0", &[addr])]).unwrap();
+            Box::new(Scripted(std::sync::Mutex::new(Some(rx))))
+        })
+    };
+    let job = |c| SdConfigs {
+        custom: vec![c],
+        ..SdConfigs::default()
+    };
+    let snapshot = discover_once(
+        vec![
+            ("a".into(), job(custom("hosts.json", "10.0.0.1:80"))),
+            ("b".into(), job(custom("hosts.json", "10.0.0.1:80"))),
+            ("c".into(), job(custom("other.json", "10.0.0.2:80"))),
+        ],
+        ManagerOptions::default(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(addresses(&snapshot["a"]), ["10.0.0.1:80"]);
+    assert_eq!(addresses(&snapshot["b"]), ["10.0.0.1:80"]);
+    assert_eq!(addresses(&snapshot["c"]), ["10.0.0.2:80"]);
+    assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+/// The first complete set is published at once; a burst of changes after it becomes one
+/// snapshot, published no sooner than `update_interval` after the previous one.
+#[tokio::test]
+async fn updates_are_throttled_to_one_snapshot_per_interval() {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let rx = Arc::new(std::sync::Mutex::new(Some(rx)));
+    let sd = scrapeline_sd::discovery::CustomSd::new("scripted", "1", move || {
+        Box::new(Scripted(std::sync::Mutex::new(rx.lock().unwrap().take())))
+    });
+    let interval = Duration::from_millis(600);
+    let m = Manager::new(ManagerOptions {
+        update_interval: interval,
+        ..ManagerOptions::default()
+    });
+    m.set_config(vec![(
+        "j".into(),
+        SdConfigs {
+            custom: vec![sd],
+            ..SdConfigs::default()
+        },
+    )]);
+    let mut snapshots = m.subscribe();
+    snapshots.borrow_and_update();
+    tx.send(vec![group("s/0", &["a:1"])]).await.unwrap();
+    tokio::time::timeout(Duration::from_millis(300), m.wait_synced())
+        .await
+        .expect("the first complete set is not throttled");
+    assert_eq!(addresses(&m.snapshot()["j"]), ["a:1"]);
+    let first = tokio::time::Instant::now();
+    snapshots.borrow_and_update();
+    for addr in ["b:1", "c:1", "d:1", "e:1"] {
+        tx.send(vec![group("s/0", &[addr])]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    snapshots.changed().await.unwrap();
+    let waited = first.elapsed();
+    assert!(
+        waited >= interval - Duration::from_millis(50),
+        "published after {waited:?}, interval {interval:?}"
+    );
+    assert_eq!(addresses(&snapshots.borrow_and_update()["j"]), ["e:1"]);
+    // Nothing else is pending: no further snapshot within another interval.
+    assert!(
+        tokio::time::timeout(interval + Duration::from_millis(200), snapshots.changed())
+            .await
+            .is_err()
+    );
+}

@@ -7,7 +7,6 @@
 //! queues flush within a bounded time, then the API stops. SIGHUP and `POST /-/reload` re-read
 //! the config; jobs whose settings did not change keep their loops and series state.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -16,7 +15,6 @@ use std::time::{Duration, SystemTime};
 use scrapeline_cgroup::{Collector, CollectorConfig, OomWatcher};
 use scrapeline_scrape::manager::ScrapeManager;
 use scrapeline_scrape::{Appendable, ManagerOptions, TargetsSnapshot};
-use scrapeline_sd::TargetGroup;
 use scrapeline_sd::discovery::{self, SdConfigs};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -97,16 +95,7 @@ fn sd_jobs(config: &Config) -> Vec<(String, SdConfigs)> {
     config
         .scrape_configs
         .iter()
-        .map(|sc| {
-            (
-                sc.job_name.clone(),
-                SdConfigs {
-                    static_configs: sc.static_configs.clone(),
-                    file_sd_configs: sc.file_sd_configs.clone(),
-                    kubernetes_sd_configs: sc.kubernetes_sd_configs.clone(),
-                },
-            )
-        })
+        .map(|sc| (sc.job_name.clone(), sc.sd_configs()))
         .collect()
 }
 
@@ -268,9 +257,13 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let discovery = discovery::Manager::new(discovery_options(opts.config_file.as_deref()));
     discovery.set_config(sd_jobs(&config));
     let pods = DiscoveredPods::new();
-    tokio::spawn(forward_targets(
+    {
+        // Snapshots go to the scrape manager as they are (the discovery manager throttles them).
+        let (scrape, snapshots) = (scrape.clone(), discovery.subscribe());
+        tokio::spawn(async move { scrape.run(snapshots).await });
+    }
+    tokio::spawn(follow_pods(
         discovery.subscribe(),
-        scrape.clone(),
         pods.clone(),
         cancel.child_token(),
     ));
@@ -426,36 +419,18 @@ async fn feed_resource_metrics(
     }
 }
 
-/// Applies every discovery snapshot to the scrape manager (at most every 5 s, as Prometheus'
-/// discovery manager throttles updates) and refreshes the collector's pod index.
-async fn forward_targets(
+/// Keeps the collector's pod index in step with discovery's snapshots.
+async fn follow_pods(
     mut rx: tokio::sync::watch::Receiver<discovery::Snapshot>,
-    scrape: Arc<ScrapeManager>,
     pods: Arc<DiscoveredPods>,
     cancel: CancellationToken,
 ) {
-    let mut known_jobs: Vec<String> = Vec::new();
     loop {
         let snapshot = rx.borrow_and_update().clone();
-        let groups: HashMap<String, Vec<TargetGroup>> = snapshot
-            .iter()
-            .map(|(job, gs)| (job.clone(), gs.iter().map(|g| (**g).clone()).collect()))
-            .collect();
-        pods.refresh(groups.values().flatten());
-        for job in known_jobs.iter().filter(|j| !groups.contains_key(*j)) {
-            scrape.sync(job, Vec::new());
-        }
-        known_jobs = groups.keys().cloned().collect();
-        for (job, gs) in groups {
-            scrape.sync(&job, gs);
-        }
+        pods.refresh(snapshot.values().flatten().map(|g| &**g));
         tokio::select! {
             _ = cancel.cancelled() => return,
             r = rx.changed() => if r.is_err() { return },
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
 }

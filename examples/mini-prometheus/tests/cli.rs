@@ -1,7 +1,7 @@
 //! The command-line tools, run as a user runs them: the real binary, real files, exact output.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {

@@ -62,16 +62,7 @@ pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
     }
     let sd_jobs: Vec<(String, SdConfigs)> = jobs
         .iter()
-        .map(|sc| {
-            (
-                sc.job_name.clone(),
-                SdConfigs {
-                    static_configs: sc.static_configs.clone(),
-                    file_sd_configs: sc.file_sd_configs.clone(),
-                    kubernetes_sd_configs: sc.kubernetes_sd_configs.clone(),
-                },
-            )
-        })
+        .map(|sc| (sc.job_name.clone(), sc.sd_configs()))
         .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
