@@ -223,15 +223,18 @@ impl LoopCtx {
                                 match res {
                                     Ok(()) => None,
                                     Err(e) => {
+                                        let msg = e.to_string();
+                                        self.log_failure(true, &msg);
                                         limit_hit = e == PipelineError::SampleLimit;
                                         app.rollback();
                                         app = self.shared.appendable.appender();
                                         self.stale_all(&mut app, ts_ms);
-                                        Some(e.to_string())
+                                        Some(msg)
                                     }
                                 }
                             }
                             Err(m) => {
+                                self.log_failure(true, &m);
                                 self.stale_all(&mut app, ts_ms);
                                 Some(m)
                             }
@@ -244,8 +247,13 @@ impl LoopCtx {
                     } else {
                         bytes_read = 0;
                     }
+                    let msg = e.to_string();
+                    self.log_failure(false, &msg);
+                    // A partial body (a timed-out gzip bomb can leave a gigabyte) must not
+                    // become the next scrape's buffer size hint.
+                    buf.clear();
                     self.stale_all(&mut app, ts_ms);
-                    Some(e.to_string())
+                    Some(msg)
                 }
             }
         };
@@ -313,6 +321,18 @@ impl LoopCtx {
             }
         }
         true
+    }
+
+    /// Logs a failed scrape at debug level as Prometheus does, with the loop's `scrape_pool`
+    /// and `target`: "Scrape failed" when fetching failed, "Append failed" when the body
+    /// could not be used (parse error, unknown Content-Type, a limit).
+    fn log_failure(&self, append: bool, err: &str) {
+        let (pool, target) = (&self.target.job, &self.target.url);
+        if append {
+            tracing::debug!(scrape_pool = %pool, target = %target, err, "Append failed");
+        } else {
+            tracing::debug!(scrape_pool = %pool, target = %target, err, "Scrape failed");
+        }
     }
 
     fn stale_all(&self, app: &mut Box<dyn Appender>, ts_ms: i64) {

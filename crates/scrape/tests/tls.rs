@@ -174,3 +174,119 @@ async fn https_targets_verify_as_configured() {
     assert_eq!(v.first().map(|x| x.1), Some(1.0));
     m.shutdown().await;
 }
+
+/// A self-signed `CA:TRUE` certificate for 127.0.0.1 (what many internal exporters serve)
+/// named `name`, with its key.
+fn make_self_signed_ca(dir: &Path, name: &str) -> bool {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+    )
+}
+
+/// Go accepts a server certificate that is itself one of the configured CAs (Prometheus
+/// scrapes such exporters); WebPKI alone refuses it with `CaUsedAsEndEntity`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_signed_ca_served_as_its_own_certificate_is_accepted_like_go() {
+    let dir = tempfile::tempdir().unwrap();
+    if !make_self_signed_ca(dir.path(), "exporter") || !make_self_signed_ca(dir.path(), "other") {
+        eprintln!("SKIP: the openssl CLI is not available to make test certificates");
+        return;
+    }
+    let cert = std::fs::read(dir.path().join("exporter.crt")).unwrap();
+    let key = std::fs::read(dir.path().join("exporter.key")).unwrap();
+    let farm = Farm::start_tls(&cert, &key).await;
+    farm.set("/metrics", Behavior::text("tls_metric 1\n"));
+    let own = dir.path().join("exporter.crt");
+    let other = dir.path().join("other.crt");
+    let (own, other) = (own.display(), other.display());
+    let jobs: Vec<ScrapeConfig> = [
+        format!("job_name: own\nscheme: https\ntls_config:\n  ca_file: {own}\n"),
+        format!("job_name: other\nscheme: https\ntls_config:\n  ca_file: {other}\n"),
+        format!(
+            "job_name: wrong-name\nscheme: https\ntls_config:\n  ca_file: {own}\n  server_name: other.test\n"
+        ),
+    ]
+    .iter()
+    .map(|y| {
+        let y = format!("{y}scrape_interval: 1s\nscrape_timeout: 900ms\n");
+        serde_saphyr::from_str(&y).unwrap()
+    })
+    .collect();
+    let names: Vec<String> = jobs.iter().map(|j| j.job_name.clone()).collect();
+    let rec = Recorder::default();
+    let m = ScrapeManager::new(Arc::new(rec.clone()), ManagerOptions::default());
+    m.apply_config(jobs, &GlobalConfig::default()).unwrap();
+    let addr = farm.addr().to_string();
+    for n in &names {
+        m.sync(
+            n,
+            vec![TargetGroup {
+                source: "tls".into(),
+                targets: vec![Labels::from_pairs([("__address__", addr.as_str())])],
+                labels: Labels::empty(),
+            }],
+        );
+    }
+    let end = tokio::time::Instant::now() + Duration::from_secs(5);
+    while m
+        .targets()
+        .active
+        .iter()
+        .any(|t| t.health == Health::Unknown)
+    {
+        assert!(tokio::time::Instant::now() < end, "targets not scraped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let snap = m.targets();
+    let get = |job: &str| {
+        let t = snap.active.iter().find(|t| t.scrape_pool == job).unwrap();
+        (t.health, t.last_error.clone())
+    };
+    let url = format!("https://{addr}/metrics");
+    assert_eq!(get("own"), (Health::Up, String::new()));
+    // A CA certificate that is not one of the configured ones keeps WebPKI's refusal.
+    assert_eq!(
+        get("other"),
+        (
+            Health::Down,
+            format!(
+                "Get {url:?}: client error (Connect): invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))"
+            )
+        )
+    );
+    assert_eq!(
+        get("wrong-name"),
+        (
+            Health::Down,
+            format!(
+                "Get {url:?}: client error (Connect): invalid peer certificate: certificate not valid for name \"other.test\"; certificate is only valid for IpAddress(127.0.0.1)"
+            )
+        )
+    );
+    let v = rec.series(&format!(
+        "{{__name__=\"tls_metric\", instance=\"{addr}\", job=\"own\"}}"
+    ));
+    assert_eq!(v.first().map(|x| x.1), Some(1.0));
+    m.shutdown().await;
+}

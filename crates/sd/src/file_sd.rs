@@ -6,7 +6,7 @@
 //! parsed keeps its last groups (as Prometheus does); groups that vanish (a file removed or
 //! shortened) are sent as empty groups so consumers drop them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -91,16 +91,19 @@ pub fn parse_file(path: &str, content: &str) -> Result<Vec<TargetGroup>, FileSdE
 
 /// Expands the configured paths and globs into the sorted list of matching files.
 pub fn expand(patterns: &[String]) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = Vec::new();
-    for p in patterns {
-        match glob::glob(p) {
-            Ok(paths) => out.extend(paths.flatten()),
-            Err(_) => out.push(PathBuf::from(p)),
-        }
-    }
+    let mut out: Vec<PathBuf> = patterns.iter().flat_map(|p| expand_one(p)).collect();
     out.sort();
     out.dedup();
     out
+}
+
+/// The files one path or glob matches (an invalid glob is taken as a plain path, so reading it
+/// reports the problem).
+fn expand_one(pattern: &str) -> Vec<PathBuf> {
+    match glob::glob(pattern) {
+        Ok(paths) => paths.flatten().collect(),
+        Err(_) => vec![PathBuf::from(pattern)],
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +122,11 @@ pub struct FileDiscoverer {
     config: FileSdConfig,
     poll_interval: Duration,
     files: HashMap<PathBuf, FileState>,
+    /// Configured paths that matched no file and were warned about; a path leaves the set when
+    /// it matches again, so a later disappearance warns again.
+    unmatched: HashSet<String>,
+    /// The last error logged per file: the same error is logged once, not at every poll.
+    read_errors: HashMap<PathBuf, String>,
 }
 
 impl FileDiscoverer {
@@ -128,13 +136,33 @@ impl FileDiscoverer {
             config,
             poll_interval,
             files: HashMap::new(),
+            unmatched: HashSet::new(),
+            read_errors: HashMap::new(),
         }
+    }
+
+    /// The files the configured paths match now. A path that matches nothing is warned about
+    /// once (promtool warns about it too; Prometheus itself is silent) until it matches again.
+    fn list_files(&mut self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for p in &self.config.files {
+            let found = expand_one(p);
+            if !found.is_empty() {
+                self.unmatched.remove(p);
+            } else if self.unmatched.insert(p.clone()) {
+                tracing::warn!(path = %p, "No file matches file_sd path; it provides no targets until one appears");
+            }
+            out.extend(found);
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// One pass: re-reads changed (or, with `force`, all) files and returns the groups that
     /// changed, including empty groups for vanished sources.
     fn refresh(&mut self, force: bool) -> Vec<TargetGroup> {
-        let paths = expand(&self.config.files);
+        let paths = self.list_files();
         let mut changed = Vec::new();
         for path in &paths {
             let st = stamp(path);
@@ -163,10 +191,16 @@ impl FileDiscoverer {
                     }
                     self.files
                         .insert(path.clone(), FileState { stamp: st, groups });
+                    self.read_errors.remove(path);
                 }
                 Err(e) => {
-                    // Keep the last good groups; retry on the next change or refresh.
-                    tracing::warn!(error = %e, "file_sd: keeping the last groups");
+                    // Keep the last good groups; retry on the next change or refresh. Logged
+                    // with Prometheus' wording, once per distinct error of a file.
+                    let msg = e.to_string();
+                    if self.read_errors.get(path) != Some(&msg) {
+                        tracing::error!(path = %name, err = %msg, "Error reading file");
+                        self.read_errors.insert(path.clone(), msg);
+                    }
                 }
             }
         }
@@ -176,6 +210,7 @@ impl FileDiscoverer {
             .filter(|p| !paths.contains(p))
             .cloned()
             .collect();
+        self.read_errors.retain(|p, _| paths.contains(p));
         for p in gone {
             if let Some(st) = self.files.remove(&p) {
                 changed.extend(st.groups.into_iter().map(|g| TargetGroup {
@@ -221,6 +256,110 @@ impl FileDiscoverer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A `tracing` writer that keeps every formatted event in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        /// The captured lines, emptied.
+        fn take(&self) -> Vec<String> {
+            let b = std::mem::take(&mut *self.0.lock().unwrap());
+            String::from_utf8(b)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        }
+    }
+
+    /// Runs `f` with every event (debug and up) captured as `LEVEL target: message fields`.
+    fn with_logs(cap: &Captured, f: impl FnOnce()) {
+        let w = cap.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || w.clone())
+            .finish();
+        tracing::subscriber::with_default(sub, f);
+    }
+
+    #[test]
+    fn missing_files_and_read_errors_are_logged_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json").display().to_string();
+        let glob = dir.path().join("*.yml").display().to_string();
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{").unwrap();
+        let bad_name = bad.display().to_string();
+        let bad_glob = dir.path().join("bad*.json").display().to_string();
+        let mut d = FileDiscoverer::new(
+            FileSdConfig {
+                files: vec![missing.clone(), glob.clone(), bad_glob],
+                ..Default::default()
+            },
+            Duration::from_secs(1),
+        );
+        let cap = Captured::default();
+        with_logs(&cap, || {
+            assert_eq!(d.refresh(true), Vec::new());
+        });
+        let no_match = "No file matches file_sd path; it provides no targets until one appears";
+        assert_eq!(
+            cap.take(),
+            vec![
+                format!(" WARN scrapeline_sd::file_sd: {no_match} path={missing}"),
+                format!(" WARN scrapeline_sd::file_sd: {no_match} path={glob}"),
+                format!(
+                    "ERROR scrapeline_sd::file_sd: Error reading file path={bad_name} err=parsing {bad_name}: invalid type: map, expected a sequence at line 1 column 0"
+                ),
+            ]
+        );
+        // Later polls and full refreshes repeat nothing while nothing changes.
+        with_logs(&cap, || {
+            d.refresh(false);
+            d.refresh(true);
+        });
+        assert_eq!(cap.take(), Vec::<String>::new());
+        // A file appears for the glob and the bad file is fixed: quiet, and the targets come.
+        std::fs::write(dir.path().join("a.yml"), "- targets: [h:1]\n").unwrap();
+        std::fs::write(&bad, "[]").unwrap();
+        with_logs(&cap, || {
+            assert_eq!(d.refresh(true).len(), 1);
+        });
+        assert_eq!(cap.take(), Vec::<String>::new());
+        // The glob matches nothing again, the file breaks again: each is reported again, once.
+        std::fs::remove_file(dir.path().join("a.yml")).unwrap();
+        std::fs::write(&bad, "[1]").unwrap();
+        with_logs(&cap, || {
+            d.refresh(true);
+            d.refresh(true);
+        });
+        let logs = cap.take();
+        assert_eq!(logs.len(), 2, "{logs:?}");
+        assert_eq!(
+            logs[0],
+            format!(" WARN scrapeline_sd::file_sd: {no_match} path={glob}")
+        );
+        assert!(
+            logs[1].starts_with(&format!(
+                "ERROR scrapeline_sd::file_sd: Error reading file path={bad_name} err=parsing {bad_name}: "
+            )),
+            "{logs:?}"
+        );
+    }
 
     #[test]
     fn parses_json_and_yaml() {
