@@ -27,6 +27,30 @@ pub enum AppendError {
     Other(String),
 }
 
+pub use scrapeline_exposition::parser::MetricType;
+
+/// A family's metadata as the scrape declared it (`# TYPE`, `# HELP`, `# UNIT`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Metadata {
+    /// The declared type ([`MetricType::Unknown`] without a `# TYPE` line).
+    pub kind: MetricType,
+    /// The `# HELP` text, unescaped (empty without one).
+    pub help: String,
+    /// The `# UNIT` (OpenMetrics; empty without one).
+    pub unit: String,
+}
+
+/// An exemplar as a sink receives it: owned labels, value and optional timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    /// The exemplar's labels (`trace_id`, `span_id`, …).
+    pub labels: Labels,
+    /// Its value.
+    pub value: f64,
+    /// Its timestamp in milliseconds, when the exposition gave one.
+    pub timestamp_ms: Option<i64>,
+}
+
 /// One scrape's batch of samples.
 pub trait Appender: Send {
     /// Adds one sample. `series` is the ref this store returned for the same labels last time,
@@ -38,6 +62,47 @@ pub trait Appender: Send {
         timestamp_ms: i64,
         value: f64,
     ) -> Result<SeriesRef, AppendError>;
+
+    /// Records the family metadata (type, help, unit) of a series, as Prometheus'
+    /// `MetadataUpdater` does: called after the series' first append of a scrape loop and
+    /// again whenever its family's metadata changes, not for every sample. `series` is the ref
+    /// the append returned. A sink that needs types (a counter is not a gauge) keeps them per
+    /// ref; the default ignores them.
+    fn update_metadata(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        metadata: &Metadata,
+    ) -> Result<SeriesRef, AppendError> {
+        let _ = (labels, metadata);
+        Ok(series)
+    }
+
+    /// Adds an exemplar to a series' sample (OpenMetrics `# {trace_id="…"} v ts`), after the
+    /// append of that sample. The default ignores it.
+    fn append_exemplar(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        exemplar: &Exemplar,
+    ) -> Result<SeriesRef, AppendError> {
+        let _ = (labels, exemplar);
+        Ok(series)
+    }
+
+    /// Reports a series' created timestamp (OpenMetrics `_created`), Prometheus'
+    /// `AppendCTZeroSample`: the moment the counter (or histogram, summary) started from zero,
+    /// before the sample at `timestamp_ms`. The default ignores it.
+    fn append_created_timestamp(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        timestamp_ms: i64,
+        created_ms: i64,
+    ) -> Result<SeriesRef, AppendError> {
+        let _ = (labels, timestamp_ms, created_ms);
+        Ok(series)
+    }
 
     /// Makes every sample appended since the last commit or rollback visible, atomically.
     fn commit(&mut self) -> Result<(), AppendError>;

@@ -102,7 +102,7 @@ mod shared;
 pub mod state;
 pub mod target;
 
-pub use append::{AppendError, Appendable, Appender, SeriesRef};
+pub use append::{AppendError, Appendable, Appender, Exemplar, Metadata, MetricType, SeriesRef};
 pub use config::{ConfigError, GlobalConfig, ScrapeConfig};
 pub use manager::ScrapeManager;
 pub use shared::{ManagerOptions, ScrapeCounters};

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use scrapeline_exposition::Labels;
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
+use scrapeline_scrape::append::{AppendError, Appendable, Appender, Exemplar, Metadata, SeriesRef};
 
 /// An [`Appendable`] that forwards to a primary and any number of secondaries.
 #[derive(Clone)]
@@ -54,6 +54,48 @@ impl Appender for FanOutAppender {
         for s in &mut self.secondaries {
             // Secondaries count their own refusals; a remote endpoint never fails a scrape.
             let _ = s.append(r, labels, timestamp_ms, value);
+        }
+        Ok(r)
+    }
+
+    fn update_metadata(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        metadata: &Metadata,
+    ) -> Result<SeriesRef, AppendError> {
+        let r = self.primary.update_metadata(series, labels, metadata)?;
+        for s in &mut self.secondaries {
+            let _ = s.update_metadata(r, labels, metadata);
+        }
+        Ok(r)
+    }
+
+    fn append_exemplar(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        exemplar: &Exemplar,
+    ) -> Result<SeriesRef, AppendError> {
+        let r = self.primary.append_exemplar(series, labels, exemplar)?;
+        for s in &mut self.secondaries {
+            let _ = s.append_exemplar(r, labels, exemplar);
+        }
+        Ok(r)
+    }
+
+    fn append_created_timestamp(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        timestamp_ms: i64,
+        created_ms: i64,
+    ) -> Result<SeriesRef, AppendError> {
+        let r = self
+            .primary
+            .append_created_timestamp(series, labels, timestamp_ms, created_ms)?;
+        for s in &mut self.secondaries {
+            let _ = s.append_created_timestamp(r, labels, timestamp_ms, created_ms);
         }
         Ok(r)
     }
