@@ -16,6 +16,8 @@ use serde::de::IgnoredAny;
 
 use crate::remote_write::config::RemoteWriteConfig;
 
+mod snippet;
+
 /// Why a configuration could not be loaded: always names where.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,7 +34,8 @@ pub enum ConfigError {
     Syntax {
         /// The file (or `<embedded default>`).
         origin: String,
-        /// The parser's message, with line, column and a snippet.
+        /// The parser's message, with line, column and a snippet in which the values of secret
+        /// fields read `<secret>`.
         message: String,
     },
     /// The values are well-formed but not acceptable (a rule, a duration, a duplicate job).
@@ -93,7 +96,7 @@ fn default_retention() -> Duration {
 
 fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    crate::remote_write::config::parse_duration(&s).map_err(serde::de::Error::custom)
+    scrapeline_scrape::duration::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 /// The file as written: the sections, each still raw where another crate validates it.
@@ -224,7 +227,7 @@ impl Config {
     pub fn load_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let syntax = |e: serde_saphyr::Error| ConfigError::Syntax {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            message: snippet::render(&e, text, origin),
         };
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.to_owned(),
@@ -514,6 +517,81 @@ mod tests {
         let text = "rule_files: [a.yml]\nalerting:\n  alertmanagers: []\nscrape_configs: []\n";
         let cfg = Config::load_str(text, "p.yml").unwrap();
         assert_eq!(cfg.ignored_sections, vec!["rule_files", "alerting"]);
+    }
+
+    /// Defect 4a: `retention: -1` panicked in promql-parser's `Duration::from_secs_f64`.
+    #[test]
+    fn negative_retention_is_prometheus_error_not_a_panic() {
+        let text = "scrape_configs: []\nstorage:\n  retention: -1\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yml: error: line 3 column 14: not a valid duration string: \"-1\"\n \
+             --> p.yml:3:14\n  |\n1 | scrape_configs: []\n2 | storage:\n3 |   retention: -1\n  \
+             |              ^"
+        );
+    }
+
+    /// Defect 4a: every duration of the file goes through `model.ParseDuration`'s grammar and
+    /// messages, and the error names the line (the snippet shows the field).
+    #[test]
+    fn bad_durations_everywhere_are_errors_with_their_line() {
+        for (text, head) in [
+            (
+                "remote_write:\n  - url: http://x/\n    remote_timeout: -1\n",
+                r#"line 3 column 21: not a valid duration string: "-1""#,
+            ),
+            (
+                "remote_write:\n  - url: http://x/\n    queue_config:\n      min_backoff: NaN\n",
+                r#"line 4 column 20: not a valid duration string: "NaN""#,
+            ),
+            (
+                "storage:\n  retention: 1e400s\n",
+                r#"line 2 column 14: unknown unit "e" in duration "1e400s""#,
+            ),
+            (
+                "storage:\n  retention: 1s1h\n",
+                r#"line 2 column 14: not a valid duration string: "1s1h""#,
+            ),
+            (
+                "storage:\n  retention: 300y\n",
+                "line 2 column 14: duration out of range",
+            ),
+            (
+                "global:\n  scrape_interval: -5s\n",
+                r#"line 2 column 20: not a valid duration string: "-5s""#,
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: [a.json]\n        \
+                 refresh_interval: inf\n",
+                r#"line 5 column 27: not a valid duration string: "inf""#,
+            ),
+        ] {
+            let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+            let first_line = err.lines().next().unwrap_or_default();
+            assert_eq!(first_line, format!("p.yml: error: {head}"), "{err}");
+        }
+    }
+
+    /// Defect 5a: the snippet of a YAML error never shows a secret, but still the line and
+    /// the field.
+    #[test]
+    fn syntax_error_snippet_masks_the_password_next_to_it() {
+        let text = "remote_write:\n  - url: http://x/\n    basic_auth:\n      username: u\n      \
+                    password: S3cret\n    remote_timeoutt: 5s\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert!(!err.contains("S3cret"), "{err}");
+        assert!(
+            err.starts_with("p.yml: error: line 6 column 5: unknown field `remote_timeoutt`"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(
+                " --> p.yml:6:5\n  |\n4 |       username: u\n5 |       password: <secret>\n\
+                 6 |     remote_timeoutt: 5s\n  |     ^"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
