@@ -128,7 +128,6 @@ pub fn mask_secrets(text: &str) -> Vec<String> {
                 });
                 continue;
             }
-            open_block = None;
         }
         let (masked, opens) = mask_line(line);
         out.push(masked);
