@@ -16,6 +16,8 @@ use serde::de::IgnoredAny;
 
 use crate::remote_write::config::RemoteWriteConfig;
 
+#[cfg(test)]
+mod no_panic_tests;
 mod snippet;
 
 /// Why a configuration could not be loaded: always names where.
