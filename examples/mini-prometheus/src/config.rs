@@ -313,7 +313,7 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for (i, rw) in self.remote_write.iter().enumerate() {
             rw.validate()
-                .map_err(|e| format!("remote_write[{i}] ({}): {e}", rw.url))?;
+                .map_err(|e| format!("remote_write[{i}] ({}): {e}", redact_url(&rw.url)))?;
             if !names.insert(rw.queue_name()) {
                 return Err(format!(
                     "found multiple remote write configs with job name {:?}",
@@ -340,6 +340,23 @@ impl FileShape {
             runtime: None,
             tracing: None,
         }
+    }
+}
+
+/// `url` with the password of its user info replaced by `xxxxx`, as Go's `url.Redacted`
+/// prints it, so that an error naming a remote-write endpoint does not print its password.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{path}"),
+        None => url.to_owned(),
     }
 }
 
@@ -594,6 +611,22 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// Defect 5a: a remote-write error names the endpoint without its password.
+    #[test]
+    fn remote_write_errors_redact_the_url_password() {
+        let text = "remote_write:\n  - url: http://u:S3cret@vm:8428/api/v1/write\n    \
+                    headers: {User-Agent: me}\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yml: remote_write[0] (http://u:xxxxx@vm:8428/api/v1/write): User-Agent is a \
+             reserved header. It must not be changed"
+        );
+        assert_eq!(redact_url("https://vm/a@b"), "https://vm/a@b");
+        assert_eq!(redact_url("http://u@vm/"), "http://u@vm/");
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 
     #[test]
