@@ -43,8 +43,9 @@ impl Default for FileSdConfig {
 struct RawFileSdConfig {
     #[serde(default)]
     files: Vec<String>,
+    /// Parsed here rather than in `try_from`, so that a bad value's error carries its line.
     #[serde(default)]
-    refresh_interval: Option<String>,
+    refresh_interval: Option<scrapeline_common::PromDuration>,
 }
 
 impl TryFrom<RawFileSdConfig> for FileSdConfig {
@@ -61,7 +62,7 @@ impl TryFrom<RawFileSdConfig> for FileSdConfig {
         }
         let refresh_interval = match raw.refresh_interval {
             None => Duration::from_secs(300),
-            Some(s) => parse_duration(&s)?,
+            Some(d) => d.0,
         };
         Ok(Self {
             files: raw.files,
@@ -70,43 +71,11 @@ impl TryFrom<RawFileSdConfig> for FileSdConfig {
     }
 }
 
-/// Parses a Prometheus duration (`1h30m`, `5m`, `10s`, `500ms`, `2d`, `1w`, `1y`).
+/// Parses a Prometheus duration (`1h30m`, `5m`, `10s`, `500ms`, `2d`, `1w`, `1y`) with
+/// `model.ParseDuration`'s grammar (units in decreasing order, each at most once) and messages,
+/// through the one implementation in [`scrapeline_common::duration`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("not a valid duration string: {s:?}");
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err("empty duration string".into());
-    }
-    let mut total_ms: u128 = 0;
-    let mut rest = s;
-    let units: [(&str, u128); 7] = [
-        ("ms", 1),
-        ("s", 1000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-        ("w", 604_800_000),
-        ("y", 31_536_000_000),
-    ];
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u128 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let (unit, mult) = units
-            .iter()
-            .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))
-            .ok_or_else(bad)?;
-        rest = &rest[unit.len()..];
-        total_ms = total_ms.saturating_add(n.saturating_mul(*mult));
-    }
-    u64::try_from(total_ms)
-        .map(Duration::from_millis)
-        .map_err(|_| bad())
+    scrapeline_common::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// A Kubernetes SD role.
@@ -728,6 +697,35 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("m").is_err());
+    }
+
+    /// `model.ParseDuration` wants each unit once, largest first: `1s1h` is not a duration
+    /// (the old local parser added the parts up), and a sign is not part of the grammar.
+    #[test]
+    fn durations_follow_model_parse_duration() {
+        assert_eq!(
+            parse_duration("1s1h"),
+            Err(r#"not a valid duration string: "1s1h""#.to_owned())
+        );
+        assert_eq!(
+            parse_duration("5m5m"),
+            Err(r#"not a valid duration string: "5m5m""#.to_owned())
+        );
+        assert_eq!(
+            parse_duration("-1"),
+            Err(r#"not a valid duration string: "-1""#.to_owned())
+        );
+        assert_eq!(
+            parse_duration("300y"),
+            Err("duration out of range".to_owned())
+        );
+        let e = serde_saphyr::from_str::<FileSdConfig>("files: [a.json]\nrefresh_interval: 1s1h\n")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(r#"error: line 2 column 19: not a valid duration string: "1s1h""#),
+            "{e}"
+        );
     }
 
     #[test]

@@ -16,6 +16,10 @@ use serde::de::IgnoredAny;
 
 use crate::remote_write::config::RemoteWriteConfig;
 
+#[cfg(test)]
+mod no_panic_tests;
+mod snippet;
+
 /// Why a configuration could not be loaded: always names where.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,7 +36,8 @@ pub enum ConfigError {
     Syntax {
         /// The file (or `<embedded default>`).
         origin: String,
-        /// The parser's message, with line, column and a snippet.
+        /// The parser's message, with line, column and a snippet in which the values of secret
+        /// fields read `<secret>`.
         message: String,
     },
     /// The values are well-formed but not acceptable (a rule, a duration, a duplicate job).
@@ -93,7 +98,7 @@ fn default_retention() -> Duration {
 
 fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    crate::remote_write::config::parse_duration(&s).map_err(serde::de::Error::custom)
+    scrapeline_scrape::duration::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 /// The file as written: the sections, each still raw where another crate validates it.
@@ -224,7 +229,7 @@ impl Config {
     pub fn load_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let syntax = |e: serde_saphyr::Error| ConfigError::Syntax {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            message: snippet::render(&e, text, origin),
         };
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.to_owned(),
@@ -308,7 +313,7 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for (i, rw) in self.remote_write.iter().enumerate() {
             rw.validate()
-                .map_err(|e| format!("remote_write[{i}] ({}): {e}", rw.url))?;
+                .map_err(|e| format!("remote_write[{i}] ({}): {e}", redact_url(&rw.url)))?;
             if !names.insert(rw.queue_name()) {
                 return Err(format!(
                     "found multiple remote write configs with job name {:?}",
@@ -335,6 +340,23 @@ impl FileShape {
             runtime: None,
             tracing: None,
         }
+    }
+}
+
+/// `url` with the password of its user info replaced by `xxxxx`, as Go's `url.Redacted`
+/// prints it, so that an error naming a remote-write endpoint does not print its password.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{path}"),
+        None => url.to_owned(),
     }
 }
 
@@ -514,6 +536,97 @@ mod tests {
         let text = "rule_files: [a.yml]\nalerting:\n  alertmanagers: []\nscrape_configs: []\n";
         let cfg = Config::load_str(text, "p.yml").unwrap();
         assert_eq!(cfg.ignored_sections, vec!["rule_files", "alerting"]);
+    }
+
+    /// Defect 4a: `retention: -1` panicked in promql-parser's `Duration::from_secs_f64`.
+    #[test]
+    fn negative_retention_is_prometheus_error_not_a_panic() {
+        let text = "scrape_configs: []\nstorage:\n  retention: -1\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yml: error: line 3 column 14: not a valid duration string: \"-1\"\n \
+             --> p.yml:3:14\n  |\n1 | scrape_configs: []\n2 | storage:\n3 |   retention: -1\n  \
+             |              ^"
+        );
+    }
+
+    /// Defect 4a: every duration of the file goes through `model.ParseDuration`'s grammar and
+    /// messages, and the error names the line (the snippet shows the field).
+    #[test]
+    fn bad_durations_everywhere_are_errors_with_their_line() {
+        for (text, head) in [
+            (
+                "remote_write:\n  - url: http://x/\n    remote_timeout: -1\n",
+                r#"line 3 column 21: not a valid duration string: "-1""#,
+            ),
+            (
+                "remote_write:\n  - url: http://x/\n    queue_config:\n      min_backoff: NaN\n",
+                r#"line 4 column 20: not a valid duration string: "NaN""#,
+            ),
+            (
+                "storage:\n  retention: 1e400s\n",
+                r#"line 2 column 14: unknown unit "e" in duration "1e400s""#,
+            ),
+            (
+                "storage:\n  retention: 1s1h\n",
+                r#"line 2 column 14: not a valid duration string: "1s1h""#,
+            ),
+            (
+                "storage:\n  retention: 300y\n",
+                "line 2 column 14: duration out of range",
+            ),
+            (
+                "global:\n  scrape_interval: -5s\n",
+                r#"line 2 column 20: not a valid duration string: "-5s""#,
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: [a.json]\n        \
+                 refresh_interval: inf\n",
+                r#"line 5 column 27: not a valid duration string: "inf""#,
+            ),
+        ] {
+            let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+            let first_line = err.lines().next().unwrap_or_default();
+            assert_eq!(first_line, format!("p.yml: error: {head}"), "{err}");
+        }
+    }
+
+    /// Defect 5a: the snippet of a YAML error never shows a secret, but still the line and
+    /// the field.
+    #[test]
+    fn syntax_error_snippet_masks_the_password_next_to_it() {
+        let text = "remote_write:\n  - url: http://x/\n    basic_auth:\n      username: u\n      \
+                    password: S3cret\n    remote_timeoutt: 5s\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert!(!err.contains("S3cret"), "{err}");
+        assert!(
+            err.starts_with("p.yml: error: line 6 column 5: unknown field `remote_timeoutt`"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(
+                " --> p.yml:6:5\n  |\n4 |       username: u\n5 |       password: <secret>\n\
+                 6 |     remote_timeoutt: 5s\n  |     ^"
+            ),
+            "{err}"
+        );
+    }
+
+    /// Defect 5a: a remote-write error names the endpoint without its password.
+    #[test]
+    fn remote_write_errors_redact_the_url_password() {
+        let text = "remote_write:\n  - url: http://u:S3cret@vm:8428/api/v1/write\n    \
+                    headers: {User-Agent: me}\n";
+        let err = Config::load_str(text, "p.yml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yml: remote_write[0] (http://u:xxxxx@vm:8428/api/v1/write): User-Agent is a \
+             reserved header. It must not be changed"
+        );
+        assert_eq!(redact_url("https://vm/a@b"), "https://vm/a@b");
+        assert_eq!(redact_url("http://u@vm/"), "http://u@vm/");
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 
     #[test]

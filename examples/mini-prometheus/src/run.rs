@@ -108,9 +108,14 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    /// Re-reads the config and applies it; on any error the running config stays.
+    /// Re-reads the config and applies it; on any error the running config stays. A panic
+    /// while loading (a bug: no file should cause one) is an error too, so that neither
+    /// `POST /-/reload` nor SIGHUP can take the server down with it.
     fn reload(&self) -> Result<(), String> {
-        let new = load_config(&self.options)?;
+        let load = std::panic::AssertUnwindSafe(|| load_config(&self.options));
+        let new = std::panic::catch_unwind(load).map_err(|_| {
+            "internal error while loading the configuration (a bug, please report it)".to_owned()
+        })??;
         self.scrape
             .apply_config(new.scrape_configs.clone(), &new.global)
             .map_err(|e| e.to_string())?;

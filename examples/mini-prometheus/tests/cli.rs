@@ -216,6 +216,51 @@ fn check_config_names_file_line_and_field() {
     assert!(err.contains("unknown field `scrape_intervall`"), "{err}");
 }
 
+/// Defect 4a: a negative duration made `check config` panic (exit 101); it is Prometheus'
+/// error, with file, line and field, and exit 1.
+#[test]
+fn check_config_bad_duration_exits_1_with_prometheus_message() {
+    let path = write_temp("neg.yml", "storage:\n  retention: -1\n");
+    let o = bin().args(["check", "config"]).arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let p = path.display();
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "  FAILED: {p}: error: line 2 column 14: not a valid duration string: \"-1\"\n \
+             --> {p}:2:14\n  |\n1 | storage:\n2 |   retention: -1\n  |              ^\n"
+        )
+    );
+}
+
+/// Defect 5a: the snippet around a config error does not print the password next to it.
+#[test]
+fn check_config_error_masks_secrets() {
+    let path = write_temp(
+        "secret.yml",
+        "remote_write:\n  - url: http://x/\n    basic_auth: {username: u, password: S3cret}\n    \
+         bearer_token: T0ken\n    remote_timeoutt: 5s\n",
+    );
+    let o = bin().args(["check", "config"]).arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(!err.contains("S3cret") && !err.contains("T0ken"), "{err}");
+    let p = path.display();
+    assert!(
+        err.starts_with(&format!(
+            "  FAILED: {p}: error: line 5 column 5: unknown field `remote_timeoutt`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(&format!(
+            " --> {p}:5:5\n  |\n3 |     basic_auth: {{username: u, password: <secret>}}\n\
+             4 |     bearer_token: <secret>\n5 |     remote_timeoutt: 5s\n  |     ^\n"
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn sd_once_shows_discovered_and_relabeled_labels() {
     let dir = std::env::temp_dir().join(format!("mp-cli-sd-{}", std::process::id()));

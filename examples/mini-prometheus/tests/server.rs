@@ -193,3 +193,140 @@ fn scrapes_itself_reloads_and_drains() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// Defects 4a and 5a on a running server: a reload of a config with a bad duration, by
+/// `POST /-/reload` or by SIGHUP, is refused with Prometheus' message and keeps the running
+/// config and the process; the error (body and log) never shows the password next to it.
+#[test]
+fn bad_reloads_keep_the_server_and_its_config_and_hide_secrets() {
+    let dir = std::env::temp_dir().join(format!("mp-server-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config(port, false)).unwrap();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_mini-prometheus"))
+            .arg("--config.file")
+            .arg(&cfg)
+            .arg("--web.listen-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mini-prometheus"),
+    );
+    wait_for("the server", Duration::from_secs(30), || {
+        http(port, "GET", "/-/ready").is_some_and(|(code, _)| code == 200)
+    });
+    let pools = || {
+        let (_, body) = http(port, "GET", "/api/v1/targets").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut pools: Vec<String> = v["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["scrapePool"].as_str().unwrap().to_owned())
+            .collect();
+        pools.sort();
+        pools
+    };
+    wait_for("the self target", Duration::from_secs(30), || {
+        pools() == ["self"]
+    });
+
+    // A new job next to `retention: -1`: refused, the new job never starts.
+    let bad = format!("{}storage:\n  retention: -1\n", config(port, true));
+    std::fs::write(&cfg, &bad).unwrap();
+    let (code, body) = http(port, "POST", "/-/reload").unwrap();
+    assert_eq!(code, 500, "{body}");
+    let p = cfg.display();
+    assert_eq!(
+        body.lines().next().unwrap(),
+        format!(
+            "failed to reload config: {p}: error: line 16 column 14: not a valid duration string: \"-1\""
+        ),
+        "{body}"
+    );
+    assert!(body.contains("16 |   retention: -1\n"), "{body}");
+    assert_eq!(pools(), ["self"]);
+
+    // A typo next to a password: the 500 body names line and field, not the password.
+    let secret = format!(
+        "{}remote_write:\n  - url: http://127.0.0.1:1/\n    basic_auth:\n      username: u\n      password: S3cret\n    remote_timeoutt: 5s\n",
+        config(port, true)
+    );
+    std::fs::write(&cfg, &secret).unwrap();
+    let (code, body) = http(port, "POST", "/-/reload").unwrap();
+    assert_eq!(code, 500, "{body}");
+    assert!(!body.contains("S3cret"), "{body}");
+    assert!(
+        body.starts_with(&format!(
+            "failed to reload config: {p}: error: line 20 column 5: unknown field `remote_timeoutt`"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.ends_with("19 |       password: <secret>\n20 |     remote_timeoutt: 5s\n   |     ^\n"),
+        "{body}"
+    );
+
+    // SIGHUP with the bad duration: logged, the server stays up with its config.
+    std::fs::write(&cfg, &bad).unwrap();
+    let pid = server.0.id().to_string();
+    let hup = |pid: &str| {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    hup(&pid);
+    // And with the secret, to check the log.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&cfg, &secret).unwrap();
+    hup(&pid);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.0.try_wait().unwrap().is_none(), "SIGHUP killed it");
+    assert_eq!(http(port, "GET", "/-/healthy").map(|(c, _)| c), Some(200));
+    assert_eq!(pools(), ["self"]);
+
+    // A good config still reloads after all that.
+    std::fs::write(&cfg, config(port, true)).unwrap();
+    hup(&pid);
+    wait_for(
+        "the cadvisor job after SIGHUP",
+        Duration::from_secs(30),
+        || pools() == ["cadvisor", "self"],
+    );
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut log = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert_eq!(server.0.wait().unwrap().code(), Some(0), "{log}");
+    assert!(!log.contains("S3cret"), "{log}");
+    assert_eq!(
+        log.matches("reload failed; keeping the running configuration")
+            .count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        log.contains("error: line 16 column 14: not a valid duration string: \"-1\"\n"),
+        "{log}"
+    );
+}

@@ -230,13 +230,12 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
-/// Prometheus' `model.ParseDuration`: `0`, or units `y w d h m s ms` in that order.
+/// Prometheus' `model.ParseDuration`: `0`, or units `y w d h m s ms` in that order, each at
+/// most once; a sign, a fraction or an out-of-range value is an error with Prometheus' message
+/// (`not a valid duration string: "-1"`), never a panic. The one implementation lives in
+/// `scrapeline_common::duration`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    promql_parser::util::parse_duration(s)
-        .map_err(|_| format!("not a valid duration string: {s:?}"))
+    scrapeline_scrape::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Headers Prometheus reserves for the protocol.
@@ -461,7 +460,11 @@ mod tests {
         );
         assert!(
             e("url: http://x\nremote_timeout: 5 seconds\n")
-                .contains("not a valid duration string: \"5 seconds\"")
+                .contains(r#"unknown unit " seconds" in duration "5 seconds""#)
+        );
+        assert!(
+            e("url: http://x\nremote_timeout: -1\n")
+                .contains(r#"not a valid duration string: "-1""#)
         );
         assert_eq!(
             e("url: http://x\nqueue_config: {min_shards: 5, max_shards: 2}\n"),
