@@ -304,13 +304,13 @@ impl RemoteWriteConfig {
         if self.url.is_empty() {
             return Err(ConfigError::EmptyUrl);
         }
-        let uri: http::Uri = self
-            .url
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| ConfigError::InvalidUrl {
-                url: self.redacted_url(),
-                reason: e.to_string(),
-            })?;
+        let uri: http::Uri =
+            self.url
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| ConfigError::InvalidUrl {
+                    url: self.redacted_url(),
+                    reason: e.to_string(),
+                })?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             _ => {
@@ -406,7 +406,9 @@ impl RemoteWriteConfig {
             return Err(ConfigError::Queue("min_shards must not exceed max_shards"));
         }
         if q.min_backoff > q.max_backoff {
-            return Err(ConfigError::Queue("min_backoff must not exceed max_backoff"));
+            return Err(ConfigError::Queue(
+                "min_backoff must not exceed max_backoff",
+            ));
         }
         Ok(())
     }

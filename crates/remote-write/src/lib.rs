@@ -99,8 +99,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use scrapeline_exposition::{Labels, LabelsBuilder};
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 use scrapeline_relabel::{self as relabel, Rule};
+use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -243,11 +243,10 @@ impl RemoteWrite {
         cfg: &RemoteWriteConfig,
         external_labels: Labels,
     ) -> Result<RemoteWrite, RemoteWriteError> {
-        cfg.validate()
-            .map_err(|source| RemoteWriteError::Config {
-                url: cfg.redacted_url(),
-                source,
-            })?;
+        cfg.validate().map_err(|source| RemoteWriteError::Config {
+            url: cfg.redacted_url(),
+            source,
+        })?;
         let rules = relabel::compile(&cfg.write_relabel_configs).map_err(|source| {
             RemoteWriteError::Relabel {
                 url: cfg.redacted_url(),

@@ -14,7 +14,7 @@ use scrapeline_scrape::{GlobalConfig, ScrapeConfig};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::remote_write::config::RemoteWriteConfig;
+use scrapeline_remote_write::config::RemoteWriteConfig;
 
 /// Why a configuration could not be loaded: always names where.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,7 @@ fn default_retention() -> Duration {
 
 fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    crate::remote_write::config::parse_duration(&s).map_err(serde::de::Error::custom)
+    scrapeline_remote_write::config::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 /// The file as written: the sections, each still raw where another crate validates it.
