@@ -167,7 +167,7 @@ pub struct QueueConfig {
 
 /// `metadata_config`: accepted so Prometheus configs load unchanged, not acted on (no metadata
 /// is sent). Its fields stay `None` when absent; Prometheus' defaults then are `send: true`,
-/// `send_interval: 1m`, `max_samples_per_send: 500`.
+/// `send_interval: 1m`, `max_samples_per_send: 2000`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataConfig {
@@ -563,7 +563,7 @@ mod tests {
     #[test]
     fn metadata_config_is_parsed_and_checked() {
         let c = parse(
-            "url: http://x\nmetadata_config: {send: true, send_interval: 1m, max_samples_per_send: 500}\n",
+            "url: http://x\nmetadata_config: {send: true, send_interval: 1m, max_samples_per_send: 2000}\n",
         )
         .unwrap();
         assert_eq!(
@@ -571,7 +571,7 @@ mod tests {
             MetadataConfig {
                 send: Some(true),
                 send_interval: Some("1m".to_owned()),
-                max_samples_per_send: Some(500)
+                max_samples_per_send: Some(2000)
             }
         );
         assert!(
