@@ -14,7 +14,7 @@ use scrapeline_scrape::{GlobalConfig, ScrapeConfig};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::remote_write::config::RemoteWriteConfig;
+use scrapeline_remote_write::config::RemoteWriteConfig;
 
 #[cfg(test)]
 mod no_panic_tests;

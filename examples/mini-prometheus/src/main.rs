@@ -9,7 +9,8 @@ mod cli;
 mod config;
 mod kube_metadata;
 mod pod_lookup;
-mod remote_write;
+#[cfg(test)]
+mod remote_write_tests;
 mod resource;
 mod run;
 mod self_metrics;

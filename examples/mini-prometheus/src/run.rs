@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use scrapeline_cgroup::{Collector, CollectorConfig, OomWatcher};
+use scrapeline_remote_write::RemoteWriteSet;
 use scrapeline_scrape::manager::ScrapeManager;
 use scrapeline_scrape::{Appendable, ManagerOptions, TargetsSnapshot};
 use scrapeline_sd::discovery::{self, SdConfigs};
@@ -23,7 +24,6 @@ use crate::api::{self, Api, BodyFn, DroppedTargetInfo, TargetInfo, TargetsSource
 use crate::config::Config;
 use crate::kube_metadata;
 use crate::pod_lookup::DiscoveredPods;
-use crate::remote_write::RemoteWriteSet;
 use crate::resource::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
 use crate::store::{FanOut, Store, StoreConfig};
 

@@ -38,7 +38,7 @@ pub struct SdArgs {
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
-    crate::remote_write::config::parse_duration(s)
+    scrapeline_scrape::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Runs discovery and prints, per target, its labels before and after target relabeling.

@@ -3,12 +3,13 @@
 //! loopback ports, and queried back through their own HTTP APIs. Each test also stops the
 //! receiver in the middle of the run and restarts it: nothing within the queue's bound may be
 //! lost. A test whose receiver binary is missing prints why and passes without running.
+//! (The test that compares these answers with the embedded store's API lives in mini-prometheus,
+//! `remote_write_tests.rs`: it needs the binary's store.)
 
 use std::process::{Child, Command, Stdio};
 use std::time::SystemTime;
 
 use super::*;
-use crate::api::query::system_time_ms;
 
 /// A receiver process, killed when dropped.
 struct Proc {
@@ -308,111 +309,6 @@ async fn victoria_metrics_receives_every_sample_across_a_restart() {
     assert_eq!(parse_vm_export(&body), expected(t0, 60));
     q.shutdown(Duration::from_secs(2)).await;
     vm.stop();
-}
-
-/// The same samples in Prometheus (through remote write) and in the embedded store must give
-/// byte-identical API answers for the selectors mini-prometheus evaluates.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_answers_match_prometheus_byte_for_byte() {
-    if !installed("prometheus") {
-        println!("SKIPPED: `prometheus` is not installed (apt-get install -y prometheus)");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let args = prometheus_receiver_args(dir.path(), port);
-    let prom = Proc::spawn("prometheus", &args);
-    wait_ready(port, "/-/ready", prom.name).await;
-
-    let store = crate::store::Store::new(crate::store::StoreConfig::default());
-    let q = RemoteWrite::start(
-        &queue_config(&format!("http://127.0.0.1:{port}/api/v1/write")),
-        Labels::empty(),
-    )
-    .unwrap();
-    let fan = crate::store::FanOut::new(Arc::new(store.clone()), vec![Arc::new(q.clone())]);
-    let t0 = (system_time_ms(SystemTime::now()) - 600_000) / 1000 * 1000;
-    let mut app = fan.appender();
-    let mut refs = [0u64; 4];
-    for k in 0..120i64 {
-        for (i, r) in refs.iter_mut().enumerate() {
-            let ls = Labels::from_pairs([
-                ("__name__", "rw_diff"),
-                ("series", &i.to_string()),
-                ("kind", if i % 2 == 0 { "even" } else { "odd" }),
-            ]);
-            // Series 3 goes stale after 60 samples; values cover decimals and large numbers.
-            let v = match (i, k) {
-                (3, 60) => scrapeline_exposition::value::stale_nan(),
-                (3, k) if k > 60 => continue,
-                _ => (i as f64) * 1e6 + (k as f64) * 0.25,
-            };
-            *r = app.append(*r, &ls, t0 + k * 1000, v).unwrap();
-        }
-        app.commit().unwrap();
-    }
-    // Fresh samples for federation (which looks 5 minutes back from now).
-    let fresh = system_time_ms(SystemTime::now()) - 10_000;
-    for (i, r) in refs.iter_mut().enumerate().take(3) {
-        let ls = Labels::from_pairs([
-            ("__name__", "rw_diff"),
-            ("series", &i.to_string()),
-            ("kind", if i % 2 == 0 { "even" } else { "odd" }),
-        ]);
-        *r = app.append(*r, &ls, fresh, 1.5e-7 * i as f64).unwrap();
-    }
-    app.commit().unwrap();
-    wait_sent(&q, 4 * 120 - 59 + 3).await;
-
-    let api = crate::api::Api::new(store.clone());
-    let secs = |ms: i64| format!("{}.{:03}", ms / 1000, ms % 1000);
-    let t_mid = secs(t0 + 45_500);
-    let t_after_stale = secs(t0 + 90_500);
-    let queries = [
-        format!("/api/v1/query?query=rw_diff&time={t_mid}"),
-        format!("/api/v1/query?query=rw_diff&time={t_after_stale}"),
-        format!("/api/v1/query?query=rw_diff%7Bkind%3D%22odd%22%2Cseries%21%3D%221%22%7D&time={t_mid}"),
-        format!("/api/v1/query?query=%7B__name__%3D~%22rw_d.*%22%2Ckind%21~%22ev.n%22%7D&time={t_mid}"),
-        format!("/api/v1/query?query=rw_diff%5B10s%5D&time={t_mid}"),
-        format!("/api/v1/query?query=rw_diff%7Bseries%3D%223%22%7D%5B1m%5D&time={t_after_stale}"),
-        format!("/api/v1/query?query=rw_diff%20offset%2030s&time={t_after_stale}"),
-        format!(
-            "/api/v1/query_range?query=rw_diff&start={}&end={}&step=7",
-            secs(t0 + 500),
-            secs(t0 + 119_500)
-        ),
-        format!(
-            "/api/v1/query_range?query=rw_diff%7Bseries%3D~%222%7C3%22%7D&start={}&end={}&step=2.5",
-            secs(t0 + 50_250),
-            secs(t0 + 70_250)
-        ),
-        format!("/api/v1/query?query=1%2B1&time={t_mid}"),
-        "/api/v1/series?match[]=rw_diff".to_owned(),
-        "/api/v1/series?match[]=rw_diff%7Bkind%3D%22even%22%7D&match[]=rw_diff%7Bseries%3D%221%22%7D".to_owned(),
-        "/api/v1/labels?match[]=rw_diff".to_owned(),
-        "/api/v1/label/series/values?match[]=rw_diff".to_owned(),
-        "/api/v1/label/kind/values".to_owned(),
-        "/federate?match[]=rw_diff".to_owned(),
-        "/federate?match[]=rw_diff%7Bseries%3D%221%22%7D&match[]=%7Bkind%3D%22even%22%7D".to_owned(),
-    ];
-    for path in &queries {
-        let (code, want) = http_get(port, path).await.unwrap();
-        let req = http::Request::get(path.as_str())
-            .body(http_body_util::Full::new(Bytes::new()))
-            .unwrap();
-        let resp = api.handle(req).await;
-        let status = resp.status().as_u16();
-        let got = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        assert_eq!(
-            (status, String::from_utf8_lossy(&got).into_owned()),
-            (code, want),
-            "{path}"
-        );
-    }
-    q.shutdown(Duration::from_secs(2)).await;
 }
 
 /// The arguments of a VictoriaMetrics keeping its data in `dir` and listening on

@@ -1,7 +1,62 @@
-//! Prometheus remote write 1.0 to any number of endpoints.
+//! Prometheus remote write 1.0 to any number of endpoints, as a library.
 //!
-//! Each endpoint gets a [`RemoteWrite`] queue, which is an [`Appendable`]: put it next to the
-//! store in a [`crate::store::FanOut`] and every committed scrape is queued for sending.
+//! This is what Prometheus' `storage/remote` package does for the sending side: a
+//! [`RemoteWriteConfig`] (the `remote_write` section of `prometheus.yml`, with Prometheus'
+//! YAML names, defaults and validation messages) becomes a [`RemoteWrite`] queue, which is an
+//! [`Appendable`]: put it next to a store in a fan-out (or use it alone, as an agent does) and
+//! every committed scrape is queued for sending. [`RemoteWriteSet`] holds the queues of all
+//! configured endpoints, writes their metrics and flushes them on shutdown.
+//!
+//! # Example
+//!
+//! An embedder reads the `remote_write` section from YAML, starts the queues on its tokio
+//! runtime, appends through [`Appendable`] and flushes on shutdown. The endpoint here does
+//! not answer, so the sample stays queued until the shutdown deadline drops it.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use scrapeline_exposition::Labels;
+//! use scrapeline_remote_write::{RemoteWriteConfig, RemoteWriteSet};
+//! use scrapeline_scrape::append::Appendable;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let yaml = "
+//! - url: http://127.0.0.1:9/api/v1/write
+//!   name: central
+//!   queue_config: {max_shards: 2}
+//!   write_relabel_configs:
+//!     - {source_labels: [__name__], regex: 'go_.*', action: drop}
+//! ";
+//! let configs: Vec<RemoteWriteConfig> = serde_saphyr::from_str(yaml)?;
+//! let external_labels = Labels::from_pairs([("cluster", "eu-1")]);
+//! let set = RemoteWriteSet::start(&configs, &external_labels)?;
+//!
+//! // One appender per scrape; `commit` queues its samples for every endpoint.
+//! for sink in set.appendables() {
+//!     let mut app = sink.appender();
+//!     let up = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+//!     app.append(0, &up, 1_700_000_000_000, 1.0)?;
+//!     let dropped = Labels::from_pairs([("__name__", "go_goroutines"), ("job", "node")]);
+//!     app.append(0, &dropped, 1_700_000_000_000, 12.0)?;
+//!     app.commit()?;
+//! }
+//! assert_eq!(set.queues()[0].pending(), 1);
+//!
+//! let mut metrics = String::new();
+//! set.write_metrics(&mut metrics);
+//! assert!(metrics.contains(
+//!     "scrapeline_remote_write_samples_dropped_total{reason=\"relabel\",remote_name=\"central\",\
+//!      url=\"http://127.0.0.1:9/api/v1/write\"} 1\n"
+//! ));
+//!
+//! set.shutdown(Duration::from_millis(100)).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Behaviour
 //!
 //! - **Series**: external labels are added (where a series lacks them), then
 //!   `write_relabel_configs` run, once per series; the result is cached by [`SeriesRef`].
@@ -31,11 +86,11 @@
 //!   deadline; whatever is left then is counted as dropped and logged.
 
 mod backpressure;
-pub mod batch;
-pub mod client;
+mod batch;
+mod client;
 pub mod config;
-pub mod proto;
-pub mod url;
+mod proto;
+mod url;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -44,15 +99,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use scrapeline_exposition::{Labels, LabelsBuilder};
+use scrapeline_relabel::{self as relabel, Rule};
 use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
-use scrapeline_sd::relabel::{self, Rule};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use batch::{Chunk, ShardQueue};
-pub use client::{Client, ClientError, SendError};
-pub use config::{QueueConfig, RemoteWriteConfig};
+use client::{Client, SendError};
+pub use client::{ClientError, USER_AGENT};
+pub use config::{ConfigError, MetadataConfig, QueueConfig, RemoteWriteConfig};
 
 /// Refs this queue hands out itself (when called without one) have the top bit set, so they
 /// never collide with refs of a primary store passed through a fan-out.
@@ -67,14 +123,23 @@ const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Why a remote-write queue could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RemoteWriteError {
-    /// The config is invalid.
-    #[error("remote_write {url}: {message}")]
+    /// The config is invalid (what [`RemoteWriteConfig::validate`] finds).
+    #[error("remote_write {url}: {source}")]
     Config {
-        /// The endpoint.
+        /// The endpoint, its password redacted.
         url: String,
         /// What is wrong.
-        message: String,
+        source: ConfigError,
+    },
+    /// A `write_relabel_configs` rule does not compile.
+    #[error("remote_write {url}: write_relabel_configs: {source}")]
+    Relabel {
+        /// The endpoint, its password redacted.
+        url: String,
+        /// The rule's error.
+        source: relabel::RelabelError,
     },
     /// The HTTP client could not be built (TLS files, headers).
     #[error(transparent)]
@@ -178,13 +243,16 @@ impl RemoteWrite {
         cfg: &RemoteWriteConfig,
         external_labels: Labels,
     ) -> Result<RemoteWrite, RemoteWriteError> {
-        let config_err = |message: String| RemoteWriteError::Config {
+        cfg.validate().map_err(|source| RemoteWriteError::Config {
             url: cfg.redacted_url(),
-            message,
-        };
-        cfg.validate().map_err(config_err)?;
-        let rules = relabel::compile(&cfg.write_relabel_configs)
-            .map_err(|e| config_err(format!("write_relabel_configs: {e}")))?;
+            source,
+        })?;
+        let rules = relabel::compile(&cfg.write_relabel_configs).map_err(|source| {
+            RemoteWriteError::Relabel {
+                url: cfg.redacted_url(),
+                source,
+            }
+        })?;
         let client = Client::new(cfg)?;
         let q = &cfg.queue_config;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
@@ -227,27 +295,25 @@ impl RemoteWrite {
         Ok(RemoteWrite { inner })
     }
 
-    #[cfg(test)]
-    /// Samples queued or in a request that has not finished yet.
+    /// Samples queued or in a request that has not finished yet: what a shutdown would still
+    /// have to send.
     pub fn pending(&self) -> usize {
         self.inner.pending()
     }
 
-    #[cfg(test)]
-    /// Samples sent successfully so far.
+    /// Samples the endpoint accepted so far.
     pub fn samples_sent(&self) -> u64 {
         self.inner.m.sent.load(Ordering::Relaxed)
     }
 
-    #[cfg(test)]
-    /// Times a commit waited for room so far.
+    /// Times a commit waited for room so far (the value of
+    /// `prometheus_remote_storage_enqueue_retries_total`).
     pub fn enqueue_retries(&self) -> u64 {
         self.inner.m.enqueue_retries.load(Ordering::Relaxed)
     }
 
-    #[cfg(test)]
     /// Samples dropped so far for any reason (queue full, relabeling, too old, shutdown)
-    /// plus those refused by the endpoint.
+    /// plus those refused by the endpoint: what will never arrive.
     pub fn samples_lost(&self) -> u64 {
         let m = &self.inner.m;
         [
@@ -544,7 +610,7 @@ impl Queue {
             }
             n = total as u64;
         } else {
-            let oldest = crate::api::query::system_time_ms(std::time::SystemTime::now())
+            let oldest = system_time_ms(std::time::SystemTime::now())
                 - self.cfg.sample_age_limit.as_millis() as i64;
             for (bytes, t) in batch.iter().flat_map(Chunk::iter) {
                 if t >= oldest {
@@ -684,7 +750,8 @@ impl Appender for QueueAppender {
     }
 }
 
-/// All configured endpoints: what the binary holds.
+/// The queues of all configured endpoints: what an embedder holds. Cheap to clone; clones
+/// share the queues.
 #[derive(Clone, Default)]
 pub struct RemoteWriteSet {
     queues: Vec<RemoteWrite>,
@@ -714,7 +781,13 @@ impl RemoteWriteSet {
         Ok(RemoteWriteSet { queues })
     }
 
-    /// The queues as sinks for a [`crate::store::FanOut`].
+    /// The queues, in config order.
+    pub fn queues(&self) -> &[RemoteWrite] {
+        &self.queues
+    }
+
+    /// The queues as sinks for a fan-out next to the local store (mini-prometheus' `FanOut`),
+    /// or the first as the only primary in agent mode.
     pub fn appendables(&self) -> Vec<Arc<dyn Appendable>> {
         self.queues
             .iter()
@@ -727,7 +800,8 @@ impl RemoteWriteSet {
         futures::future::join_all(self.queues.iter().map(|q| q.shutdown(deadline))).await;
     }
 
-    /// Appends the queues' metrics (one family each, a line per endpoint).
+    /// Appends the queues' metrics in the Prometheus text format (one family each, a line per
+    /// endpoint, labelled `remote_name` and the redacted `url`): what `/metrics` serves.
     pub fn write_metrics(&self, out: &mut String) {
         use std::fmt::Write;
         type Get = fn(&Queue) -> f64;
@@ -853,9 +927,21 @@ impl RemoteWriteSet {
     }
 }
 
-impl crate::api::MetricsSource for RemoteWriteSet {
-    fn write_metrics(&self, out: &mut String) {
-        RemoteWriteSet::write_metrics(self, out)
+/// Collects queues started one by one (say, with different external labels) into a set, for
+/// its metrics and shutdown.
+impl FromIterator<RemoteWrite> for RemoteWriteSet {
+    fn from_iter<I: IntoIterator<Item = RemoteWrite>>(queues: I) -> Self {
+        RemoteWriteSet {
+            queues: queues.into_iter().collect(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (negative before it), saturating.
+fn system_time_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
     }
 }
 

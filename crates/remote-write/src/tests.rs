@@ -357,6 +357,40 @@ async fn invalid_configs_do_not_start() {
     );
 }
 
+/// The library's errors are typed: an embedder can tell a bad config from a bad relabel rule
+/// without parsing messages, and the messages stay Prometheus'.
+#[tokio::test]
+async fn start_errors_are_typed() {
+    let cfg = config(
+        "http://u:pw@127.0.0.1:1/w",
+        "bearer_token: t\nbasic_auth: {username: u}\n",
+    );
+    match RemoteWrite::start(&cfg, Labels::empty()).err().unwrap() {
+        RemoteWriteError::Config { url, source } => {
+            assert_eq!(url, "http://u:xxxxx@127.0.0.1:1/w");
+            assert_eq!(
+                source,
+                ConfigError::AtMostOne("basic_auth, authorization & bearer_token(_file)")
+            );
+        }
+        other => panic!("not a config error: {other}"),
+    }
+    let cfg = config(
+        "http://127.0.0.1:1/w",
+        "write_relabel_configs:\n- {source_labels: [a], regex: '(', action: drop}\n",
+    );
+    let err = RemoteWrite::start(&cfg, Labels::empty()).err().unwrap();
+    assert!(
+        matches!(&err, RemoteWriteError::Relabel { url, .. } if url == "http://127.0.0.1:1/w"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("remote_write http://127.0.0.1:1/w: write_relabel_configs: "),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn write_relabel_configs_apply_after_external_labels() {
     let rx = Receiver::start(vec![]).await;
@@ -421,7 +455,7 @@ async fn samples_older_than_the_age_limit_are_dropped_when_sending() {
     cfg.queue_config.batch_send_deadline = Duration::from_secs(3600);
     let set = RemoteWriteSet::start(&[cfg], &Labels::empty()).unwrap();
     let q = set.appendables()[0].clone();
-    let now = crate::api::query::system_time_ms(std::time::SystemTime::now());
+    let now = system_time_ms(std::time::SystemTime::now());
     let mut app = q.appender();
     app.append(0, &l(&[("__name__", "old")]), now - 3_600_000, 1.0)
         .unwrap();

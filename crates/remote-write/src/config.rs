@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use scrapeline_sd::relabel::RelabelConfig;
+use scrapeline_relabel::RelabelConfig;
 use serde::{Deserialize, Deserializer};
 
 /// One `remote_write` entry.
@@ -61,7 +61,7 @@ pub struct RemoteWriteConfig {
     /// Queue tuning.
     #[serde(default)]
     pub queue_config: QueueConfig,
-    /// Accepted for compatibility; metadata is not sent.
+    /// Accepted for compatibility (parsed and checked, not acted on): metadata is not sent.
     #[serde(default)]
     pub metadata_config: MetadataConfig,
 }
@@ -165,7 +165,9 @@ pub struct QueueConfig {
     pub sample_age_limit: Duration,
 }
 
-/// `metadata_config` (accepted, not acted on).
+/// `metadata_config`: accepted so Prometheus configs load unchanged, not acted on (no metadata
+/// is sent). Its fields stay `None` when absent; Prometheus' defaults then are `send: true`,
+/// `send_interval: 1m`, `max_samples_per_send: 2000`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataConfig {
@@ -230,12 +232,55 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
-/// Prometheus' `model.ParseDuration`: `0`, or units `y w d h m s ms` in that order, each at
-/// most once; a sign, a fraction or an out-of-range value is an error with Prometheus' message
-/// (`not a valid duration string: "-1"`), never a panic. The one implementation lives in
-/// `scrapeline_common::duration`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    scrapeline_scrape::duration::parse_duration(s).map_err(|e| e.to_string())
+/// Prometheus' `model.ParseDuration` (the one implementation, in `scrapeline-common`): a sign,
+/// a fraction or an out-of-range value is an error with Prometheus' message
+/// (`not a valid duration string: "-1"`), never a panic.
+pub use scrapeline_scrape::duration::parse_duration;
+
+/// What [`RemoteWriteConfig::validate`] finds wrong; the messages are Prometheus' where it has
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `url` is empty.
+    #[error("url for remote_write is empty")]
+    EmptyUrl,
+    /// `url` is not an `http` or `https` URL with a host.
+    #[error("invalid remote_write url {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL, its password redacted.
+        url: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// `headers` sets a header the protocol owns.
+    #[error("{0} is a reserved header. It must not be changed")]
+    ReservedHeader(String),
+    /// `headers` has a name HTTP does not allow.
+    #[error("invalid header name {0:?}")]
+    InvalidHeaderName(String),
+    /// Settings that exclude each other are both set (they are named in the message).
+    #[error("at most one of {0} must be configured")]
+    AtMostOne(&'static str),
+    /// `authorization.type` is `Basic`.
+    #[error("authorization type cannot be set to \"basic\", use \"basic_auth\" instead")]
+    BasicAuthorizationType,
+    /// A client certificate without its key, or a key without its certificate.
+    #[error(
+        "exactly one of key or key_file must be configured when a client certificate is configured"
+    )]
+    ClientKeyMissing,
+    /// `tls_config.min_version` is neither `TLS12` nor `TLS13`.
+    #[error("unknown TLS version: {0}")]
+    UnknownTlsVersion(String),
+    /// `protobuf_message` names a protocol other than remote write 1.0.
+    #[error(
+        "protobuf_message {0:?} is not supported; only \"prometheus.WriteRequest\" (remote write 1.0)"
+    )]
+    UnsupportedProtobufMessage(String),
+    /// A `queue_config` size or bound is out of range.
+    #[error("queue_config: {0}")]
+    Queue(&'static str),
 }
 
 /// Headers Prometheus reserves for the protocol.
@@ -251,119 +296,115 @@ const RESERVED_HEADERS: [&str; 6] = [
 impl RemoteWriteConfig {
     /// Checks what serde cannot: a URL, one kind of authentication, no reserved headers,
     /// sane queue sizes. Messages follow Prometheus' where it has one.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.url.is_empty() {
-            return Err("url for remote_write is empty".to_owned());
+            return Err(ConfigError::EmptyUrl);
         }
-        let uri: http::Uri = self
-            .url
-            .parse()
-            .map_err(|e| format!("invalid remote_write url {:?}: {e}", self.redacted_url()))?;
+        let uri: http::Uri =
+            self.url
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| ConfigError::InvalidUrl {
+                    url: self.redacted_url(),
+                    reason: e.to_string(),
+                })?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             _ => {
-                return Err(format!(
-                    "invalid remote_write url {:?}: scheme must be http or https",
-                    self.redacted_url()
-                ));
+                return Err(ConfigError::InvalidUrl {
+                    url: self.redacted_url(),
+                    reason: "scheme must be http or https".to_owned(),
+                });
             }
         }
         if uri.host().is_none() {
-            return Err(format!(
-                "invalid remote_write url {:?}: no host",
-                self.redacted_url()
-            ));
+            return Err(ConfigError::InvalidUrl {
+                url: self.redacted_url(),
+                reason: "no host".to_owned(),
+            });
         }
         for h in self.headers.keys() {
             if RESERVED_HEADERS.contains(&h.to_ascii_lowercase().as_str()) {
-                return Err(format!("{h} is a reserved header. It must not be changed"));
+                return Err(ConfigError::ReservedHeader(h.clone()));
             }
             http::HeaderName::try_from(h.as_str())
-                .map_err(|_| format!("invalid header name {h:?}"))?;
+                .map_err(|_| ConfigError::InvalidHeaderName(h.clone()))?;
         }
         let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err(
-                "at most one of bearer_token & bearer_token_file must be configured".to_owned(),
-            );
+            return Err(ConfigError::AtMostOne("bearer_token & bearer_token_file"));
         }
         if usize::from(self.basic_auth.is_some())
             + usize::from(self.authorization.is_some())
             + usize::from(bearer)
             > 1
         {
-            return Err(
-                "at most one of basic_auth, authorization & bearer_token(_file) must be configured"
-                    .to_owned(),
-            );
+            return Err(ConfigError::AtMostOne(
+                "basic_auth, authorization & bearer_token(_file)",
+            ));
         }
         if let Some(b) = &self.basic_auth {
             if b.password.is_some() && b.password_file.is_some() {
-                return Err(
-                    "at most one of basic_auth password & password_file must be configured"
-                        .to_owned(),
-                );
+                return Err(ConfigError::AtMostOne(
+                    "basic_auth password & password_file",
+                ));
             }
             if !b.username.is_empty() && b.username_file.is_some() {
-                return Err(
-                    "at most one of basic_auth username & username_file must be configured"
-                        .to_owned(),
-                );
+                return Err(ConfigError::AtMostOne(
+                    "basic_auth username & username_file",
+                ));
             }
         }
         if let Some(a) = &self.authorization {
             if a.credentials.is_some() && a.credentials_file.is_some() {
-                return Err("at most one of authorization credentials & credentials_file must be configured".to_owned());
+                return Err(ConfigError::AtMostOne(
+                    "authorization credentials & credentials_file",
+                ));
             }
             if a.kind
                 .as_deref()
                 .is_some_and(|k| k.eq_ignore_ascii_case("basic"))
             {
-                return Err(
-                    "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
-                        .to_owned(),
-                );
+                return Err(ConfigError::BasicAuthorizationType);
             }
         }
         let t = &self.tls_config;
         if t.ca.is_some() && t.ca_file.is_some() {
-            return Err("at most one of ca and ca_file must be configured".to_owned());
+            return Err(ConfigError::AtMostOne("ca and ca_file"));
         }
         if t.cert.is_some() && t.cert_file.is_some() {
-            return Err("at most one of cert and cert_file must be configured".to_owned());
+            return Err(ConfigError::AtMostOne("cert and cert_file"));
         }
         if t.key.is_some() && t.key_file.is_some() {
-            return Err("at most one of key and key_file must be configured".to_owned());
+            return Err(ConfigError::AtMostOne("key and key_file"));
         }
         if (t.cert.is_some() || t.cert_file.is_some()) != (t.key.is_some() || t.key_file.is_some())
         {
-            return Err("exactly one of key or key_file must be configured when a client certificate is configured".to_owned());
+            return Err(ConfigError::ClientKeyMissing);
         }
         if let Some(v) = &t.min_version
             && v != "TLS12"
             && v != "TLS13"
         {
-            return Err(format!("unknown TLS version: {v}"));
+            return Err(ConfigError::UnknownTlsVersion(v.clone()));
         }
         if let Some(m) = &self.protobuf_message
             && m != "prometheus.WriteRequest"
         {
-            return Err(format!(
-                "protobuf_message {m:?} is not supported; only \"prometheus.WriteRequest\" (remote write 1.0)"
-            ));
+            return Err(ConfigError::UnsupportedProtobufMessage(m.clone()));
         }
         let q = &self.queue_config;
         if q.capacity == 0 || q.max_samples_per_send == 0 || q.max_shards == 0 {
-            return Err(
-                "queue_config: capacity, max_samples_per_send and max_shards must be positive"
-                    .to_owned(),
-            );
+            return Err(ConfigError::Queue(
+                "capacity, max_samples_per_send and max_shards must be positive",
+            ));
         }
         if q.min_shards > q.max_shards {
-            return Err("queue_config: min_shards must not exceed max_shards".to_owned());
+            return Err(ConfigError::Queue("min_shards must not exceed max_shards"));
         }
         if q.min_backoff > q.max_backoff {
-            return Err("queue_config: min_backoff must not exceed max_backoff".to_owned());
+            return Err(ConfigError::Queue(
+                "min_backoff must not exceed max_backoff",
+            ));
         }
         Ok(())
     }
@@ -393,7 +434,7 @@ mod tests {
 
     fn parse(y: &str) -> Result<RemoteWriteConfig, String> {
         let c: RemoteWriteConfig = serde_saphyr::from_str(y).map_err(|e| e.to_string())?;
-        c.validate()?;
+        c.validate().map_err(|e| e.to_string())?;
         Ok(c)
     }
 
@@ -469,6 +510,74 @@ mod tests {
         assert_eq!(
             e("url: http://x\nqueue_config: {min_shards: 5, max_shards: 2}\n"),
             "queue_config: min_shards must not exceed max_shards"
+        );
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let v = |y: &str| {
+            serde_saphyr::from_str::<RemoteWriteConfig>(y)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+        };
+        assert_eq!(v("url: ''\n"), ConfigError::EmptyUrl);
+        assert_eq!(
+            v("url: ftp://u:pw@x/\n"),
+            ConfigError::InvalidUrl {
+                url: "ftp://u:xxxxx@x/".to_owned(),
+                reason: "scheme must be http or https".to_owned()
+            }
+        );
+        assert_eq!(
+            v("url: http://x\nheaders: {Host: h}\n"),
+            ConfigError::ReservedHeader("Host".to_owned())
+        );
+        assert_eq!(
+            v("url: http://x\ntls_config: {min_version: TLS10}\n"),
+            ConfigError::UnknownTlsVersion("TLS10".to_owned())
+        );
+        let e = v("url: http://x\nauthorization: {type: Basic}\n");
+        assert_eq!(e, ConfigError::BasicAuthorizationType);
+        assert_eq!(
+            e.to_string(),
+            "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
+        );
+        let e = v("url: http://x\nprotobuf_message: io.prometheus.write.v2.Request\n");
+        assert_eq!(
+            e.to_string(),
+            "protobuf_message \"io.prometheus.write.v2.Request\" is not supported; only \"prometheus.WriteRequest\" (remote write 1.0)"
+        );
+        let e = v("url: http://x\ntls_config: {cert_file: c.pem}\n");
+        assert_eq!(e, ConfigError::ClientKeyMissing);
+        assert_eq!(
+            e.to_string(),
+            "exactly one of key or key_file must be configured when a client certificate is configured"
+        );
+        assert_eq!(
+            v("url: http://x\nqueue_config: {capacity: 0}\n").to_string(),
+            "queue_config: capacity, max_samples_per_send and max_shards must be positive"
+        );
+    }
+
+    #[test]
+    fn metadata_config_is_parsed_and_checked() {
+        let c = parse(
+            "url: http://x\nmetadata_config: {send: true, send_interval: 1m, max_samples_per_send: 2000}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.metadata_config,
+            MetadataConfig {
+                send: Some(true),
+                send_interval: Some("1m".to_owned()),
+                max_samples_per_send: Some(2000)
+            }
+        );
+        assert!(
+            parse("url: http://x\nmetadata_config: {sent: true}\n")
+                .unwrap_err()
+                .contains("unknown field `sent`")
         );
     }
 }
