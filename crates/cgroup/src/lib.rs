@@ -13,7 +13,7 @@
 //!   cgroup under the kubepods roots into a [`Collection`]; [`Collector::collect_into`]
 //!   does the same into the previous collection, reusing its strings and vectors.
 //! * Cgroup files are kept open between collections and re-read with one `pread(2)`, as
-//!   far as `RLIMIT_NOFILE` allows ([`CollectorConfig::open_files`], [`limits`]); a binary
+//!   far as `RLIMIT_NOFILE` allows ([`CollectorConfig::open_files`]); a binary
 //!   should call [`raise_fd_limit`] at start, as every Go program (the kubelet included)
 //!   does implicitly.
 //! * A [`Collection`] is plain data: per cgroup a [`ContainerStats`] with typed
@@ -98,25 +98,25 @@
 //!
 //! # Layers
 //!
-//! [`parse`] (pure parsers from `&str`), [`fs`] (host paths, a counting reader),
-//! [`limits`] (how many descriptors may be kept open),
-//! [`layout`] (mountinfo → v1/v2/hybrid), [`path`] (Kubernetes path decoding),
-//! [`families`] (the family table), and the collector and encoder on top.
+//! Public layers: [`parse`] (pure parsers from `&str`, for anyone reading cgroup files),
+//! [`fs`] (host paths, a counting reader), [`layout`] (mountinfo → v1/v2/hybrid), [`path`]
+//! (Kubernetes path decoding). Inside: the descriptor budget for kept-open files, the family
+//! table, and the collector and encoder on top, whose types are re-exported here.
 
-pub mod collector;
-pub mod encode;
-pub mod error;
-pub mod families;
+mod collector;
+mod encode;
+mod error;
+mod families;
 pub mod fs;
 pub mod layout;
-pub mod limits;
+mod limits;
 mod machine;
-pub mod meta;
-pub mod oom;
+mod meta;
+mod oom;
 pub mod parse;
 pub mod path;
 mod read;
-pub mod stats;
+mod stats;
 
 pub use collector::{Collector, CollectorConfig};
 pub use error::{CgroupError, FormatError};

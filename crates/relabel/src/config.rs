@@ -75,16 +75,21 @@ impl Action {
         }
     }
 
-    /// Parses an action name case-insensitively, as Prometheus does; the error is Prometheus'
-    /// message (`unknown relabel action "foo"`).
-    pub fn parse(s: &str) -> Result<Action, String> {
+    /// Parses an action name case-insensitively, as Prometheus does; the error shows
+    /// Prometheus' message (`unknown relabel action "foo"`).
+    pub fn parse(s: &str) -> Result<Action, UnknownAction> {
         let lower = s.to_lowercase();
         Action::ALL
             .into_iter()
             .find(|a| a.as_str() == lower)
-            .ok_or_else(|| format!("unknown relabel action {}", go_quote(s)))
+            .ok_or_else(|| UnknownAction(s.to_owned()))
     }
 }
+
+/// An action name Prometheus does not know (the name as written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown relabel action {}", go_quote(.0))]
+pub struct UnknownAction(pub String);
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -93,8 +98,8 @@ impl fmt::Display for Action {
 }
 
 impl std::str::FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Action, String> {
+    type Err = UnknownAction;
+    fn from_str(s: &str) -> Result<Action, UnknownAction> {
         Action::parse(s)
     }
 }
@@ -483,8 +488,8 @@ mod tests {
     fn action_names() {
         assert_eq!(Action::parse("KeepEqual"), Ok(Action::KeepEqual));
         assert_eq!(
-            Action::parse("foo"),
-            Err("unknown relabel action \"foo\"".to_owned())
+            Action::parse("foo").unwrap_err().to_string(),
+            "unknown relabel action \"foo\""
         );
     }
 }

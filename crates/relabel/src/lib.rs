@@ -88,6 +88,7 @@ use scrapeline_exposition::LabelsBuilder;
 
 pub use config::{
     Action, DEFAULT_REGEX, DEFAULT_REPLACEMENT, DEFAULT_SEPARATOR, NameValidation, RelabelConfig,
+    UnknownAction,
 };
 use expand::Template;
 pub use pattern::{Regex, RegexError};
