@@ -79,7 +79,10 @@ fn prometheus_validation_texts() {
             "oauth2: {token_url: t}\n",
             "oauth2 client_id must be configured",
         ),
-        ("oauth2: {client_id: i}\n", "oauth2 token_url must be configured"),
+        (
+            "oauth2: {client_id: i}\n",
+            "oauth2 token_url must be configured",
+        ),
         (
             "oauth2: {client_id: i, token_url: t, client_secret: s, client_secret_file: f}\n",
             "at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured",
@@ -229,7 +232,10 @@ fn authorization_header_from_each_method() {
         Some("Basic dXNlcjpwYXNz")
     );
     assert_eq!(
-        h(&format!("basic_auth: {{username: user, password_file: {f}}}\n")).as_deref(),
+        h(&format!(
+            "basic_auth: {{username: user, password_file: {f}}}\n"
+        ))
+        .as_deref(),
         Some("Basic dXNlcjpmcm9tLWZpbGU=")
     );
     assert_eq!(h("bearer_token: t\n").as_deref(), Some("Bearer t"));
@@ -254,7 +260,11 @@ fn authorization_header_from_each_method() {
         ..HttpClientConfig::default()
     };
     assert_eq!(
-        authorization_header(&raw).unwrap().unwrap().to_str().unwrap(),
+        authorization_header(&raw)
+            .unwrap()
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "Bearer raw"
     );
     let c = parse("authorization: {credentials_file: /nonexistent/cred}\n").unwrap();
@@ -305,7 +315,12 @@ fn make_certs(dir: &Path) -> bool {
     let mut csr = vec!["req"];
     csr.extend(EC);
     csr.extend([
-        "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=farm.test",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=farm.test",
     ]);
     std::fs::write(
         dir.join("ext"),
@@ -393,7 +408,9 @@ fn builder_errors_name_the_file() {
         e.starts_with("unable to read CA cert: open /nonexistent/ca.pem: "),
         "{e}"
     );
-    let e = client_config(&tls("ca: not a pem\n")).unwrap_err().to_string();
+    let e = client_config(&tls("ca: not a pem\n"))
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "unable to use specified CA cert inline");
     let e = client_config(&tls("cert: not a pem\nkey: nope\n"))
         .unwrap_err()
@@ -446,7 +463,10 @@ fn ca_served_as_its_own_certificate_is_accepted_like_go() {
         .verify_server_cert(&ca, &[], &farm, &[], now)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("certificate not valid for name \"farm.test\""), "{e}");
+    assert!(
+        e.contains("certificate not valid for name \"farm.test\""),
+        "{e}"
+    );
     // Trusting only the leaf: the CA certificate is a different CA, refused as WebPKI does.
     let other = CaLeafVerifier::new(vec![leaf], provider).unwrap();
     let e = other

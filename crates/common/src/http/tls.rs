@@ -103,7 +103,9 @@ impl TlsMaterial {
     }
 
     /// The protocol versions between `min_version` and `max_version` that rustls speaks.
-    pub(crate) fn versions(&self) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, TlsError> {
+    pub(crate) fn versions(
+        &self,
+    ) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, TlsError> {
         let min = self.min_version.unwrap_or(TlsVersion::Tls12);
         let max = self.max_version.unwrap_or(TlsVersion::Tls13);
         let mut out = Vec::new();
@@ -168,7 +170,12 @@ pub fn server_name(cfg: &TlsConfig) -> Result<Option<ServerName<'static>>, TlsEr
     }
     ServerName::try_from(cfg.server_name.clone())
         .map(Some)
-        .map_err(|e| TlsError(format!("invalid tls_config.server_name {:?}: {e}", cfg.server_name)))
+        .map_err(|e| {
+            TlsError(format!(
+                "invalid tls_config.server_name {:?}: {e}",
+                cfg.server_name
+            ))
+        })
 }
 
 /// An HTTP-or-HTTPS connector over `inner` with `tls`'s TLS settings (and `server_name`), as
@@ -183,9 +190,7 @@ pub fn https_connector<H>(
         .with_tls_config(tls)
         .https_or_http();
     let b = match server_name {
-        Some(name) => {
-            b.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
-        }
+        Some(name) => b.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name)),
         None => b,
     };
     if enable_http2 {
