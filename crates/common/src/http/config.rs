@@ -22,7 +22,7 @@ impl HttpConfigError {
 }
 
 /// `basic_auth`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BasicAuth {
     /// `username`.
@@ -36,7 +36,7 @@ pub struct BasicAuth {
 }
 
 /// `authorization`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Authorization {
     /// `type`: the scheme; [`HttpClientConfig::validate`] trims it and sets `Bearer` when
@@ -51,7 +51,7 @@ pub struct Authorization {
 
 /// `oauth2`: parsed with Prometheus' fields so configs load, then refused by
 /// [`HttpClientConfig::reject_unsupported`] (no client of Scrapeline fetches tokens).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OAuth2 {
     /// `client_id`.
@@ -222,7 +222,7 @@ impl TlsConfig {
 /// rules.
 ///
 /// `http_headers` is not here: only scrape configs have it, with their own type.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpClientConfig {
     /// `basic_auth`.
