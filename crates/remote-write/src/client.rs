@@ -2,11 +2,9 @@
 //! configured authentication and TLS, a timeout, and the Prometheus classification of
 //! failures into "retry" and "give up".
 
-use scrapeline_scrape::client::InsecureVerifier;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
@@ -15,7 +13,9 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::config::{RemoteWriteConfig, TlsConfig};
+use scrapeline_common::http::{HttpClientConfig, authorization_header, basic_auth_value, tls};
+
+use super::config::RemoteWriteConfig;
 
 /// The `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("mini-prometheus/", env!("CARGO_PKG_VERSION"));
@@ -42,27 +42,14 @@ pub struct Client {
     http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: Uri,
     headers: HeaderMap,
-    auth: Arc<Auth>,
+    /// The endpoint's HTTP client settings, for the `Authorization` header (its files are
+    /// read at every request).
+    http_client_config: Arc<HttpClientConfig>,
     /// `Authorization: Basic` from the URL's userinfo: as in Go's client, it takes the place
     /// of any configured authentication.
     url_auth: Option<HeaderValue>,
     timeout: Duration,
     retry_on_429: bool,
-}
-
-enum Auth {
-    None,
-    Basic {
-        username: String,
-        username_file: Option<String>,
-        password: Option<String>,
-        password_file: Option<String>,
-    },
-    Scheme {
-        scheme: String,
-        credentials: Option<String>,
-        credentials_file: Option<String>,
-    },
 }
 
 /// Why a client could not be built from its config.
@@ -90,27 +77,15 @@ impl Client {
             Some((user, pass)) => Some(basic(&user, &pass).map_err(err)?),
             None => None,
         };
-        let tls = tls_config(&cfg.tls_config).map_err(err)?;
+        let h = &cfg.http_client_config;
+        let tls_err = |e: tls::TlsError| err(e.to_string());
+        let tls_config = tls::client_config(&h.tls_config).map_err(tls_err)?;
+        let server_name = tls::server_name(&h.tls_config).map_err(tls_err)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(cfg.remote_timeout));
         http.set_nodelay(true);
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http();
-        let builder = match &cfg.tls_config.server_name {
-            Some(name) if !name.is_empty() => {
-                let name = rustls::pki_types::ServerName::try_from(name.clone())
-                    .map_err(|e| err(format!("tls_config.server_name {name:?}: {e}")))?;
-                builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
-            }
-            _ => builder,
-        };
-        let connector = if cfg.enable_http2 {
-            builder.enable_all_versions().wrap_connector(http)
-        } else {
-            builder.enable_http1().wrap_connector(http)
-        };
+        let connector = tls::https_connector(tls_config, server_name, http, h.enable_http2);
         let client = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
@@ -132,37 +107,11 @@ impl Client {
             HeaderName::from_static("x-prometheus-remote-write-version"),
             HeaderValue::from_static("0.1.0"),
         );
-        let auth = if let Some(b) = &cfg.basic_auth {
-            Auth::Basic {
-                username: b.username.clone(),
-                username_file: b.username_file.clone(),
-                password: b.password.clone(),
-                password_file: b.password_file.clone(),
-            }
-        } else if let Some(a) = &cfg.authorization {
-            Auth::Scheme {
-                scheme: a
-                    .kind
-                    .clone()
-                    .filter(|k| !k.is_empty())
-                    .unwrap_or_else(|| "Bearer".to_owned()),
-                credentials: a.credentials.clone(),
-                credentials_file: a.credentials_file.clone(),
-            }
-        } else if cfg.bearer_token.is_some() || cfg.bearer_token_file.is_some() {
-            Auth::Scheme {
-                scheme: "Bearer".to_owned(),
-                credentials: cfg.bearer_token.clone(),
-                credentials_file: cfg.bearer_token_file.clone(),
-            }
-        } else {
-            Auth::None
-        };
         Ok(Client {
             http: client,
             uri,
             headers,
-            auth: Arc::new(auth),
+            http_client_config: Arc::new(cfg.http_client_config.clone()),
             url_auth,
             timeout: cfg.remote_timeout,
             retry_on_429: cfg.queue_config.retry_on_http_429,
@@ -173,41 +122,7 @@ impl Client {
         if let Some(v) = &self.url_auth {
             return Ok(Some(v.clone()));
         }
-        let value = match self.auth.as_ref() {
-            Auth::None => return Ok(None),
-            Auth::Basic {
-                username,
-                username_file,
-                password,
-                password_file,
-            } => {
-                let user = match username_file {
-                    Some(f) => read_secret(f)?,
-                    None => username.clone(),
-                };
-                let pass = match (password, password_file) {
-                    (_, Some(f)) => read_secret(f)?,
-                    (Some(p), None) => p.clone(),
-                    (None, None) => String::new(),
-                };
-                return basic(&user, &pass).map(Some);
-            }
-            Auth::Scheme {
-                scheme,
-                credentials,
-                credentials_file,
-            } => {
-                let cred = match (credentials, credentials_file) {
-                    (_, Some(f)) => read_secret(f)?,
-                    (Some(c), None) => c.clone(),
-                    (None, None) => String::new(),
-                };
-                format!("{scheme} {cred}")
-            }
-        };
-        HeaderValue::try_from(value)
-            .map(Some)
-            .map_err(|_| "credentials contain characters not allowed in a header".to_owned())
+        authorization_header(&self.http_client_config).map_err(|e| e.to_string())
     }
 
     /// POSTs one snappy-compressed `WriteRequest`.
@@ -282,12 +197,7 @@ impl Client {
 
 /// The `Authorization` value of HTTP basic authentication.
 fn basic(user: &str, pass: &str) -> Result<HeaderValue, String> {
-    let value = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-    );
-    HeaderValue::try_from(value)
-        .map_err(|_| "credentials contain characters not allowed in a header".to_owned())
+    basic_auth_value(user, pass).map_err(|e| e.to_string())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -299,71 +209,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
-}
-
-fn read_secret(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| format!("reading {path}: {e}"))
-}
-
-fn read_pem(inline: &Option<String>, file: &Option<String>) -> Result<Option<Vec<u8>>, String> {
-    match (inline, file) {
-        (Some(s), _) => Ok(Some(s.as_bytes().to_vec())),
-        (None, Some(f)) => std::fs::read(f)
-            .map(Some)
-            .map_err(|e| format!("reading {f}: {e}")),
-        (None, None) => Ok(None),
-    }
-}
-
-fn tls_config(cfg: &TlsConfig) -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] = match cfg.min_version.as_deref() {
-        Some("TLS13") => &[&rustls::version::TLS13],
-        _ => rustls::DEFAULT_VERSIONS,
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions)
-        .map_err(|e| format!("TLS setup: {e}"))?;
-    let builder = if cfg.insecure_skip_verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(InsecureVerifier::new(provider)))
-    } else {
-        let mut roots = rustls::RootCertStore::empty();
-        match read_pem(&cfg.ca, &cfg.ca_file)? {
-            Some(pem) => {
-                for cert in rustls_pemfile::certs(&mut &pem[..]) {
-                    let cert = cert.map_err(|e| format!("parsing CA certificates: {e}"))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("adding CA certificate: {e}"))?;
-                }
-                if roots.is_empty() {
-                    return Err("no CA certificate found in ca/ca_file".to_owned());
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        builder.with_root_certificates(roots)
-    };
-    let config = match (
-        read_pem(&cfg.cert, &cfg.cert_file)?,
-        read_pem(&cfg.key, &cfg.key_file)?,
-    ) {
-        (Some(cert), Some(key)) => {
-            let certs = rustls_pemfile::certs(&mut &cert[..])
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("parsing client certificate: {e}"))?;
-            let key = rustls_pemfile::private_key(&mut &key[..])
-                .map_err(|e| format!("parsing client key: {e}"))?
-                .ok_or_else(|| "no private key found in key/key_file".to_owned())?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| format!("client certificate: {e}"))?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    Ok(config)
 }

@@ -1,8 +1,10 @@
 //! `remote_write` configuration with Prometheus' YAML names and defaults.
 //!
 //! Unknown fields are errors (`deny_unknown_fields`), like every other section of the config.
-//! Fields Prometheus accepts but mini-prometheus cannot honour (`proxy_url`, `oauth2`, …) are
-//! left out on purpose, so a config that relies on them fails loudly instead of being ignored.
+//! The HTTP client fields (`basic_auth`, `authorization`, `tls_config`, …) are Prometheus'
+//! `HTTPClientConfig`, the one type in `scrapeline-common` that scrape and SD configs embed
+//! too; what no client implements (`proxy_url`, `oauth2`, …) is refused by name at
+//! validation, so a config that relies on it fails loudly instead of being ignored.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,10 +12,11 @@ use std::time::Duration;
 use scrapeline_relabel::RelabelConfig;
 use serde::{Deserialize, Deserializer};
 
+scrapeline_common::embed_http_client_config! {
 /// One `remote_write` entry.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemoteWriteConfig {
+#[serde(from = "RawRemoteWriteConfig")]
+pub struct RemoteWriteConfig from RawRemoteWriteConfig {
     /// The endpoint (`http://…/api/v1/write`).
     pub url: String,
     /// Timeout of one request (default 30s).
@@ -37,27 +40,6 @@ pub struct RemoteWriteConfig {
     /// Only `prometheus.WriteRequest` (remote write 1.0) is spoken.
     #[serde(default)]
     pub protobuf_message: Option<String>,
-    /// HTTP basic authentication.
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    /// The `Authorization` header.
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    /// Bearer token (older spelling of `authorization`).
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    /// File holding the bearer token, read at every request.
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    /// TLS settings for `https` URLs.
-    #[serde(default)]
-    pub tls_config: TlsConfig,
-    /// Accepted for compatibility (redirects are not followed for POSTs anyway).
-    #[serde(default = "default_true")]
-    pub follow_redirects: bool,
-    /// Whether HTTP/2 may be negotiated over TLS (default true).
-    #[serde(default = "default_true")]
-    pub enable_http2: bool,
     /// Queue tuning.
     #[serde(default)]
     pub queue_config: QueueConfig,
@@ -65,72 +47,9 @@ pub struct RemoteWriteConfig {
     #[serde(default)]
     pub metadata_config: MetadataConfig,
 }
-
-/// `basic_auth`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// User name.
-    #[serde(default)]
-    pub username: String,
-    /// File holding the user name.
-    #[serde(default)]
-    pub username_file: Option<String>,
-    /// Password.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// File holding the password, read at every request.
-    #[serde(default)]
-    pub password_file: Option<String>,
 }
 
-/// `authorization`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    /// The scheme (default `Bearer`).
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// The credentials.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// File holding the credentials, read at every request.
-    #[serde(default)]
-    pub credentials_file: Option<String>,
-}
-
-/// `tls_config`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM CA certificates to trust (instead of the bundled web roots).
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    /// The same, inline.
-    #[serde(default)]
-    pub ca: Option<String>,
-    /// PEM client certificate.
-    #[serde(default)]
-    pub cert_file: Option<String>,
-    /// The same, inline.
-    #[serde(default)]
-    pub cert: Option<String>,
-    /// PEM client key.
-    #[serde(default)]
-    pub key_file: Option<String>,
-    /// The same, inline.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// Name to verify the server certificate against (and send as SNI).
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// Skip server certificate verification (dangerous; for tests).
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// Lowest TLS version: `TLS12` or `TLS13`.
-    #[serde(default)]
-    pub min_version: Option<String>,
-}
+pub use scrapeline_common::http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 
 /// `queue_config`, with Prometheus' defaults.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -259,20 +178,10 @@ pub enum ConfigError {
     /// `headers` has a name HTTP does not allow.
     #[error("invalid header name {0:?}")]
     InvalidHeaderName(String),
-    /// Settings that exclude each other are both set (they are named in the message).
-    #[error("at most one of {0} must be configured")]
-    AtMostOne(&'static str),
-    /// `authorization.type` is `Basic`.
-    #[error("authorization type cannot be set to \"basic\", use \"basic_auth\" instead")]
-    BasicAuthorizationType,
-    /// A client certificate without its key, or a key without its certificate.
-    #[error(
-        "exactly one of key or key_file must be configured when a client certificate is configured"
-    )]
-    ClientKeyMissing,
-    /// `tls_config.min_version` is neither `TLS12` nor `TLS13`.
-    #[error("unknown TLS version: {0}")]
-    UnknownTlsVersion(String),
+    /// The HTTP client settings break one of Prometheus' `HTTPClientConfig` rules, or use an
+    /// option no client implements (the same check and texts as scrape and SD configs).
+    #[error(transparent)]
+    HttpClient(#[from] scrapeline_common::http::HttpConfigError),
     /// `protobuf_message` names a protocol other than remote write 1.0.
     #[error(
         "protobuf_message {0:?} is not supported; only \"prometheus.WriteRequest\" (remote write 1.0)"
@@ -329,64 +238,9 @@ impl RemoteWriteConfig {
             http::HeaderName::try_from(h.as_str())
                 .map_err(|_| ConfigError::InvalidHeaderName(h.clone()))?;
         }
-        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
-        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err(ConfigError::AtMostOne("bearer_token & bearer_token_file"));
-        }
-        if usize::from(self.basic_auth.is_some())
-            + usize::from(self.authorization.is_some())
-            + usize::from(bearer)
-            > 1
-        {
-            return Err(ConfigError::AtMostOne(
-                "basic_auth, authorization & bearer_token(_file)",
-            ));
-        }
-        if let Some(b) = &self.basic_auth {
-            if b.password.is_some() && b.password_file.is_some() {
-                return Err(ConfigError::AtMostOne(
-                    "basic_auth password & password_file",
-                ));
-            }
-            if !b.username.is_empty() && b.username_file.is_some() {
-                return Err(ConfigError::AtMostOne(
-                    "basic_auth username & username_file",
-                ));
-            }
-        }
-        if let Some(a) = &self.authorization {
-            if a.credentials.is_some() && a.credentials_file.is_some() {
-                return Err(ConfigError::AtMostOne(
-                    "authorization credentials & credentials_file",
-                ));
-            }
-            if a.kind
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case("basic"))
-            {
-                return Err(ConfigError::BasicAuthorizationType);
-            }
-        }
-        let t = &self.tls_config;
-        if t.ca.is_some() && t.ca_file.is_some() {
-            return Err(ConfigError::AtMostOne("ca and ca_file"));
-        }
-        if t.cert.is_some() && t.cert_file.is_some() {
-            return Err(ConfigError::AtMostOne("cert and cert_file"));
-        }
-        if t.key.is_some() && t.key_file.is_some() {
-            return Err(ConfigError::AtMostOne("key and key_file"));
-        }
-        if (t.cert.is_some() || t.cert_file.is_some()) != (t.key.is_some() || t.key_file.is_some())
-        {
-            return Err(ConfigError::ClientKeyMissing);
-        }
-        if let Some(v) = &t.min_version
-            && v != "TLS12"
-            && v != "TLS13"
-        {
-            return Err(ConfigError::UnknownTlsVersion(v.clone()));
-        }
+        // Validated on a copy: `validate` also normalizes (bearer_token into authorization),
+        // which the client does not need.
+        self.http_client_config.clone().validate()?;
         if let Some(m) = &self.protobuf_message
             && m != "prometheus.WriteRequest"
         {
@@ -447,7 +301,7 @@ mod tests {
         assert_eq!(c.queue_config.max_samples_per_send, 2000);
         assert_eq!(c.queue_config.batch_send_deadline, Duration::from_secs(5));
         assert_eq!(c.queue_config.min_backoff, Duration::from_millis(30));
-        assert!(c.follow_redirects && c.enable_http2);
+        assert!(c.http_client_config.follow_redirects && c.http_client_config.enable_http2);
         assert_eq!(c.queue_name().len(), 6);
     }
 
@@ -475,7 +329,7 @@ mod tests {
         );
         assert_eq!(c.queue_config.sample_age_limit, Duration::from_secs(3600));
         assert!(!c.queue_config.retry_on_http_429);
-        assert_eq!(c.tls_config.server_name.as_deref(), Some("vm.local"));
+        assert_eq!(c.http_client_config.tls_config.server_name, "vm.local");
     }
 
     #[test]
@@ -485,7 +339,11 @@ mod tests {
             e("url: http://x\nqueue_config: {capacity: 1, bogus: 2}\n")
                 .contains("unknown field `bogus`")
         );
-        assert!(e("url: http://x\nproxy_url: http://p\n").contains("unknown field `proxy_url`"));
+        assert!(e("url: http://x\nproxy_urll: http://p\n").contains("unknown field `proxy_urll`"));
+        assert_eq!(
+            e("url: http://x\nproxy_url: http://p\n"),
+            "proxy_url is not supported by Scrapeline"
+        );
         assert_eq!(e("url: ''\n"), "url for remote_write is empty");
         assert_eq!(
             e("url: http://x\nheaders: {User-Agent: me}\n"),
@@ -493,7 +351,7 @@ mod tests {
         );
         assert_eq!(
             e("url: http://x\nbearer_token: a\nbasic_auth: {username: u}\n"),
-            "at most one of basic_auth, authorization & bearer_token(_file) must be configured"
+            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
         );
         assert_eq!(
             e("url: ftp://x/\n"),
@@ -533,12 +391,16 @@ mod tests {
             v("url: http://x\nheaders: {Host: h}\n"),
             ConfigError::ReservedHeader("Host".to_owned())
         );
-        assert_eq!(
-            v("url: http://x\ntls_config: {min_version: TLS10}\n"),
-            ConfigError::UnknownTlsVersion("TLS10".to_owned())
+        assert!(
+            serde_saphyr::from_str::<RemoteWriteConfig>(
+                "url: http://x\ntls_config: {min_version: TLS9}\n"
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("unknown TLS version: TLS9")
         );
         let e = v("url: http://x\nauthorization: {type: Basic}\n");
-        assert_eq!(e, ConfigError::BasicAuthorizationType);
+        assert!(matches!(e, ConfigError::HttpClient(_)), "{e:?}");
         assert_eq!(
             e.to_string(),
             "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
@@ -549,7 +411,6 @@ mod tests {
             "protobuf_message \"io.prometheus.write.v2.Request\" is not supported; only \"prometheus.WriteRequest\" (remote write 1.0)"
         );
         let e = v("url: http://x\ntls_config: {cert_file: c.pem}\n");
-        assert_eq!(e, ConfigError::ClientKeyMissing);
         assert_eq!(
             e.to_string(),
             "exactly one of key or key_file must be configured when a client certificate is configured"

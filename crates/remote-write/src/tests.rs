@@ -351,8 +351,9 @@ async fn invalid_configs_do_not_start() {
     );
     let err = RemoteWrite::start(&cfg, Labels::empty()).err().unwrap();
     assert!(
-        err.to_string()
-            .starts_with("remote_write https://127.0.0.1:1/w: reading /nonexistent/ca.pem: "),
+        err.to_string().starts_with(
+            "remote_write https://127.0.0.1:1/w: unable to read CA cert: open /nonexistent/ca.pem: "
+        ),
         "{err}"
     );
 }
@@ -370,7 +371,9 @@ async fn start_errors_are_typed() {
             assert_eq!(url, "http://u:xxxxx@127.0.0.1:1/w");
             assert_eq!(
                 source,
-                ConfigError::AtMostOne("basic_auth, authorization & bearer_token(_file)")
+                ConfigError::HttpClient(scrapeline_common::http::HttpConfigError(
+                    "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".to_owned()
+                ))
             );
         }
         other => panic!("not a config error: {other}"),

@@ -20,7 +20,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use scrapeline_exposition::Format;
 
-use crate::config::{ScrapeConfig, ScrapeProtocol, TlsConfig};
+use scrapeline_common::http::{HttpClientConfig, TlsConfig, authorization_header, tls};
+
+use crate::config::{ScrapeConfig, ScrapeProtocol};
 
 /// The `User-Agent` scrapes send.
 pub const USER_AGENT_VALUE: &str = concat!("Scrapeline/", env!("CARGO_PKG_VERSION"));
@@ -109,242 +111,23 @@ pub fn format_for(
     }
 }
 
-/// The verifier behind `tls_config.insecure_skip_verify`: accepts any server certificate but
-/// still checks handshake signatures, as Go's `InsecureSkipVerify` does. Shared by every HTTP
-/// client of Scrapeline (scrapes, remote write) so the one dangerous path lives in one place.
-#[derive(Debug)]
-pub struct InsecureVerifier(Arc<rustls::crypto::CryptoProvider>);
-
-impl InsecureVerifier {
-    /// A verifier checking signatures with `provider`'s algorithms.
-    pub fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
-        InsecureVerifier(provider)
-    }
-}
-
-impl rustls::client::danger::ServerCertVerifier for InsecureVerifier {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// The verifier behind `tls_config.ca`/`ca_file`: rustls' WebPKI verifier, plus Go's
-/// acceptance of a configured CA certificate presented as the server's own certificate.
-///
-/// Internal exporters often serve one self-signed certificate that carries `CA:TRUE` and is
-/// also what `ca_file` points at. WebPKI refuses it as an end entity (`CaUsedAsEndEntity`);
-/// Go's `crypto/x509` does not (a leaf that is itself in the root pool is a complete chain),
-/// so Prometheus scrapes such targets. This verifier accepts them too, but only when the
-/// presented certificate is byte-identical to one of the configured roots: any other CA
-/// certificate (one that chains to a root, or an unknown one) keeps WebPKI's refusal,
-/// `invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))`. Validity in time is checked: WebPKI checks
-/// it before the basic constraints, so `CaUsedAsEndEntity` means the dates were fine. The
-/// host name is checked again here. Handshake signatures are verified with the certificate's
-/// key as always. Not checked for such a certificate: its extended key usage (WebPKI stops
-/// at the basic constraints before it).
-#[derive(Debug)]
-struct CaLeafVerifier {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    roots: Vec<rustls::pki_types::CertificateDer<'static>>,
-}
-
-impl CaLeafVerifier {
-    fn new(
-        roots: Vec<rustls::pki_types::CertificateDer<'static>>,
-        provider: Arc<rustls::crypto::CryptoProvider>,
-    ) -> Result<Self, FetchError> {
-        let mut store = rustls::RootCertStore::empty();
-        for c in &roots {
-            store
-                .add(c.clone())
-                .map_err(|e| FetchError::Setup(format!("tls: bad CA: {e}")))?;
-        }
-        let inner =
-            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
-                .build()
-                .map_err(|e| FetchError::Setup(format!("tls: {e}")))?;
-        Ok(CaLeafVerifier { inner, roots })
-    }
-}
-
-/// Whether `e` is WebPKI's refusal of a CA certificate as the server's own certificate.
-fn is_ca_used_as_end_entity(e: &rustls::Error) -> bool {
-    match e {
-        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o)) => {
-            let src: &(dyn std::error::Error + 'static) = &*o.0;
-            matches!(
-                src.downcast_ref::<webpki::Error>(),
-                Some(webpki::Error::CaUsedAsEndEntity)
-            )
-        }
-        _ => false,
-    }
-}
-
-impl rustls::client::danger::ServerCertVerifier for CaLeafVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        server_name: &rustls::pki_types::ServerName<'_>,
-        ocsp_response: &[u8],
-        now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Err(e)
-                if is_ca_used_as_end_entity(&e)
-                    && self.roots.iter().any(|r| r.as_ref() == end_entity.as_ref()) =>
-            {
-                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
-                rustls::client::verify_server_name(&parsed, server_name)?;
-                Ok(rustls::client::danger::ServerCertVerified::assertion())
-            }
-            other => other,
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-fn read_pem(inline: &str, file: &str, what: &str) -> Result<Option<Vec<u8>>, FetchError> {
-    if !inline.is_empty() {
-        return Ok(Some(inline.as_bytes().to_vec()));
-    }
-    if file.is_empty() {
-        return Ok(None);
-    }
-    std::fs::read(file)
-        .map(Some)
-        .map_err(|e| FetchError::Setup(format!("unable to read {what} file {file}: {e}")))
-}
-
-fn build_tls(cfg: &TlsConfig) -> Result<rustls::ClientConfig, FetchError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] = match cfg.min_version.as_str() {
-        "TLS13" => &[&rustls::version::TLS13],
-        _ => &[&rustls::version::TLS12, &rustls::version::TLS13],
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions)
-        .map_err(|e| FetchError::Setup(format!("tls: {e}")))?;
-    let builder = if cfg.insecure_skip_verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(InsecureVerifier::new(provider)))
-    } else {
-        match read_pem(&cfg.ca, &cfg.ca_file, "CA")? {
-            Some(pem) => {
-                let roots: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| FetchError::Setup(format!("tls: bad CA: {e}")))?;
-                if roots.is_empty() {
-                    return Err(FetchError::Setup("tls: no certificate found in CA".into()));
-                }
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(CaLeafVerifier::new(
-                        roots, provider,
-                    )?))
-            }
-            None => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                builder.with_root_certificates(roots)
-            }
-        }
-    };
-    let cert = read_pem(&cfg.cert, &cfg.cert_file, "client certificate")?;
-    let key = read_pem(&cfg.key, &cfg.key_file, "client key")?;
-    match (cert, key) {
-        (Some(c), Some(k)) => {
-            let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut c.as_slice()).collect();
-            let certs = certs.map_err(|e| FetchError::Setup(format!("tls: bad cert: {e}")))?;
-            let key = rustls_pemfile::private_key(&mut k.as_slice())
-                .map_err(|e| FetchError::Setup(format!("tls: bad key: {e}")))?
-                .ok_or_else(|| FetchError::Setup("tls: no private key found".into()))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| FetchError::Setup(format!("tls: {e}")))
-        }
-        _ => Ok(builder.with_no_client_auth()),
-    }
-}
+/// The verifier behind `insecure_skip_verify`, now in `scrapeline-common` (re-exported for
+/// existing users).
+pub use scrapeline_common::http::tls::InsecureVerifier;
 
 fn build_client(tls: &TlsConfig) -> Result<HttpClient, FetchError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(Duration::from_secs(30)));
-    let b = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(build_tls(tls)?)
-        .https_or_http();
-    let b = if tls.server_name.is_empty() {
-        b
-    } else {
-        let name = rustls::pki_types::ServerName::try_from(tls.server_name.clone())
-            .map_err(|e| FetchError::Setup(format!("tls: invalid server_name: {e}")))?;
-        b.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
-    };
-    let conn = b.enable_http1().wrap_connector(http);
+    let setup = |e: tls::TlsError| FetchError::Setup(e.to_string());
+    // Scrapes speak HTTP/1.1 (`enable_http2` is not offered through ALPN).
+    let conn = tls::https_connector(
+        tls::client_config(tls).map_err(setup)?,
+        tls::server_name(tls).map_err(setup)?,
+        http,
+        false,
+    );
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(4)
@@ -384,29 +167,15 @@ impl ClientPool {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Auth {
-    None,
-    Basic {
-        user: String,
-        user_file: String,
-        pass: String,
-        pass_file: String,
-    },
-    Token {
-        kind: String,
-        token: String,
-        file: String,
-    },
-}
-
 /// Everything needed to fetch targets of one job.
 #[derive(Clone)]
 pub struct JobClient {
     client: HttpClient,
     accept: HeaderValue,
     accept_encoding: HeaderValue,
-    auth: Auth,
+    /// The job's HTTP client settings, for the `Authorization` header (its files are read
+    /// at every scrape).
+    http_client_config: Arc<HttpClientConfig>,
     headers: Vec<(HeaderName, HeaderValue)>,
     header_files: Vec<(HeaderName, String)>,
     follow_redirects: bool,
@@ -437,32 +206,6 @@ fn hv(s: &str) -> Result<HeaderValue, FetchError> {
 impl JobClient {
     /// Builds the client of a job (after `apply_global`), sharing `pool`'s connections.
     pub fn new(pool: &ClientPool, cfg: &ScrapeConfig) -> Result<JobClient, FetchError> {
-        let auth = if let Some(b) = &cfg.basic_auth {
-            Auth::Basic {
-                user: b.username.clone(),
-                user_file: b.username_file.clone(),
-                pass: b.password.clone(),
-                pass_file: b.password_file.clone(),
-            }
-        } else if let Some(a) = &cfg.authorization {
-            Auth::Token {
-                kind: if a.kind.is_empty() {
-                    "Bearer".into()
-                } else {
-                    a.kind.clone()
-                },
-                token: a.credentials.clone(),
-                file: a.credentials_file.clone(),
-            }
-        } else if cfg.bearer_token.is_some() || cfg.bearer_token_file.is_some() {
-            Auth::Token {
-                kind: "Bearer".into(),
-                token: cfg.bearer_token.clone().unwrap_or_default(),
-                file: cfg.bearer_token_file.clone().unwrap_or_default(),
-            }
-        } else {
-            Auth::None
-        };
         let mut headers = Vec::new();
         let mut header_files = Vec::new();
         for (name, h) in &cfg.http_headers {
@@ -476,53 +219,19 @@ impl JobClient {
             }
         }
         Ok(JobClient {
-            client: pool.client(&cfg.tls_config)?,
+            client: pool.client(&cfg.http_client_config.tls_config)?,
             accept: hv(&cfg.request_accept_header())?,
             accept_encoding: HeaderValue::from_static(if cfg.enable_compression {
                 "gzip"
             } else {
                 "identity"
             }),
-            auth,
+            http_client_config: Arc::new(cfg.http_client_config.clone()),
             headers,
             header_files,
-            follow_redirects: cfg.follow_redirects,
+            follow_redirects: cfg.http_client_config.follow_redirects,
             body_size_limit: cfg.body_size_limit_bytes(),
         })
-    }
-
-    async fn auth_header(&self) -> Result<Option<HeaderValue>, FetchError> {
-        match &self.auth {
-            Auth::None => Ok(None),
-            Auth::Basic {
-                user,
-                user_file,
-                pass,
-                pass_file,
-            } => {
-                use base64::Engine;
-                let u = if user_file.is_empty() {
-                    user.clone()
-                } else {
-                    read_trimmed(user_file).await?
-                };
-                let p = if pass_file.is_empty() {
-                    pass.clone()
-                } else {
-                    read_trimmed(pass_file).await?
-                };
-                let enc = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-                Ok(Some(hv(&format!("Basic {enc}"))?))
-            }
-            Auth::Token { kind, token, file } => {
-                let t = if file.is_empty() {
-                    token.clone()
-                } else {
-                    read_trimmed(file).await?
-                };
-                Ok(Some(hv(&format!("{kind} {t}"))?))
-            }
-        }
     }
 
     /// GETs `url` and reads the body into `body` (cleared first), enforcing the body size
@@ -541,7 +250,8 @@ impl JobClient {
         };
         let mut uri: Uri = url.parse().map_err(|e| transport(format!("{e}")))?;
         let orig_authority = uri.authority().cloned();
-        let auth = self.auth_header().await?;
+        let auth = authorization_header(&self.http_client_config)
+            .map_err(|e| FetchError::Setup(e.to_string()))?;
         let mut file_headers = Vec::with_capacity(self.header_files.len());
         for (n, f) in &self.header_files {
             file_headers.push((n.clone(), hv(&read_trimmed(f).await?)?));

@@ -213,58 +213,7 @@ impl GlobalConfig {
     }
 }
 
-/// `basic_auth`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BasicAuth {
-    /// `username`.
-    pub username: String,
-    /// `username_file`.
-    pub username_file: String,
-    /// `password`.
-    pub password: String,
-    /// `password_file`.
-    pub password_file: String,
-}
-
-/// `authorization`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Authorization {
-    /// `type` (default `Bearer`).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `credentials`.
-    pub credentials: String,
-    /// `credentials_file`.
-    pub credentials_file: String,
-}
-
-/// `tls_config`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsConfig {
-    /// `ca` (inline PEM).
-    pub ca: String,
-    /// `ca_file`.
-    pub ca_file: String,
-    /// `cert` (inline PEM).
-    pub cert: String,
-    /// `cert_file`.
-    pub cert_file: String,
-    /// `key` (inline PEM).
-    pub key: String,
-    /// `key_file`.
-    pub key_file: String,
-    /// `server_name`.
-    pub server_name: String,
-    /// `insecure_skip_verify`.
-    pub insecure_skip_verify: bool,
-    /// `min_version` (`TLS12`, `TLS13`).
-    pub min_version: String,
-    /// `max_version`.
-    pub max_version: String,
-}
+pub use scrapeline_common::http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 
 /// One entry of `http_headers`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -288,10 +237,15 @@ fn default_scheme() -> String {
     "http".into()
 }
 
+scrapeline_common::embed_http_client_config! {
 /// One entry of `scrape_configs`.
+///
+/// Deserializes through a flat raw struct that also holds the [`HttpClientConfig`] fields
+/// (see [`scrapeline_common::embed_http_client_config!`]): unknown fields are rejected, naming
+/// the field.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeConfig {
+#[serde(from = "RawScrapeConfig")]
+pub struct ScrapeConfig from RawScrapeConfig {
     /// `job_name` (required, unique).
     pub job_name: String,
     /// `honor_labels` (default false).
@@ -376,36 +330,6 @@ pub struct ScrapeConfig {
     /// `metric_name_escaping_scheme` (global).
     #[serde(default)]
     pub metric_name_escaping_scheme: Option<EscapingScheme>,
-    /// `basic_auth`.
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    /// `authorization`.
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    /// `bearer_token` (legacy form of `authorization`).
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    /// `bearer_token_file` (legacy form of `authorization.credentials_file`).
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    /// `tls_config`.
-    #[serde(default)]
-    pub tls_config: TlsConfig,
-    /// `proxy_url` (accepted, rejected by validation: no proxy support).
-    #[serde(default)]
-    pub proxy_url: Option<String>,
-    /// `no_proxy` (see `proxy_url`).
-    #[serde(default)]
-    pub no_proxy: Option<String>,
-    /// `proxy_from_environment` (see `proxy_url`).
-    #[serde(default)]
-    pub proxy_from_environment: bool,
-    /// `follow_redirects` (default true).
-    #[serde(default = "default_true")]
-    pub follow_redirects: bool,
-    /// `enable_http2` (default true; scrapes use HTTP/1.1 unless the server negotiates h2).
-    #[serde(default = "default_true")]
-    pub enable_http2: bool,
     /// `http_headers`: extra request headers.
     #[serde(default)]
     pub http_headers: BTreeMap<String, HttpHeader>,
@@ -424,6 +348,7 @@ pub struct ScrapeConfig {
     /// `kubernetes_sd_configs`.
     #[serde(default)]
     pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+}
 }
 
 fn check_protocols(p: &[ScrapeProtocol], what: &str) -> Result<(), ConfigError> {
@@ -475,22 +400,13 @@ impl ScrapeConfig {
             native_histogram_min_bucket_factor: 0.0,
             metric_name_validation_scheme: None,
             metric_name_escaping_scheme: None,
-            basic_auth: None,
-            authorization: None,
-            bearer_token: None,
-            bearer_token_file: None,
-            tls_config: TlsConfig::default(),
-            proxy_url: None,
-            no_proxy: None,
-            proxy_from_environment: false,
-            follow_redirects: true,
-            enable_http2: true,
             http_headers: BTreeMap::new(),
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             static_configs: Vec::new(),
             file_sd_configs: Vec::new(),
             kubernetes_sd_configs: Vec::new(),
+            http_client_config: HttpClientConfig::default(),
         }
     }
 
@@ -575,81 +491,10 @@ impl ScrapeConfig {
                 "scrape config for job {job:?}: utf8 metric names requested but validation scheme is not set to UTF8"
             )));
         }
-        // At most one authentication method.
-        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
-        let methods = [
-            self.basic_auth.is_some(),
-            self.authorization.is_some(),
-            bearer,
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if methods > 1 {
-            return Err(ConfigError(format!(
-                "scrape config for job {job:?}: at most one of basic_auth, authorization & bearer_token(_file) must be configured"
-            )));
-        }
-        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err(ConfigError(format!(
-                "scrape config for job {job:?}: at most one of bearer_token & bearer_token_file must be configured"
-            )));
-        }
-        if let Some(a) = &mut self.authorization {
-            if a.kind.is_empty() {
-                a.kind = "Bearer".into();
-            }
-            if a.kind.eq_ignore_ascii_case("basic") {
-                return Err(ConfigError(format!(
-                    "scrape config for job {job:?}: authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
-                )));
-            }
-            if !a.credentials.is_empty() && !a.credentials_file.is_empty() {
-                return Err(ConfigError(format!(
-                    "scrape config for job {job:?}: at most one of authorization credentials & credentials_file must be configured"
-                )));
-            }
-        }
-        if let Some(b) = &self.basic_auth {
-            if !b.username.is_empty() && !b.username_file.is_empty() {
-                return Err(ConfigError(format!(
-                    "scrape config for job {job:?}: at most one of basic_auth username & username_file must be configured"
-                )));
-            }
-            if !b.password.is_empty() && !b.password_file.is_empty() {
-                return Err(ConfigError(format!(
-                    "scrape config for job {job:?}: at most one of basic_auth password & password_file must be configured"
-                )));
-            }
-        }
-        let t = &self.tls_config;
-        if !t.ca.is_empty() && !t.ca_file.is_empty() {
-            return Err(ConfigError(format!(
-                "scrape config for job {job:?}: at most one of tls_config ca & ca_file must be configured"
-            )));
-        }
-        if !t.cert.is_empty() && !t.cert_file.is_empty() {
-            return Err(ConfigError(format!(
-                "scrape config for job {job:?}: at most one of tls_config cert & cert_file must be configured"
-            )));
-        }
-        if !t.key.is_empty() && !t.key_file.is_empty() {
-            return Err(ConfigError(format!(
-                "scrape config for job {job:?}: at most one of tls_config key & key_file must be configured"
-            )));
-        }
-        let has_cert = !t.cert.is_empty() || !t.cert_file.is_empty();
-        let has_key = !t.key.is_empty() || !t.key_file.is_empty();
-        if has_cert != has_key {
-            return Err(ConfigError(format!(
-                "scrape config for job {job:?}: tls_config needs both a client certificate and a key"
-            )));
-        }
-        if self.proxy_url.is_some() || self.proxy_from_environment || self.no_proxy.is_some() {
-            return Err(ConfigError(format!(
-                "scrape config for job {job:?}: proxy_url / no_proxy / proxy_from_environment are not supported"
-            )));
-        }
+        // Prometheus' HTTPClientConfig rules (the same code for SD configs and remote write).
+        self.http_client_config
+            .validate()
+            .map_err(|e| ConfigError(format!("scrape config for job {job:?}: {e}")))?;
         for (name, h) in &self.http_headers {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return Err(ConfigError(format!(
@@ -794,13 +639,7 @@ impl ScrapeConfig {
             c.scrape_interval = None;
             c.scrape_timeout = None;
             c.sample_limit = None;
-            c.basic_auth = None;
-            c.authorization = None;
-            c.bearer_token = None;
-            c.bearer_token_file = None;
-            c.tls_config = TlsConfig::default();
-            c.follow_redirects = true;
-            c.enable_http2 = true;
+            c.http_client_config = HttpClientConfig::default();
             c.http_headers.clear();
             c
         };
@@ -913,13 +752,42 @@ mod tests {
     #[test]
     fn auth_methods_are_exclusive() {
         let mut c = ScrapeConfig::new("j");
-        c.bearer_token = Some("x".into());
-        c.basic_auth = Some(BasicAuth {
+        c.http_client_config.bearer_token = "x".into();
+        c.http_client_config.basic_auth = Some(BasicAuth {
             username: "u".into(),
             ..BasicAuth::default()
         });
         let e = c.apply_global(&GlobalConfig::default()).unwrap_err();
-        assert!(e.0.contains("at most one of basic_auth"), "{e}");
+        assert_eq!(
+            e.0,
+            r#"scrape config for job "j": at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"#
+        );
+    }
+
+    /// The HTTP client fields are parsed inline, unknown fields are still named, and the
+    /// options no client implements are refused by name, as for SD configs and remote write.
+    #[test]
+    fn http_client_config_is_embedded() {
+        let c: ScrapeConfig = serde_saphyr::from_str(
+            "job_name: j\nbasic_auth: {username: u, password: pw}\nfollow_redirects: false\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.http_client_config.basic_auth.as_ref().unwrap().username,
+            "u"
+        );
+        assert!(!c.http_client_config.follow_redirects);
+        assert!(!format!("{c:?}").contains("pw"));
+        let e = serde_saphyr::from_str::<ScrapeConfig>("job_name: j\nbasic_auht: {}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `basic_auht`"), "{e}");
+        let mut c: ScrapeConfig =
+            serde_saphyr::from_str("job_name: j\nproxy_url: http://p:3128\n").unwrap();
+        assert_eq!(
+            c.apply_global(&GlobalConfig::default()).unwrap_err().0,
+            r#"scrape config for job "j": proxy_url is not supported by Scrapeline"#
+        );
     }
 
     #[test]

@@ -47,14 +47,21 @@ fn example_01_prometheus_kubernetes() {
     let api = &jobs[0];
     assert_eq!(api.scheme, "https");
     assert_eq!(
-        api.tls_config.ca_file,
+        api.http_client_config.tls_config.ca_file,
         "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
     );
     assert_eq!(
-        api.authorization.as_ref().unwrap().credentials_file,
+        api.http_client_config
+            .authorization
+            .as_ref()
+            .unwrap()
+            .credentials_file,
         "/var/run/secrets/kubernetes.io/serviceaccount/token"
     );
-    assert_eq!(api.authorization.as_ref().unwrap().kind, "Bearer");
+    assert_eq!(
+        api.http_client_config.authorization.as_ref().unwrap().kind,
+        "Bearer"
+    );
     assert_eq!(api.kubernetes_sd_configs.len(), 1);
     assert_eq!(jobs[4].metrics_path, "/probe");
     assert_eq!(

@@ -175,194 +175,13 @@ pub struct AttachMetadata {
     pub cronjob: bool,
 }
 
-/// `basic_auth`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// `username`.
-    #[serde(default)]
-    pub username: String,
-    /// `username_file`.
-    #[serde(default)]
-    pub username_file: String,
-    /// `password`.
-    #[serde(default)]
-    pub password: String,
-    /// `password_file`: read at client creation.
-    #[serde(default)]
-    pub password_file: String,
-}
-
-/// `authorization`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    /// `type` (default `Bearer`).
-    #[serde(default, rename = "type")]
-    pub kind: String,
-    /// `credentials`.
-    #[serde(default)]
-    pub credentials: String,
-    /// `credentials_file`: re-read when it changes.
-    #[serde(default)]
-    pub credentials_file: String,
-}
-
-/// `oauth2` (accepted for config compatibility; the Kubernetes client does not support it).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-pub struct OAuth2 {
-    /// `client_id`.
-    #[serde(default)]
-    pub client_id: String,
-    /// `token_url`.
-    #[serde(default)]
-    pub token_url: String,
-}
-
-/// `tls_config`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// `ca_file`: PEM CA bundle path.
-    #[serde(default)]
-    pub ca_file: String,
-    /// `ca`: inline PEM CA bundle.
-    #[serde(default)]
-    pub ca: String,
-    /// `cert_file`: client certificate path.
-    #[serde(default)]
-    pub cert_file: String,
-    /// `cert`: inline client certificate.
-    #[serde(default)]
-    pub cert: String,
-    /// `key_file`: client key path.
-    #[serde(default)]
-    pub key_file: String,
-    /// `key`: inline client key.
-    #[serde(default)]
-    pub key: String,
-    /// `server_name`: SNI / verification name.
-    #[serde(default)]
-    pub server_name: String,
-    /// `insecure_skip_verify`.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// `min_version` (accepted, not enforced beyond rustls' TLS 1.2 floor).
-    #[serde(default)]
-    pub min_version: String,
-    /// `max_version` (accepted).
-    #[serde(default)]
-    pub max_version: String,
-}
-
-/// The inline `http_config` part of an SD config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpClientConfig {
-    /// `basic_auth`.
-    pub basic_auth: Option<BasicAuth>,
-    /// `authorization`.
-    pub authorization: Option<Authorization>,
-    /// `oauth2`.
-    pub oauth2: Option<OAuth2>,
-    /// `bearer_token` (deprecated form of `authorization.credentials`).
-    pub bearer_token: String,
-    /// `bearer_token_file` (deprecated form of `authorization.credentials_file`).
-    pub bearer_token_file: String,
-    /// `tls_config`.
-    pub tls_config: TlsConfig,
-    /// `proxy_url`.
-    pub proxy_url: String,
-    /// `no_proxy`.
-    pub no_proxy: String,
-    /// `proxy_from_environment`.
-    pub proxy_from_environment: bool,
-    /// `follow_redirects` (default true).
-    pub follow_redirects: bool,
-    /// `enable_http2` (default true).
-    pub enable_http2: bool,
-}
-
-impl Default for HttpClientConfig {
-    fn default() -> Self {
-        Self {
-            basic_auth: None,
-            authorization: None,
-            oauth2: None,
-            bearer_token: String::new(),
-            bearer_token_file: String::new(),
-            tls_config: TlsConfig::default(),
-            proxy_url: String::new(),
-            no_proxy: String::new(),
-            proxy_from_environment: false,
-            follow_redirects: true,
-            enable_http2: true,
-        }
-    }
-}
-
-impl HttpClientConfig {
-    /// Prometheus' `HTTPClientConfig.Validate` rules that apply here.
-    fn validate(&self) -> Result<(), String> {
-        if !self.bearer_token.is_empty() && !self.bearer_token_file.is_empty() {
-            return Err(
-                "at most one of bearer_token & bearer_token_file must be configured".into(),
-            );
-        }
-        let bearer = !self.bearer_token.is_empty() || !self.bearer_token_file.is_empty();
-        if (self.basic_auth.is_some() || self.oauth2.is_some()) && bearer {
-            return Err(
-                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
-                    .into(),
-            );
-        }
-        if let Some(b) = &self.basic_auth {
-            if !b.username.is_empty() && !b.username_file.is_empty() {
-                return Err(
-                    "at most one of basic_auth username & username_file must be configured".into(),
-                );
-            }
-            if !b.password.is_empty() && !b.password_file.is_empty() {
-                return Err(
-                    "at most one of basic_auth password & password_file must be configured".into(),
-                );
-            }
-        }
-        if let Some(a) = &self.authorization {
-            if bearer {
-                return Err(
-                    "authorization is not compatible with bearer_token & bearer_token_file".into(),
-                );
-            }
-            if !a.credentials.is_empty() && !a.credentials_file.is_empty() {
-                return Err("at most one of authorization credentials & credentials_file must be configured".into());
-            }
-            if a.kind.eq_ignore_ascii_case("basic") {
-                return Err(
-                    r#"authorization type cannot be set to "basic", use "basic_auth" instead"#
-                        .into(),
-                );
-            }
-        }
-        let n = [
-            self.basic_auth.is_some(),
-            self.oauth2.is_some(),
-            self.authorization.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if n > 1 {
-            return Err(
-                "at most one of basic_auth, oauth2 & authorization must be configured".into(),
-            );
-        }
-        Ok(())
-    }
-}
+pub use scrapeline_common::http::{
+    Authorization, BasicAuth, HttpClientConfig, HttpConfigError, OAuth2, TlsConfig,
+};
 
 /// One entry of `kubernetes_sd_configs`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "RawKubernetesSdConfig")]
+#[serde(try_from = "ParsedKubernetesSdConfig")]
 pub struct KubernetesSdConfig {
     /// `role` (required).
     pub role: Role,
@@ -376,8 +195,9 @@ pub struct KubernetesSdConfig {
     pub selectors: Vec<SelectorConfig>,
     /// `attach_metadata`.
     pub attach_metadata: AttachMetadata,
-    /// The inline HTTP client settings (auth, TLS, proxy).
-    pub http: HttpClientConfig,
+    /// The inline HTTP client settings (auth, TLS, proxy): Prometheus' `HTTPClientConfig`,
+    /// the same type scrape and remote-write configs embed.
+    pub http_client_config: HttpClientConfig,
 }
 
 impl KubernetesSdConfig {
@@ -390,7 +210,7 @@ impl KubernetesSdConfig {
             namespaces: NamespaceDiscovery::default(),
             selectors: Vec::new(),
             attach_metadata: AttachMetadata::default(),
-            http: HttpClientConfig::default(),
+            http_client_config: HttpClientConfig::default(),
         }
     }
 
@@ -402,13 +222,16 @@ impl KubernetesSdConfig {
             .map_or(("", ""), |s| (s.label.as_str(), s.field.as_str()))
     }
 
-    /// Runs Prometheus' validation, in its order, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
-        self.http.validate()?;
+    /// Runs Prometheus' validation, in its order, with its messages (the HTTP client part is
+    /// [`HttpClientConfig::validate`], which also normalizes it).
+    pub fn validate(&mut self) -> Result<(), String> {
+        self.http_client_config
+            .validate()
+            .map_err(|e| e.to_string())?;
         if self.api_server.is_some() && self.kubeconfig_file.is_some() {
             return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".into());
         }
-        let default_http = self.http == HttpClientConfig::default();
+        let default_http = self.http_client_config.is_default();
         if self.kubeconfig_file.is_some() && !default_http {
             return Err(
                 "cannot use a custom HTTP client configuration together with 'kubeconfig_file'"
@@ -502,50 +325,30 @@ fn validate_label_selector(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawKubernetesSdConfig {
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    api_server: Option<String>,
-    #[serde(default)]
-    kubeconfig_file: Option<String>,
-    #[serde(default)]
-    namespaces: NamespaceDiscovery,
-    #[serde(default)]
-    selectors: Vec<SelectorConfig>,
-    #[serde(default)]
-    attach_metadata: AttachMetadata,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default)]
-    oauth2: Option<OAuth2>,
-    #[serde(default)]
-    bearer_token: String,
-    #[serde(default)]
-    bearer_token_file: String,
-    #[serde(default)]
-    tls_config: TlsConfig,
-    #[serde(default)]
-    proxy_url: String,
-    #[serde(default)]
-    no_proxy: String,
-    #[serde(default)]
-    proxy_from_environment: bool,
-    #[serde(default)]
-    proxy_connect_header: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    follow_redirects: Option<bool>,
-    #[serde(default)]
-    enable_http2: Option<bool>,
+scrapeline_common::embed_http_client_config! {
+    /// A `kubernetes_sd_configs` entry as written, before its role is parsed and it is
+    /// validated.
+    #[derive(Deserialize)]
+    #[serde(from = "RawKubernetesSdConfig")]
+    struct ParsedKubernetesSdConfig from RawKubernetesSdConfig {
+        #[serde(default)]
+        role: Option<String>,
+        #[serde(default)]
+        api_server: Option<String>,
+        #[serde(default)]
+        kubeconfig_file: Option<String>,
+        #[serde(default)]
+        namespaces: NamespaceDiscovery,
+        #[serde(default)]
+        selectors: Vec<SelectorConfig>,
+        #[serde(default)]
+        attach_metadata: AttachMetadata,
+    }
 }
 
-impl TryFrom<RawKubernetesSdConfig> for KubernetesSdConfig {
+impl TryFrom<ParsedKubernetesSdConfig> for KubernetesSdConfig {
     type Error = String;
-    fn try_from(raw: RawKubernetesSdConfig) -> Result<Self, String> {
+    fn try_from(raw: ParsedKubernetesSdConfig) -> Result<Self, String> {
         let role = match raw.role.as_deref() {
             None | Some("") => {
                 return Err(
@@ -555,27 +358,14 @@ impl TryFrom<RawKubernetesSdConfig> for KubernetesSdConfig {
             }
             Some(r) => Role::parse(r)?,
         };
-        let _ = raw.proxy_connect_header;
-        let cfg = KubernetesSdConfig {
+        let mut cfg = KubernetesSdConfig {
             role,
             api_server: raw.api_server.filter(|s| !s.is_empty()),
             kubeconfig_file: raw.kubeconfig_file.filter(|s| !s.is_empty()),
             namespaces: raw.namespaces,
             selectors: raw.selectors,
             attach_metadata: raw.attach_metadata,
-            http: HttpClientConfig {
-                basic_auth: raw.basic_auth,
-                authorization: raw.authorization,
-                oauth2: raw.oauth2,
-                bearer_token: raw.bearer_token,
-                bearer_token_file: raw.bearer_token_file,
-                tls_config: raw.tls_config,
-                proxy_url: raw.proxy_url,
-                no_proxy: raw.no_proxy,
-                proxy_from_environment: raw.proxy_from_environment,
-                follow_redirects: raw.follow_redirects.unwrap_or(true),
-                enable_http2: raw.enable_http2.unwrap_or(true),
-            },
+            http_client_config: raw.http_client_config,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -672,6 +462,35 @@ mod tests {
         err("role: pod\nnamespaces: {foo: bar}\n", "foo");
     }
 
+    /// The HTTP client part is the common `HttpClientConfig`: the same texts, and the same
+    /// refusal by name of what no client implements, as scrape and remote-write configs.
+    #[test]
+    fn http_client_config_is_the_common_one() {
+        assert_eq!(
+            parse("role: pod\napi_server: http://x\nproxy_url: http://p:3128\n").unwrap_err(),
+            "proxy_url is not supported by Scrapeline"
+        );
+        assert_eq!(
+            parse("role: pod\napi_server: http://x\noauth2: {client_id: a, token_url: t}\n")
+                .unwrap_err(),
+            "oauth2 is not supported by Scrapeline"
+        );
+        let e = parse("role: pod\napi_server: http://x\ntls_config: {cert_file: c}\n").unwrap_err();
+        assert_eq!(
+            e,
+            "exactly one of key or key_file must be configured when a client certificate is configured"
+        );
+        let e = parse("role: pod\nbearer_tokn: x\n").unwrap_err();
+        assert!(e.contains("unknown field `bearer_tokn`"), "{e}");
+        let c = parse("role: pod\napi_server: http://x\nbasic_auth: {username: u, password: pw}\n")
+            .unwrap();
+        assert!(!format!("{c:?}").contains("pw"));
+        assert_eq!(
+            c.http_client_config.basic_auth.unwrap().password.expose(),
+            "pw"
+        );
+    }
+
     #[test]
     fn full_config_parses() {
         let c = parse(
@@ -686,8 +505,8 @@ mod tests {
         assert_eq!(c.namespaces.names, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(c.selector_for(Role::Pod), ("a=b", "spec.nodeName=n"));
         assert!(c.attach_metadata.node && c.attach_metadata.namespace);
-        assert!(c.http.tls_config.insecure_skip_verify);
-        assert!(c.http.follow_redirects && c.http.enable_http2);
+        assert!(c.http_client_config.tls_config.insecure_skip_verify);
+        assert!(c.http_client_config.follow_redirects && c.http_client_config.enable_http2);
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! Building (and sharing) the `kube` client for an SD config: `api_server` with Prometheus'
 //! HTTP client options, `kubeconfig_file`, or in-cluster settings.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use scrapeline_common::http::tls::{self, TlsMaterial};
+use scrapeline_common::http::{HttpClientConfig, TlsConfig, authorization_header};
 
 use crate::config::KubernetesSdConfig;
 
@@ -53,166 +57,129 @@ fn read(path: &Path) -> Result<String, ClientError> {
     })
 }
 
-/// Standard base64 (for basic auth and inline PEM data).
-pub(crate) fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
+/// The pieces a `kube::Client` is assembled from: kube's `Config` (URL, timeouts, kubeconfig
+/// credentials) plus the TLS material and request authorization from scrapeline-common.
+struct Parts {
+    config: kube::Config,
+    tls: TlsMaterial,
+    server_name: Option<rustls::pki_types::ServerName<'static>>,
+    /// `None` for kubeconfig files, whose credentials kube's auth layer applies.
+    http: Option<Arc<HttpClientConfig>>,
+}
+
+fn tls_error(e: tls::TlsError) -> ClientError {
+    ClientError::Client(e.to_string())
+}
+
+/// `api_server` with the config's own HTTP client settings.
+fn from_http_config(url: &str, h: &HttpClientConfig) -> Result<Parts, ClientError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| ClientError::BadUrl(url.to_owned()))?;
+    Ok(Parts {
+        config: kube::Config::new(uri),
+        tls: TlsMaterial::load(&h.tls_config).map_err(tls_error)?,
+        server_name: tls::server_name(&h.tls_config).map_err(tls_error)?,
+        http: Some(Arc::new(h.clone())),
+    })
+}
+
+fn base64_field(value: &str, what: &str) -> Result<String, ClientError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ClientError::Kubeconfig(format!("{what} is not valid base64 PEM")))
+}
+
+/// A kubeconfig's TLS settings (already resolved by kube: CA, server name, skip-verify) and
+/// client identity as a `tls_config` would give them, so the one builder serves it too.
+fn from_kubeconfig(config: kube::Config) -> Result<Parts, ClientError> {
+    use secrecy::ExposeSecret as _;
+    let ai = &config.auth_info;
+    let mut t = TlsConfig::default();
+    match (&ai.client_certificate_data, &ai.client_certificate) {
+        (Some(d), _) => t.cert = base64_field(d, "client-certificate-data")?,
+        (None, Some(f)) => t.cert_file.clone_from(f),
+        (None, None) => {}
+    }
+    match (&ai.client_key_data, &ai.client_key) {
+        (Some(d), _) => t.key = base64_field(d.expose_secret(), "client-key-data")?.into(),
+        (None, Some(f)) => t.key_file.clone_from(f),
+        (None, None) => {}
+    }
+    t.insecure_skip_verify = config.accept_invalid_certs;
+    let mut tls = TlsMaterial::load(&t).map_err(tls_error)?;
+    tls.roots = config.root_cert.as_ref().map(|ders| {
+        ders.iter()
+            .map(|d| rustls::pki_types::CertificateDer::from(d.clone()))
+            .collect()
+    });
+    let server_name = match &config.tls_server_name {
+        Some(n) => Some(
+            rustls::pki_types::ServerName::try_from(n.clone())
+                .map_err(|e| ClientError::Kubeconfig(format!("tls-server-name {n:?}: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Parts {
+        config,
+        tls,
+        server_name,
+        http: None,
+    })
+}
+
+/// Assembles the client as kube's own builder does (base URI, kube's auth for kubeconfig
+/// credentials, extra headers, read timeout), but over scrapeline-common's TLS connector:
+/// no process-wide crypto provider is needed. For `api_server` and in-cluster configs the
+/// `Authorization` header comes from [`authorization_header`] at every request, so credential
+/// files (rotated service-account tokens) are re-read as Prometheus does; a file that cannot
+/// be read is logged and the request goes out without credentials (the API server's 401 is
+/// then the error the discoverer reports).
+fn build(parts: Parts) -> Result<kube::Client, ClientError> {
+    use kube::client::ConfigExt as _;
+    use tower::ServiceExt as _;
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    let Parts {
+        config,
+        tls,
+        server_name,
+        http,
+    } = parts;
+    let tls = tls.client_config().map_err(tls_error)?;
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.enforce_http(false);
+    let https = tls::https_connector(tls, server_name, connector, false);
+    let mut timeouts = hyper_timeout::TimeoutConnector::new(https);
+    timeouts.set_connect_timeout(config.connect_timeout);
+    timeouts.set_read_timeout(config.read_timeout);
+    timeouts.set_write_timeout(config.write_timeout);
+    let hyper: hyper_util::client::legacy::Client<_, kube::client::Body> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(timeouts);
+    let kube_err = |e: kube::Error| ClientError::Client(e.to_string());
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer().map_err(kube_err)?)
+        .layer(config.extra_headers_layer().map_err(kube_err)?)
+        .map_err(BoxError::from)
+        .service(hyper)
+        .map_request(move |mut req: http::Request<kube::client::Body>| {
+            if let Some(h) = &http {
+                match authorization_header(h) {
+                    Ok(Some(v)) => {
+                        req.headers_mut().insert(http::header::AUTHORIZATION, v);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(err = %e, "kubernetes SD: no credentials sent"),
+                }
             }
-        }
-    }
-    out
-}
-
-fn header(config: &mut kube::Config, value: String) -> Result<(), ClientError> {
-    let v = http::HeaderValue::from_str(&value).map_err(|_| {
-        ClientError::Client("authorization header is not a valid header value".into())
-    })?;
-    config.headers.push((http::header::AUTHORIZATION, v));
-    Ok(())
-}
-
-/// Credentials from a file. A Bearer token file without surrounding whitespace (as rotated
-/// service-account tokens are written) is handed to kube, which re-reads it at least once a
-/// minute; otherwise the trimmed content is sent, as Prometheus trims it.
-fn token_file(config: &mut kube::Config, path: &str, kind: &str) -> Result<(), ClientError> {
-    let content = read(Path::new(path))?;
-    let trimmed = content.trim();
-    if kind == "Bearer" && trimmed.len() == content.len() {
-        config.auth_info.token_file = Some(path.to_string());
-        Ok(())
-    } else {
-        header(config, format!("{kind} {trimmed}"))
-    }
-}
-
-fn apply_http(cfg: &KubernetesSdConfig, config: &mut kube::Config) -> Result<(), ClientError> {
-    let h = &cfg.http;
-    if h.oauth2.is_some() {
-        return Err(ClientError::Unsupported("oauth2 for kubernetes_sd_configs"));
-    }
-    let tls = &h.tls_config;
-    if !tls.ca_file.is_empty() {
-        config.root_cert_file = Some(PathBuf::from(&tls.ca_file));
-    }
-    if !tls.ca.is_empty() {
-        let ders = pem_to_der(&tls.ca)?;
-        config.root_cert = Some(ders);
-    }
-    if !tls.cert_file.is_empty() {
-        config.auth_info.client_certificate = Some(tls.cert_file.clone());
-    }
-    if !tls.key_file.is_empty() {
-        config.auth_info.client_key = Some(tls.key_file.clone());
-    }
-    if !tls.cert.is_empty() {
-        config.auth_info.client_certificate_data = Some(base64(tls.cert.as_bytes()));
-    }
-    if !tls.key.is_empty() {
-        config.auth_info.client_key_data = Some(base64(tls.key.as_bytes()).into());
-    }
-    if !tls.server_name.is_empty() {
-        config.tls_server_name = Some(tls.server_name.clone());
-    }
-    config.accept_invalid_certs = tls.insecure_skip_verify;
-    if !h.proxy_url.is_empty() {
-        config.proxy_url = Some(
-            h.proxy_url
-                .parse()
-                .map_err(|_| ClientError::BadUrl(h.proxy_url.clone()))?,
-        );
-    }
-    if !h.bearer_token.is_empty() {
-        header(config, format!("Bearer {}", h.bearer_token))?;
-    }
-    if !h.bearer_token_file.is_empty() {
-        token_file(config, &h.bearer_token_file, "Bearer")?;
-    }
-    if let Some(a) = &h.authorization {
-        let kind = if a.kind.is_empty() {
-            "Bearer"
-        } else {
-            a.kind.as_str()
-        };
-        if !a.credentials_file.is_empty() {
-            token_file(config, &a.credentials_file, kind)?;
-        } else if !a.credentials.is_empty() {
-            header(config, format!("{kind} {}", a.credentials))?;
-        }
-    }
-    if let Some(b) = &h.basic_auth {
-        let user = if b.username_file.is_empty() {
-            b.username.clone()
-        } else {
-            read(Path::new(&b.username_file))?.trim().to_string()
-        };
-        let pass = if b.password_file.is_empty() {
-            b.password.clone()
-        } else {
-            read(Path::new(&b.password_file))?.trim().to_string()
-        };
-        header(
-            config,
-            format!("Basic {}", base64(format!("{user}:{pass}").as_bytes())),
-        )?;
-    }
-    Ok(())
-}
-
-fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, ClientError> {
-    let mut out = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in pem.lines() {
-        let line = line.trim();
-        if line.starts_with("-----BEGIN") {
-            cur = Some(String::new());
-        } else if line.starts_with("-----END") {
-            if let Some(b) = cur.take() {
-                out.push(
-                    base64_decode(&b)
-                        .ok_or(ClientError::Client("invalid PEM in tls_config.ca".into()))?,
-                );
-            }
-        } else if let Some(b) = cur.as_mut() {
-            b.push_str(line);
-        }
-    }
-    Ok(out)
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+            req
+        });
+    Ok(kube::Client::new(service, config.default_namespace.clone()))
 }
 
 /// Connects (or reuses a client) for `cfg`.
@@ -220,18 +187,20 @@ pub(crate) async fn connect(
     cfg: &KubernetesSdConfig,
     ctx: &KubeContext,
 ) -> Result<Connection, ClientError> {
-    // kube's TLS stack needs a process-wide rustls provider; both ring and aws-lc-rs are in the
-    // dependency tree, so pick one explicitly (a no-op if the process already chose).
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
     let env = &ctx.env;
     let mut own_namespace = String::new();
-    let (id, config) = if let Some(url) = &cfg.api_server {
-        let uri: http::Uri = url.parse().map_err(|_| ClientError::BadUrl(url.clone()))?;
-        let mut config = kube::Config::new(uri);
-        apply_http(cfg, &mut config)?;
-        (format!("api_server={url} http={:?}", cfg.http), config)
+    let (id, parts) = if let Some(url) = &cfg.api_server {
+        // Keyed by a hash of the whole HTTP config: its `Debug` hides the secrets, and two
+        // configs differing only in a password must not share a client.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&cfg.http_client_config, &mut hasher);
+        (
+            format!(
+                "api_server={url} http={:016x}",
+                std::hash::Hasher::finish(&hasher)
+            ),
+            from_http_config(url, &cfg.http_client_config)?,
+        )
     } else if let Some(path) = &cfg.kubeconfig_file {
         let p = Path::new(path);
         let p = if p.is_relative() {
@@ -243,7 +212,10 @@ pub(crate) async fn connect(
         let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
             .await
             .map_err(|e| ClientError::Kubeconfig(e.to_string()))?;
-        (format!("kubeconfig={}", p.display()), config)
+        (
+            format!("kubeconfig={}", p.display()),
+            from_kubeconfig(config)?,
+        )
     } else {
         let url = match &env.in_cluster_api_server {
             Some(u) => u.clone(),
@@ -261,16 +233,17 @@ pub(crate) async fn connect(
                 }
             }
         };
-        let uri: http::Uri = url.parse().map_err(|_| ClientError::BadUrl(url.clone()))?;
-        let mut config = kube::Config::new(uri);
+        // The service account as an HTTP client config: its token file (re-read at every
+        // request) and CA.
         let sa = &env.service_account_dir;
+        let mut h = HttpClientConfig::default();
         let token = sa.join("token");
         if token.exists() {
-            token_file(&mut config, &token.display().to_string(), "Bearer")?;
+            h.bearer_token_file = token.display().to_string();
         }
         let ca = sa.join("ca.crt");
         if ca.exists() {
-            config.root_cert_file = Some(ca);
+            h.tls_config.ca_file = ca.display().to_string();
         }
         if cfg.namespaces.own_namespace {
             own_namespace = read(&sa.join("namespace"))?.trim().to_string();
@@ -278,11 +251,14 @@ pub(crate) async fn connect(
                 return Err(ClientError::InCluster("own namespace file is empty".into()));
             }
         }
-        (format!("in-cluster={url} sa={}", sa.display()), config)
+        (
+            format!("in-cluster={url} sa={}", sa.display()),
+            from_http_config(&url, &h)?,
+        )
     };
-    let mut config = config;
+    let mut parts = parts;
     // Lists are bounded by this; watches by the watcher's own idle timeout.
-    config.read_timeout = Some(Duration::from_secs(
+    parts.config.read_timeout = Some(Duration::from_secs(
         u64::from(env.watch.watch_timeout_secs) + 15,
     ));
     let existing = ctx
@@ -294,8 +270,7 @@ pub(crate) async fn connect(
     let client = match existing {
         Some(c) => c,
         None => {
-            let c =
-                kube::Client::try_from(config).map_err(|e| ClientError::Client(e.to_string()))?;
+            let c = build(parts)?;
             ctx.clients
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -308,17 +283,4 @@ pub(crate) async fn connect(
         client,
         own_namespace,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trip() {
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
-    }
 }
