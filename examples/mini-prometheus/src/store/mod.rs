@@ -29,7 +29,6 @@
 
 pub mod budget;
 pub mod chunk;
-pub mod fanout;
 pub mod matcher;
 mod slab;
 
@@ -44,7 +43,6 @@ use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 
 pub use budget::{ReadBudget, ReadError};
 use chunk::{Chunk, Head};
-pub use fanout::FanOut;
 pub use matcher::{Matcher, matches_all};
 use slab::{Slab, Tenant};
 
