@@ -135,20 +135,37 @@ mod tests {
     }
 
     impl Appender for LogScrape {
-        fn append(&mut self, r: SeriesRef, _: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
-            let last = self.1.last().copied().or_else(|| self.0.0.lock().ok()?.last().copied());
-            if last.is_some_and(|(lt, _)| t <= lt) {
+        fn append(
+            &mut self,
+            r: SeriesRef,
+            _: &Labels,
+            t: i64,
+            v: f64,
+        ) -> Result<SeriesRef, AppendError> {
+            // The latest sample timestamp (metadata entries are logged with -1).
+            let latest = |v: &[(i64, f64)]| v.iter().map(|e| e.0).max();
+            let committed = self.0.0.lock().ok().and_then(|v| latest(&v));
+            if latest(&self.1).max(committed).is_some_and(|lt| t <= lt) {
                 return Err(AppendError::OutOfOrder);
             }
             self.1.push((t, v));
             Ok(if r == 0 { 7 } else { r })
         }
-        fn update_metadata(&mut self, r: SeriesRef, _: &Labels, m: &Metadata) -> Result<SeriesRef, AppendError> {
+        fn update_metadata(
+            &mut self,
+            r: SeriesRef,
+            _: &Labels,
+            m: &Metadata,
+        ) -> Result<SeriesRef, AppendError> {
             self.1.push((-1, f64::from(m.help.len() as u32)));
             Ok(r)
         }
         fn commit(&mut self) -> Result<(), AppendError> {
-            self.0.0.lock().map_err(|_| AppendError::OutOfOrder)?.append(&mut self.1);
+            self.0
+                .0
+                .lock()
+                .map_err(|_| AppendError::OutOfOrder)?
+                .append(&mut self.1);
             Ok(())
         }
         fn rollback(&mut self) {
@@ -173,7 +190,10 @@ mod tests {
         assert_eq!(app.update_metadata(r, &l, &meta), Ok(r));
         app.commit().unwrap();
         for s in [&a, &b] {
-            assert_eq!(*s.0.lock().unwrap(), vec![(1000, 1.0), (2000, 2.0), (-1, 3.0)]);
+            assert_eq!(
+                *s.0.lock().unwrap(),
+                vec![(1000, 1.0), (2000, 2.0), (-1, 3.0)]
+            );
         }
         // The primary refuses: nothing reaches the secondary either.
         assert_eq!(app.append(r, &l, 1500, 9.0), Err(AppendError::OutOfOrder));

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use scrapeline_exposition::Labels;
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, Metadata, SeriesRef};
 use scrapeline_scrape::MetricType;
+use scrapeline_scrape::append::{AppendError, Appendable, Appender, Metadata, SeriesRef};
 
 /// One committed sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +148,11 @@ mod tests {
         let seen = seen.lock().unwrap();
         let got: Vec<Vec<(i64, f64, MetricType)>> = seen
             .iter()
-            .map(|b| b.iter().map(|s| (s.timestamp_ms, s.value, s.kind)).collect())
+            .map(|b| {
+                b.iter()
+                    .map(|s| (s.timestamp_ms, s.value, s.kind))
+                    .collect()
+            })
             .collect();
         assert_eq!(
             got,

@@ -28,7 +28,11 @@ fn append_one(sink: &Arc<dyn Appendable>, name: &str) {
 }
 
 fn pending(p: &Pipeline) -> Vec<usize> {
-    p.remote_write().queues().iter().map(|q| q.pending()).collect()
+    p.remote_write()
+        .queues()
+        .iter()
+        .map(|q| q.pending())
+        .collect()
 }
 
 fn metrics(p: &Pipeline) -> String {
@@ -53,7 +57,10 @@ async fn reload_restarts_only_changed_remote_write_queues() {
     // `a` kept its queue (and its pending sample); `b` is a fresh queue at the new URL.
     assert_eq!(pending(&p), vec![1, 0]);
     let m = metrics(&p);
-    assert!(m.contains("remote_name=\"b\",url=\"http://127.0.0.1:9/b2\""), "{m}");
+    assert!(
+        m.contains("remote_name=\"b\",url=\"http://127.0.0.1:9/b2\""),
+        "{m}"
+    );
     assert!(!m.contains("url=\"http://127.0.0.1:9/b\""), "{m}");
 
     // Scrapes now reach the new queue.
@@ -72,7 +79,8 @@ async fn reload_restarts_only_changed_remote_write_queues() {
 /// A reload that fails leaves everything as it was: queues, config and jobs.
 #[tokio::test]
 async fn failed_reload_changes_nothing() {
-    let jobs = "scrape_configs:\n  - job_name: keep\n    static_configs: [{targets: ['127.0.0.1:9']}]\n";
+    let jobs =
+        "scrape_configs:\n  - job_name: keep\n    static_configs: [{targets: ['127.0.0.1:9']}]\n";
     let p = Pipeline::builder(remote_config("http://127.0.0.1:9/b", jobs))
         .flush_deadline(Duration::from_millis(50))
         .start()
