@@ -53,7 +53,8 @@ async fn prints_every_sample_of_the_discovered_pod_with_its_type() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // The last line of each series: labels, type and value (timestamps vary).
+    // The last line of each series: labels, type and value (timestamps vary). The report
+    // series (`up`, `scrape_*`) have no family metadata: `untyped`, as the text format names it.
     let mut got: BTreeMap<String, (String, Value)> = BTreeMap::new();
     for line in stdout.lines() {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
@@ -74,26 +75,26 @@ async fn prints_every_sample_of_the_discovered_pod_with_its_type() {
             ("\"counter\"", json!(3.0)),
         ),
         (key("temperature_celsius", ""), ("\"gauge\"", json!(21.5))),
-        (key("up", ""), ("\"unknown\"", json!(1.0))),
+        (key("up", ""), ("\"untyped\"", json!(1.0))),
         (
             key("scrape_samples_scraped", ""),
-            ("\"unknown\"", json!(2.0)),
+            ("\"untyped\"", json!(2.0)),
         ),
         (
             key("scrape_samples_post_metric_relabeling", ""),
-            ("\"unknown\"", json!(2.0)),
+            ("\"untyped\"", json!(2.0)),
         ),
         (
             key("scrape_series_added", ""),
             (
-                "\"unknown\"",
+                "\"untyped\"",
                 got_value(&got, &key("scrape_series_added", "")),
             ),
         ),
         (
             key("scrape_duration_seconds", ""),
             (
-                "\"unknown\"",
+                "\"untyped\"",
                 got_value(&got, &key("scrape_duration_seconds", "")),
             ),
         ),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use scrapeline::exposition::Labels;
 use scrapeline::sd::TargetGroup;
-use scrapeline::sd::discovery::{CustomSd, Discoverer, DiscovererError};
+use scrapeline::sd::discovery::{CustomSd, Discoverer, DiscovererError, ManagerOptions};
 use scrapeline::sink::{self, Sample};
 use scrapeline::{Config, Pipeline};
 use serde::Deserialize;
@@ -120,8 +120,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = writeln!(out, "{} {}", s.labels, s.value);
         }
     });
+    // Discovery publishes at most one update per second (Prometheus: 5 s).
+    let discovery = ManagerOptions {
+        update_interval: Duration::from_secs(1),
+        ..ManagerOptions::default()
+    };
     let pipeline = Pipeline::builder(config)
         .sink(print)
+        .discovery_options(discovery)
         .custom_sd("inventory", sd)
         .start()?;
     match rest.first() {

@@ -38,7 +38,7 @@ async fn inventory_hosts_are_scraped_with_their_labels() {
     let child = Command::new(env!("CARGO_BIN_EXE_inventory-sd"))
         .arg(&config)
         .arg(&inventory)
-        .arg("5")
+        .arg("8")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -47,7 +47,7 @@ async fn inventory_hosts_are_scraped_with_their_labels() {
     let only_db = format!(r#"{{"hosts": [{}]}}"#, host("db-1", &db, "r1"));
     std::fs::write(&inventory, only_db).unwrap_or_else(|e| panic!("{e}"));
     let web_hits = |f: &Farm| f.hits("/metrics");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let web_after_removal = web_hits(&web);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await

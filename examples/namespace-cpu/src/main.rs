@@ -49,9 +49,10 @@ impl Appender for Scrape {
         t: i64,
         v: f64,
     ) -> Result<SeriesRef, AppendError> {
-        // Pod-level cgroups only (`container=""`): they already include their containers.
+        // Pod-level cgroups only: a pod, no container and no name (the pause sandbox has its
+        // id as name; scraping drops empty labels). They already include their containers.
         let pod_level =
-            l.get("container") == Some("") && l.get("pod").is_some_and(|p| !p.is_empty());
+            l.get("pod").is_some() && l.get("container").is_none() && l.get("name").is_none();
         if l.get("__name__") == Some("container_cpu_usage_seconds_total") && pod_level {
             if let Some(ns) = l.get("namespace").filter(|n| !n.is_empty()) {
                 let e = self.batch.entry(ns.to_owned()).or_insert((0.0, t));
