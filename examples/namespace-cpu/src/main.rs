@@ -53,12 +53,13 @@ impl Appender for Scrape {
         // id as name; scraping drops empty labels). They already include their containers.
         let pod_level =
             l.get("pod").is_some() && l.get("container").is_none() && l.get("name").is_none();
-        if l.get("__name__") == Some("container_cpu_usage_seconds_total") && pod_level {
-            if let Some(ns) = l.get("namespace").filter(|n| !n.is_empty()) {
-                let e = self.batch.entry(ns.to_owned()).or_insert((0.0, t));
-                e.0 += v;
-                e.1 = e.1.max(t);
-            }
+        if l.get("__name__") == Some("container_cpu_usage_seconds_total")
+            && pod_level
+            && let Some(ns) = l.get("namespace").filter(|n| !n.is_empty())
+        {
+            let e = self.batch.entry(ns.to_owned()).or_insert((0.0, t));
+            e.0 += v;
+            e.1 = e.1.max(t);
         }
         Ok(if r == 0 { l.stable_hash() | 1 } else { r })
     }
