@@ -6,9 +6,8 @@
 
 mod api;
 mod cli;
-mod config;
+mod default_config;
 mod kube_metadata;
-mod pod_lookup;
 #[cfg(test)]
 mod remote_write_tests;
 mod resource;

@@ -158,7 +158,7 @@ async fn api_answers_match_prometheus_byte_for_byte() {
         Labels::empty(),
     )
     .unwrap();
-    let fan = store::FanOut::new(Arc::new(store.clone()), vec![Arc::new(q.clone())]);
+    let fan = scrapeline::FanOut::new(Arc::new(store.clone()), vec![Arc::new(q.clone())]);
     let t0 = (system_time_ms(SystemTime::now()) - 600_000) / 1000 * 1000;
     let mut app = fan.appender();
     let mut refs = [0u64; 4];

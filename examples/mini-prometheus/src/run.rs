@@ -1,31 +1,29 @@
-//! The server: wires discovery, scraping, the store, remote write, the cgroup collector and the
-//! HTTP API together, and owns their lifecycle.
+//! The server: what mini-prometheus adds to the `scrapeline` facade's pipeline (discovery,
+//! scraping, remote write): the store, the cgroup collector, the resource APIs, the HTTP API,
+//! self-metrics and signals.
 //!
-//! Start order follows the data: sinks first (store, remote-write queues), then the scrape
-//! manager that appends to them, then discovery that feeds it, then the HTTP API. Shutdown runs
-//! the other way: discovery and scraping stop (in-flight scrapes are cancelled), remote-write
-//! queues flush within a bounded time, then the API stops. SIGHUP and `POST /-/reload` re-read
-//! the config; jobs whose settings did not change keep their loops and series state.
+//! Start order follows the data: the store, then the pipeline that appends to it, then the
+//! HTTP API. Shutdown runs the other way: the pipeline drains (scraping stops, remote-write
+//! queues flush within a bounded time), then the API stops. SIGHUP and `POST /-/reload` re-read
+//! the config; jobs and remote-write endpoints whose settings did not change keep running.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use scrapeline::{Config, Pipeline, discovery_options};
 use scrapeline_cgroup::{Collector, CollectorConfig, OomWatcher};
-use scrapeline_remote_write::RemoteWriteSet;
 use scrapeline_scrape::manager::ScrapeManager;
-use scrapeline_scrape::{Appendable, ManagerOptions, TargetsSnapshot};
-use scrapeline_sd::discovery::{self, SdConfigs};
+use scrapeline_scrape::{ManagerOptions, TargetsSnapshot};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Api, BodyFn, DroppedTargetInfo, TargetInfo, TargetsSource};
-use crate::config::Config;
+use crate::default_config;
 use crate::kube_metadata;
-use crate::pod_lookup::DiscoveredPods;
 use crate::resource::{ResourceConfig, ResourceMetrics, boot_time_from_proc};
-use crate::store::{FanOut, Store, StoreConfig};
+use crate::store::{Store, StoreConfig};
 
 /// How long remote-write queues may take to flush on shutdown.
 const FLUSH_DEADLINE: Duration = Duration::from_secs(10);
@@ -63,7 +61,7 @@ fn load_config(opts: &ServerOptions) -> Result<Config, String> {
         Some(path) => Config::load_file_with(path, opts.expand_env).map_err(|e| e.to_string()),
         None => {
             let node = node_exporter_answers();
-            Config::embedded_default(&opts.listen_address, node).map_err(|e| e.to_string())
+            default_config::embedded_default(&opts.listen_address, node).map_err(|e| e.to_string())
         }
     }
 }
@@ -74,40 +72,14 @@ fn node_exporter_answers() -> bool {
     std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
 }
 
-/// Discovery settings for a config loaded from `config_file`: relative `kubeconfig_file`
-/// paths resolve against the config's directory (as Prometheus resolves them), and file SD
-/// checks its files every second (Prometheus watches them with inotify).
-pub fn discovery_options(config_file: Option<&std::path::Path>) -> discovery::ManagerOptions {
-    let mut options = discovery::ManagerOptions::default();
-    if let Some(dir) = config_file.and_then(|f| f.parent()) {
-        options.kube.config_dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir.to_owned()
-        };
-    }
-    options.file_poll_interval = Duration::from_secs(1);
-    options
-}
-
-/// The SD sections of every job, for the discovery manager.
-fn sd_jobs(config: &Config) -> Vec<(String, SdConfigs)> {
-    config
-        .scrape_configs
-        .iter()
-        .map(|sc| (sc.job_name.clone(), sc.sd_configs()))
-        .collect()
-}
-
-/// The running pipeline, shared by the reload path and the signal handlers.
-struct Pipeline {
+/// The running pipeline and the options it was loaded with, shared by the reload path and the
+/// signal handlers.
+struct Server {
     options: ServerOptions,
-    scrape: Arc<ScrapeManager>,
-    discovery: discovery::Manager,
-    config: Mutex<Config>,
+    pipeline: Pipeline,
 }
 
-impl Pipeline {
+impl Server {
     /// Re-reads the config and applies it; on any error the running config stays. A panic
     /// while loading (a bug: no file should cause one) is an error too, so that neither
     /// `POST /-/reload` nor SIGHUP can take the server down with it.
@@ -116,17 +88,7 @@ impl Pipeline {
         let new = std::panic::catch_unwind(load).map_err(|_| {
             "internal error while loading the configuration (a bug, please report it)".to_owned()
         })??;
-        self.scrape
-            .apply_config(new.scrape_configs.clone(), &new.global)
-            .map_err(|e| e.to_string())?;
-        self.discovery.set_config(sd_jobs(&new));
-        let mut cur = self.config.lock().unwrap_or_else(|p| p.into_inner());
-        if cur.remote_write != new.remote_write || cur.external_labels != new.external_labels {
-            tracing::warn!(
-                "remote_write or external_labels changed: restart mini-prometheus to apply them"
-            );
-        }
-        *cur = new;
+        self.pipeline.reload(new).map_err(|e| e.to_string())?;
         tracing::info!("configuration reloaded");
         Ok(())
     }
@@ -216,8 +178,10 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         );
     }
     let cancel = CancellationToken::new();
+    // Agent mode: the remote-write queues take the store's place; nothing is stored.
+    let agent_without_store = opts.agent && !config.remote_write.is_empty();
 
-    // Sinks.
+    // The store.
     let store = Store::new(StoreConfig {
         retention: config.storage.retention,
         ..StoreConfig::default()
@@ -227,51 +191,25 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             .clone()
             .run_retention(Duration::from_secs(60), cancel.child_token()),
     );
-    let remote = RemoteWriteSet::start(&config.remote_write, &config.external_labels)
-        .map_err(|e| e.to_string())?;
-    let sink: Arc<dyn Appendable> = {
-        let mut remotes = remote.appendables();
-        if opts.agent && !remotes.is_empty() {
-            // Agent mode: the first queue takes the primary's place; nothing is stored.
-            let primary = remotes.remove(0);
-            Arc::new(FanOut::new(primary, remotes))
-        } else {
-            if opts.agent {
-                tracing::warn!("--agent without remote_write: keeping samples in the local store");
-            }
-            Arc::new(FanOut::new(Arc::new(store.clone()), remotes))
-        }
-    };
-
-    // Scraping.
-    let scrape = Arc::new(ScrapeManager::new(
-        sink,
-        ManagerOptions {
-            offset_seed: scrapeline_scrape::target::offset_seed(
-                &hostname(),
-                &config.external_labels,
-            ),
+    // Discovery, scraping and remote write: the facade's pipeline, appending to the store
+    // (agent mode: to the remote-write queues only).
+    let offset_seed = scrapeline_scrape::target::offset_seed(&hostname(), &config.external_labels);
+    let external_labels = config.external_labels.clone();
+    let mut builder = Pipeline::builder(config)
+        .discovery_options(discovery_options(opts.config_file.as_deref()))
+        .scrape_options(ManagerOptions {
+            offset_seed,
             ..ManagerOptions::default()
-        },
-    ));
-    scrape
-        .apply_config(config.scrape_configs.clone(), &config.global)
-        .map_err(|e| e.to_string())?;
-
-    // Discovery, feeding the scrape manager and the collector's pod metadata.
-    let discovery = discovery::Manager::new(discovery_options(opts.config_file.as_deref()));
-    discovery.set_config(sd_jobs(&config));
-    let pods = DiscoveredPods::new();
-    {
-        // Snapshots go to the scrape manager as they are (the discovery manager throttles them).
-        let (scrape, snapshots) = (scrape.clone(), discovery.subscribe());
-        tokio::spawn(async move { scrape.run(snapshots).await });
+        })
+        .flush_deadline(FLUSH_DEADLINE);
+    if !agent_without_store {
+        if opts.agent {
+            tracing::warn!("--agent without remote_write: keeping samples in the local store");
+        }
+        builder = builder.sink(Arc::new(store.clone()));
     }
-    tokio::spawn(follow_pods(
-        discovery.subscribe(),
-        pods.clone(),
-        cancel.child_token(),
-    ));
+    let pipeline = builder.start().map_err(|e| e.to_string())?;
+    let pods = pipeline.pod_lookup();
 
     // The cgroup collector, served on /metrics/cadvisor.
     // The whole hierarchy, as the kubelet's cAdvisor reports it (raw cgroups included).
@@ -330,44 +268,41 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         ));
     }
 
-    let pipeline = Arc::new(Pipeline {
+    let server = Arc::new(Server {
         options: opts.clone(),
-        scrape: scrape.clone(),
-        discovery,
-        config: Mutex::new(config),
+        pipeline,
     });
 
     // The HTTP API.
     let listener = TcpListener::bind(&opts.listen_address)
         .await
         .map_err(|e| format!("listen on {}: {e}", opts.listen_address))?;
-    let reload_pipeline = pipeline.clone();
+    let reload_server = server.clone();
     let mut api = Api::new(store.clone())
         .with_query_limits(opts.query_limits)
         .with_max_connections(opts.max_connections)
         .with_idle_timeout(opts.read_timeout)
         // Shutdown stops running queries at once, not when the API stops serving.
         .with_query_cancel(cancel.child_token())
-        .with_targets(Arc::new(ScrapeTargets(scrape.clone())))
+        .with_targets(Arc::new(ScrapeTargets(
+            server.pipeline.scrape_manager().clone(),
+        )))
         .with_reload(Arc::new(move || {
-            let p = reload_pipeline.clone();
-            Box::pin(async move { p.reload() })
+            let s = reload_server.clone();
+            Box::pin(async move { s.reload() })
         }))
-        .with_external_labels(
-            pipeline
-                .config
-                .lock()
-                .map(|c| c.external_labels.clone())
-                .unwrap_or_default(),
-        );
+        .with_external_labels(external_labels);
     {
-        let remote = remote.clone();
-        api = api.with_metrics(Arc::new(move |out: &mut String| remote.write_metrics(out)));
-        api = api.with_metrics(Arc::new(store.clone()));
-        let p = pipeline.clone();
+        // The remote-write queues running now (a reload may have replaced some).
+        let s = server.clone();
         api = api.with_metrics(Arc::new(move |out: &mut String| {
-            crate::self_metrics::write_scrape_metrics(&p.scrape, out);
-            crate::self_metrics::write_discovery_metrics(&p.discovery, out);
+            s.pipeline.remote_write().write_metrics(out)
+        }));
+        api = api.with_metrics(Arc::new(store.clone()));
+        let s = server.clone();
+        api = api.with_metrics(Arc::new(move |out: &mut String| {
+            crate::self_metrics::write_scrape_metrics(s.pipeline.scrape_manager(), out);
+            crate::self_metrics::write_discovery_metrics(s.pipeline.discovery(), out);
         }));
     }
     if let Some(body) = cadvisor {
@@ -387,13 +322,12 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     ready.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!(address = %opts.listen_address, "mini-prometheus is ready");
 
-    wait_for_signals(&pipeline).await;
+    wait_for_signals(&server).await;
 
     // Drain: stop discovery and scraping, flush remote write, then stop serving.
     tracing::info!("shutting down");
     cancel.cancel();
-    scrape.shutdown().await;
-    remote.shutdown(FLUSH_DEADLINE).await;
+    server.pipeline.shutdown().await;
     api_cancel.cancel();
     let _ = api_task.await;
     tracing::info!("stopped");
@@ -424,24 +358,8 @@ async fn feed_resource_metrics(
     }
 }
 
-/// Keeps the collector's pod index in step with discovery's snapshots.
-async fn follow_pods(
-    mut rx: tokio::sync::watch::Receiver<discovery::Snapshot>,
-    pods: Arc<DiscoveredPods>,
-    cancel: CancellationToken,
-) {
-    loop {
-        let snapshot = rx.borrow_and_update().clone();
-        pods.refresh(snapshot.values().flatten().map(|g| &**g));
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = rx.changed() => if r.is_err() { return },
-        }
-    }
-}
-
 /// Waits for SIGTERM or SIGINT; reloads on SIGHUP meanwhile.
-async fn wait_for_signals(pipeline: &Pipeline) {
+async fn wait_for_signals(server: &Server) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -457,7 +375,7 @@ async fn wait_for_signals(pipeline: &Pipeline) {
             _ = term.recv() => return,
             _ = int.recv() => return,
             _ = hup.recv() => {
-                if let Err(e) = pipeline.reload() {
+                if let Err(e) = server.reload() {
                     tracing::error!(error = %e, "reload failed; keeping the running configuration");
                 }
             }

@@ -330,3 +330,49 @@ fn bad_reloads_keep_the_server_and_its_config_and_hide_secrets() {
         "{log}"
     );
 }
+
+/// Issue 16: a reload applies a changed `remote_write` (it used to only warn "restart to apply
+/// them"): the changed endpoint's queue is replaced, as `/metrics` shows.
+#[test]
+fn reload_applies_a_changed_remote_write() {
+    let dir = std::env::temp_dir().join(format!("mp-server-rw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let cfg = dir.join("prometheus.yml");
+    let with_url = |path: &str| {
+        format!(
+            "{}remote_write:\n  - url: http://127.0.0.1:1/{path}\n    name: central\n",
+            config(port, false)
+        )
+    };
+    std::fs::write(&cfg, with_url("old")).unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_mini-prometheus"))
+            .arg("--config.file")
+            .arg(&cfg)
+            .arg("--web.listen-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mini-prometheus"),
+    );
+    let sent = |path: &str| {
+        format!(
+            "scrapeline_remote_write_samples_sent_total{{remote_name=\"central\",url=\"http://127.0.0.1:1/{path}\"}} 0"
+        )
+    };
+    wait_for(
+        "/metrics with the old endpoint",
+        Duration::from_secs(30),
+        || http(port, "GET", "/metrics").is_some_and(|(_, m)| m.lines().any(|l| l == sent("old"))),
+    );
+    std::fs::write(&cfg, with_url("new")).unwrap();
+    let (code, body) = http(port, "POST", "/-/reload").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let (_, metrics) = http(port, "GET", "/metrics").unwrap();
+    assert!(metrics.lines().any(|l| l == sent("new")), "{metrics}");
+    assert!(!metrics.contains("http://127.0.0.1:1/old"), "{metrics}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::Config;
+use scrapeline::Config;
 
 use super::CliError;
 

@@ -15,7 +15,7 @@ use scrapeline_sd::relabel::{Rule, compile};
 use serde_json::{Map, Value, json};
 
 use super::CliError;
-use crate::config::Config;
+use scrapeline::Config;
 
 /// Arguments of `sd`.
 #[derive(Debug, clap::Args)]
@@ -71,7 +71,7 @@ pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
         if args.once {
             let snapshot = discovery::discover_once(
                 sd_jobs,
-                crate::run::discovery_options(Some(&args.config)),
+                scrapeline::discovery_options(Some(&args.config)),
                 args.timeout,
             )
             .await?;
@@ -79,7 +79,7 @@ pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
             println!("{}", serde_json::to_string_pretty(&out)?);
             return Ok(ExitCode::SUCCESS);
         }
-        let manager = discovery::Manager::new(crate::run::discovery_options(Some(&args.config)));
+        let manager = discovery::Manager::new(scrapeline::discovery_options(Some(&args.config)));
         manager.set_config(sd_jobs);
         let mut rx = manager.subscribe();
         manager.wait_synced().await;

@@ -18,7 +18,7 @@
 //! - **Retention** is time based and measured from the newest sample in the store (as
 //!   Prometheus' head block does): [`Store::truncate`] drops whole chunks that ended before
 //!   the window and series left with no samples; [`Store::run_retention`] does it periodically.
-//! - **Reading**: [`Store::select`] (raw samples in a range), [`Store::latest`] (the newest
+//! - **Reading**: [`Store::select`] (raw samples in a range), [`Store::latest_within`] (the newest
 //!   sample at or before a time, for instant queries and federation), and the series / label
 //!   browsing calls the HTTP API needs. A read locks one shard at a time, only while it
 //!   collects that shard's matches, and checks a [`ReadBudget`] (deadline, cancellation,
@@ -29,7 +29,6 @@
 
 pub mod budget;
 pub mod chunk;
-pub mod fanout;
 pub mod matcher;
 mod slab;
 
@@ -44,7 +43,6 @@ use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
 
 pub use budget::{ReadBudget, ReadError};
 use chunk::{Chunk, Head};
-pub use fanout::FanOut;
 pub use matcher::{Matcher, matches_all};
 use slab::{Slab, Tenant};
 

@@ -72,7 +72,7 @@ impl DiscoveredPods {
 
     /// Number of pods indexed.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.pods.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 }

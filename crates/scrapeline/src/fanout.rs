@@ -118,28 +118,86 @@ impl Appender for FanOutAppender {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
-    use crate::store::{Matcher, Store, StoreConfig};
+
+    /// A sink that keeps committed samples and refuses a timestamp not after the last one.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<(i64, f64)>>>);
+
+    struct LogScrape(Log, Vec<(i64, f64)>);
+
+    impl Appendable for Log {
+        fn appender(&self) -> Box<dyn Appender> {
+            Box::new(LogScrape(self.clone(), Vec::new()))
+        }
+    }
+
+    impl Appender for LogScrape {
+        fn append(
+            &mut self,
+            r: SeriesRef,
+            _: &Labels,
+            t: i64,
+            v: f64,
+        ) -> Result<SeriesRef, AppendError> {
+            // The latest sample timestamp (metadata entries are logged with -1).
+            let latest = |v: &[(i64, f64)]| v.iter().map(|e| e.0).max();
+            let committed = self.0.0.lock().ok().and_then(|v| latest(&v));
+            if latest(&self.1).max(committed).is_some_and(|lt| t <= lt) {
+                return Err(AppendError::OutOfOrder);
+            }
+            self.1.push((t, v));
+            Ok(if r == 0 { 7 } else { r })
+        }
+        fn update_metadata(
+            &mut self,
+            r: SeriesRef,
+            _: &Labels,
+            m: &Metadata,
+        ) -> Result<SeriesRef, AppendError> {
+            self.1.push((-1, f64::from(m.help.len() as u32)));
+            Ok(r)
+        }
+        fn commit(&mut self) -> Result<(), AppendError> {
+            self.0
+                .0
+                .lock()
+                .map_err(|_| AppendError::OutOfOrder)?
+                .append(&mut self.1);
+            Ok(())
+        }
+        fn rollback(&mut self) {
+            self.1.clear();
+        }
+    }
 
     #[test]
     fn forwards_to_every_sink_and_keeps_primary_refs() {
-        let a = Store::new(StoreConfig::default());
-        let b = Store::new(StoreConfig::default());
+        let (a, b) = (Log::default(), Log::default());
         let f = FanOut::new(Arc::new(a.clone()), vec![Arc::new(b.clone())]);
         let l = Labels::from_pairs([("__name__", "x")]);
         let mut app = f.appender();
         let r = app.append(0, &l, 1000, 1.0).unwrap();
+        assert_eq!(r, 7);
         assert_eq!(app.append(r, &l, 2000, 2.0).unwrap(), r);
+        let meta = Metadata {
+            kind: scrapeline_scrape::MetricType::Counter,
+            help: "abc".into(),
+            unit: String::new(),
+        };
+        assert_eq!(app.update_metadata(r, &l, &meta), Ok(r));
         app.commit().unwrap();
-        let m = [Matcher::equal("__name__", "x")];
         for s in [&a, &b] {
-            let got = s.select(&m, 0, 5000);
-            assert_eq!(got.len(), 1);
-            assert_eq!(got[0].samples, vec![(1000, 1.0), (2000, 2.0)]);
+            assert_eq!(
+                *s.0.lock().unwrap(),
+                vec![(1000, 1.0), (2000, 2.0), (-1, 3.0)]
+            );
         }
         // The primary refuses: nothing reaches the secondary either.
         assert_eq!(app.append(r, &l, 1500, 9.0), Err(AppendError::OutOfOrder));
         app.rollback();
-        assert_eq!(b.select(&m, 0, 5000)[0].samples.len(), 2);
+        assert_eq!(b.0.lock().unwrap().len(), 3);
     }
 }

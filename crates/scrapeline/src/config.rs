@@ -1,9 +1,10 @@
 //! The configuration file: Prometheus' `prometheus.yml`, plus a `storage` section of our own.
 //!
 //! Loading is strict where Prometheus is strict: an unknown or invalid field is an error that
-//! names the file, the line and the field. Sections Prometheus has but mini-prometheus does not
-//! implement (`rule_files`, `alerting`, `remote_read`, …) are accepted and reported as ignored, so
-//! an existing `prometheus.yml` loads unchanged.
+//! names the file, the line and the field, and the values of secret fields never appear in it
+//! (`check config` prints exactly these errors). Sections Prometheus has but Scrapeline does not
+//! implement (`rule_files`, `alerting`, `remote_read`, …) are accepted and reported in
+//! [`Config::ignored_sections`], so an existing `prometheus.yml` loads unchanged.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ mod snippet;
 
 /// Why a configuration could not be loaded: always names where.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("{path}: {source}")]
@@ -113,7 +115,7 @@ struct FileShape {
     remote_write: Vec<RemoteWriteConfig>,
     #[serde(default)]
     storage: Option<StorageConfig>,
-    // Prometheus sections mini-prometheus does not implement: accepted and reported.
+    // Prometheus sections Scrapeline does not implement: accepted and reported.
     #[serde(default)]
     rule_files: Option<IgnoredAny>,
     #[serde(default)]
@@ -159,7 +161,7 @@ struct GlobalKeys {
     extra_scrape_metrics: Option<IgnoredAny>,
 }
 
-/// The values of `global` that the binary itself uses.
+/// The values of `global` that the facade itself uses.
 #[derive(Debug, Default, Deserialize)]
 struct GlobalValues {
     #[serde(default)]
@@ -172,33 +174,6 @@ struct GlobalOnly<G> {
     #[serde(default = "Option::default")]
     global: Option<G>,
 }
-
-/// The embedded default: monitor this machine. `{listen}` is the server's own address.
-pub const DEFAULT_CONFIG: &str = r#"# mini-prometheus' embedded default: monitor the machine it runs on.
-global:
-  scrape_interval: 15s
-  scrape_timeout: 10s
-
-scrape_configs:
-  # Itself: scrape, discovery, store and remote-write metrics.
-  - job_name: mini-prometheus
-    static_configs:
-      - targets: ["{listen}"]
-
-  # The bundled cgroup collector (cAdvisor-compatible container metrics), served by this process.
-  - job_name: cadvisor
-    metrics_path: /metrics/cadvisor
-    static_configs:
-      - targets: ["{listen}"]
-{node_job}"#;
-
-/// The node-exporter job added to the default config when one answers on localhost:9100.
-pub const DEFAULT_NODE_JOB: &str = r#"
-  # A node exporter on this machine.
-  - job_name: node
-    static_configs:
-      - targets: ["localhost:9100"]
-"#;
 
 impl Config {
     /// Reads and validates a configuration file.
@@ -259,15 +234,6 @@ impl Config {
         let mut config = Config::from_shape(shape, global, external_labels);
         config.validate().map_err(invalid)?;
         Ok(config)
-    }
-
-    /// The embedded default config, scraping the server at `listen` and, when `with_node` is
-    /// set, a node exporter on localhost:9100.
-    pub fn embedded_default(listen: &str, with_node: bool) -> Result<Config, ConfigError> {
-        let text = DEFAULT_CONFIG
-            .replace("{listen}", listen)
-            .replace("{node_job}", if with_node { DEFAULT_NODE_JOB } else { "" });
-        Config::load_str(&text, "<embedded default>")
     }
 
     fn from_shape(shape: FileShape, global: GlobalConfig, external_labels: Labels) -> Config {
@@ -697,18 +663,5 @@ mod tests {
             assert!(!cfg.scrape_configs.is_empty(), "{file}");
             assert_eq!(cfg.remote_write.len(), 1, "{file}");
         }
-    }
-
-    #[test]
-    fn embedded_default_loads() {
-        let cfg = Config::embedded_default("127.0.0.1:9090", true).unwrap();
-        let jobs: Vec<&str> = cfg
-            .scrape_configs
-            .iter()
-            .map(|s| s.job_name.as_str())
-            .collect();
-        assert_eq!(jobs, vec!["mini-prometheus", "cadvisor", "node"]);
-        let cfg = Config::embedded_default("127.0.0.1:9090", false).unwrap();
-        assert_eq!(cfg.scrape_configs.len(), 2);
     }
 }
