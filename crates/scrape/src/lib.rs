@@ -90,20 +90,26 @@
 //! timeout and every loop is cancelled and joined on [`ScrapeManager::shutdown`]. Error strings
 //! match Prometheus' where the cause is the same (they are shown to users as `lastError`).
 
-pub mod append;
+mod append;
 pub mod client;
 pub mod config;
-pub mod duration;
-pub mod manager;
+mod created;
+mod duration;
+mod family_meta;
+mod manager;
+mod outcome;
 pub mod pipeline;
 mod scrape_loop;
 mod series_table;
 mod shared;
-pub mod state;
+mod state;
 pub mod target;
 
 pub use append::{AppendError, Appendable, Appender, Exemplar, Metadata, MetricType, SeriesRef};
 pub use config::{ConfigError, GlobalConfig, ScrapeConfig};
 pub use manager::ScrapeManager;
+pub use outcome::{ScrapeError, TargetLimitExceeded};
+pub use pipeline::{LabelLimitError, PipelineError};
 pub use shared::{ManagerOptions, ScrapeCounters};
 pub use state::{ActiveTarget, DroppedTarget, Health, TargetsSnapshot};
+pub use target::PopulateError;

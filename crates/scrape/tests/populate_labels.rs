@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use scrapeline_common::duration::PromDuration;
 use scrapeline_exposition::{Labels, LabelsBuilder};
 use scrapeline_scrape::ScrapeConfig;
-use scrapeline_scrape::duration::PromDuration;
 use scrapeline_scrape::target::populate_labels;
 use scrapeline_sd::relabel::{RelabelConfig, compile};
 use serde_json::Value;

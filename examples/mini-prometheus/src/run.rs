@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use scrapeline_cgroup::{Collector, CollectorConfig, OomWatcher};
-use scrapeline_scrape::manager::ScrapeManager;
+use scrapeline_scrape::ScrapeManager;
 use scrapeline_scrape::{Appendable, ManagerOptions, TargetsSnapshot};
 use scrapeline_sd::discovery::{self, SdConfigs};
 use tokio::net::TcpListener;

@@ -121,7 +121,7 @@ fn render(
                     Err(e) => {
                         obj.insert("labels".into(), Value::Null);
                         obj.insert("dropped".into(), json!(false));
-                        obj.insert("error".into(), json!(e));
+                        obj.insert("error".into(), json!(e.to_string()));
                     }
                 }
                 out.push(Value::Object(obj));

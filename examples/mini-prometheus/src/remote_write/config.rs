@@ -235,7 +235,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 /// (`not a valid duration string: "-1"`), never a panic. The one implementation lives in
 /// `scrapeline_common::duration`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    scrapeline_scrape::duration::parse_duration(s).map_err(|e| e.to_string())
+    scrapeline_common::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Headers Prometheus reserves for the protocol.

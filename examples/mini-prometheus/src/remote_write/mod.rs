@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use scrapeline_exposition::{Labels, LabelsBuilder};
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
+use scrapeline_scrape::{AppendError, Appendable, Appender, SeriesRef};
 use scrapeline_sd::relabel::{self, Rule};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;

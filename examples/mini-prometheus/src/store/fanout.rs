@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use scrapeline_exposition::Labels;
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, Exemplar, Metadata, SeriesRef};
+use scrapeline_scrape::{AppendError, Appendable, Appender, Exemplar, Metadata, SeriesRef};
 
 /// An [`Appendable`] that forwards to a primary and any number of secondaries.
 #[derive(Clone)]
