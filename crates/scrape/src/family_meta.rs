@@ -4,6 +4,7 @@
 //! for new series and after a change, never for every sample.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use scrapeline_exposition::labels::METRIC_NAME;
 use scrapeline_exposition::{Format, Labels, MetricType};
@@ -38,7 +39,9 @@ pub(crate) enum MetadataLine<'a> {
 /// The families of one target.
 #[derive(Debug, Default)]
 pub(crate) struct FamilyMetadata {
-    families: HashMap<String, FamilyEntry>,
+    /// Hashed with XXH3 (a lookup per metadata line; SipHash's flood resistance buys
+    /// nothing for a target's own family names, which already cost a parse each).
+    families: HashMap<String, FamilyEntry, BuildHasherDefault<xxhash_rust::xxh3::Xxh3Default>>,
     /// The iteration in which some family's metadata last changed: while it is not the
     /// current one, cached series skip the metadata lookup altogether.
     changed_iter: u32,
