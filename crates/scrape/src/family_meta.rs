@@ -39,9 +39,14 @@ pub(crate) enum MetadataLine<'a> {
 /// The families of one target.
 #[derive(Debug, Default)]
 pub(crate) struct FamilyMetadata {
-    /// Hashed with XXH3 (a lookup per metadata line; SipHash's flood resistance buys
-    /// nothing for a target's own family names, which already cost a parse each).
-    families: HashMap<String, FamilyEntry, BuildHasherDefault<xxhash_rust::xxh3::Xxh3Default>>,
+    /// Families in first-seen order: a target lists them in the same order every scrape, so
+    /// a metadata line is almost always for the entry at or just after `cursor` (found with
+    /// one string comparison, no hashing).
+    entries: Vec<FamilyEntry>,
+    /// Positions in `entries` by family name, for lines out of the usual order.
+    index: HashMap<String, usize, BuildHasherDefault<xxhash_rust::xxh3::Xxh3Default>>,
+    /// Where the last metadata line's family is.
+    cursor: usize,
     /// The iteration in which some family's metadata last changed: while it is not the
     /// current one, cached series skip the metadata lookup altogether.
     changed_iter: u32,
@@ -50,21 +55,35 @@ pub(crate) struct FamilyMetadata {
 impl FamilyMetadata {
     /// Records one metadata line of iteration `iter`.
     pub(crate) fn set(&mut self, family: &str, line: MetadataLine<'_>, iter: u32) {
-        let e = match self.families.get_mut(family) {
-            Some(e) => e,
-            None => self
-                .families
-                .entry(family.to_owned())
-                .or_insert(FamilyEntry {
-                    metadata: Metadata {
-                        family: family.to_owned(),
-                        kind: MetricType::Unknown,
-                        help: String::new(),
-                        unit: String::new(),
-                    },
-                    last_iter: iter,
-                    changed_iter: 0,
-                }),
+        let is_at = |i: usize| {
+            self.entries
+                .get(i)
+                .is_some_and(|e| e.metadata.family == family)
+        };
+        let pos = if is_at(self.cursor) {
+            self.cursor
+        } else if is_at(self.cursor + 1) {
+            self.cursor + 1
+        } else if let Some(&i) = self.index.get(family) {
+            i
+        } else {
+            self.entries.push(FamilyEntry {
+                metadata: Metadata {
+                    family: family.to_owned(),
+                    kind: MetricType::Unknown,
+                    help: String::new(),
+                    unit: String::new(),
+                },
+                last_iter: iter,
+                changed_iter: 0,
+            });
+            let i = self.entries.len() - 1;
+            self.index.insert(family.to_owned(), i);
+            i
+        };
+        self.cursor = pos;
+        let Some(e) = self.entries.get_mut(pos) else {
+            return;
         };
         e.last_iter = iter;
         let changed = match line {
@@ -101,12 +120,12 @@ impl FamilyMetadata {
     /// a sink here learns the family of every sample that has one.
     pub(crate) fn family_of(&self, labels: &Labels, format: Format) -> Option<&Metadata> {
         let name = labels.get(METRIC_NAME)?;
-        if let Some(e) = self.families.get(name) {
+        if let Some(e) = self.get(name) {
             return Some(&e.metadata);
         }
         let stem_end = name.rfind('_')?;
         let (stem, suffix) = name.split_at(stem_end);
-        let e = self.families.get(stem)?;
+        let e = self.get(stem)?;
         e.metadata
             .kind
             .suffixes(format)
@@ -122,20 +141,33 @@ impl FamilyMetadata {
         iter: u32,
     ) -> Option<&Metadata> {
         let m = self.family_of(labels, format)?;
-        let e = self.families.get(&m.family)?;
+        let e = self.get(&m.family)?;
         (e.changed_iter == iter).then_some(m)
+    }
+
+    /// The entry of the family `name`.
+    fn get(&self, name: &str) -> Option<&FamilyEntry> {
+        self.index.get(name).and_then(|&i| self.entries.get(i))
     }
 
     /// Forgets families no metadata line named for more than [`KEEP_ITERATIONS`] iterations.
     pub(crate) fn forget_old(&mut self, iter: u32) {
-        self.families
-            .retain(|_, e| iter.wrapping_sub(e.last_iter) <= KEEP_ITERATIONS);
+        let before = self.entries.len();
+        self.entries
+            .retain(|e| iter.wrapping_sub(e.last_iter) <= KEEP_ITERATIONS);
+        if self.entries.len() != before {
+            self.index.clear();
+            for (i, e) in self.entries.iter().enumerate() {
+                self.index.insert(e.metadata.family.clone(), i);
+            }
+        }
+        self.cursor = 0;
     }
 
     /// Number of families known.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.families.len()
+        self.entries.len()
     }
 }
 
