@@ -154,7 +154,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 /// Prometheus' `model.ParseDuration` (the one implementation, in `scrapeline-common`): a sign,
 /// a fraction or an out-of-range value is an error with Prometheus' message
 /// (`not a valid duration string: "-1"`), never a panic.
-pub use scrapeline_scrape::duration::parse_duration;
+pub use scrapeline_common::duration::parse_duration;
 
 /// What [`RemoteWriteConfig::validate`] finds wrong; the messages are Prometheus' where it has
 /// one.

@@ -18,7 +18,7 @@
 //!
 //! use scrapeline_exposition::Labels;
 //! use scrapeline_remote_write::{RemoteWriteConfig, RemoteWriteSet};
-//! use scrapeline_scrape::append::Appendable;
+//! use scrapeline_scrape::Appendable;
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -100,7 +100,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use scrapeline_exposition::{Labels, LabelsBuilder};
 use scrapeline_relabel::{self as relabel, Rule};
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
+use scrapeline_scrape::{AppendError, Appendable, Appender, SeriesRef};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

@@ -12,6 +12,7 @@ pub type SeriesRef = u64;
 
 /// Why a store refused a sample or a commit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppendError {
     /// The sample is older than what the store accepts for the series.
     #[error("out of order sample")]
@@ -32,6 +33,10 @@ pub use scrapeline_exposition::parser::MetricType;
 /// A family's metadata as the scrape declared it (`# TYPE`, `# HELP`, `# UNIT`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Metadata {
+    /// The metric family name the lines declared (`http_requests` for OpenMetrics'
+    /// `http_requests_total` samples), so a store can keep metadata per family, as
+    /// Prometheus' `/api/v1/metadata` lists it.
+    pub family: String,
     /// The declared type ([`MetricType::Unknown`] without a `# TYPE` line).
     pub kind: MetricType,
     /// The `# HELP` text, unescaped (empty without one).
@@ -40,7 +45,8 @@ pub struct Metadata {
     pub unit: String,
 }
 
-/// An exemplar as a sink receives it: owned labels, value and optional timestamp.
+/// An exemplar as a sink receives it: owned labels, value and optional timestamp (`None`:
+/// the exposition gave none; Prometheus then dates it with its sample's timestamp).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar {
     /// The exemplar's labels (`trace_id`, `span_id`, …).

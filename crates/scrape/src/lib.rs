@@ -4,6 +4,72 @@
 //! Prometheus does, and hands them to a store through the [`Appender`] trait, so embedders
 //! bring their own storage (an in-memory TSDB, remote write, a test recorder).
 //!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::sync::{Arc, Mutex};
+//! use scrapeline_exposition::Labels;
+//! use scrapeline_scrape::{
+//!     AppendError, Appendable, Appender, GlobalConfig, Health, ManagerOptions, ScrapeConfig,
+//!     ScrapeManager, SeriesRef,
+//! };
+//! use scrapeline_sd::TargetGroup;
+//!
+//! // The embedder's store: here, committed samples as text lines.
+//! #[derive(Clone, Default)]
+//! struct Lines(Arc<Mutex<Vec<String>>>);
+//! struct Batch(Lines, Vec<String>);
+//! impl Appender for Batch {
+//!     fn append(&mut self, r: SeriesRef, l: &Labels, _t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+//!         self.1.push(format!("{l} {v}"));
+//!         Ok(r)
+//!     }
+//!     fn commit(&mut self) -> Result<(), AppendError> {
+//!         self.0.0.lock().unwrap().append(&mut self.1);
+//!         Ok(())
+//!     }
+//!     fn rollback(&mut self) { self.1.clear() }
+//! }
+//! impl Appendable for Lines {
+//!     fn appender(&self) -> Box<dyn Appender> { Box::new(Batch(self.clone(), Vec::new())) }
+//! }
+//!
+//! // A target: one loopback HTTP server answering every request with one sample.
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?.to_string();
+//! std::thread::spawn(move || {
+//!     for mut conn in listener.incoming().flatten() {
+//!         let _ = conn.read(&mut [0u8; 4096]);
+//!         let body = "# TYPE jobs_done counter\njobs_done 42\n";
+//!         let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+//!     }
+//! });
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let store = Lines::default();
+//!     let manager = ScrapeManager::new(Arc::new(store.clone()), ManagerOptions::default());
+//!     let job: ScrapeConfig = serde_saphyr::from_str("job_name: app\nscrape_interval: 1s\n")?;
+//!     manager.apply_config(vec![job], &GlobalConfig::default())?;
+//!     manager.sync("app", vec![TargetGroup {
+//!         source: "static/0".into(),
+//!         targets: vec![Labels::from_pairs([("__address__", addr.as_str())])],
+//!         labels: Labels::empty(),
+//!     }]);
+//!     // The first scrape lands within one interval (each target has its own phase).
+//!     while manager.targets().active[0].health == Health::Unknown {
+//!         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+//!     }
+//!     let target = &manager.targets().active[0];
+//!     assert_eq!((target.health, target.last_error.as_str()), (Health::Up, ""));
+//!     let lines = store.0.lock().unwrap().clone();
+//!     assert_eq!(lines[0], format!(r#"{{__name__="jobs_done", instance="{addr}", job="app"}} 42"#));
+//!     assert!(lines[1].starts_with(r#"{__name__="up", "#) && lines[1].ends_with(" 1"));
+//!     manager.shutdown().await;
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Where to start
 //! - [`ScrapeManager`]: the entry point. [`apply_config`](ScrapeManager::apply_config) takes
 //!   the `scrape_configs` ([`ScrapeConfig`], deserialized from `prometheus.yml`) and the
@@ -13,9 +79,13 @@
 //!   [`shutdown`](ScrapeManager::shutdown) stops and joins every loop.
 //! - [`Appender`] / [`Appendable`]: the sink (append, commit, rollback), one appender per
 //!   scrape, so a scrape becomes visible atomically or not at all.
-//! - [`pipeline`]: the synchronous per-scrape pipeline and its scrape cache, usable on its own.
+//! - [`pipeline`]: the synchronous per-scrape pipeline and its scrape cache, usable on its own
+//!   (an embedder that fetches bodies itself, a push receiver); it tells the appender about
+//!   family metadata, exemplars and OpenMetrics created timestamps too.
 //! - [`target`]: label population, scrape URL, target identity hash and scrape offset as pure
-//!   functions.
+//!   functions (what a tool that previews targets needs).
+//! - [`ScrapeError`]: why a target is down, typed (a parse error keeps line and column);
+//!   [`ActiveTarget::last_error`] is its text as `/api/v1/targets` shows it.
 //!
 //! # What happens to a target
 //! 1. **Population** (per job): target labels, group labels, the job defaults (`job`,
@@ -41,69 +111,31 @@
 //!    rolled back and its previous series get stale markers. A removed target gets end-of-run
 //!    stale markers two intervals (+10%) later.
 //!
-//! # Example
-//! ```no_run
-//! use std::sync::Arc;
-//! use scrapeline_exposition::Labels;
-//! use scrapeline_scrape::{
-//!     AppendError, Appendable, Appender, GlobalConfig, ManagerOptions, ScrapeConfig,
-//!     ScrapeManager, SeriesRef,
-//! };
-//! use scrapeline_sd::TargetGroup;
-//!
-//! struct Print;
-//! impl Appender for Print {
-//!     fn append(&mut self, r: SeriesRef, l: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
-//!         println!("{l} {v} {t}");
-//!         Ok(r)
-//!     }
-//!     fn commit(&mut self) -> Result<(), AppendError> { Ok(()) }
-//!     fn rollback(&mut self) {}
-//! }
-//! impl Appendable for Print {
-//!     fn appender(&self) -> Box<dyn Appender> { Box::new(Print) }
-//! }
-//!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let manager = ScrapeManager::new(Arc::new(Print), ManagerOptions::default());
-//! let job: ScrapeConfig = serde_saphyr::from_str("job_name: node\nscrape_interval: 15s\n")?;
-//! manager.apply_config(vec![job], &GlobalConfig::default())?;
-//! manager.sync(
-//!     "node",
-//!     vec![TargetGroup {
-//!         source: "static/0".into(),
-//!         targets: vec![Labels::from_pairs([("__address__", "127.0.0.1:9100")])],
-//!         labels: Labels::empty(),
-//!     }],
-//! );
-//! tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-//! for t in manager.targets().active {
-//!     println!("{} {} {}", t.scrape_url, t.health.as_str(), t.last_error);
-//! }
-//! manager.shutdown().await;
-//! # Ok(())
-//! # }
-//! ```
-//!
 //! # Conventions
 //! Nothing here panics on network input, prints or reads global state; every fetch has a
 //! timeout and every loop is cancelled and joined on [`ScrapeManager::shutdown`]. Error strings
 //! match Prometheus' where the cause is the same (they are shown to users as `lastError`).
 
-pub mod append;
+mod append;
 pub mod client;
 pub mod config;
-pub mod duration;
-pub mod manager;
+mod created;
+mod duration;
+mod family_meta;
+mod manager;
+mod outcome;
 pub mod pipeline;
 mod scrape_loop;
 mod series_table;
 mod shared;
-pub mod state;
+mod state;
 pub mod target;
 
 pub use append::{AppendError, Appendable, Appender, Exemplar, Metadata, MetricType, SeriesRef};
 pub use config::{ConfigError, GlobalConfig, ScrapeConfig};
 pub use manager::ScrapeManager;
+pub use outcome::{ScrapeError, TargetLimitExceeded};
+pub use pipeline::{LabelLimitError, PipelineError};
 pub use shared::{ManagerOptions, ScrapeCounters};
 pub use state::{ActiveTarget, DroppedTarget, Health, TargetsSnapshot};
+pub use target::PopulateError;

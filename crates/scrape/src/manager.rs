@@ -13,13 +13,16 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::append::Appendable;
-use crate::client::JobClient;
+use crate::client::{FetchError, JobClient};
 use crate::config::{ConfigError, GlobalConfig, ScrapeConfig};
+use crate::outcome::TargetLimitExceeded;
 use crate::pipeline::{PipelineConfig, ScrapeCache};
 use crate::scrape_loop::LoopCtx;
 use crate::shared::{ManagerOptions, Shared};
 use crate::state::{DroppedTarget, HealthState, TargetInfo, TargetsSnapshot};
-use crate::target::{interval_and_timeout, populate_labels, reload_key, target_hash, target_url};
+use crate::target::{
+    PopulateError, interval_and_timeout, populate_labels, reload_key, target_hash, target_url,
+};
 
 struct LoopHandle {
     target: Arc<TargetInfo>,
@@ -37,14 +40,14 @@ impl LoopHandle {
 
 struct Pool {
     cfg: Arc<ScrapeConfig>,
-    client: Result<JobClient, String>,
+    client: Result<JobClient, FetchError>,
     pipeline: Arc<PipelineConfig>,
     rules: Vec<Rule>,
     active: HashMap<u64, LoopHandle>,
     dropped: Vec<Labels>,
     dropped_count: usize,
-    forced: Arc<Mutex<Option<String>>>,
-    sync_failures: Vec<String>,
+    forced: Arc<Mutex<Option<TargetLimitExceeded>>>,
+    sync_failures: Vec<PopulateError>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,7 +86,7 @@ impl Pool {
         let rules = compile(&cfg.relabel_configs)
             .map_err(|e| ConfigError(format!("job {:?}: relabel_configs: {e}", cfg.job_name)))?;
         let pipeline = Arc::new(pipeline_config(&cfg)?);
-        let client = JobClient::new(&shared.clients, &cfg).map_err(|e| e.to_string());
+        let client = JobClient::new(&shared.clients, &cfg);
         Ok(Pool {
             cfg: Arc::new(cfg),
             client,
@@ -245,8 +248,8 @@ impl Pool {
         }
         let limit = self.cfg.target_limit.unwrap_or(0);
         let n = self.active.len() as u64;
-        *lock(&self.forced) = (limit > 0 && n > limit)
-            .then(|| format!("target_limit exceeded (number of targets: {n}, limit: {limit})"));
+        *lock(&self.forced) =
+            (limit > 0 && n > limit).then_some(TargetLimitExceeded { targets: n, limit });
     }
 
     fn stop_all(&mut self) {
@@ -412,7 +415,7 @@ impl ScrapeManager {
 
     /// Errors of targets that could not be created in the last sync of `job` (Prometheus logs
     /// them as "Creating target failed").
-    pub fn sync_failures(&self, job: &str) -> Vec<String> {
+    pub fn sync_failures(&self, job: &str) -> Vec<PopulateError> {
         lock(&self.inner)
             .pools
             .get(job)

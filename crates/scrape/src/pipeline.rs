@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use scrapeline_exposition::labels::{METRIC_NAME, is_legacy_label_name, is_legacy_metric_name};
 use scrapeline_exposition::value::{is_stale_nan, stale_nan};
-use scrapeline_exposition::{Entry, Format, Labels, LabelsBuilder, Parser};
+use scrapeline_exposition::{Entry, Format, Labels, LabelsBuilder, ParseError, Parser, Series};
 use scrapeline_sd::relabel::{Rule, relabel};
 
-use crate::append::{AppendError, Appender, SeriesRef};
+use crate::append::{AppendError, Appender, Exemplar, SeriesRef};
 use crate::config::ValidationScheme;
+use crate::created::CreatedTimestamps;
 use crate::duration::go_quote;
+use crate::family_meta::{FamilyMetadata, MetadataLine};
 use crate::series_table::{Entry as CacheEntry, SeriesTable};
 
 /// How far in the future a sample timestamp may be (Prometheus' `maxAheadTime`).
@@ -61,27 +63,76 @@ pub struct AppendStats {
     pub out_of_bounds: usize,
 }
 
-/// Why an append pass failed (the whole scrape then fails).
+/// Why an append pass failed (the whole scrape then fails). The texts are Prometheus'.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PipelineError {
-    /// The body did not parse.
-    #[error("{0}")]
-    Parse(String),
+    /// The body did not parse; where (line, column) and why.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
     /// `sample_limit` exceeded.
     #[error("sample limit exceeded")]
     SampleLimit,
-    /// `label_limit` / `label_*_length_limit` exceeded (Prometheus' message).
-    #[error("{0}")]
-    LabelLimit(String),
+    /// `label_limit` / `label_*_length_limit` exceeded.
+    #[error(transparent)]
+    LabelLimit(#[from] LabelLimitError),
     /// A series without `__name__` after relabeling.
     #[error("missing metric name (__name__ label)")]
     MissingName,
-    /// Names invalid under the job's validation scheme.
+    /// Names invalid under the job's validation scheme: the offending label set.
     #[error("invalid metric name or label names: {0}")]
-    InvalidNames(String),
-    /// The store failed.
-    #[error("{0}")]
-    Store(String),
+    InvalidNames(Labels),
+    /// The store failed (anything but the refusals that only drop a sample).
+    #[error(transparent)]
+    Store(#[from] AppendError),
+}
+
+/// Which label limit a series broke (Prometheus' `verifyLabelLimits` messages). Names and
+/// values are cut to 50 characters, as Prometheus prints them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabelLimitError {
+    /// More labels than `label_limit`.
+    #[error("label_limit exceeded (metric: {metric}, number of labels: {count}, limit: {limit})")]
+    Count {
+        /// The series' metric name.
+        metric: String,
+        /// Its number of labels.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A label name longer than `label_name_length_limit`.
+    #[error(
+        "label_name_length_limit exceeded (metric: {metric}, label name: {name}, length: {length}, limit: {limit})"
+    )]
+    NameLength {
+        /// The series' metric name.
+        metric: String,
+        /// The label name.
+        name: String,
+        /// Its length in bytes.
+        length: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A label value longer than `label_value_length_limit`.
+    #[error(
+        "label_value_length_limit exceeded (metric: {metric}, label name: {name}, value: {}, length: {length}, limit: {limit})",
+        go_quote(value)
+    )]
+    ValueLength {
+        /// The series' metric name.
+        metric: String,
+        /// The label name.
+        name: String,
+        /// The value (cut).
+        value: String,
+        /// Its length in bytes.
+        length: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// The report series' cached label sets and refs.
@@ -104,6 +155,8 @@ pub struct ScrapeCache {
     successful_count: usize,
     series: SeriesTable,
     report: ReportCache,
+    /// The target's metric families (`# TYPE`/`# HELP`/`# UNIT`).
+    metadata: FamilyMetadata,
 }
 
 /// Reusable buffers for one loop.
@@ -112,6 +165,31 @@ pub struct Scratch {
     lb: LabelsBuilder,
     conflicts: Vec<(String, String)>,
     name: String,
+    /// Created-timestamp lookup key.
+    created_key: String,
+}
+
+/// What the append of one sample needs besides the sample, gathered once per scrape.
+struct SampleCtx<'c> {
+    cfg: &'c PipelineConfig,
+    max_time: i64,
+}
+
+/// Hands a sample's exemplar to the appender (after the sample's append, as Prometheus does).
+/// Store refusals of exemplars never fail a scrape (Prometheus only logs them).
+#[cold]
+fn append_exemplar(
+    app: &mut dyn Appender,
+    series_ref: SeriesRef,
+    lset: &Labels,
+    ex: &scrapeline_exposition::Exemplar<'_>,
+) {
+    let exemplar = Exemplar {
+        labels: Labels::from_pairs(ex.labels.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))),
+        value: ex.value,
+        timestamp_ms: ex.timestamp_ms,
+    };
+    let _ = app.append_exemplar(series_ref, lset, &exemplar);
 }
 
 fn truncate_runes(s: &str, n: usize) -> &str {
@@ -125,35 +203,35 @@ fn truncate_runes(s: &str, n: usize) -> &str {
 fn verify_label_limits(lb: &LabelsBuilder, cfg: &PipelineConfig) -> Result<(), PipelineError> {
     let met = lb.get(METRIC_NAME).unwrap_or("");
     if cfg.label_limit > 0 && lb.len() > cfg.label_limit {
-        return Err(PipelineError::LabelLimit(format!(
-            "label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
-            truncate_runes(met, 50),
-            lb.len(),
-            cfg.label_limit
-        )));
+        return Err(LabelLimitError::Count {
+            metric: truncate_runes(met, 50).to_owned(),
+            count: lb.len(),
+            limit: cfg.label_limit,
+        }
+        .into());
     }
     if cfg.label_name_length_limit == 0 && cfg.label_value_length_limit == 0 {
         return Ok(());
     }
     for l in lb.iter() {
         if cfg.label_name_length_limit > 0 && l.name.len() > cfg.label_name_length_limit {
-            return Err(PipelineError::LabelLimit(format!(
-                "label_name_length_limit exceeded (metric: {}, label name: {}, length: {}, limit: {})",
-                truncate_runes(met, 50),
-                truncate_runes(l.name, 50),
-                l.name.len(),
-                cfg.label_name_length_limit
-            )));
+            return Err(LabelLimitError::NameLength {
+                metric: truncate_runes(met, 50).to_owned(),
+                name: truncate_runes(l.name, 50).to_owned(),
+                length: l.name.len(),
+                limit: cfg.label_name_length_limit,
+            }
+            .into());
         }
         if cfg.label_value_length_limit > 0 && l.value.len() > cfg.label_value_length_limit {
-            return Err(PipelineError::LabelLimit(format!(
-                "label_value_length_limit exceeded (metric: {}, label name: {}, value: {}, length: {}, limit: {})",
-                truncate_runes(met, 50),
-                truncate_runes(l.name, 50),
-                go_quote(truncate_runes(l.value, 50)),
-                l.value.len(),
-                cfg.label_value_length_limit
-            )));
+            return Err(LabelLimitError::ValueLength {
+                metric: truncate_runes(met, 50).to_owned(),
+                name: truncate_runes(l.name, 50).to_owned(),
+                value: truncate_runes(l.value, 50).to_owned(),
+                length: l.value.len(),
+                limit: cfg.label_value_length_limit,
+            }
+            .into());
         }
     }
     Ok(())
@@ -228,6 +306,7 @@ impl ScrapeCache {
             successful_count: 0,
             series: SeriesTable::default(),
             report: ReportCache::default(),
+            metadata: FamilyMetadata::default(),
         }
     }
 
@@ -252,6 +331,7 @@ impl ScrapeCache {
         if flush {
             let iter = self.iter;
             self.series.retain(|e| e.last_iter == iter);
+            self.metadata.forget_old(iter);
         }
         self.iter = self.iter.checked_add(1).unwrap_or(1);
     }
@@ -275,7 +355,7 @@ impl ScrapeCache {
             let Some(lset) = &e.labels else { continue };
             match app.append(e.series_ref, lset, ts, stale_nan()) {
                 Ok(_) | Err(AppendError::OutOfOrder) | Err(AppendError::Duplicate) => {}
-                Err(e) => return Err(PipelineError::Store(e.to_string())),
+                Err(e) => return Err(PipelineError::Store(e)),
             }
         }
         Ok(())
@@ -331,7 +411,11 @@ impl ScrapeCache {
         stats: &mut AppendStats,
     ) -> Result<(), PipelineError> {
         let mut parser = Parser::new(body, format);
-        let max_time = default_ts.saturating_add(MAX_AHEAD_MS);
+        let ctx = SampleCtx {
+            cfg,
+            max_time: default_ts.saturating_add(MAX_AHEAD_MS),
+        };
+        let created = CreatedTimestamps::scan(body, format);
         let mut limit_count = 0usize;
         let mut sample_limit_hit = false;
         let iter = self.iter;
@@ -340,8 +424,20 @@ impl ScrapeCache {
             let series = match parser.next_entry() {
                 Ok(Some(Entry::Series(s))) => s,
                 Ok(Some(Entry::Eof)) | Ok(None) => break,
+                Ok(Some(Entry::Type { name, kind })) => {
+                    self.metadata.set(&name, MetadataLine::Type(kind), iter);
+                    continue;
+                }
+                Ok(Some(Entry::Help { name, text })) => {
+                    self.metadata.set(&name, MetadataLine::Help(&text), iter);
+                    continue;
+                }
+                Ok(Some(Entry::Unit { name, unit })) => {
+                    self.metadata.set(&name, MetadataLine::Unit(&unit), iter);
+                    continue;
+                }
                 Ok(Some(_)) => continue,
-                Err(e) => return Err(PipelineError::Parse(e.to_string())),
+                Err(e) => return Err(PipelineError::Parse(e)),
             };
             stats.total += 1;
             let parsed_ts = if cfg.honor_timestamps {
@@ -350,11 +446,15 @@ impl ScrapeCache {
                 None
             };
             let t = parsed_ts.unwrap_or(default_ts);
-            let value = series.value;
 
             let hash = xxhash_rust::xxh3::xxh3_128(series.raw);
             let (key, check) = (hash as u64, (hash >> 64) as u64);
             let track = parsed_ts.is_none() || cfg.track_timestamps_staleness;
+            let created_ms = if created.is_empty() {
+                None
+            } else {
+                created.lookup(&series, &mut scratch.created_key)
+            };
 
             // Fast path: a raw series seen before (the steady state). An entry with this key
             // but other check bits is a 64-bit collision: that line is not cached.
@@ -373,13 +473,13 @@ impl ScrapeCache {
                     continue;
                 }
                 if let Some(r) = Self::append_checked(
-                    cfg,
+                    &ctx,
                     app,
                     e.series_ref,
                     lset,
                     t,
-                    value,
-                    max_time,
+                    &series,
+                    created_ms,
                     &mut limit_count,
                     &mut sample_limit_hit,
                     stats,
@@ -387,6 +487,13 @@ impl ScrapeCache {
                     e.series_ref = r;
                     if track {
                         e.tracked_iter = iter;
+                    }
+                    // Only in a scrape that changed some family's metadata: the steady state
+                    // pays one comparison here.
+                    if self.metadata.changed_in(iter)
+                        && let Some(m) = self.metadata.changed_for(lset, format, iter)
+                    {
+                        let _ = app.update_metadata(r, lset, m);
                     }
                 }
                 continue;
@@ -420,36 +527,40 @@ impl ScrapeCache {
                 return Err(PipelineError::MissingName);
             }
             if !names_valid(lb, cfg.validation) {
-                return Err(PipelineError::InvalidNames(lb.labels().to_string()));
+                return Err(PipelineError::InvalidNames(lb.labels()));
             }
             verify_label_limits(lb, cfg)?;
             let lset = lb.labels();
             stats.added += 1;
             let r = Self::append_checked(
-                cfg,
+                &ctx,
                 app,
                 0,
                 &lset,
                 t,
-                value,
-                max_time,
+                &series,
+                created_ms,
                 &mut limit_count,
                 &mut sample_limit_hit,
                 stats,
             )?;
-            if let Some(r) = r
-                && !collision
-            {
-                self.series.insert(CacheEntry {
-                    key,
-                    check,
-                    labels: Some(lset),
-                    series_ref: r,
-                    last_iter: iter,
-                    tracked_iter: if track { iter } else { 0 },
-                });
-                if !sample_limit_hit {
-                    stats.series_added += 1;
+            if let Some(r) = r {
+                // A new series of the cache: its family's metadata, whether or not it changed.
+                if let Some(m) = self.metadata.family_of(&lset, format) {
+                    let _ = app.update_metadata(r, &lset, m);
+                }
+                if !collision {
+                    self.series.insert(CacheEntry {
+                        key,
+                        check,
+                        labels: Some(lset),
+                        series_ref: r,
+                        last_iter: iter,
+                        tracked_iter: if track { iter } else { 0 },
+                    });
+                    if !sample_limit_hit {
+                        stats.series_added += 1;
+                    }
                 }
             }
         }
@@ -459,36 +570,50 @@ impl ScrapeCache {
         Ok(())
     }
 
-    /// Applies `sample_limit` and the future-timestamp bound, then appends. `Ok(Some(ref))`
-    /// when stored, `Ok(None)` when dropped (and counted), `Err` when the store failed.
+    /// Applies `sample_limit` and the future-timestamp bound, then appends: the created
+    /// timestamp first (when the body had one for the series), the sample, then its exemplar.
+    /// `Ok(Some(ref))` when stored, `Ok(None)` when dropped (and counted), `Err` when the
+    /// store failed.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn append_checked(
-        cfg: &PipelineConfig,
+        ctx: &SampleCtx<'_>,
         app: &mut dyn Appender,
-        sref: SeriesRef,
+        mut sref: SeriesRef,
         lset: &Labels,
         t: i64,
-        value: f64,
-        max_time: i64,
+        series: &Series<'_>,
+        created_ms: Option<i64>,
         limit_count: &mut usize,
         sample_limit_hit: &mut bool,
         stats: &mut AppendStats,
     ) -> Result<Option<SeriesRef>, PipelineError> {
-        if cfg.sample_limit > 0 && !is_stale_nan(value) {
+        let value = series.value;
+        if ctx.cfg.sample_limit > 0 && !is_stale_nan(value) {
             *limit_count += 1;
-            if *limit_count > cfg.sample_limit {
+            if *limit_count > ctx.cfg.sample_limit {
                 *sample_limit_hit = true;
                 return Ok(None);
             }
         }
-        let res = if t > max_time {
+        let res = if t > ctx.max_time {
             Err(AppendError::OutOfBounds)
         } else {
+            if let Some(ct) = created_ms {
+                // Prometheus only logs a refused created timestamp.
+                if let Ok(r) = app.append_created_timestamp(sref, lset, t, ct) {
+                    sref = r;
+                }
+            }
             app.append(sref, lset, t, value)
         };
         match res {
-            Ok(r) => Ok(Some(r)),
+            Ok(r) => {
+                if let Some(ex) = &series.exemplar {
+                    append_exemplar(app, r, lset, ex);
+                }
+                Ok(Some(r))
+            }
             Err(AppendError::OutOfOrder) => {
                 stats.out_of_order += 1;
                 Ok(None)
@@ -501,7 +626,7 @@ impl ScrapeCache {
                 stats.out_of_bounds += 1;
                 Ok(None)
             }
-            Err(AppendError::Other(m)) => Err(PipelineError::Store(m)),
+            Err(e) => Err(PipelineError::Store(e)),
         }
     }
 

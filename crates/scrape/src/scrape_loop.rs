@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::append::Appender;
 use crate::client::{FetchError, JobClient, format_for};
 use crate::config::ScrapeConfig;
-use crate::pipeline::{AppendStats, PipelineConfig, PipelineError, ScrapeCache, Scratch};
+use crate::outcome::{ScrapeError, ScrapeOutcome, TargetLimitExceeded};
+use crate::pipeline::{PipelineConfig, ScrapeCache, Scratch};
 use crate::shared::Shared;
 use crate::state::{Health, TargetInfo};
 use crate::target::scrape_offset;
@@ -23,7 +24,7 @@ pub(crate) struct LoopCtx {
     pub shared: Arc<Shared>,
     pub target: Arc<TargetInfo>,
     pub cfg: Arc<ScrapeConfig>,
-    pub client: Result<JobClient, String>,
+    pub client: Result<JobClient, FetchError>,
     pub pipeline: Arc<PipelineConfig>,
     pub cache: Arc<Mutex<ScrapeCache>>,
     /// Cancelled when the target is removed or its pool reloads.
@@ -31,7 +32,7 @@ pub(crate) struct LoopCtx {
     /// Set when the cache was handed to a successor: no end-of-run stale markers then.
     pub eor_disabled: Arc<AtomicBool>,
     /// The pool's forced error (`target_limit`).
-    pub forced: Arc<Mutex<Option<String>>>,
+    pub forced: Arc<Mutex<Option<TargetLimitExceeded>>>,
     /// Cancelled by a predecessor loop (same target, before a reload) once it stopped.
     pub predecessor: Option<CancellationToken>,
     /// Cancelled by this loop when its main loop has ended.
@@ -174,7 +175,8 @@ impl LoopCtx {
         }
     }
 
-    /// One scrape. Returns false when the server is shutting down mid-scrape.
+    /// One scrape: the pass, then its report. Returns false when the server is shutting
+    /// down mid-scrape (nothing is reported then).
     async fn scrape_and_report(
         &self,
         ts_ms: i64,
@@ -184,97 +186,113 @@ impl LoopCtx {
         let start = Instant::now();
         let started_wall = self.shared.clock.now_system_time();
         let mut app = self.shared.appendable.appender();
-        let mut stats = AppendStats::default();
-        let mut bytes_read: i64 = 0;
-        let mut limit_hit = false;
-        let forced = lock(&self.forced).clone();
-        let scrape_err: Option<String> = if let Some(f) = forced {
-            self.stale_all(&mut app, ts_ms);
-            Some(f)
-        } else {
-            let fetched = self.fetch(buf).await;
-            let fetched = match fetched {
-                None => {
-                    app.rollback();
-                    return false;
-                }
-                Some(f) => f,
-            };
-            match fetched {
-                Ok(content_type) => {
-                    bytes_read = buf.len() as i64;
-                    if buf.is_empty() {
-                        self.stale_all(&mut app, ts_ms);
-                        None
-                    } else {
-                        match format_for(content_type.as_deref(), self.cfg.fallback_scrape_protocol)
-                        {
-                            Ok(format) => {
-                                let (st, res) = lock(&self.cache).append_body(
-                                    &self.pipeline,
-                                    &self.target.public_labels,
-                                    buf,
-                                    format,
-                                    ts_ms,
-                                    app.as_mut(),
-                                    scratch,
-                                );
-                                stats = st;
-                                match res {
-                                    Ok(()) => None,
-                                    Err(e) => {
-                                        let msg = e.to_string();
-                                        self.log_failure(true, &msg);
-                                        limit_hit = e == PipelineError::SampleLimit;
-                                        app.rollback();
-                                        app = self.shared.appendable.appender();
-                                        self.stale_all(&mut app, ts_ms);
-                                        Some(msg)
-                                    }
-                                }
-                            }
-                            Err(m) => {
-                                self.log_failure(true, &m);
-                                self.stale_all(&mut app, ts_ms);
-                                Some(m)
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    if e == FetchError::BodySizeLimit {
-                        bytes_read = -1;
-                    } else {
-                        bytes_read = 0;
-                    }
-                    let msg = e.to_string();
-                    self.log_failure(false, &msg);
-                    // A partial body (a timed-out gzip bomb can leave a gigabyte) must not
-                    // become the next scrape's buffer size hint.
-                    buf.clear();
-                    self.stale_all(&mut app, ts_ms);
-                    Some(msg)
-                }
-            }
+        let Some(outcome) = self.scrape_pass(&mut app, ts_ms, scratch, buf).await else {
+            app.rollback();
+            return false;
         };
         let duration = start.elapsed();
-        let up = if scrape_err.is_none() { 1.0 } else { 0.0 };
-        {
-            use std::sync::atomic::Ordering::Relaxed;
-            let c = &self.shared.counters;
-            c.scrapes.fetch_add(1, Relaxed);
-            if scrape_err.is_some() {
-                c.failures.fetch_add(1, Relaxed);
-            }
-            if limit_hit {
-                c.sample_limit.fetch_add(1, Relaxed);
-            }
-            c.out_of_order.fetch_add(stats.out_of_order as u64, Relaxed);
-            c.duplicates.fetch_add(stats.duplicates as u64, Relaxed);
-            c.out_of_bounds
-                .fetch_add(stats.out_of_bounds as u64, Relaxed);
-            c.samples_appended.fetch_add(stats.added as u64, Relaxed);
+        let commit = self.append_report_and_commit(app, &outcome, ts_ms, duration);
+        self.count(&outcome);
+        let error = match outcome {
+            ScrapeOutcome::Appended { .. } => commit.err(),
+            ScrapeOutcome::Failed { error, .. } => Some(error),
+        };
+        let mut h = lock(&self.target.health);
+        h.last_scrape = Some(started_wall);
+        h.last_scrape_duration = duration;
+        h.last_scrape_timestamp_ms = ts_ms;
+        h.health = if error.is_none() {
+            Health::Up
+        } else {
+            Health::Down
+        };
+        h.last_error = error;
+        true
+    }
+
+    /// Fetch, parse and append into `app` (Prometheus' `scrapeAndReport` up to the report).
+    /// On failure the samples are rolled back and the target's series get stale markers.
+    /// `None` when the server shuts down mid-fetch.
+    async fn scrape_pass(
+        &self,
+        app: &mut Box<dyn Appender>,
+        ts_ms: i64,
+        scratch: &mut Scratch,
+        buf: &mut Vec<u8>,
+    ) -> Option<ScrapeOutcome> {
+        let forced = *lock(&self.forced);
+        if let Some(limit) = forced {
+            self.stale_all(app, ts_ms);
+            return Some(ScrapeOutcome::failed(limit));
         }
+        let content_type = match self.fetch(buf).await {
+            Fetch::ShuttingDown => return None,
+            Fetch::Failed(e) => {
+                self.log_failure(false, &e.to_string());
+                // A partial body (a timed-out gzip bomb can leave a gigabyte) must not
+                // become the next scrape's buffer size hint.
+                buf.clear();
+                self.stale_all(app, ts_ms);
+                return Some(ScrapeOutcome::failed(e));
+            }
+            Fetch::Body { content_type } => content_type,
+        };
+        let body_bytes = buf.len();
+        if buf.is_empty() {
+            self.stale_all(app, ts_ms);
+            return Some(ScrapeOutcome::Appended {
+                stats: Default::default(),
+                body_bytes,
+            });
+        }
+        let format = match format_for(content_type.as_deref(), self.cfg.fallback_scrape_protocol) {
+            Ok(f) => f,
+            Err(m) => {
+                self.log_failure(true, &m);
+                self.stale_all(app, ts_ms);
+                return Some(ScrapeOutcome::Failed {
+                    error: ScrapeError::ContentType(m),
+                    stats: Default::default(),
+                    body_bytes,
+                });
+            }
+        };
+        let (stats, res) = lock(&self.cache).append_body(
+            &self.pipeline,
+            &self.target.public_labels,
+            buf,
+            format,
+            ts_ms,
+            app.as_mut(),
+            scratch,
+        );
+        Some(match res {
+            Ok(()) => ScrapeOutcome::Appended { stats, body_bytes },
+            Err(e) => {
+                self.log_failure(true, &e.to_string());
+                app.rollback();
+                *app = self.shared.appendable.appender();
+                self.stale_all(app, ts_ms);
+                ScrapeOutcome::Failed {
+                    error: e.into(),
+                    stats,
+                    body_bytes,
+                }
+            }
+        })
+    }
+
+    /// Appends the report series of `outcome` and commits `app` (rolled back when a report
+    /// append fails). The error is the store's.
+    fn append_report_and_commit(
+        &self,
+        mut app: Box<dyn Appender>,
+        outcome: &ScrapeOutcome,
+        ts_ms: i64,
+        duration: Duration,
+    ) -> Result<(), ScrapeError> {
+        let stats = outcome.stats();
+        let up = if outcome.error().is_none() { 1.0 } else { 0.0 };
         let mut values = vec![
             (REPORT_UP, up),
             (REPORT_DURATION, duration.as_secs_f64()),
@@ -285,42 +303,40 @@ impl LoopCtx {
         if self.cfg.extra_scrape_metrics == Some(true) {
             values.push((REPORT_TIMEOUT, self.target.timeout.as_secs_f64()));
             values.push((REPORT_SAMPLE_LIMIT, self.pipeline.sample_limit as f64));
-            values.push((REPORT_BODY_SIZE, bytes_read as f64));
+            values.push((REPORT_BODY_SIZE, outcome.body_size_report()));
         }
-        let mut report_err = None;
-        {
+        let appended = {
             let mut cache = lock(&self.cache);
-            for (name, v) in values {
-                if let Err(e) =
-                    cache.append_report(app.as_mut(), &self.target.public_labels, name, ts_ms, v)
-                {
-                    report_err = Some(e.to_string());
-                    break;
-                }
-            }
-        }
-        let commit_err = match report_err {
-            Some(e) => {
-                app.rollback();
-                Some(e)
-            }
-            None => app.commit().err().map(|e| e.to_string()),
+            values.into_iter().try_for_each(|(name, v)| {
+                cache.append_report(app.as_mut(), &self.target.public_labels, name, ts_ms, v)
+            })
         };
-        let mut h = lock(&self.target.health);
-        h.last_scrape = Some(started_wall);
-        h.last_scrape_duration = duration;
-        h.last_scrape_timestamp_ms = ts_ms;
-        match scrape_err.or(commit_err) {
-            None => {
-                h.health = Health::Up;
-                h.last_error.clear();
-            }
-            Some(e) => {
-                h.health = Health::Down;
-                h.last_error = e;
+        match appended {
+            Ok(()) => app.commit().map_err(ScrapeError::Commit),
+            Err(e) => {
+                app.rollback();
+                Err(ScrapeError::Commit(e))
             }
         }
-        true
+    }
+
+    /// Adds the scrape to the manager's running totals.
+    fn count(&self, outcome: &ScrapeOutcome) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = outcome.stats();
+        let c = &self.shared.counters;
+        c.scrapes.fetch_add(1, Relaxed);
+        if outcome.error().is_some() {
+            c.failures.fetch_add(1, Relaxed);
+        }
+        if outcome.sample_limit_hit() {
+            c.sample_limit.fetch_add(1, Relaxed);
+        }
+        c.out_of_order.fetch_add(stats.out_of_order as u64, Relaxed);
+        c.duplicates.fetch_add(stats.duplicates as u64, Relaxed);
+        c.out_of_bounds
+            .fetch_add(stats.out_of_bounds as u64, Relaxed);
+        c.samples_appended.fetch_add(stats.added as u64, Relaxed);
     }
 
     /// Logs a failed scrape at debug level as Prometheus does, with the loop's `scrape_pool`
@@ -342,11 +358,11 @@ impl LoopCtx {
         }
     }
 
-    /// The HTTP part under the concurrency bound, rate limit and timeout. `None` on shutdown.
-    async fn fetch(&self, buf: &mut Vec<u8>) -> Option<Result<Option<String>, FetchError>> {
+    /// The HTTP part under the concurrency bound, rate limit and timeout, into `buf`.
+    async fn fetch(&self, buf: &mut Vec<u8>) -> Fetch {
         let client = match &self.client {
             Ok(c) => c,
-            Err(e) => return Some(Err(FetchError::Setup(e.clone()))),
+            Err(e) => return Fetch::Failed(e.clone()),
         };
         let shared = &self.shared;
         let timeout = self.target.timeout;
@@ -371,13 +387,27 @@ impl LoopCtx {
                 .map(|f| f.content_type)
         };
         tokio::select! {
-            _ = shared.shutdown.cancelled() => None,
-            r = tokio::time::timeout_at(deadline, work) => Some(match r {
-                Ok(r) => r,
-                Err(_) => Err(FetchError::Timeout { url: url.clone() }),
-            }),
+            _ = shared.shutdown.cancelled() => Fetch::ShuttingDown,
+            r = tokio::time::timeout_at(deadline, work) => match r {
+                Ok(Ok(content_type)) => Fetch::Body { content_type },
+                Ok(Err(e)) => Fetch::Failed(e),
+                Err(_) => Fetch::Failed(FetchError::Timeout { url: url.clone() }),
+            },
         }
     }
+}
+
+/// How a fetch ended.
+enum Fetch {
+    /// The body is in the buffer.
+    Body {
+        /// The response's `Content-Type`, if it had one.
+        content_type: Option<String>,
+    },
+    /// It failed.
+    Failed(FetchError),
+    /// The server is shutting down.
+    ShuttingDown,
 }
 
 /// Converts a Unix-nanosecond instant to `SystemTime`.

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use scrapeline_exposition::Labels;
 
+use crate::outcome::ScrapeError;
+
 /// A target's health, as Prometheus shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Health {
@@ -32,7 +34,7 @@ impl Health {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HealthState {
     pub health: Health,
-    pub last_error: String,
+    pub last_error: Option<ScrapeError>,
     pub last_scrape: Option<SystemTime>,
     pub last_scrape_duration: Duration,
     pub last_scrape_timestamp_ms: i64,
@@ -68,8 +70,10 @@ pub struct ActiveTarget {
     pub scrape_url: String,
     /// Up, down or unknown.
     pub health: Health,
-    /// The last error, empty when healthy.
+    /// The last error as `/api/v1/targets` shows it (`lastError`), empty when healthy.
     pub last_error: String,
+    /// The last error, typed (a parse error keeps its line and column); `None` when healthy.
+    pub last_error_cause: Option<ScrapeError>,
     /// When the last scrape started.
     pub last_scrape: Option<SystemTime>,
     /// How long the last scrape took.
@@ -121,7 +125,12 @@ impl TargetInfo {
             labels: self.public_labels.clone(),
             scrape_url: self.url.clone(),
             health: h.health,
-            last_error: h.last_error,
+            last_error: h
+                .last_error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            last_error_cause: h.last_error,
             last_scrape: h.last_scrape,
             last_scrape_duration: h.last_scrape_duration,
             last_scrape_timestamp_ms: h.last_scrape_timestamp_ms,

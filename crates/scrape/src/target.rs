@@ -8,7 +8,7 @@ use scrapeline_exposition::{Labels, LabelsBuilder};
 use scrapeline_sd::relabel::{Rule, relabel};
 
 use crate::config::ScrapeConfig;
-use crate::duration::{format_duration, go_quote, parse_duration};
+use crate::duration::{ParseDurationError, format_duration, go_quote, parse_duration};
 
 /// `__address__`.
 pub const ADDRESS_LABEL: &str = "__address__";
@@ -34,6 +34,55 @@ pub const NATIVE_HISTOGRAMS_LABEL: &str = "__scrape_native_histograms__";
 pub const INSTANCE_LABEL: &str = "instance";
 /// `job`.
 pub const JOB_LABEL: &str = "job";
+
+/// Why a discovered target cannot be scraped (Prometheus' `PopulateLabels` errors, same
+/// texts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PopulateError {
+    /// No `__address__` after relabeling.
+    #[error("no address")]
+    NoAddress,
+    /// An `__address__` with a `/`.
+    #[error("{} is not a valid hostname", go_quote(.0))]
+    InvalidHostname(String),
+    /// `__scrape_interval__` does not parse.
+    #[error("error parsing scrape interval: {0}")]
+    Interval(ParseDurationError),
+    /// `__scrape_interval__` is 0.
+    #[error("scrape interval cannot be 0")]
+    ZeroInterval,
+    /// `__scrape_timeout__` does not parse.
+    #[error("error parsing scrape timeout: {0}")]
+    Timeout(ParseDurationError),
+    /// `__scrape_timeout__` is 0.
+    #[error("scrape timeout cannot be 0")]
+    ZeroTimeout,
+    /// The timeout exceeds the interval (both as the labels spelled them).
+    #[error(
+        "scrape timeout cannot be greater than scrape interval ({} > {})",
+        go_quote(timeout),
+        go_quote(interval)
+    )]
+    TimeoutAboveInterval {
+        /// `__scrape_timeout__`.
+        timeout: String,
+        /// `__scrape_interval__`.
+        interval: String,
+    },
+    /// A histogram flag label is not a Go boolean; `what` names the flag as Prometheus does
+    /// (`convert classic histograms to nhcb`, …).
+    #[error(
+        "error parsing {what}: strconv.ParseBool: parsing {}: invalid syntax",
+        go_quote(value)
+    )]
+    Flag {
+        /// The flag, in words.
+        what: &'static str,
+        /// The value found.
+        value: String,
+    },
+}
 
 /// The outcome of populating one discovered target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,14 +154,12 @@ pub fn populate_discovered_labels(
     }
 }
 
-fn parse_go_bool(s: &str) -> Result<bool, String> {
+/// Go's `strconv.ParseBool`; `None` for anything else.
+fn parse_go_bool(s: &str) -> Option<bool> {
     match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!(
-            "strconv.ParseBool: parsing {}: invalid syntax",
-            go_quote(s)
-        )),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
     }
 }
 
@@ -125,7 +172,7 @@ pub fn populate_labels(
     rules: &[Rule],
     target: &Labels,
     group: &Labels,
-) -> Result<Populated, String> {
+) -> Result<Populated, PopulateError> {
     populate_discovered_labels(lb, cfg, target, group);
     let discovered = lb.labels();
     if !rules.is_empty() && !relabel(rules, lb) {
@@ -136,37 +183,39 @@ pub fn populate_labels(
     }
     let addr = match lb.get(ADDRESS_LABEL) {
         Some(a) if !a.is_empty() => a.to_owned(),
-        _ => return Err("no address".into()),
+        _ => return Err(PopulateError::NoAddress),
     };
     if addr.contains('/') {
-        return Err(format!("{} is not a valid hostname", go_quote(&addr)));
+        return Err(PopulateError::InvalidHostname(addr));
     }
     let interval_s = lb.get(SCRAPE_INTERVAL_LABEL).unwrap_or("").to_owned();
-    let interval =
-        parse_duration(&interval_s).map_err(|e| format!("error parsing scrape interval: {e}"))?;
+    let interval = parse_duration(&interval_s).map_err(PopulateError::Interval)?;
     if interval.is_zero() {
-        return Err("scrape interval cannot be 0".into());
+        return Err(PopulateError::ZeroInterval);
     }
     let timeout_s = lb.get(SCRAPE_TIMEOUT_LABEL).unwrap_or("").to_owned();
-    let timeout =
-        parse_duration(&timeout_s).map_err(|e| format!("error parsing scrape timeout: {e}"))?;
+    let timeout = parse_duration(&timeout_s).map_err(PopulateError::Timeout)?;
     if timeout.is_zero() {
-        return Err("scrape timeout cannot be 0".into());
+        return Err(PopulateError::ZeroTimeout);
     }
     if timeout > interval {
-        return Err(format!(
-            "scrape timeout cannot be greater than scrape interval ({} > {})",
-            go_quote(&timeout_s),
-            go_quote(&interval_s)
-        ));
+        return Err(PopulateError::TimeoutAboveInterval {
+            timeout: timeout_s,
+            interval: interval_s,
+        });
     }
     for (label, what) in [
         (CONVERT_NHCB_LABEL, "convert classic histograms to nhcb"),
         (ALWAYS_CLASSIC_LABEL, "always scrape classic histograms"),
         (NATIVE_HISTOGRAMS_LABEL, "scrape native histograms"),
     ] {
-        if let Some(v) = lb.get(label) {
-            parse_go_bool(v).map_err(|e| format!("error parsing {what}: {e}"))?;
+        if let Some(v) = lb.get(label)
+            && parse_go_bool(v).is_none()
+        {
+            return Err(PopulateError::Flag {
+                what,
+                value: v.to_owned(),
+            });
         }
     }
     lb.retain(|n, _| !n.starts_with(META_LABEL_PREFIX));

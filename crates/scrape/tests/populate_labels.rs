@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use scrapeline_common::duration::PromDuration;
 use scrapeline_exposition::{Labels, LabelsBuilder};
 use scrapeline_scrape::ScrapeConfig;
-use scrapeline_scrape::duration::PromDuration;
 use scrapeline_scrape::target::populate_labels;
 use scrapeline_sd::relabel::{RelabelConfig, compile};
 use serde_json::Value;
@@ -96,7 +96,7 @@ fn all_populate_labels_cases() {
             &labels(&case["group_labels"]),
         );
         match case["error"].as_str() {
-            Some(err) => assert_eq!(res.unwrap_err(), err, "{name}"),
+            Some(err) => assert_eq!(res.unwrap_err().to_string(), err, "{name}"),
             None => {
                 let p = res.unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert_eq!(p.discovered, labels(&case["discovered_labels"]), "{name}");

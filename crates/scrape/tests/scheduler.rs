@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::Recorder;
+use scrapeline_common::duration::PromDuration;
 use scrapeline_exposition::Labels;
-use scrapeline_scrape::duration::PromDuration;
 use scrapeline_scrape::{GlobalConfig, Health, ManagerOptions, ScrapeConfig, ScrapeManager};
 use scrapeline_sd::TargetGroup;
 use scrapeline_testkit::farm::{Behavior, Farm};

@@ -100,7 +100,7 @@ fn default_retention() -> Duration {
 
 fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    scrapeline_scrape::duration::parse_duration(&s).map_err(serde::de::Error::custom)
+    scrapeline_common::duration::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 /// The file as written: the sections, each still raw where another crate validates it.

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use scrapeline_exposition::Labels;
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, Exemplar, Metadata, SeriesRef};
+use scrapeline_scrape::{AppendError, Appendable, Appender, Exemplar, Metadata, SeriesRef};
 
 /// An [`Appendable`] that forwards to a primary and any number of secondaries.
 #[derive(Clone)]
@@ -183,6 +183,7 @@ mod tests {
         assert_eq!(r, 7);
         assert_eq!(app.append(r, &l, 2000, 2.0).unwrap(), r);
         let meta = Metadata {
+            family: "x".into(),
             kind: scrapeline_scrape::MetricType::Counter,
             help: "abc".into(),
             unit: String::new(),

@@ -10,8 +10,8 @@ use std::time::Duration;
 use scrapeline_exposition::Labels;
 use scrapeline_remote_write::config::RemoteWriteConfig;
 use scrapeline_remote_write::{RemoteWrite, RemoteWriteError, RemoteWriteSet};
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
-use scrapeline_scrape::manager::ScrapeManager;
+use scrapeline_scrape::ScrapeManager;
+use scrapeline_scrape::{AppendError, Appendable, Appender, SeriesRef};
 use scrapeline_scrape::{ManagerOptions, ScrapeCounters, TargetsSnapshot};
 use scrapeline_sd::discovery::{self, CustomSd, SdConfigs};
 use scrapeline_sd::kubernetes::KubeUsage;
@@ -316,7 +316,7 @@ impl Pipeline {
     }
 
     /// Errors of targets that could not be created in the last sync of `job`.
-    pub fn sync_failures(&self, job: &str) -> Vec<String> {
+    pub fn sync_failures(&self, job: &str) -> Vec<scrapeline_scrape::PopulateError> {
         self.scrape.sync_failures(job)
     }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use scrapeline_exposition::Labels;
 use scrapeline_scrape::MetricType;
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, Metadata, SeriesRef};
+use scrapeline_scrape::{AppendError, Appendable, Appender, Metadata, SeriesRef};
 
 /// One committed sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +131,7 @@ mod tests {
         let mut app = sink.appender();
         let r = app.append(0, &l, 1000, 3.0).unwrap();
         let meta = Metadata {
+            family: "jobs".into(),
             kind: MetricType::Counter,
             help: String::new(),
             unit: String::new(),

@@ -28,7 +28,7 @@ mod api {
 mod store;
 
 use scrapeline_exposition::Labels;
-use scrapeline_scrape::append::Appendable;
+use scrapeline_scrape::Appendable;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use store::{Matcher, Store, StoreConfig};
 

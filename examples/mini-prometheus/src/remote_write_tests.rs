@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use scrapeline_exposition::Labels;
 use scrapeline_remote_write::{RemoteWrite, RemoteWriteConfig, RemoteWriteSet};
-use scrapeline_scrape::append::Appendable;
+use scrapeline_scrape::Appendable;
 
 use crate::api::Api;
 use crate::api::query::system_time_ms;

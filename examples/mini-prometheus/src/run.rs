@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use scrapeline::{Config, Pipeline, discovery_options};
 use scrapeline_cgroup::{Collector, CollectorConfig, OomWatcher};
-use scrapeline_scrape::manager::ScrapeManager;
+use scrapeline_scrape::ScrapeManager;
 use scrapeline_scrape::{ManagerOptions, TargetsSnapshot};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

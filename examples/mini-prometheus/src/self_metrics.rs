@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use scrapeline_exposition::value::escape_label_value;
-use scrapeline_scrape::manager::ScrapeManager;
+use scrapeline_scrape::ScrapeManager;
 use scrapeline_sd::discovery;
 
 /// Appends one family header.

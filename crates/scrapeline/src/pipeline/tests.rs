@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
-use scrapeline_scrape::append::Metadata;
+use scrapeline_scrape::Metadata;
 use scrapeline_sd::TargetGroup;
 use scrapeline_sd::discovery::{Discoverer, DiscovererError};
 use scrapeline_testkit::farm::{Behavior, Farm};

@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 use crate::store::StoreConfig;
-use scrapeline_scrape::append::Appendable;
+use scrapeline_scrape::Appendable;
 
 const T0: i64 = 1_700_000_000_000;
 

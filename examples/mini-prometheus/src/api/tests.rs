@@ -6,7 +6,7 @@ use std::time::UNIX_EPOCH;
 use super::*;
 use crate::store::StoreConfig;
 use scrapeline_exposition::value::stale_nan;
-use scrapeline_scrape::append::Appendable;
+use scrapeline_scrape::Appendable;
 
 fn l(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_pairs(pairs.iter().copied())

@@ -38,7 +38,7 @@ pub struct SdArgs {
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
-    scrapeline_scrape::duration::parse_duration(s).map_err(|e| e.to_string())
+    scrapeline_common::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Runs discovery and prints, per target, its labels before and after target relabeling.
@@ -121,7 +121,7 @@ fn render(
                     Err(e) => {
                         obj.insert("labels".into(), Value::Null);
                         obj.insert("dropped".into(), json!(false));
-                        obj.insert("error".into(), json!(e));
+                        obj.insert("error".into(), json!(e.to_string()));
                     }
                 }
                 out.push(Value::Object(obj));

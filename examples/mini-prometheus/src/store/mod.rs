@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
 use scrapeline_exposition::Labels;
-use scrapeline_scrape::append::{AppendError, Appendable, Appender, SeriesRef};
+use scrapeline_scrape::{AppendError, Appendable, Appender, Metadata, SeriesRef};
 
 pub use budget::{ReadBudget, ReadError};
 use chunk::{Chunk, Head};
@@ -101,7 +101,12 @@ struct Inner {
     series_removed: AtomicU64,
     /// Batch buffers of finished appenders, for the next ones (see [`BatchBuffers`]).
     spare: SpareBuffers,
+    /// Metadata per metric family name (see [`Store::metadata`]).
+    metadata: RwLock<HashMap<String, Vec<Metadata>>>,
 }
+
+/// The most distinct metadata kept per family name (targets disagreeing about a family).
+const MAX_METADATA_PER_FAMILY: usize = 8;
 
 /// An appender's per-batch buffers. Kept between scrapes (at most [`MAX_SPARE_BUFFERS`]
 /// sets, each up to [`MAX_SPARE_SAMPLES`]) so that a scrape does not grow them from empty
@@ -501,7 +506,48 @@ impl Store {
                 series_created: AtomicU64::new(0),
                 series_removed: AtomicU64::new(0),
                 spare: SpareBuffers::default(),
+                metadata: RwLock::new(HashMap::new()),
             }),
+        }
+    }
+
+    /// The metadata scrapes declared (`# TYPE`, `# HELP`, `# UNIT`), per metric family name,
+    /// sorted by name; a family whose targets disagree has each distinct version (at most
+    /// eight, oldest first), as Prometheus' `/api/v1/metadata` lists them.
+    // Read by `/api/v1/metadata` (a later issue) and the tests.
+    #[allow(dead_code)]
+    pub fn metadata(&self) -> Vec<(String, Vec<Metadata>)> {
+        let map = self
+            .inner
+            .metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, Vec<Metadata>)> =
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Records committed metadata: only what is new takes the write lock.
+    fn record_metadata(&self, batch: &mut Vec<Metadata>) {
+        let lock = &self.inner.metadata;
+        {
+            let map = lock.read().unwrap_or_else(|p| p.into_inner());
+            batch.retain(|m| map.get(&m.family).is_none_or(|v| !v.contains(m)));
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let mut map = lock.write().unwrap_or_else(|p| p.into_inner());
+        for m in batch.drain(..) {
+            let v = map.entry(m.family.clone()).or_default();
+            if v.contains(&m) {
+                continue;
+            }
+            if v.len() >= MAX_METADATA_PER_FAMILY {
+                v.remove(0);
+            }
+            v.push(m);
         }
     }
 
@@ -952,6 +998,7 @@ impl Appendable for Store {
             store: self.clone(),
             pending: spare.pending,
             last: spare.last,
+            metadata: Vec::new(),
         })
     }
 }
@@ -962,6 +1009,8 @@ struct StoreAppender {
     pending: Vec<(SeriesRef, i64, f64)>,
     /// Newest pending sample per series, so a batch is checked against itself too.
     last: RefMap<(i64, f64)>,
+    /// Metadata updates of this batch, recorded on commit.
+    metadata: Vec<Metadata>,
 }
 
 /// A map keyed by the store's own series refs, hashed with one multiplication: the keys are
@@ -1024,8 +1073,27 @@ impl Appender for StoreAppender {
         Ok(r)
     }
 
+    /// Keeps the family's metadata (by family name, not per series: a family's series share
+    /// it), recorded when the batch commits. Scrapes call this only for new series and after
+    /// a change; a family's series come one after another, so the batch keeps one copy per
+    /// run of them (commit drops the rest of the repeats).
+    fn update_metadata(
+        &mut self,
+        series: SeriesRef,
+        _labels: &Labels,
+        metadata: &Metadata,
+    ) -> Result<SeriesRef, AppendError> {
+        if self.metadata.last() != Some(metadata) {
+            self.metadata.push(metadata.clone());
+        }
+        Ok(series)
+    }
+
     fn commit(&mut self) -> Result<(), AppendError> {
         self.last.clear();
+        if !self.metadata.is_empty() {
+            self.store.record_metadata(&mut self.metadata);
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -1080,6 +1148,7 @@ impl Appender for StoreAppender {
     fn rollback(&mut self) {
         self.pending.clear();
         self.last.clear();
+        self.metadata.clear();
     }
 }
 

@@ -553,3 +553,35 @@ fn recycled_batch_buffers_start_empty() {
         }]
     );
 }
+
+#[test]
+fn metadata_is_kept_per_family_on_commit_only() {
+    use scrapeline_scrape::{Metadata, MetricType};
+    let store = Store::new(StoreConfig::default());
+    let m = |help: &str| Metadata {
+        family: "reqs".into(),
+        kind: MetricType::Counter,
+        help: help.into(),
+        unit: String::new(),
+    };
+    let l = Labels::from_pairs([("__name__", "reqs_total")]);
+    let mut app = store.appender();
+    let r = app.append(0, &l, 1000, 1.0).unwrap();
+    app.update_metadata(r, &l, &m("Requests.")).unwrap();
+    app.rollback();
+    assert_eq!(store.metadata(), vec![]);
+    let mut app = store.appender();
+    let r = app.append(0, &l, 1000, 1.0).unwrap();
+    app.update_metadata(r, &l, &m("Requests.")).unwrap();
+    app.update_metadata(r, &l, &m("Requests.")).unwrap();
+    app.commit().unwrap();
+    // A second target disagreeing about the help text: both versions are listed.
+    let mut app = store.appender();
+    app.update_metadata(r, &l, &m("Other.")).unwrap();
+    app.update_metadata(r, &l, &m("Requests.")).unwrap();
+    app.commit().unwrap();
+    assert_eq!(
+        store.metadata(),
+        vec![("reqs".to_string(), vec![m("Requests."), m("Other.")])]
+    );
+}
