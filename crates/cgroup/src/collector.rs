@@ -40,7 +40,7 @@ pub struct CollectorConfig {
     /// a cgroup file read before is read again with one `pread(2)` instead of
     /// `openat` + `read` + `close`, and the cgroup's directory is not opened at all (about
     /// 3× fewer system calls per collection). Whatever the setting, the collector never
-    /// keeps more than [`fd_budget`](crate::limits::fd_budget) allows: the process's
+    /// keeps more than the descriptor budget allows: the process's
     /// `RLIMIT_NOFILE` soft limit less a reserve for everything else (read at every
     /// collection), shared by all the collectors of the process. Default `usize::MAX`: as many as that allows. With the usual soft
     /// limit of 1,024 that is none; a binary that raises its soft limit to the hard limit at

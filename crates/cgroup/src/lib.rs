@@ -72,7 +72,7 @@
 //! `/kubepods.slice`), as the kubelet's cAdvisor accepts them. Container cgroups are leaves;
 //! CRI-O `crio-conmon-*` scopes are skipped. Network families are emitted for `/` (from
 //! `/proc/1/net/dev`) and pod sandboxes only, as containerd/CRI-O do. The families are in
-//! [`families::CONTAINER_FAMILIES`] plus `container_scrape_error`, `machine_cpu_cores` and
+//! the crate's family table (`CONTAINER_FAMILIES`) plus `container_scrape_error`, `machine_cpu_cores` and
 //! `machine_memory_bytes`. `container_pressure_*` come from cgroup v2 `*.pressure` files where
 //! they exist ([`CollectorConfig::pressure`]); `container_oom_events_total` needs an OOM
 //! source ([`Collector::set_oom_counts`]).

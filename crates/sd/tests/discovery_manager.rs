@@ -17,9 +17,12 @@ fn k8s(server: &ApiServer, role: &str) -> KubernetesSdConfig {
     serde_json::from_value(json!({"role": role, "api_server": server.url()})).unwrap()
 }
 
+/// Test options: the update throttle short, so a change shows within the tests' waits (the
+/// throttle itself has its own test below).
 fn options(server: &ApiServer, dir: &std::path::Path) -> ManagerOptions {
     ManagerOptions {
         kube: test_env(server, dir),
+        update_interval: Duration::from_millis(100),
         ..ManagerOptions::default()
     }
 }
