@@ -74,8 +74,30 @@ impl TryFrom<RawFileSdConfig> for FileSdConfig {
 /// Parses a Prometheus duration (`1h30m`, `5m`, `10s`, `500ms`, `2d`, `1w`, `1y`) with
 /// `model.ParseDuration`'s grammar (units in decreasing order, each at most once) and messages,
 /// through the one implementation in [`scrapeline_common::duration`].
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    scrapeline_common::parse_duration(s).map_err(|e| e.to_string())
+pub use scrapeline_common::duration::parse_duration;
+
+/// Why a `kubernetes_sd_configs` entry was rejected: the rule it breaks, in Prometheus' words
+/// (`cannot use 'kubeconfig_file' and 'api_server' simultaneously`, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SdConfigError(pub String);
+
+impl From<scrapeline_common::http::HttpConfigError> for SdConfigError {
+    fn from(e: scrapeline_common::http::HttpConfigError) -> Self {
+        SdConfigError(e.to_string())
+    }
+}
+
+impl From<String> for SdConfigError {
+    fn from(message: String) -> Self {
+        SdConfigError(message)
+    }
+}
+
+impl From<&str> for SdConfigError {
+    fn from(message: &str) -> Self {
+        SdConfigError(message.to_owned())
+    }
 }
 
 /// A Kubernetes SD role.
@@ -224,10 +246,8 @@ impl KubernetesSdConfig {
 
     /// Runs Prometheus' validation, in its order, with its messages (the HTTP client part is
     /// [`HttpClientConfig::validate`], which also normalizes it).
-    pub fn validate(&mut self) -> Result<(), String> {
-        self.http_client_config
-            .validate()
-            .map_err(|e| e.to_string())?;
+    pub fn validate(&mut self) -> Result<(), SdConfigError> {
+        self.http_client_config.validate()?;
         if self.api_server.is_some() && self.kubeconfig_file.is_some() {
             return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".into());
         }
@@ -265,7 +285,7 @@ impl KubernetesSdConfig {
         let mut seen = Vec::new();
         for sel in &self.selectors {
             if seen.contains(&sel.role) {
-                return Err(format!("duplicated selector role: {}", sel.role.as_str()));
+                return Err(format!("duplicated selector role: {}", sel.role.as_str()).into());
             }
             seen.push(sel.role);
             if !allowed.contains(&sel.role) {
@@ -274,7 +294,8 @@ impl KubernetesSdConfig {
                     "{} role supports only {} selectors",
                     self.role.as_str(),
                     list.join(", ")
-                ));
+                )
+                .into());
             }
             validate_field_selector(&sel.field)?;
             validate_label_selector(&sel.label)?;
@@ -367,7 +388,7 @@ impl TryFrom<ParsedKubernetesSdConfig> for KubernetesSdConfig {
             attach_metadata: raw.attach_metadata,
             http_client_config: raw.http_client_config,
         };
-        cfg.validate()?;
+        cfg.validate().map_err(|e| e.0)?;
         Ok(cfg)
     }
 }
@@ -523,19 +544,19 @@ mod tests {
     #[test]
     fn durations_follow_model_parse_duration() {
         assert_eq!(
-            parse_duration("1s1h"),
+            parse_duration("1s1h").map_err(|e| e.to_string()),
             Err(r#"not a valid duration string: "1s1h""#.to_owned())
         );
         assert_eq!(
-            parse_duration("5m5m"),
+            parse_duration("5m5m").map_err(|e| e.to_string()),
             Err(r#"not a valid duration string: "5m5m""#.to_owned())
         );
         assert_eq!(
-            parse_duration("-1"),
+            parse_duration("-1").map_err(|e| e.to_string()),
             Err(r#"not a valid duration string: "-1""#.to_owned())
         );
         assert_eq!(
-            parse_duration("300y"),
+            parse_duration("300y").map_err(|e| e.to_string()),
             Err("duration out of range".to_owned())
         );
         let e = serde_saphyr::from_str::<FileSdConfig>("files: [a.json]\nrefresh_interval: 1s1h\n")
