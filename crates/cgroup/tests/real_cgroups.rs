@@ -213,10 +213,11 @@ fn real_cgroup_cpu_and_memory_rise() {
         write(&procs, &pid.to_string()).unwrap();
     }
 
-    // Wait until the child holds its memory (at most 5 s), then let it burn a little more.
+    // Wait until the child holds its memory (at most 30 s: a loaded CI machine can take a
+    // while to fault 64 MiB in), then let it burn a little more.
     // (Collections every 100 ms: the default configuration keeps cgroup files open, and
     // on v1 a kept `cgroup.procs` would keep serving the empty pid list of its first read.)
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut mid;
     loop {
         std::thread::sleep(Duration::from_millis(100));
