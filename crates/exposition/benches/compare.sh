@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Same-session, same-protocol comparison of this crate's parser with the parser anchors of
-# shared/bench/parser-anchors (VictoriaMetrics 1.79.5, Prometheus 2.42 PromParser /
-# OpenMetricsParser, prometheus-parse 0.2.5). Build those first (their build.sh).
+# Same-session, same-protocol comparison of this crate's parser with the parser anchors in
+# benches/anchors/ (VictoriaMetrics 1.79.5, Prometheus 2.42 PromParser / OpenMetricsParser,
+# prometheus-parse 0.2.5). Build those first: `sudo benches/anchors/build.sh`.
 #
 #   crates/exposition/benches/compare.sh [RUNS] [MIN_SECONDS]
 #

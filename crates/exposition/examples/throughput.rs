@@ -1,5 +1,5 @@
 //! Single-threaded parser throughput with the same protocol as the Go anchors in
-//! `shared/bench/parser-anchors` (each run parses the whole file back to back until at least
+//! `benches/anchors/` (each run parses the whole file back to back until at least
 //! MIN seconds have passed; the median of RUNS runs is reported), so figures are comparable
 //! line for line. It also reports the rate per second of CPU time this thread actually got
 //! (from `/proc/thread-self/schedstat`), which stays meaningful on a loaded machine.
