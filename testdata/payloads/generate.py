@@ -913,6 +913,7 @@ def main(argv):
         i = argv.index("--out")
         out_dir = argv[i + 1]
         argv = argv[:i] + argv[i + 2:]
+        os.makedirs(out_dir, exist_ok=True)
     only = [a for a in argv[1:] if not a.startswith("--")]
     if "--om-timestamped-copy" in argv:
         # Verification aid: prints synthetic-large.om with a timestamp added to every sample

@@ -71,30 +71,11 @@ fn free_port() -> u16 {
         .unwrap()
 }
 
-/// A plain HTTP/1.0 GET on loopback: status and body, or `None` if nothing answers.
+/// A GET on loopback through testkit's client: status and body, or `None` if nothing answers.
 async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-            .await
-            .ok()?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.ok()?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let code = text.get(9..12)?.parse().ok()?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|x| x.1.to_owned())
-            .unwrap_or_default();
-        Some((code, body))
-    };
-    tokio::time::timeout(Duration::from_secs(5), fut)
+    scrapeline_testkit::http::get(port, path, Duration::from_secs(5))
         .await
         .ok()
-        .flatten()
 }
 
 async fn wait_ready(port: u16, path: &str, what: &str) {
