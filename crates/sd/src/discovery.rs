@@ -451,8 +451,7 @@ async fn aggregate(shared: std::sync::Weak<Shared>, mut rx: mpsc::Receiver<Msg>)
             return;
         };
         let interval = strong.options.update_interval;
-        let mut synced_before = Shared::all_synced(&strong.lock());
-        let mut jump = apply(&strong, first, &mut rx, &mut synced_before);
+        let mut jump = apply(&strong, first, &mut rx);
         drop(strong);
         // Collect what else arrives until the window ends, unless the first complete set just
         // came together (that one goes out at once).
@@ -461,7 +460,7 @@ async fn aggregate(shared: std::sync::Weak<Shared>, mut rx: mpsc::Receiver<Msg>)
                 m = rx.recv() => match m {
                     Some(m) => {
                         let Some(strong) = shared.upgrade() else { return };
-                        jump = apply(&strong, m, &mut rx, &mut synced_before);
+                        jump = apply(&strong, m, &mut rx);
                     }
                     None => break,
                 },
@@ -479,13 +478,9 @@ async fn aggregate(shared: std::sync::Weak<Shared>, mut rx: mpsc::Receiver<Msg>)
 
 /// Applies `first` and whatever else is already queued; returns whether this completed the
 /// first full set (every provider synced, which it was not before).
-fn apply(
-    shared: &Shared,
-    first: Msg,
-    rx: &mut mpsc::Receiver<Msg>,
-    synced_before: &mut bool,
-) -> bool {
+fn apply(shared: &Shared, first: Msg, rx: &mut mpsc::Receiver<Msg>) -> bool {
     let mut st = shared.lock();
+    let synced_before = Shared::all_synced(&st);
     let mut msg = Some(first);
     while let Some(m) = msg.take().or_else(|| rx.try_recv().ok()) {
         match m {
@@ -509,10 +504,7 @@ fn apply(
             }
         }
     }
-    let now = Shared::all_synced(&st);
-    let completed = now && !*synced_before;
-    *synced_before = now;
-    completed
+    !synced_before && Shared::all_synced(&st)
 }
 
 /// Runs discovery for `jobs` until every provider has delivered its first complete set and
