@@ -7,6 +7,7 @@
 mod api;
 mod cli;
 mod default_config;
+mod expand_env;
 mod kube_metadata;
 #[cfg(test)]
 mod remote_write_tests;
