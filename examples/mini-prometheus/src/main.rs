@@ -14,6 +14,7 @@ mod remote_write_tests;
 mod resource;
 mod run;
 mod self_metrics;
+mod startup;
 mod store;
 
 use std::process::ExitCode;

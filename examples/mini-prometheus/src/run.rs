@@ -58,8 +58,9 @@ const RESOURCE_RESOLUTION: Duration = Duration::from_secs(15);
 /// Loads the configuration the options name (or the embedded default).
 fn load_config(opts: &ServerOptions) -> Result<Config, String> {
     match &opts.config_file {
-        Some(path) => crate::expand_env::load_config_file(path, opts.expand_env)
-            .map_err(|e| e.to_string()),
+        Some(path) => {
+            crate::expand_env::load_config_file(path, opts.expand_env).map_err(|e| e.to_string())
+        }
         None => {
             let node = node_exporter_answers();
             default_config::embedded_default(&opts.listen_address, node).map_err(|e| e.to_string())
@@ -270,6 +271,16 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         options: opts.clone(),
         pipeline,
     });
+    crate::startup::first_run(
+        &opts,
+        &server.pipeline.config(),
+        server.pipeline.scrape_manager().clone(),
+        Box::new({
+            let s = server.clone();
+            move || s.pipeline.discovery_errors()
+        }),
+        cancel.child_token(),
+    );
 
     // The HTTP API.
     let listener = TcpListener::bind(&opts.listen_address)

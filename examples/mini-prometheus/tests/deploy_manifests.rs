@@ -134,7 +134,10 @@ fn sharded_config_needs_its_variables() {
             .envs(envs.iter().copied())
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     // Without the flag `${SHARDS}` is text where a number belongs: file, line and field named.
     let (code, err) = check(false, &SAMPLE_ENV);
