@@ -64,7 +64,7 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
         match reference.name {
             Name::Invalid => {}
             Name::None => out.push('$'),
-            Name::Var(name) if name == "$" => out.push('$'),
+            Name::Var("$") => out.push('$'),
             Name::Var(name) if name.bytes().all(|b| b.is_ascii_digit()) => out.push_str(written),
             Name::Var(name) => out.push_str(&lookup(name).unwrap_or_default()),
         }
