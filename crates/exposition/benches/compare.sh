@@ -21,8 +21,9 @@ cp "$ROOT"/testdata/payloads/*.prom "$PAYLOADS"/
 python3 "$ROOT/testdata/payloads/generate.py" --out "$PAYLOADS" >/dev/null
 A="${BUILD_DIR:-${TMPDIR:-/tmp}/scrapeline-parser-anchors}/bin"
 export GOMAXPROCS=1
-( cd "$ROOT" && cargo build -q --release -p scrapeline-exposition --example throughput )
-T="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/throughput"
+# The profile every benchmark figure uses (fat LTO, one codegen unit; see Cargo.toml).
+( cd "$ROOT" && cargo build -q --profile dist -p scrapeline-exposition --example throughput )
+T="${CARGO_TARGET_DIR:-$ROOT/target}/dist/examples/throughput"
 
 # run LABEL CMD...: prints "label file MB/s cpu-MB/s samples/s"
 run() {

@@ -138,7 +138,7 @@ pub async fn start(node_name: &str, cancel: CancellationToken) -> Option<Arc<Obj
     let config = match kube::Config::infer().await {
         Ok(c) => c,
         Err(e) => {
-            tracing::info!(error = %e, "no Kubernetes client configuration; metrics.k8s.io objects carry no labels");
+            crate::startup::log_no_kube_client(&e);
             return None;
         }
     };

@@ -7,12 +7,14 @@
 mod api;
 mod cli;
 mod default_config;
+mod expand_env;
 mod kube_metadata;
 #[cfg(test)]
 mod remote_write_tests;
 mod resource;
 mod run;
 mod self_metrics;
+mod startup;
 mod store;
 
 use std::process::ExitCode;

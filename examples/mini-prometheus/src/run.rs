@@ -33,7 +33,7 @@ const FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 pub struct ServerOptions {
     /// The config file; `None` runs the embedded default.
     pub config_file: Option<PathBuf>,
-    /// Replace `%{VAR}` placeholders in the config file from the environment.
+    /// Replace `$VAR` / `${VAR}` in the config file text from the environment.
     pub expand_env: bool,
     /// Where the HTTP API listens.
     pub listen_address: String,
@@ -58,7 +58,9 @@ const RESOURCE_RESOLUTION: Duration = Duration::from_secs(15);
 /// Loads the configuration the options name (or the embedded default).
 fn load_config(opts: &ServerOptions) -> Result<Config, String> {
     match &opts.config_file {
-        Some(path) => Config::load_file_with(path, opts.expand_env).map_err(|e| e.to_string()),
+        Some(path) => {
+            crate::expand_env::load_config_file(path, opts.expand_env).map_err(|e| e.to_string())
+        }
         None => {
             let node = node_exporter_answers();
             default_config::embedded_default(&opts.listen_address, node).map_err(|e| e.to_string())
@@ -269,6 +271,16 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         options: opts.clone(),
         pipeline,
     });
+    crate::startup::first_run(
+        &opts,
+        &server.pipeline.config(),
+        server.pipeline.scrape_manager().clone(),
+        Box::new({
+            let s = server.clone();
+            move || s.pipeline.discovery_errors()
+        }),
+        cancel.child_token(),
+    );
 
     // The HTTP API.
     let listener = TcpListener::bind(&opts.listen_address)

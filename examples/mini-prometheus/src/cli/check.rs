@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use scrapeline::Config;
-
 use super::CliError;
+use crate::expand_env::load_config_file;
 
 /// What `check` checks.
 #[derive(Debug, clap::Subcommand)]
@@ -16,16 +15,20 @@ pub enum CheckArgs {
         /// The configuration files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Expand `$VAR` and `${VAR}` from the environment before checking, as the server's
+        /// `--config.expand-env` does.
+        #[arg(long = "config.expand-env")]
+        expand_env: bool,
     },
 }
 
 /// Checks every file; exits 1 if any is invalid, printing the error with file, line and field.
 pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
-    let CheckArgs::Config { files } = args;
+    let CheckArgs::Config { files, expand_env } = args;
     let mut ok = true;
     for file in files {
         println!("Checking {}", file.display());
-        match Config::load_file(file) {
+        match load_config_file(file, *expand_env) {
             Ok(cfg) => {
                 println!(
                     "  SUCCESS: {} scrape configs, {} remote write endpoints",

@@ -29,7 +29,8 @@ pub struct Cli {
     /// Address the HTTP API listens on.
     #[arg(long = "web.listen-address", default_value = "127.0.0.1:9090")]
     pub listen_address: String,
-    /// Replace `%{VAR}` placeholders in the config file with environment variables.
+    /// Expand `$VAR` and `${VAR}` in the config file from the environment before parsing
+    /// (unset: empty; `$$` is a literal `$`; `$1`, `${1}` stay for relabel templates).
     #[arg(long = "config.expand-env")]
     pub expand_env: bool,
     /// Log level: error, warn, info, debug, trace.

@@ -15,7 +15,6 @@ use scrapeline_sd::relabel::{Rule, compile};
 use serde_json::{Map, Value, json};
 
 use super::CliError;
-use scrapeline::Config;
 
 /// Arguments of `sd`.
 #[derive(Debug, clap::Args)]
@@ -32,7 +31,7 @@ pub struct SdArgs {
     /// How long `--once` waits for every discoverer's first complete set.
     #[arg(long, default_value = "30s", value_parser = parse_secs)]
     timeout: Duration,
-    /// Replace `%{VAR}` placeholders in the config file with environment variables.
+    /// Expand `$VAR` and `${VAR}` in the config file from the environment before parsing.
     #[arg(long = "config.expand-env")]
     expand_env: bool,
 }
@@ -43,7 +42,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 
 /// Runs discovery and prints, per target, its labels before and after target relabeling.
 pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
-    let config = Config::load_file_with(&args.config, args.expand_env)?;
+    let config = crate::expand_env::load_config_file(&args.config, args.expand_env)?;
     let jobs: Vec<&ScrapeConfig> = config
         .scrape_configs
         .iter()
