@@ -1,0 +1,311 @@
+//! Functions over range vectors (`rate`, `increase`, `delta`, `irate`, `idelta`, `deriv`,
+//! `predict_linear`, `resets`, `changes` and the `*_over_time` family).
+//!
+//! Each series' points over the whole query are walked once, with a window `(end - range,
+//! end]` that slides forward step by step.
+
+use crate::aggregate::kahan_inc;
+use crate::eval::{Ctx, RangeArg, Ser, merge_same_labels};
+use crate::labels::drop_name;
+use crate::value::absent;
+use crate::{Error, quantile};
+
+/// A function of one window: the points, the window's end, the step's time, the range (ms)
+/// and the step's scalar parameter.
+type WindowFn = fn(&[(i64, f64)], &Window) -> Option<f64>;
+
+/// What a window function may look at besides the points.
+pub(crate) struct Window {
+    /// The window's end (the evaluation time minus the offset).
+    pub end: i64,
+    /// The window's length (ms).
+    pub range: i64,
+    /// The step's evaluation time (`@` included, offset not subtracted).
+    pub eval_t: i64,
+    /// The scalar parameter (`quantile_over_time`'s φ, `predict_linear`'s seconds).
+    pub param: f64,
+}
+
+/// The window function for `name`, if it is a range function this module knows.
+pub(crate) fn lookup(name: &str) -> Option<WindowFn> {
+    Some(match name {
+        "rate" => |p, w| extrapolated_rate(p, w, true, true),
+        "increase" => |p, w| extrapolated_rate(p, w, true, false),
+        "delta" => |p, w| extrapolated_rate(p, w, false, false),
+        "irate" => |p, _| instant_value(p, true),
+        "idelta" => |p, _| instant_value(p, false),
+        "deriv" => |p, _| {
+            let first = p.first()?.0;
+            (p.len() >= 2).then(|| linear_regression(p, first).0)
+        },
+        "predict_linear" => |p, w| {
+            if p.len() < 2 {
+                return None;
+            }
+            let (slope, intercept) = linear_regression(p, w.eval_t);
+            Some(slope * w.param + intercept)
+        },
+        "resets" => |p, _| {
+            Some(p.windows(2).filter(|x| x[1].1 < x[0].1).count() as f64)
+        },
+        "changes" => |p, _| {
+            Some(
+                p.windows(2)
+                    .filter(|x| !(x[1].1 == x[0].1 || (x[1].1.is_nan() && x[0].1.is_nan())))
+                    .count() as f64,
+            )
+        },
+        "avg_over_time" => |p, _| avg(p),
+        "sum_over_time" => |p, _| {
+            let (mut s, mut c) = (0.0, 0.0);
+            for x in p {
+                (s, c) = kahan_inc(x.1, s, c);
+            }
+            (!p.is_empty()).then_some(s + c)
+        },
+        "count_over_time" => |p, _| (!p.is_empty()).then_some(p.len() as f64),
+        "min_over_time" => |p, _| {
+            let mut it = p.iter();
+            let mut m = it.next()?.1;
+            for x in it {
+                if x.1 < m || m.is_nan() {
+                    m = x.1;
+                }
+            }
+            Some(m)
+        },
+        "max_over_time" => |p, _| {
+            let mut it = p.iter();
+            let mut m = it.next()?.1;
+            for x in it {
+                if x.1 > m || m.is_nan() {
+                    m = x.1;
+                }
+            }
+            Some(m)
+        },
+        "stddev_over_time" => |p, _| variance(p).map(f64::sqrt),
+        "stdvar_over_time" => |p, _| variance(p),
+        "quantile_over_time" => |p, w| {
+            if p.is_empty() {
+                return None;
+            }
+            let mut v: Vec<f64> = p.iter().map(|x| x.1).collect();
+            Some(quantile::quantile(w.param, &mut v))
+        },
+        "last_over_time" => |p, _| p.last().map(|x| x.1),
+        "first_over_time" => |p, _| p.first().map(|x| x.1),
+        "present_over_time" => |p, _| (!p.is_empty()).then_some(1.0),
+        "ts_of_last_over_time" => |p, _| p.last().map(|x| x.0 as f64 / 1000.0),
+        "ts_of_first_over_time" => |p, _| p.first().map(|x| x.0 as f64 / 1000.0),
+        _ => return None,
+    })
+}
+
+/// Applies `f` to every series' window at every step. `params` holds the scalar parameter
+/// per step (empty: none).
+pub(crate) fn apply(
+    ctx: &Ctx<'_>,
+    name: &str,
+    f: WindowFn,
+    arg: RangeArg,
+    params: &[f64],
+    offset: i64,
+) -> Result<Vec<Ser>, Error> {
+    let keep_name = matches!(name, "last_over_time" | "first_over_time");
+    let mut out = Vec::with_capacity(arg.series.len());
+    let held: usize = arg.series.iter().map(|s| s.points.len()).sum();
+    for s in arg.series {
+        ctx.limits.tick()?;
+        let mut vals = vec![absent(); ctx.n];
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut any = 0usize;
+        for (i, (slot, &end)) in vals.iter_mut().zip(&arg.ends).enumerate() {
+            let start = end.saturating_sub(arg.range);
+            // Windows move forward (ends never decrease), so do the bounds.
+            if lo > 0 && s.points.get(lo - 1).is_some_and(|p| p.0 > start) {
+                lo = 0;
+                hi = 0;
+            }
+            while s.points.get(lo).is_some_and(|p| p.0 <= start) {
+                lo += 1;
+            }
+            hi = hi.max(lo);
+            while s.points.get(hi).is_some_and(|p| p.0 <= end) {
+                hi += 1;
+            }
+            let Some(window) = s.points.get(lo..hi) else {
+                continue;
+            };
+            if window.is_empty() {
+                continue;
+            }
+            let w = Window {
+                end,
+                range: arg.range,
+                eval_t: end.saturating_add(offset),
+                param: params.get(i).copied().unwrap_or(f64::NAN),
+            };
+            if let Some(v) = f(window, &w) {
+                *slot = v;
+                any += 1;
+            }
+        }
+        if any > 0 {
+            ctx.limits.hold(any)?;
+            out.push(Ser {
+                labels: if keep_name {
+                    s.labels
+                } else {
+                    drop_name(&s.labels)
+                },
+                vals,
+            });
+        }
+    }
+    ctx.limits.release(held);
+    if keep_name {
+        Ok(out)
+    } else {
+        merge_same_labels(out)
+    }
+}
+
+/// `rate`, `increase` and `delta`: Prometheus' extrapolation to the window's edges.
+fn extrapolated_rate(p: &[(i64, f64)], w: &Window, is_counter: bool, is_rate: bool) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let (first_t, first_v) = *p.first()?;
+    let (last_t, last_v) = *p.last()?;
+    let range_start = w.end - w.range;
+    let range_end = w.end;
+    let mut result = last_v - first_v;
+    if is_counter {
+        for x in p.windows(2) {
+            if x[1].1 < x[0].1 {
+                result += x[0].1;
+            }
+        }
+    }
+    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
+    let mut duration_to_end = (range_end - last_t) as f64 / 1000.0;
+    let sampled_interval = (last_t - first_t) as f64 / 1000.0;
+    let average = sampled_interval / (p.len() - 1) as f64;
+    let threshold = average * 1.1;
+    if duration_to_start >= threshold {
+        duration_to_start = average / 2.0;
+    }
+    if is_counter && result > 0.0 && first_v >= 0.0 {
+        let duration_to_zero = sampled_interval * (first_v / result);
+        if duration_to_zero < duration_to_start {
+            duration_to_start = duration_to_zero;
+        }
+    }
+    if duration_to_end >= threshold {
+        duration_to_end = average / 2.0;
+    }
+    let mut factor = 1.0;
+    if sampled_interval != 0.0 {
+        factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
+    }
+    if is_rate {
+        factor /= w.range as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// `irate` and `idelta`: the last two samples.
+fn instant_value(p: &[(i64, f64)], is_rate: bool) -> Option<f64> {
+    let n = p.len();
+    if n < 2 {
+        return None;
+    }
+    let (t0, v0) = *p.get(n - 2)?;
+    let (t1, v1) = *p.get(n - 1)?;
+    let mut r = if !is_rate || v1 >= v0 || v1.is_nan() || v0.is_nan() {
+        v1 - v0
+    } else {
+        v1
+    };
+    let interval = t1 - t0;
+    if interval == 0 {
+        return None;
+    }
+    if is_rate {
+        r /= interval as f64 / 1000.0;
+    }
+    Some(r)
+}
+
+/// Least squares over the points, with `intercept_t` (ms) as time zero.
+fn linear_regression(p: &[(i64, f64)], intercept_t: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
+    let init_y = p.first().map_or(f64::NAN, |x| x.1);
+    let mut const_y = true;
+    for (i, &(t, v)) in p.iter().enumerate() {
+        if const_y && i > 0 && v != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (t - intercept_t) as f64 / 1e3;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+/// Kahan mean that switches to an incremental mean on overflow (Prometheus'
+/// `avg_over_time`).
+fn avg(p: &[(i64, f64)]) -> Option<f64> {
+    let mut it = p.iter();
+    let mut sum = it.next()?.1;
+    let (mut count, mut mean, mut c, mut incremental) = (1.0f64, 0.0f64, 0.0f64, false);
+    for (i, x) in it.enumerate() {
+        count = (i + 2) as f64;
+        if !incremental {
+            let (s, nc) = kahan_inc(x.1, sum, c);
+            if !s.is_infinite() {
+                (sum, c) = (s, nc);
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(x.1 / count, q * mean, q * c);
+    }
+    Some(if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    })
+}
+
+fn variance(p: &[(i64, f64)]) -> Option<f64> {
+    if p.is_empty() {
+        return None;
+    }
+    let (mut count, mut mean, mut cmean, mut aux, mut caux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for x in p {
+        count += 1.0;
+        let delta = x.1 - (mean + cmean);
+        (mean, cmean) = kahan_inc(delta / count, mean, cmean);
+        (aux, caux) = kahan_inc(delta * (x.1 - (mean + cmean)), aux, caux);
+    }
+    Some((aux + caux) / count)
+}
