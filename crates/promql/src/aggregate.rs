@@ -107,7 +107,11 @@ pub(crate) fn eval_aggregate(ctx: &Ctx<'_>, a: &AggregateExpr) -> Result<Val, Er
     let label = match (op.as_str(), a.param.as_deref()) {
         ("count_values", Some(p)) => match ctx.eval(p)? {
             Val::Str(s) => Some(s),
-            _ => return Err(Error::Execution("count_values needs a string parameter".into())),
+            _ => {
+                return Err(Error::Execution(
+                    "count_values needs a string parameter".into(),
+                ));
+            }
         },
         _ => None,
     };
@@ -119,9 +123,18 @@ pub(crate) fn eval_aggregate(ctx: &Ctx<'_>, a: &AggregateExpr) -> Result<Val, Er
         simple_agg(ctx, &input, &of, glabels, kind)?
     } else {
         match op.as_str() {
-            "topk" | "bottomk" => top_k(ctx, input, &of, glabels.len(), param.as_deref().unwrap_or(&[]), op == "topk")?,
+            "topk" | "bottomk" => top_k(
+                ctx,
+                input,
+                &of,
+                glabels.len(),
+                param.as_deref().unwrap_or(&[]),
+                op == "topk",
+            )?,
             "quantile" => quantile(ctx, &input, &of, glabels, param.as_deref().unwrap_or(&[]))?,
-            "count_values" => count_values(ctx, &input, &of, &glabels, label.as_deref().unwrap_or(""))?,
+            "count_values" => {
+                count_values(ctx, &input, &of, &glabels, label.as_deref().unwrap_or(""))?
+            }
             other => {
                 return Err(Error::Execution(format!(
                     "aggregation {other:?} is not supported"
@@ -143,7 +156,9 @@ fn simple_agg(
     let mut accs = vec![vec![Acc::default(); n]; glabels.len()];
     for (s, g) in input.iter().zip(of) {
         ctx.limits.tick()?;
-        let Some(acc) = accs.get_mut(*g) else { continue };
+        let Some(acc) = accs.get_mut(*g) else {
+            continue;
+        };
         for (a, &f) in acc.iter_mut().zip(&s.vals) {
             if is_absent(f) {
                 continue;
@@ -235,9 +250,7 @@ fn simple_agg(
 /// k from a float parameter, as Prometheus converts it.
 fn k_of(p: f64) -> Result<i64, Error> {
     if p.is_nan() {
-        return Err(Error::Execution(format!(
-            "Parameter value is NaN"
-        )));
+        return Err(Error::Execution(format!("Parameter value is NaN")));
     }
     if p >= 9.223372036854776e18 || p < -9.223372036854776e18 {
         return Err(Error::Execution(format!(
@@ -357,7 +370,7 @@ fn count_values(
     glabels: &[Labels],
     label: &str,
 ) -> Result<Vec<Ser>, Error> {
-    if !scrapeline_exposition::labels::is_legacy_label_name(label) && label.is_empty() {
+    if !crate::functions::is_valid_label_name(label) {
         return Err(Error::Execution(format!("invalid label name {label:?}")));
     }
     let n = ctx.n;

@@ -102,9 +102,7 @@ pub(crate) fn eval_binary(ctx: &Ctx<'_>, b: &BinaryExpr) -> Result<Val, Error> {
         .ok_or_else(|| Error::Execution(format!("unsupported binary operator {name:?}")))?;
     let modifier = b.modifier.clone().unwrap_or_default();
     if modifier.fill_values.lhs.is_some() || modifier.fill_values.rhs.is_some() {
-        return Err(Error::Execution(
-            "fill modifiers are not supported".into(),
-        ));
+        return Err(Error::Execution("fill modifiers are not supported".into()));
     }
     let return_bool = modifier.return_bool;
     let lhs = ctx.eval(&b.lhs)?;
@@ -127,7 +125,15 @@ pub(crate) fn eval_binary(ctx: &Ctx<'_>, b: &BinaryExpr) -> Result<Val, Error> {
             let matching = modifier.matching.clone();
             Val::Vector(match op {
                 Op::And | Op::Or | Op::Unless => set_op(ctx, l, r, op, matching.as_ref())?,
-                _ => vector_vector(ctx, l, r, op, &modifier.card, matching.as_ref(), return_bool)?,
+                _ => vector_vector(
+                    ctx,
+                    l,
+                    r,
+                    op,
+                    &modifier.card,
+                    matching.as_ref(),
+                    return_bool,
+                )?,
             })
         }
         _ => {

@@ -80,7 +80,9 @@ impl<'q> Engine<'q> {
     fn limits(&self) -> Limits {
         Limits::new(
             self.options.max_samples,
-            self.options.timeout.and_then(|t| Instant::now().checked_add(t)),
+            self.options
+                .timeout
+                .and_then(|t| Instant::now().checked_add(t)),
             self.options.cancel.clone(),
         )
     }
@@ -133,7 +135,9 @@ impl<'q> Engine<'q> {
             ));
         }
         if end < start {
-            return Err(Error::Execution("end timestamp must not be before start time".into()));
+            return Err(Error::Execution(
+                "end timestamp must not be before start time".into(),
+            ));
         }
         match expr.value_type() {
             parser::value::ValueType::Vector | parser::value::ValueType::Scalar => {}

@@ -267,7 +267,7 @@ impl<'a> Ctx<'a> {
             Expr::Paren(p) => self.eval(&p.expr),
             Expr::Unary(u) => match self.eval(&u.expr)? {
                 Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
-                Val::Vector(series) => Ok(Val::Vector(
+                Val::Vector(series) => Ok(Val::Vector(merge_same_labels(
                     series
                         .into_iter()
                         .map(|mut s| {
@@ -278,8 +278,10 @@ impl<'a> Ctx<'a> {
                             s
                         })
                         .collect(),
+                )?)),
+                _ => Err(Error::Execution(
+                    "unary minus needs a scalar or a vector".into(),
                 )),
-                _ => Err(Error::Execution("unary minus needs a scalar or a vector".into())),
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(self.select_vector(vs, false)?)),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => Err(Error::Execution(
@@ -456,7 +458,11 @@ impl<'a> Ctx<'a> {
                 .collect(),
             Val::Scalar(v) => vec![RangeSeries {
                 labels: Labels::empty(),
-                points: v.iter().enumerate().map(|(i, v)| (inner.ts(i), *v)).collect(),
+                points: v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (inner.ts(i), *v))
+                    .collect(),
             }],
             _ => {
                 return Err(Error::Execution(

@@ -10,7 +10,7 @@ use scrapeline_exposition::Labels;
 use scrapeline_exposition::labels::METRIC_NAME;
 
 use crate::Error;
-use crate::eval::{Ctx, Ser, Val, merge_same_labels, offset_ms};
+use crate::eval::{Ctx, Ser, Val, merge_same_labels};
 use crate::labels::{drop_name, with_label};
 use crate::range_functions;
 use crate::value::{absent, is_absent};
@@ -120,15 +120,9 @@ pub(crate) fn eval_call(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
             Some(i) => ctx.eval_scalar(arg(c, i)?)?,
             None => Vec::new(),
         };
-        let e = arg(c, range_i)?;
-        let offset = match unwrap_parens(e) {
-            Expr::MatrixSelector(ms) => offset_ms(&ms.vs.offset),
-            Expr::Subquery(sq) => offset_ms(&sq.offset),
-            _ => 0,
-        };
-        let ra = ctx.range_arg(e)?;
+        let ra = ctx.range_arg(arg(c, range_i)?)?;
         return Ok(Val::Vector(range_functions::apply(
-            ctx, name, f, ra, &params, offset,
+            ctx, name, f, ra, &params,
         )?));
     }
     if let Some(f) = math_fn(name) {
@@ -178,6 +172,8 @@ pub(crate) fn eval_call(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
         "time" => Ok(Val::Scalar(
             (0..ctx.n).map(|i| ctx.ts(i) as f64 / 1000.0).collect(),
         )),
+        "start" => Ok(Val::Scalar(vec![ctx.query_start as f64 / 1000.0; ctx.n])),
+        "end" => Ok(Val::Scalar(vec![ctx.query_end as f64 / 1000.0; ctx.n])),
         "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; ctx.n])),
         "vector" => Ok(Val::Vector(vec![Ser {
             labels: Labels::empty(),
@@ -391,8 +387,10 @@ fn label_replace(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
     Ok(Val::Vector(merge_same_labels(out)?))
 }
 
-fn is_valid_label_name(s: &str) -> bool {
-    !s.is_empty() && std::str::from_utf8(s.as_bytes()).is_ok()
+/// Prometheus 3 accepts any valid UTF-8 label name; an invalid escape (`"\xff"`) reaches us
+/// as U+FFFD.
+pub(crate) fn is_valid_label_name(s: &str) -> bool {
+    !s.is_empty() && !s.contains('\u{FFFD}')
 }
 
 fn label_join(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
@@ -430,7 +428,9 @@ fn histogram_quantile(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
     for (si, s) in v.iter().enumerate() {
-        let Some(le) = s.labels.get("le") else { continue };
+        let Some(le) = s.labels.get("le") else {
+            continue;
+        };
         let Ok(ub) = parse_go_float(le) else { continue };
         let key = drop_name(&with_label(&s.labels, "le", ""));
         let g = *index.entry(key.clone()).or_insert_with(|| {
@@ -469,9 +469,13 @@ fn histogram_quantile(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
 
 /// Go's `strconv.ParseFloat` for the spellings `le` labels use (`+Inf`, `1e3`, `0.5`).
 fn parse_go_float(s: &str) -> Result<f64, std::num::ParseFloatError> {
-    s.trim_start_matches('+')
-        .parse::<f64>()
-        .or_else(|e| if s == "+Inf" { Ok(f64::INFINITY) } else { Err(e) })
+    s.trim_start_matches('+').parse::<f64>().or_else(|e| {
+        if s == "+Inf" {
+            Ok(f64::INFINITY)
+        } else {
+            Err(e)
+        }
+    })
 }
 
 /// A calendar field of Unix time `t` (seconds), in UTC.
@@ -484,15 +488,26 @@ fn date_part(name: &str, t: f64) -> f64 {
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_len = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_len = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     match name {
         "minute" => ((sod / 60) % 60) as f64,
         "hour" => (sod / 3600) as f64,
         "day_of_month" => d as f64,
         "day_of_week" => ((days + 4).rem_euclid(7)) as f64,
-        "day_of_year" => {
-            (month_len.iter().take((m - 1) as usize).sum::<i64>() + d) as f64
-        }
+        "day_of_year" => (month_len.iter().take((m - 1) as usize).sum::<i64>() + d) as f64,
         "days_in_month" => month_len.get((m - 1) as usize).copied().unwrap_or(30) as f64,
         "month" => m as f64,
         _ => y as f64,

@@ -32,7 +32,6 @@ pub(crate) fn keep(l: &Labels, names: &[String], include: bool) -> Labels {
     )
 }
 
-
 /// `l` with `name` set to `value` (removed when `value` is empty).
 pub(crate) fn with_label(l: &Labels, name: &str, value: &str) -> Labels {
     let mut v: Vec<(&str, &str)> = l

@@ -20,7 +20,7 @@ pub(crate) struct Window {
     pub end: i64,
     /// The window's length (ms).
     pub range: i64,
-    /// The step's evaluation time (`@` included, offset not subtracted).
+    /// The step's time (Prometheus' `enh.Ts`: neither `@` nor offset applied).
     pub eval_t: i64,
     /// The scalar parameter (`quantile_over_time`'s φ, `predict_linear`'s seconds).
     pub param: f64,
@@ -45,9 +45,7 @@ pub(crate) fn lookup(name: &str) -> Option<WindowFn> {
             let (slope, intercept) = linear_regression(p, w.eval_t);
             Some(slope * w.param + intercept)
         },
-        "resets" => |p, _| {
-            Some(p.windows(2).filter(|x| x[1].1 < x[0].1).count() as f64)
-        },
+        "resets" => |p, _| Some(p.windows(2).filter(|x| x[1].1 < x[0].1).count() as f64),
         "changes" => |p, _| {
             Some(
                 p.windows(2)
@@ -98,8 +96,21 @@ pub(crate) fn lookup(name: &str) -> Option<WindowFn> {
         "present_over_time" => |p, _| (!p.is_empty()).then_some(1.0),
         "ts_of_last_over_time" => |p, _| p.last().map(|x| x.0 as f64 / 1000.0),
         "ts_of_first_over_time" => |p, _| p.first().map(|x| x.0 as f64 / 1000.0),
+        "ts_of_max_over_time" => |p, _| ts_of(p, |cur, m| cur >= m || m.is_nan()),
+        "ts_of_min_over_time" => |p, _| ts_of(p, |cur, m| cur <= m || m.is_nan()),
         _ => return None,
     })
+}
+
+/// The time (seconds) of the last sample that `better` prefers over all before it.
+fn ts_of(p: &[(i64, f64)], better: fn(f64, f64) -> bool) -> Option<f64> {
+    let (mut t, mut m) = *p.first()?;
+    for &(pt, v) in p {
+        if better(v, m) {
+            (t, m) = (pt, v);
+        }
+    }
+    Some(t as f64 / 1000.0)
 }
 
 /// Applies `f` to every series' window at every step. `params` holds the scalar parameter
@@ -110,7 +121,6 @@ pub(crate) fn apply(
     f: WindowFn,
     arg: RangeArg,
     params: &[f64],
-    offset: i64,
 ) -> Result<Vec<Ser>, Error> {
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
     let mut out = Vec::with_capacity(arg.series.len());
@@ -143,7 +153,7 @@ pub(crate) fn apply(
             let w = Window {
                 end,
                 range: arg.range,
-                eval_t: end.saturating_add(offset),
+                eval_t: ctx.ts(i),
                 param: params.get(i).copied().unwrap_or(f64::NAN),
             };
             if let Some(v) = f(window, &w) {

@@ -63,7 +63,9 @@ fn parse_duration_ms(s: &str) -> Option<i64> {
         let digits = rest.find(|c: char| !c.is_ascii_digit())?;
         let n: i64 = rest.get(..digits)?.parse().ok()?;
         rest = rest.get(digits..)?;
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = rest.get(..unit_len)?;
         rest = rest.get(unit_len..)?;
         let ms = match unit {
@@ -271,19 +273,53 @@ fn skip_reason(expr: &str, expect: &[String], histogram_series: &[String]) -> Op
         "fill(",
         "fill_left",
         "fill_right",
-        "first_over_time",
-        "ts_of_",
         "step()",
         "range()",
+        "min_of",
+        "max_of",
     ];
     if OUT_OF_SCOPE.iter().any(|f| expr.contains(f)) {
         return Some("experimental functions/modifiers out of scope");
     }
-    if histogram_series.iter().any(|n| expr.contains(n.as_str())) {
+    let mentions = |n: &str| {
+        expr.match_indices(n).any(|(i, _)| {
+            let after = expr[i + n.len()..].chars().next();
+            let before = expr[..i].chars().next_back();
+            !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    if histogram_series.iter().any(|n| mentions(n)) {
         return Some("native histograms");
     }
     None
 }
+
+/// Prometheus' test engine enables delayed name removal (a feature flag, off by default in
+/// Prometheus 3 and not implemented here): these cases depend on it.
+const DELAYED: &str = "needs delayed __name__ removal (feature flag off by default)";
+
+/// Cases skipped by position, with the reason.
+const KNOWN_SKIPS: &[(&str, usize, &str)] = &[
+    ("name_label_dropping.test", 59, DELAYED),
+    ("name_label_dropping.test", 64, DELAYED),
+    ("name_label_dropping.test", 69, DELAYED),
+    ("name_label_dropping.test", 74, DELAYED),
+    ("name_label_dropping.test", 89, DELAYED),
+    ("name_label_dropping.test", 115, DELAYED),
+    ("name_label_dropping.test", 119, DELAYED),
+    ("name_label_dropping.test", 123, DELAYED),
+    (
+        "functions.test",
+        523,
+        "promql-parser reads the escape \\xff as U+00FF, Prometheus as an invalid byte",
+    ),
+    (
+        "functions.test",
+        1649,
+        "native histograms (counts histogram samples)",
+    ),
+];
 
 fn run_case(store: &MemStore, case: &Case, histogram_series: &[String]) -> Outcome {
     let cmd = case.cmd.trim();
@@ -332,7 +368,11 @@ fn run_case(store: &MemStore, case: &Case, histogram_series: &[String]) -> Outco
                 let Some((to, step)) = r.split_once(" step ") else {
                     return Outcome::Fail("bad expect range".into());
                 };
-                match (parse_duration_ms(from), parse_duration_ms(to), parse_duration_ms(step)) {
+                match (
+                    parse_duration_ms(from),
+                    parse_duration_ms(to),
+                    parse_duration_ms(step),
+                ) {
                     (Some(a), Some(b), Some(c)) => range_vector = Some((a, b, c)),
                     _ => return Outcome::Fail("bad expect range".into()),
                 }
@@ -343,7 +383,10 @@ fn run_case(store: &MemStore, case: &Case, histogram_series: &[String]) -> Outco
         data.push(t.to_owned());
     }
     // "instant at T expr" or "range from A to B step S expr"
-    let (query, run): (&str, Box<dyn Fn(&Engine<'_>, &Expr) -> Result<Value, Error>>);
+    let (query, run): (
+        &str,
+        Box<dyn Fn(&Engine<'_>, &Expr) -> Result<Value, Error>>,
+    );
     let range_params;
     if let Some(r) = head.strip_prefix("instant at ") {
         let Some((t, q)) = r.trim().split_once(char::is_whitespace) else {
@@ -365,8 +408,11 @@ fn run_case(store: &MemStore, case: &Case, histogram_series: &[String]) -> Outco
         let Some((s, q)) = r.trim().split_once(char::is_whitespace) else {
             return Outcome::Fail("bad eval".into());
         };
-        let (Some(a), Some(b), Some(s)) = (parse_duration_ms(a), parse_duration_ms(b), parse_duration_ms(s))
-        else {
+        let (Some(a), Some(b), Some(s)) = (
+            parse_duration_ms(a),
+            parse_duration_ms(b),
+            parse_duration_ms(s),
+        ) else {
             return Outcome::Fail("bad range".into());
         };
         query = q;
@@ -407,7 +453,14 @@ fn run_case(store: &MemStore, case: &Case, histogram_series: &[String]) -> Outco
         (Err(e), false) => return Outcome::Fail(format!("error: {e}")),
         (Ok(v), false) => v,
     };
-    compare(value, &data, ordered, expect_string, range_params, range_vector)
+    compare(
+        value,
+        &data,
+        ordered,
+        expect_string,
+        range_params,
+        range_vector,
+    )
 }
 
 fn compare(
@@ -439,13 +492,19 @@ fn compare(
             for l in data {
                 let (desc, rest) = split_series(l);
                 // A scalar expectation against a vector result.
-                let (Some(labels), Some(v)) = (parse_labels(desc), parse_number(rest.trim())) else {
-                    return Outcome::Fail(format!("cannot parse expectation {l:?} (got vector {samples:?})"));
+                let (Some(labels), Some(v)) = (parse_labels(desc), parse_number(rest.trim()))
+                else {
+                    return Outcome::Fail(format!(
+                        "cannot parse expectation {l:?} (got vector {samples:?})"
+                    ));
                 };
                 want.push((labels, v));
             }
             if want.len() != samples.len() {
-                return Outcome::Fail(format!("want {} series {want:?}, got {samples:?}", want.len()));
+                return Outcome::Fail(format!(
+                    "want {} series {want:?}, got {samples:?}",
+                    want.len()
+                ));
             }
             for (i, (labels, v)) in want.iter().enumerate() {
                 let got = if ordered {
@@ -469,7 +528,8 @@ fn compare(
             let mut want = Vec::new();
             for l in data {
                 let (desc, rest) = split_series(l);
-                let (Some(labels), Some(pts)) = (parse_labels(desc), parse_series_values(rest)) else {
+                let (Some(labels), Some(pts)) = (parse_labels(desc), parse_series_values(rest))
+                else {
                     return Outcome::Fail(format!("cannot parse expectation {l:?}"));
                 };
                 let pts: Vec<(i64, f64)> = pts
@@ -485,7 +545,10 @@ fn compare(
                 }
             }
             if want.len() != series.len() {
-                return Outcome::Fail(format!("want {} series {want:?}, got {series:?}", want.len()));
+                return Outcome::Fail(format!(
+                    "want {} series {want:?}, got {series:?}",
+                    want.len()
+                ));
             }
             for (labels, pts) in &want {
                 let Some(got) = series.iter().find(|s| s.labels == *labels) else {
@@ -498,7 +561,10 @@ fn compare(
                         .zip(pts)
                         .all(|(a, b)| a.0 == b.0 && almost_equal(a.1, b.1));
                 if !same {
-                    return Outcome::Fail(format!("{labels:?}: want {pts:?}, got {:?}", got.points));
+                    return Outcome::Fail(format!(
+                        "{labels:?}: want {pts:?}, got {:?}",
+                        got.points
+                    ));
                 }
             }
             Outcome::Pass
@@ -526,7 +592,11 @@ fn run_file(name: &str, text: &str) -> Counts {
             continue;
         }
         let indented = |l: &str| l.starts_with(' ') || l.starts_with('\t');
-        if let Some(interval) = t.strip_prefix("load_with_nhcb ").or_else(|| t.strip_prefix("load ")) {
+        if let Some(interval) = t
+            .strip_prefix("load_with_nhcb ")
+            .or_else(|| t.strip_prefix("load "))
+        {
+            let nhcb = t.starts_with("load_with_nhcb");
             let interval = parse_duration_ms(interval).unwrap_or(60_000);
             i += 1;
             while i < lines.len() && indented(lines[i]) && !lines[i].trim().is_empty() {
@@ -540,7 +610,15 @@ fn run_file(name: &str, text: &str) -> Counts {
                 let values = parse_series_values(rest);
                 match (labels, values) {
                     (Some(labels), Some(values)) => {
+                        if nhcb
+                            && let Some(base) =
+                                labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
+                        {
+                            histogram_series.push(base.to_owned());
+                        }
+                        // A series defined twice in one load: the later definition wins.
                         let s = store.series.entry(labels).or_default();
+                        s.clear();
                         for (k, p) in values.iter().enumerate() {
                             let ts = k as i64 * interval;
                             match p {
@@ -571,13 +649,26 @@ fn run_file(name: &str, text: &str) -> Counts {
                 expect_lines: Vec::new(),
             };
             i += 1;
-            while i < lines.len() && !lines[i].trim().is_empty() && (indented(lines[i]) || !lines[i].trim_start().starts_with("eval")) && !lines[i].trim_start().starts_with("clear") && !lines[i].trim_start().starts_with("load") {
+            while i < lines.len()
+                && !lines[i].trim().is_empty()
+                && (indented(lines[i]) || !lines[i].trim_start().starts_with("eval"))
+                && !lines[i].trim_start().starts_with("clear")
+                && !lines[i].trim_start().starts_with("load")
+            {
                 if !lines[i].trim().starts_with('#') {
                     case.expect_lines.push(lines[i].to_owned());
                 }
                 i += 1;
             }
-            match run_case(&store, &case, &histogram_series) {
+            let known = KNOWN_SKIPS
+                .iter()
+                .find(|k| k.0 == name && k.1 == case.line)
+                .map(|k| k.2);
+            let outcome = match known {
+                Some(r) => Outcome::Skip(r),
+                None => run_case(&store, &case, &histogram_series),
+            };
+            match outcome {
                 Outcome::Pass => counts.passed += 1,
                 Outcome::Skip(r) => *counts.skipped.entry(r).or_default() += 1,
                 Outcome::Fail(why) => {
@@ -610,7 +701,10 @@ fn promqltest_files() {
         let text = std::fs::read_to_string(format!("{dir}/{n}")).expect("read test file");
         let c = run_file(n, &text);
         let sk: usize = c.skipped.values().sum();
-        println!("{n}: {} passed, {} failed, {sk} skipped {:?}", c.passed, c.failed, c.skipped);
+        println!(
+            "{n}: {} passed, {} failed, {sk} skipped {:?}",
+            c.passed, c.failed, c.skipped
+        );
         passed += c.passed;
         failed += c.failed;
         skipped += sk;
@@ -620,5 +714,9 @@ fn promqltest_files() {
     for f in &all_failures {
         println!("FAIL {f}");
     }
-    assert!(all_failures.is_empty(), "{} promqltest cases failed", all_failures.len());
+    assert!(
+        all_failures.is_empty(),
+        "{} promqltest cases failed",
+        all_failures.len()
+    );
 }
