@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use promql_parser::parser::{self, Expr};
 
-use crate::eval::{Ctx, Limits, Val};
+use crate::eval::{Ctx, Interrupt, Limits, Val};
 use crate::value::{InstantSample, RangeSeries, Value, is_absent};
 use crate::{Error, Queryable};
 
@@ -65,6 +65,7 @@ pub fn parse(input: &str) -> Result<Expr, Error> {
 pub struct Engine<'q> {
     store: &'q dyn Queryable,
     options: EngineOptions,
+    interrupt: Option<Interrupt<'q>>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -74,20 +75,32 @@ fn ms(d: Duration) -> i64 {
 impl<'q> Engine<'q> {
     /// An engine reading `store` with `options`.
     pub fn new(store: &'q dyn Queryable, options: EngineOptions) -> Self {
-        Engine { store, options }
+        Engine {
+            store,
+            options,
+            interrupt: None,
+        }
     }
 
-    fn limits(&self) -> Limits {
+    /// Also stops when `check` fails (asked as often as the deadline is): for a caller that
+    /// already has its own deadline and cancellation, such as a store read budget.
+    pub fn with_interrupt(mut self, check: &'q dyn Fn() -> Result<(), Error>) -> Self {
+        self.interrupt = Some(check);
+        self
+    }
+
+    fn limits(&self) -> Limits<'q> {
         Limits::new(
             self.options.max_samples,
             self.options
                 .timeout
                 .and_then(|t| Instant::now().checked_add(t)),
             self.options.cancel.clone(),
+            self.interrupt,
         )
     }
 
-    fn ctx<'a>(&'a self, limits: &'a Limits, start: i64, end: i64, step: i64) -> Ctx<'a> {
+    fn ctx<'a>(&'a self, limits: &'a Limits<'a>, start: i64, end: i64, step: i64) -> Ctx<'a> {
         Ctx::new(
             self.store,
             limits,
@@ -150,7 +163,8 @@ impl<'q> Engine<'q> {
         }
         let limits = self.limits();
         let ctx = self.ctx(&limits, start, end, step);
-        let ts = |i: usize| start + i as i64 * step;
+        ctx.check_steps()?;
+        let ts = |i: usize| start.saturating_add((i as i64).saturating_mul(step));
         let series = match ctx.eval_top(expr)? {
             Val::Scalar(v) => vec![RangeSeries {
                 labels: Default::default(),

@@ -10,10 +10,10 @@ pub enum Error {
     #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples,
     /// The deadline passed.
-    #[error("query timed out in query execution")]
+    #[error("query timed out in expression evaluation")]
     Timeout,
     /// The cancellation check fired.
-    #[error("query was canceled in query execution")]
+    #[error("query was canceled in expression evaluation")]
     Canceled,
     /// Evaluation failed (duplicate series, many-to-many matching, bad arguments...).
     #[error("{0}")]

@@ -39,26 +39,32 @@ pub(crate) struct RangeArg {
     pub ends: Vec<i64>,
 }
 
+/// The caller's own stop check (see [`crate::Engine::with_interrupt`]).
+pub(crate) type Interrupt<'a> = &'a dyn Fn() -> Result<(), Error>;
+
 /// What a query may spend: samples held, time, cancellation.
-pub(crate) struct Limits {
-    max_samples: usize,
+pub(crate) struct Limits<'a> {
+    pub(crate) max_samples: usize,
     current: Cell<usize>,
     deadline: Option<Instant>,
     cancel: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+    interrupt: Option<Interrupt<'a>>,
     ticks: Cell<u32>,
 }
 
-impl Limits {
+impl<'a> Limits<'a> {
     pub fn new(
         max_samples: usize,
         deadline: Option<Instant>,
         cancel: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+        interrupt: Option<Interrupt<'a>>,
     ) -> Self {
         Limits {
             max_samples,
             current: Cell::new(0),
             deadline,
             cancel,
+            interrupt,
             ticks: Cell::new(0),
         }
     }
@@ -89,6 +95,9 @@ impl Limits {
     }
 
     pub fn check(&self) -> Result<(), Error> {
+        if let Some(i) = self.interrupt {
+            i()?;
+        }
         if self.cancel.as_ref().is_some_and(|c| c()) {
             return Err(Error::Canceled);
         }
@@ -102,13 +111,12 @@ impl Limits {
 /// Evaluation state for one set of steps (the query's, or a subquery's).
 pub(crate) struct Ctx<'a> {
     pub store: &'a dyn Queryable,
-    pub limits: &'a Limits,
+    pub limits: &'a Limits<'a>,
     pub lookback: i64,
     pub sub_step: i64,
     pub start: i64,
-    pub end: i64,
     pub step: i64,
-    /// Number of steps.
+    /// Number of steps (the last is at or before the end).
     pub n: usize,
     /// The top-level query's start and end (`@ start()`, `@ end()`).
     pub query_start: i64,
@@ -167,26 +175,36 @@ impl<'a> Ctx<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: &'a dyn Queryable,
-        limits: &'a Limits,
+        limits: &'a Limits<'a>,
         lookback: i64,
         sub_step: i64,
         start: i64,
         end: i64,
         step: i64,
     ) -> Self {
-        let n = usize::try_from((end - start) / step.max(1)).unwrap_or(0) + 1;
+        let n = usize::try_from(end.saturating_sub(start) / step.max(1))
+            .unwrap_or(0)
+            .saturating_add(1);
         Ctx {
             store,
             limits,
             lookback,
             sub_step,
             start,
-            end,
             step,
             n,
             query_start: start,
             query_end: end,
         }
+    }
+
+    /// Fails when one series over these steps would hold more points than the sample
+    /// limit allows (checked before anything that size is allocated).
+    pub fn check_steps(&self) -> Result<(), Error> {
+        if self.n > self.limits.max_samples {
+            return Err(Error::TooManySamples);
+        }
+        Ok(())
     }
 
     /// A context for a subquery's steps.
@@ -208,7 +226,8 @@ impl<'a> Ctx<'a> {
     /// The time of step `i`.
     #[inline]
     pub fn ts(&self, i: usize) -> i64 {
-        self.start + i as i64 * self.step
+        self.start
+            .saturating_add((i as i64).saturating_mul(self.step))
     }
 
     pub fn at_time(&self, at: &Option<AtModifier>) -> Option<i64> {
@@ -244,7 +263,7 @@ impl<'a> Ctx<'a> {
                         let pts: Vec<(i64, f64)> = s
                             .points
                             .into_iter()
-                            .filter(|p| p.0 > end - arg.range && p.0 <= end)
+                            .filter(|p| p.0 > end.saturating_sub(arg.range) && p.0 <= end)
                             .collect();
                         (!pts.is_empty()).then_some(RangeSeries {
                             labels: s.labels,
@@ -427,9 +446,9 @@ impl<'a> Ctx<'a> {
         let _ = offset;
         // The first step-aligned time after `lo - range` (Go's truncating division).
         let first = lo.saturating_sub(range);
-        let mut start = step * (first / step);
+        let mut start = step.saturating_mul(first / step);
         if start <= first {
-            start += step;
+            start = start.saturating_add(step);
         }
         if start > hi {
             return Ok(RangeArg {
@@ -439,6 +458,7 @@ impl<'a> Ctx<'a> {
             });
         }
         let inner = self.sub(start, hi, step);
+        inner.check_steps()?;
         let series = match inner.eval(&sq.expr)? {
             Val::Vector(v) => v
                 .into_iter()

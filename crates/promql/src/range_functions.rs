@@ -188,7 +188,7 @@ fn extrapolated_rate(p: &[(i64, f64)], w: &Window, is_counter: bool, is_rate: bo
     }
     let (first_t, first_v) = *p.first()?;
     let (last_t, last_v) = *p.last()?;
-    let range_start = w.end - w.range;
+    let range_start = w.end.saturating_sub(w.range);
     let range_end = w.end;
     let mut result = last_v - first_v;
     if is_counter {
@@ -198,8 +198,8 @@ fn extrapolated_rate(p: &[(i64, f64)], w: &Window, is_counter: bool, is_rate: bo
             }
         }
     }
-    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (range_end - last_t) as f64 / 1000.0;
+    let mut duration_to_start = first_t.saturating_sub(range_start) as f64 / 1000.0;
+    let mut duration_to_end = range_end.saturating_sub(last_t) as f64 / 1000.0;
     let sampled_interval = (last_t - first_t) as f64 / 1000.0;
     let average = sampled_interval / (p.len() - 1) as f64;
     let threshold = average * 1.1;
@@ -259,7 +259,7 @@ fn linear_regression(p: &[(i64, f64)], intercept_t: i64) -> (f64, f64) {
             const_y = false;
         }
         n += 1.0;
-        let x = (t - intercept_t) as f64 / 1e3;
+        let x = t.saturating_sub(intercept_t) as f64 / 1e3;
         (sx, cx) = kahan_inc(x, sx, cx);
         (sy, cy) = kahan_inc(v, sy, cy);
         (sxy, cxy) = kahan_inc(x * v, sxy, cxy);
