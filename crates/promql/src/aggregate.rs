@@ -250,9 +250,9 @@ fn simple_agg(
 /// k from a float parameter, as Prometheus converts it.
 fn k_of(p: f64) -> Result<i64, Error> {
     if p.is_nan() {
-        return Err(Error::Execution(format!("Parameter value is NaN")));
+        return Err(Error::Execution("Parameter value is NaN".to_owned()));
     }
-    if p >= 9.223372036854776e18 || p < -9.223372036854776e18 {
+    if !(-9.223372036854776e18..9.223372036854776e18).contains(&p) {
         return Err(Error::Execution(format!(
             "Scalar value {} overflows int64",
             crate::functions::go_float(p)

@@ -380,15 +380,13 @@ fn vector_vector(
                 continue;
             };
             let ov = os.vals.get(i).copied().unwrap_or_else(absent);
-            if one_to_one {
-                if let Some(m) = matched.get_mut(g).and_then(|m| m.get_mut(i)) {
-                    if *m {
-                        return Err(Error::Execution(
-                            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                        ));
-                    }
-                    *m = true;
+            if one_to_one && let Some(m) = matched.get_mut(g).and_then(|m| m.get_mut(i)) {
+                if *m {
+                    return Err(Error::Execution(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    ));
                 }
+                *m = true;
             }
             let (l, r) = if swapped { (ov, *v) } else { (*v, ov) };
             let (val, keep) = apply_bool(op, l, r, return_bool);

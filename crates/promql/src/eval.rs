@@ -88,7 +88,7 @@ impl<'a> Limits<'a> {
     pub fn tick(&self) -> Result<(), Error> {
         let n = self.ticks.get().wrapping_add(1);
         self.ticks.set(n);
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             return Ok(());
         }
         self.check()

@@ -135,17 +135,11 @@ pub(crate) fn eval_call(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
             let ra = ctx.range_arg(e)?;
             let mut present = vec![false; ctx.n];
             for s in &ra.series {
-                let mut lo = 0;
-                for (i, &end) in ra.ends.iter().enumerate() {
+                for (p, &end) in present.iter_mut().zip(&ra.ends) {
                     let start = end.saturating_sub(ra.range);
-                    lo = s.points.partition_point(|p| p.0 <= start).min(lo.max(0));
-                    let lo2 = s.points.partition_point(|p| p.0 <= start);
+                    let lo = s.points.partition_point(|p| p.0 <= start);
                     let hi = s.points.partition_point(|p| p.0 <= end);
-                    if hi > lo2 {
-                        if let Some(p) = present.get_mut(i) {
-                            *p = true;
-                        }
-                    }
+                    *p |= hi > lo;
                 }
             }
             let labels = match unwrap_parens(e) {

@@ -29,6 +29,9 @@ pub use value::{InstantSample, RangeSeries, Value};
 
 use scrapeline_exposition::Labels;
 
+/// What [`Queryable::select`] calls for each series: its labels and samples.
+pub type SeriesSink<'a> = dyn FnMut(&Labels, &[(i64, f64)]) -> Result<(), Error> + 'a;
+
 /// A store the engine reads from.
 ///
 /// `select` hands every series that matches all `matchers` and has samples in
@@ -43,6 +46,6 @@ pub trait Queryable {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        each: &mut dyn FnMut(&Labels, &[(i64, f64)]) -> Result<(), Error>,
+        each: &mut SeriesSink<'_>,
     ) -> Result<(), Error>;
 }

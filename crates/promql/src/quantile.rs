@@ -47,7 +47,7 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
 /// The φ-quantile of classic buckets `(upper bound, cumulative count)`, in any order:
 /// NaN without a `+Inf` bucket or observations; counts that go down are forced monotonic,
 /// and tiny float differences are ignored, as Prometheus does.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }

@@ -13,40 +13,10 @@ use std::fmt::Write as _;
 use promql_parser::parser::Expr;
 use scrapeline_exposition::Labels;
 use scrapeline_exposition::value::stale_nan;
-use scrapeline_promql::{Engine, EngineOptions, Error, Matcher, Queryable, Value, parse};
+use scrapeline_promql::{Engine, EngineOptions, Error, Value, parse};
 
-/// An in-memory store: series and their samples.
-#[derive(Default)]
-struct MemStore {
-    series: BTreeMap<Labels, Vec<(i64, f64)>>,
-}
-
-impl Queryable for MemStore {
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        each: &mut dyn FnMut(&Labels, &[(i64, f64)]) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        for (labels, samples) in &self.series {
-            let ok = matchers
-                .iter()
-                .all(|m| m.is_match(labels.get(&m.name).unwrap_or("")));
-            if !ok {
-                continue;
-            }
-            let lo = samples.partition_point(|s| s.0 < mint);
-            let hi = samples.partition_point(|s| s.0 <= maxt);
-            if let Some(s) = samples.get(lo..hi)
-                && !s.is_empty()
-            {
-                each(labels, s)?;
-            }
-        }
-        Ok(())
-    }
-}
+mod common;
+use common::MemStore;
 
 fn parse_duration_ms(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -321,6 +291,9 @@ const KNOWN_SKIPS: &[(&str, usize, &str)] = &[
     ),
 ];
 
+/// Runs a parsed query on an engine.
+type RunFn = dyn Fn(&Engine<'_>, &Expr) -> Result<Value, Error>;
+
 fn run_case(store: &MemStore, case: &Case, histogram_series: &[String]) -> Outcome {
     let cmd = case.cmd.trim();
     let (head, fail_expected0, ordered0) = if let Some(r) = cmd.strip_prefix("eval_fail ") {
@@ -383,10 +356,7 @@ fn run_case(store: &MemStore, case: &Case, histogram_series: &[String]) -> Outco
         data.push(t.to_owned());
     }
     // "instant at T expr" or "range from A to B step S expr"
-    let (query, run): (
-        &str,
-        Box<dyn Fn(&Engine<'_>, &Expr) -> Result<Value, Error>>,
-    );
+    let (query, run): (&str, Box<RunFn>);
     let range_params;
     if let Some(r) = head.strip_prefix("instant at ") {
         let Some((t, q)) = r.trim().split_once(char::is_whitespace) else {

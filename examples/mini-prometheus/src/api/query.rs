@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::Expr;
 use scrapeline_exposition::Labels;
-use scrapeline_promql::{Engine, EngineOptions, Error, MatchOp, Queryable, Value};
+use scrapeline_promql::{Engine, EngineOptions, Error, MatchOp, Queryable, SeriesSink, Value};
 
 use crate::api::{guard, json};
 use crate::store::{Matcher, ReadBudget, ReadError, Store};
@@ -63,7 +63,7 @@ impl Queryable for EmptyStore {
         _: &[scrapeline_promql::Matcher],
         _: i64,
         _: i64,
-        _: &mut dyn FnMut(&Labels, &[(i64, f64)]) -> Result<(), Error>,
+        _: &mut SeriesSink<'_>,
     ) -> Result<(), Error> {
         Ok(())
     }
@@ -167,7 +167,7 @@ impl Queryable for StoreQueryable<'_> {
         matchers: &[scrapeline_promql::Matcher],
         mint: i64,
         maxt: i64,
-        each: &mut dyn FnMut(&Labels, &[(i64, f64)]) -> Result<(), Error>,
+        each: &mut SeriesSink<'_>,
     ) -> Result<(), Error> {
         let ms = store_matchers(matchers).map_err(Error::Execution)?;
         let series = self
