@@ -10,7 +10,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::Expr;
-use scrapeline_exposition::Labels;
 use scrapeline_promql::{Engine, EngineOptions, Error, MatchOp, Queryable, SeriesSink, Value};
 
 use crate::api::{guard, json};
@@ -225,6 +224,7 @@ pub fn instant(
 /// checked the step, the number of points and that `q` is not a range vector. The raw
 /// samples read and the points produced both count against `budget` (a total, where
 /// Prometheus counts the peak: a little stricter).
+#[allow(clippy::too_many_arguments)] // the range, and the two settings the API holds
 pub fn range(
     store: &Store,
     q: &Query,
