@@ -115,136 +115,177 @@ pub(crate) fn eval_aggregate(ctx: &Ctx<'_>, a: &AggregateExpr) -> Result<Val, Er
         },
         _ => None,
     };
+    if let Some(kind) = simple {
+        let mut grouper = Grouper::new(kind, modifier, ctx.n);
+        // `sum by (job) (rate(x[5m]))`: each series' rate goes into its group as the store
+        // hands the series over; neither the samples nor the rates are kept.
+        if crate::functions::stream_range_call(ctx, &a.expr, &mut |labels, vals| {
+            ctx.limits.tick()?;
+            grouper.add(&labels, &vals);
+            Ok(())
+        })? {
+            return Ok(Val::Vector(grouper.finish()));
+        }
+        let input = ctx.eval_vector(&a.expr)?;
+        for s in &input {
+            ctx.limits.tick()?;
+            grouper.add(&s.labels, &s.vals);
+        }
+        return Ok(Val::Vector(grouper.finish()));
+    }
     let input = ctx.eval_vector(&a.expr)?;
-    let held: usize = crate::eval::points(&Val::Vector(Vec::new()));
-    let _ = held;
     let (of, glabels) = groups(&input, modifier);
-    let out = if let Some(kind) = simple {
-        simple_agg(ctx, &input, &of, glabels, kind)?
-    } else {
-        match op.as_str() {
-            "topk" | "bottomk" => top_k(
-                ctx,
-                input,
-                &of,
-                glabels.len(),
-                param.as_deref().unwrap_or(&[]),
-                op == "topk",
-            )?,
-            "quantile" => quantile(ctx, &input, &of, glabels, param.as_deref().unwrap_or(&[]))?,
-            "count_values" => {
-                count_values(ctx, &input, &of, &glabels, label.as_deref().unwrap_or(""))?
-            }
-            other => {
-                return Err(Error::Execution(format!(
-                    "aggregation {other:?} is not supported"
-                )));
-            }
+    let out = match op.as_str() {
+        "topk" | "bottomk" => top_k(
+            ctx,
+            input,
+            &of,
+            glabels.len(),
+            param.as_deref().unwrap_or(&[]),
+            op == "topk",
+        )?,
+        "quantile" => quantile(ctx, &input, &of, glabels, param.as_deref().unwrap_or(&[]))?,
+        "count_values" => {
+            count_values(ctx, &input, &of, &glabels, label.as_deref().unwrap_or(""))?
+        }
+        other => {
+            return Err(Error::Execution(format!(
+                "aggregation {other:?} is not supported"
+            )));
         }
     };
     Ok(Val::Vector(out))
 }
 
-fn simple_agg(
-    ctx: &Ctx<'_>,
-    input: &[Ser],
-    of: &[usize],
-    glabels: Vec<Labels>,
+/// Per-group, per-step accumulators of a simple aggregation, fed one series at a time.
+struct Grouper<'m> {
     kind: Simple,
-) -> Result<Vec<Ser>, Error> {
-    let n = ctx.n;
-    let mut accs = vec![vec![Acc::default(); n]; glabels.len()];
-    for (s, g) in input.iter().zip(of) {
-        ctx.limits.tick()?;
-        let Some(acc) = accs.get_mut(*g) else {
-            continue;
+    modifier: Option<&'m LabelModifier>,
+    n: usize,
+    index: HashMap<Labels, usize>,
+    labels: Vec<Labels>,
+    accs: Vec<Vec<Acc>>,
+}
+
+impl<'m> Grouper<'m> {
+    fn new(kind: Simple, modifier: Option<&'m LabelModifier>, n: usize) -> Self {
+        Grouper {
+            kind,
+            modifier,
+            n,
+            index: HashMap::new(),
+            labels: Vec::new(),
+            accs: Vec::new(),
+        }
+    }
+
+    /// Adds one series' values to its group.
+    fn add(&mut self, labels: &Labels, vals: &[f64]) {
+        let key = group_labels(labels, self.modifier);
+        let g = match self.index.get(&key) {
+            Some(g) => *g,
+            None => {
+                self.index.insert(key.clone(), self.labels.len());
+                self.labels.push(key);
+                self.accs.push(vec![Acc::default(); self.n]);
+                self.labels.len() - 1
+            }
         };
-        for (a, &f) in acc.iter_mut().zip(&s.vals) {
-            if is_absent(f) {
-                continue;
-            }
-            if !a.seen {
-                *a = Acc {
-                    seen: true,
-                    value: f,
-                    c: 0.0,
-                    count: 1.0,
-                    mean: f,
-                    incremental: false,
+        if let Some(acc) = self.accs.get_mut(g) {
+            accumulate(self.kind, acc, vals);
+        }
+    }
+
+    fn finish(self) -> Vec<Ser> {
+        let kind = self.kind;
+        self.labels
+            .into_iter()
+            .zip(self.accs)
+            .map(|(labels, acc)| Ser {
+                labels,
+                vals: acc.iter().map(|a| result(kind, a)).collect(),
+            })
+            .filter(|s| s.vals.iter().any(|v| !is_absent(*v)))
+            .collect()
+    }
+}
+
+fn accumulate(kind: Simple, acc: &mut [Acc], vals: &[f64]) {
+    for (a, &f) in acc.iter_mut().zip(vals) {
+        if is_absent(f) {
+            continue;
+        }
+        if !a.seen {
+            *a = Acc {
+                seen: true,
+                value: f,
+                c: 0.0,
+                count: 1.0,
+                mean: f,
+                incremental: false,
+            };
+            if matches!(kind, Simple::Stddev | Simple::Stdvar) {
+                a.value = if f.is_nan() || f.is_infinite() {
+                    f64::NAN
+                } else {
+                    0.0
                 };
-                if matches!(kind, Simple::Stddev | Simple::Stdvar) {
-                    a.value = if f.is_nan() || f.is_infinite() {
-                        f64::NAN
-                    } else {
-                        0.0
-                    };
-                }
-                continue;
             }
-            match kind {
-                Simple::Sum => (a.value, a.c) = kahan_inc(f, a.value, a.c),
-                Simple::Avg => {
-                    a.count += 1.0;
-                    if !a.incremental {
-                        let (v, c) = kahan_inc(f, a.value, a.c);
-                        if !v.is_infinite() {
-                            (a.value, a.c) = (v, c);
-                            continue;
-                        }
-                        a.incremental = true;
-                        a.mean = a.value / (a.count - 1.0);
-                        a.c /= a.count - 1.0;
+            continue;
+        }
+        match kind {
+            Simple::Sum => (a.value, a.c) = kahan_inc(f, a.value, a.c),
+            Simple::Avg => {
+                a.count += 1.0;
+                if !a.incremental {
+                    let (v, c) = kahan_inc(f, a.value, a.c);
+                    if !v.is_infinite() {
+                        (a.value, a.c) = (v, c);
+                        continue;
                     }
-                    let q = (a.count - 1.0) / a.count;
-                    (a.mean, a.c) = kahan_inc(f / a.count, q * a.mean, q * a.c);
+                    a.incremental = true;
+                    a.mean = a.value / (a.count - 1.0);
+                    a.c /= a.count - 1.0;
                 }
-                Simple::Count => a.count += 1.0,
-                Simple::Min => {
-                    if a.value > f || a.value.is_nan() {
-                        a.value = f;
-                    }
+                let q = (a.count - 1.0) / a.count;
+                (a.mean, a.c) = kahan_inc(f / a.count, q * a.mean, q * a.c);
+            }
+            Simple::Count => a.count += 1.0,
+            Simple::Min => {
+                if a.value > f || a.value.is_nan() {
+                    a.value = f;
                 }
-                Simple::Max => {
-                    if a.value < f || a.value.is_nan() {
-                        a.value = f;
-                    }
+            }
+            Simple::Max => {
+                if a.value < f || a.value.is_nan() {
+                    a.value = f;
                 }
-                Simple::Group => {}
-                Simple::Stddev | Simple::Stdvar => {
-                    a.count += 1.0;
-                    let delta = f - a.mean;
-                    a.mean += delta / a.count;
-                    a.value += delta * (f - a.mean);
-                }
+            }
+            Simple::Group => {}
+            Simple::Stddev | Simple::Stdvar => {
+                a.count += 1.0;
+                let delta = f - a.mean;
+                a.mean += delta / a.count;
+                a.value += delta * (f - a.mean);
             }
         }
     }
-    Ok(glabels
-        .into_iter()
-        .zip(accs)
-        .map(|(labels, acc)| Ser {
-            labels,
-            vals: acc
-                .iter()
-                .map(|a| {
-                    if !a.seen {
-                        return absent();
-                    }
-                    match kind {
-                        Simple::Sum => a.value + a.c,
-                        Simple::Avg if a.incremental => a.mean + a.c,
-                        Simple::Avg => a.value / a.count + a.c / a.count,
-                        Simple::Count => a.count,
-                        Simple::Min | Simple::Max => a.value,
-                        Simple::Group => 1.0,
-                        Simple::Stdvar => a.value / a.count,
-                        Simple::Stddev => (a.value / a.count).sqrt(),
-                    }
-                })
-                .collect(),
-        })
-        .filter(|s| s.vals.iter().any(|v| !is_absent(*v)))
-        .collect())
+}
+
+fn result(kind: Simple, a: &Acc) -> f64 {
+    if !a.seen {
+        return absent();
+    }
+    match kind {
+        Simple::Sum => a.value + a.c,
+        Simple::Avg if a.incremental => a.mean + a.c,
+        Simple::Avg => a.value / a.count + a.c / a.count,
+        Simple::Count => a.count,
+        Simple::Min | Simple::Max => a.value,
+        Simple::Group => 1.0,
+        Simple::Stdvar => a.value / a.count,
+        Simple::Stddev => (a.value / a.count).sqrt(),
+    }
 }
 
 /// k from a float parameter, as Prometheus converts it.

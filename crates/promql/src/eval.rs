@@ -240,7 +240,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The times a selector with these modifiers looks at, per step.
-    fn eval_times(&self, at: &Option<AtModifier>, offset: &Option<Offset>) -> Vec<i64> {
+    pub fn eval_times(&self, at: &Option<AtModifier>, offset: &Option<Offset>) -> Vec<i64> {
         let off = offset_ms(offset);
         let at = self.at_time(at);
         (0..self.n)

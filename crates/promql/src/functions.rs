@@ -47,7 +47,7 @@ fn string_arg(ctx: &Ctx<'_>, c: &Call, i: usize) -> Result<String, Error> {
     }
 }
 
-fn unwrap_parens(e: &Expr) -> &Expr {
+pub(crate) fn unwrap_parens(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(p) => unwrap_parens(&p.expr),
         _ => e,
@@ -108,19 +108,77 @@ fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
     })
 }
 
+/// Which argument of a range function is the range vector, and which (if any) the scalar.
+fn range_args(name: &str) -> (usize, Option<usize>) {
+    match name {
+        "quantile_over_time" => (1, Some(0)),
+        "predict_linear" => (0, Some(1)),
+        _ => (0, None),
+    }
+}
+
+/// When `e` is a range function over a range selector whose results cannot collide once the
+/// name is dropped (the selector names one metric, or the function keeps the name), streams
+/// the function's result series to `sink` and answers true; otherwise does nothing and
+/// answers false.
+pub(crate) fn stream_range_call(
+    ctx: &Ctx<'_>,
+    e: &Expr,
+    sink: &mut dyn FnMut(Labels, Vec<f64>) -> Result<(), Error>,
+) -> Result<bool, Error> {
+    let Expr::Call(c) = unwrap_parens(e) else {
+        return Ok(false);
+    };
+    let name = c.func.name;
+    let Some(f) = range_functions::lookup(name) else {
+        return Ok(false);
+    };
+    let (range_i, param_i) = range_args(name);
+    let Some(Expr::MatrixSelector(ms)) = c.args.args.get(range_i).map(|a| unwrap_parens(a))
+    else {
+        return Ok(false);
+    };
+    let one_name = ms.vs.name.is_some()
+        || ms
+            .vs
+            .matchers
+            .matchers
+            .iter()
+            .any(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
+    if !(one_name || range_functions::keeps_name(name)) {
+        return Ok(false);
+    }
+    let params = match param_i {
+        Some(i) => ctx.eval_scalar(arg(c, i)?)?,
+        None => Vec::new(),
+    };
+    range_functions::stream_selector(ctx, name, f, ms, &params, sink)?;
+    Ok(true)
+}
+
 pub(crate) fn eval_call(ctx: &Ctx<'_>, c: &Call) -> Result<Val, Error> {
     let name = c.func.name;
     if let Some(f) = range_functions::lookup(name) {
-        let (range_i, param_i) = match name {
-            "quantile_over_time" => (1, Some(0)),
-            "predict_linear" => (0, Some(1)),
-            _ => (0, None),
-        };
+        let (range_i, param_i) = range_args(name);
         let params = match param_i {
             Some(i) => ctx.eval_scalar(arg(c, i)?)?,
             None => Vec::new(),
         };
-        let ra = ctx.range_arg(arg(c, range_i)?)?;
+        let e = arg(c, range_i)?;
+        if let Expr::MatrixSelector(ms) = unwrap_parens(e) {
+            let mut out = Vec::new();
+            range_functions::stream_selector(ctx, name, f, ms, &params, &mut |labels, vals| {
+                ctx.limits.hold(vals.len())?;
+                out.push(Ser { labels, vals });
+                Ok(())
+            })?;
+            return Ok(Val::Vector(if range_functions::keeps_name(name) {
+                out
+            } else {
+                merge_same_labels(out)?
+            }));
+        }
+        let ra = ctx.range_arg(e)?;
         return Ok(Val::Vector(range_functions::apply(
             ctx, name, f, ra, &params,
         )?));

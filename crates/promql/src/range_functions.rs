@@ -5,9 +5,13 @@
 //! end]` that slides forward step by step.
 
 use crate::aggregate::kahan_inc;
-use crate::eval::{Ctx, RangeArg, Ser, merge_same_labels};
+use promql_parser::parser::MatrixSelector;
+use scrapeline_exposition::Labels;
+use scrapeline_exposition::value::is_stale_nan;
+
+use crate::eval::{Ctx, RangeArg, Ser, dur_ms, matchers, merge_same_labels};
 use crate::labels::drop_name;
-use crate::value::absent;
+use crate::value::{absent, canonical};
 use crate::{Error, quantile};
 
 /// A function of one window: the points, the window's end, the step's time, the range (ms)
@@ -113,8 +117,61 @@ fn ts_of(p: &[(i64, f64)], better: fn(f64, f64) -> bool) -> Option<f64> {
     Some(t as f64 / 1000.0)
 }
 
-/// Applies `f` to every series' window at every step. `params` holds the scalar parameter
-/// per step (empty: none).
+/// Whether the function keeps the metric name (it acts like an offset).
+pub(crate) fn keeps_name(name: &str) -> bool {
+    matches!(name, "last_over_time" | "first_over_time")
+}
+
+/// `f` over one series' points at every step; `None` when no step has a value.
+fn windows(
+    ctx: &Ctx<'_>,
+    f: WindowFn,
+    points: &[(i64, f64)],
+    ends: &[i64],
+    range: i64,
+    params: &[f64],
+) -> Option<Vec<f64>> {
+    let mut vals: Option<Vec<f64>> = None;
+    let (mut lo, mut hi) = (0usize, 0usize);
+    for (i, &end) in ends.iter().enumerate() {
+        let start = end.saturating_sub(range);
+        // Windows move forward (ends never decrease), so do the bounds.
+        if lo > 0 && points.get(lo - 1).is_some_and(|p| p.0 > start) {
+            lo = 0;
+            hi = 0;
+        }
+        while points.get(lo).is_some_and(|p| p.0 <= start) {
+            lo += 1;
+        }
+        hi = hi.max(lo);
+        while points.get(hi).is_some_and(|p| p.0 <= end) {
+            hi += 1;
+        }
+        let Some(window) = points.get(lo..hi) else {
+            continue;
+        };
+        if window.is_empty() {
+            continue;
+        }
+        let w = Window {
+            end,
+            range,
+            eval_t: ctx.ts(i),
+            param: params.get(i).copied().unwrap_or(f64::NAN),
+        };
+        if let Some(v) = f(window, &w)
+            && let Some(slot) = vals
+                .get_or_insert_with(|| vec![absent(); ends.len()])
+                .get_mut(i)
+        {
+            *slot = v;
+        }
+    }
+    vals
+}
+
+/// Applies `f` to every series' window at every step of a subquery's result. `params`
+/// holds the scalar parameter per step (empty: none).
 pub(crate) fn apply(
     ctx: &Ctx<'_>,
     name: &str,
@@ -122,47 +179,13 @@ pub(crate) fn apply(
     arg: RangeArg,
     params: &[f64],
 ) -> Result<Vec<Ser>, Error> {
-    let keep_name = matches!(name, "last_over_time" | "first_over_time");
+    let keep_name = keeps_name(name);
     let mut out = Vec::with_capacity(arg.series.len());
     let held: usize = arg.series.iter().map(|s| s.points.len()).sum();
     for s in arg.series {
         ctx.limits.tick()?;
-        let mut vals = vec![absent(); ctx.n];
-        let (mut lo, mut hi) = (0usize, 0usize);
-        let mut any = 0usize;
-        for (i, (slot, &end)) in vals.iter_mut().zip(&arg.ends).enumerate() {
-            let start = end.saturating_sub(arg.range);
-            // Windows move forward (ends never decrease), so do the bounds.
-            if lo > 0 && s.points.get(lo - 1).is_some_and(|p| p.0 > start) {
-                lo = 0;
-                hi = 0;
-            }
-            while s.points.get(lo).is_some_and(|p| p.0 <= start) {
-                lo += 1;
-            }
-            hi = hi.max(lo);
-            while s.points.get(hi).is_some_and(|p| p.0 <= end) {
-                hi += 1;
-            }
-            let Some(window) = s.points.get(lo..hi) else {
-                continue;
-            };
-            if window.is_empty() {
-                continue;
-            }
-            let w = Window {
-                end,
-                range: arg.range,
-                eval_t: ctx.ts(i),
-                param: params.get(i).copied().unwrap_or(f64::NAN),
-            };
-            if let Some(v) = f(window, &w) {
-                *slot = v;
-                any += 1;
-            }
-        }
-        if any > 0 {
-            ctx.limits.hold(any)?;
+        if let Some(vals) = windows(ctx, f, &s.points, &arg.ends, arg.range, params) {
+            ctx.limits.hold(ctx.n)?;
             out.push(Ser {
                 labels: if keep_name {
                     s.labels
@@ -179,6 +202,51 @@ pub(crate) fn apply(
     } else {
         merge_same_labels(out)
     }
+}
+
+/// Applies `f` to a range selector's series as the store hands them over, without keeping
+/// their samples: each result series goes to `sink` (its labels already without the name
+/// where the function drops it).
+pub(crate) fn stream_selector(
+    ctx: &Ctx<'_>,
+    name: &str,
+    f: WindowFn,
+    ms: &MatrixSelector,
+    params: &[f64],
+    sink: &mut dyn FnMut(Labels, Vec<f64>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let keep_name = keeps_name(name);
+    let m = matchers(&ms.vs)?;
+    let range = dur_ms(ms.range);
+    let ends = ctx.eval_times(&ms.vs.at, &ms.vs.offset);
+    let (Some(&lo), Some(&hi)) = (ends.first(), ends.last()) else {
+        return Ok(());
+    };
+    let (lo, hi) = (lo.min(hi), lo.max(hi));
+    let mut buf: Vec<(i64, f64)> = Vec::new();
+    ctx.store
+        .select(&m, lo.saturating_sub(range - 1), hi, &mut |labels, samples| {
+            ctx.limits.tick()?;
+            buf.clear();
+            buf.extend(
+                samples
+                    .iter()
+                    .filter(|p| !is_stale_nan(p.1))
+                    .map(|p| (p.0, canonical(p.1))),
+            );
+            // Prometheus holds a window's samples at a time.
+            ctx.limits.hold(buf.len())?;
+            ctx.limits.release(buf.len());
+            if let Some(vals) = windows(ctx, f, &buf, &ends, range, params) {
+                let labels = if keep_name {
+                    labels.clone()
+                } else {
+                    drop_name(labels)
+                };
+                sink(labels, vals)?;
+            }
+            Ok(())
+        })
 }
 
 /// `rate`, `increase` and `delta`: Prometheus' extrapolation to the window's edges.
