@@ -145,9 +145,7 @@ pub(crate) fn eval_aggregate(ctx: &Ctx<'_>, a: &AggregateExpr) -> Result<Val, Er
             op == "topk",
         )?,
         "quantile" => quantile(ctx, &input, &of, glabels, param.as_deref().unwrap_or(&[]))?,
-        "count_values" => {
-            count_values(ctx, &input, &of, &glabels, label.as_deref().unwrap_or(""))?
-        }
+        "count_values" => count_values(ctx, &input, &of, &glabels, label.as_deref().unwrap_or(""))?,
         other => {
             return Err(Error::Execution(format!(
                 "aggregation {other:?} is not supported"

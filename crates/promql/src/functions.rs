@@ -134,8 +134,7 @@ pub(crate) fn stream_range_call(
         return Ok(false);
     };
     let (range_i, param_i) = range_args(name);
-    let Some(Expr::MatrixSelector(ms)) = c.args.args.get(range_i).map(|a| unwrap_parens(a))
-    else {
+    let Some(Expr::MatrixSelector(ms)) = c.args.args.get(range_i).map(|a| unwrap_parens(a)) else {
         return Ok(false);
     };
     let one_name = ms.vs.name.is_some()

@@ -224,8 +224,11 @@ pub(crate) fn stream_selector(
     };
     let (lo, hi) = (lo.min(hi), lo.max(hi));
     let mut buf: Vec<(i64, f64)> = Vec::new();
-    ctx.store
-        .select(&m, lo.saturating_sub(range - 1), hi, &mut |labels, samples| {
+    ctx.store.select(
+        &m,
+        lo.saturating_sub(range - 1),
+        hi,
+        &mut |labels, samples| {
             ctx.limits.tick()?;
             buf.clear();
             buf.extend(
@@ -246,7 +249,8 @@ pub(crate) fn stream_selector(
                 sink(labels, vals)?;
             }
             Ok(())
-        })
+        },
+    )
 }
 
 /// `rate`, `increase` and `delta`: Prometheus' extrapolation to the window's edges.
