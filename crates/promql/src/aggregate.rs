@@ -131,9 +131,13 @@ pub(crate) fn eval_aggregate(ctx: &Ctx<'_>, a: &AggregateExpr) -> Result<Val, Er
             ctx.limits.tick()?;
             grouper.add(&s.labels, &s.vals);
         }
-        return Ok(Val::Vector(grouper.finish()));
+        ctx.limits.release(present_points(&input));
+        let out = grouper.finish();
+        ctx.limits.hold(present_points(&out))?;
+        return Ok(Val::Vector(out));
     }
     let input = ctx.eval_vector(&a.expr)?;
+    let input_points = present_points(&input);
     let (of, glabels) = groups(&input, modifier);
     let out = match op.as_str() {
         "topk" | "bottomk" => top_k(
@@ -152,7 +156,16 @@ pub(crate) fn eval_aggregate(ctx: &Ctx<'_>, a: &AggregateExpr) -> Result<Val, Er
             )));
         }
     };
+    ctx.limits.release(input_points);
+    ctx.limits.hold(present_points(&out))?;
     Ok(Val::Vector(out))
+}
+
+/// Values (not absent) in a vector's series: what it holds for the sample limit.
+fn present_points(v: &[Ser]) -> usize {
+    v.iter()
+        .map(|s| s.vals.iter().filter(|x| !is_absent(**x)).count())
+        .sum()
 }
 
 /// Per-group, per-step accumulators of a simple aggregation, fed one series at a time.

@@ -366,3 +366,67 @@ proptest! {
         let _ = parse(&q);
     }
 }
+
+fn counters() -> MemStore {
+    let mut s = MemStore::default();
+    for (i, job) in ["a", "a", "b"].iter().enumerate() {
+        let inst = format!("h{i}");
+        let pts: Vec<(i64, f64)> = (0..40)
+            .map(|k| (k * 15_000, (k as f64) * (i as f64 + 1.0)))
+            .collect();
+        s.add(
+            &[("__name__", "c"), ("job", job), ("instance", &inst)],
+            &pts,
+        );
+    }
+    s
+}
+
+/// The streaming path (aggregation straight over a range function over a selector) gives
+/// what the general path gives.
+#[test]
+fn streamed_aggregation_equals_the_general_path() {
+    let s = counters();
+    let e = Engine::new(&s, EngineOptions::default());
+    for agg in ["sum", "avg", "max", "count", "stddev"] {
+        let fused = e
+            .range(
+                &parse(&format!("{agg} by (job) (rate(c[2m]))")).unwrap(),
+                120_000,
+                585_000,
+                15_000,
+            )
+            .unwrap();
+        let general = e
+            .range(
+                &parse(&format!("{agg} by (job) (rate(c[2m]) + 0)")).unwrap(),
+                120_000,
+                585_000,
+                15_000,
+            )
+            .unwrap();
+        assert_eq!(fused, general, "{agg}");
+        let Value::Matrix(m) = fused else { panic!() };
+        assert_eq!(m.len(), 2, "{agg}");
+    }
+}
+
+/// Without one metric name, dropping the name can make two results the same series:
+/// Prometheus' error, not a silent sum.
+#[test]
+fn colliding_results_after_name_drop_are_an_error() {
+    let mut s = MemStore::default();
+    s.add(
+        &[("__name__", "a"), ("job", "x")],
+        &[(0, 1.0), (15_000, 2.0)],
+    );
+    s.add(
+        &[("__name__", "b"), ("job", "x")],
+        &[(0, 1.0), (15_000, 3.0)],
+    );
+    let err = instant(&s, "sum(rate({__name__=~\"a|b\"}[1m]))", 30_000).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+}
