@@ -10,6 +10,16 @@
 //!   groups once per query, not once per step.
 //! - Results are Prometheus' value types ([`Value`]), errors are typed ([`Error`]) and worded as
 //!   Prometheus words them, with the API's error type ([`Error::kind`]).
+//! - A range function over a range selector reads the store's series one at a time and keeps
+//!   no samples; a simple aggregation over it (`sum by (job) (rate(x[5m]))`) adds each
+//!   series' result to its group as it comes, so the query holds only the groups.
+//!
+//! Not implemented (refused with an error): native histograms and their functions,
+//! experimental functions and modifiers (`limitk`, `limit_ratio`, `sort_by_label`,
+//! `double_exponential_smoothing`, `mad_over_time`, `info`, `fill` modifiers, anchored and
+//! smoothed selectors, `step()`, `range()`, `min_of`, `max_of`), and delayed `__name__`
+//! removal (a feature flag, off by default in Prometheus 3). Annotations (warnings and
+//! infos) are not produced.
 
 mod aggregate;
 mod binary;
