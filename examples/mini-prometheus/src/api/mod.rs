@@ -633,11 +633,12 @@ impl Api {
             &q,
             t,
             self.inner.lookback_ms,
+            self.inner.limits.max_samples,
             budget,
             &mut out,
         ) {
             Ok(()) => api_success(&out),
-            Err(e) => read_failure(e),
+            Err(e) => query_failure(&e),
         }
     }
 
@@ -668,7 +669,7 @@ impl Api {
                 return Err("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".to_owned());
             }
             let q = parse_query_param(p)?;
-            if let query::Query::Matrix(..) = q {
+            if q.is_range_vector() {
                 return Err("invalid parameter \"query\": invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".to_owned());
             }
             Ok((q, start, end, step))
@@ -684,10 +685,11 @@ impl Api {
             end,
             step,
             self.inner.lookback_ms,
+            self.inner.limits.max_samples,
             budget,
         ) {
             Ok(out) => api_success(&out),
-            Err(e) => read_failure(e),
+            Err(e) => query_failure(&e),
         }
     }
 
@@ -878,6 +880,11 @@ fn federate_failure(e: ReadError) -> Response<Full<Bytes>> {
 fn read_failure(e: ReadError) -> Response<Full<Bytes>> {
     let (kind, message) = limits::read_error(e);
     api_error(kind, message)
+}
+
+/// Prometheus' answer to a query the engine failed (its `errorType` and message).
+fn query_failure(e: &scrapeline_promql::Error) -> Response<Full<Bytes>> {
+    api_error(e.kind(), &e.to_string())
 }
 
 /// Prometheus' error envelope and the status code its `errorType` maps to.

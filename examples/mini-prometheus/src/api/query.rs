@@ -1,21 +1,16 @@
-//! The part of PromQL mini-prometheus evaluates: vector selectors, range selectors and number
-//! literals; everything else is refused with a clear error rather than silently ignored.
+//! PromQL for mini-prometheus: parsing (behind the [`guard`]) and evaluation by the
+//! `scrapeline-promql` engine over the [`Store`], with the results written as Prometheus' API
+//! writes them.
 //!
-//! Parsing uses the `promql-parser` crate (the full PromQL grammar), so syntax errors are
-//! reported like any PromQL engine reports them, and an expression that is valid PromQL but
-//! beyond a selector (a function, an operator between series, an aggregation) gets an error
-//! that names what was found.
-//!
-//! Evaluation follows Prometheus 3: an instant selector at time `t` takes each series' newest
-//! sample in the left-open lookback window `(t - 5m, t]`, and a series whose newest sample is
-//! a staleness marker is absent; a range selector `x[d]` returns the samples in `(t - d, t]`
-//! without staleness markers. `offset` and `@` are honoured.
+//! The store is read through [`StoreQueryable`], which hands the engine each matching series
+//! with its samples (staleness markers included) and charges them to the query's
+//! [`ReadBudget`] (deadline, cancellation, sample cap); the budget is also asked between
+//! evaluation steps, so a long evaluation stops at the deadline too.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
-use scrapeline_exposition::Labels;
-use scrapeline_exposition::value::is_stale_nan;
+use promql_parser::parser::Expr;
+use scrapeline_promql::{Engine, EngineOptions, Error, MatchOp, Queryable, SeriesSink, Value};
 
 use crate::api::{guard, json};
 use crate::store::{Matcher, ReadBudget, ReadError, Store};
@@ -25,188 +20,114 @@ pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
 /// Prometheus' limit on points per series in a range query.
 pub const MAX_POINTS: i64 = 11_000;
 
-/// A parsed query mini-prometheus can evaluate.
+/// A parsed PromQL expression.
 #[derive(Debug, Clone)]
-pub enum Query {
-    /// `up{job="x"}`: an instant vector.
-    Vector(Selector),
-    /// `up{job="x"}[5m]`: a range vector (instant queries only).
-    Matrix(Selector, i64),
-    /// A number, or arithmetic between numbers (`1+1` is what Grafana sends to test a data
-    /// source).
-    Scalar(f64),
+pub struct Query {
+    expr: Expr,
 }
 
-/// Which series a selector picks and at what time.
-#[derive(Debug, Clone)]
-pub struct Selector {
-    /// All must match.
-    pub matchers: Vec<Matcher>,
-    /// `offset` in ms (positive looks back).
-    pub offset_ms: i64,
-    /// `@` modifier.
-    pub at: Option<At>,
-}
+impl Query {
+    /// Whether the expression is a range vector (`x[5m]`, a subquery), which only instant
+    /// queries may return.
+    pub fn is_range_vector(&self) -> bool {
+        matches!(
+            self.expr.value_type(),
+            promql_parser::parser::value::ValueType::Matrix
+        )
+    }
 
-/// An `@` modifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum At {
-    /// `@ <timestamp>` in ms.
-    Time(i64),
-    /// `@ start()`.
-    Start,
-    /// `@ end()`.
-    End,
-}
-
-impl Selector {
-    /// The time the selector looks at when evaluated at `t` in a query over `[start, end]`.
-    fn eval_time(&self, t: i64, start: i64, end: i64) -> i64 {
-        let base = match self.at {
-            None => t,
-            Some(At::Time(a)) => a,
-            Some(At::Start) => start,
-            Some(At::End) => end,
-        };
-        base.saturating_sub(self.offset_ms)
+    /// The expression's value when it is a number (`1+1`, what Grafana sends to test a data
+    /// source): evaluated at time 0.
+    #[cfg(test)]
+    pub fn as_number(&self) -> Option<f64> {
+        let store = EmptyStore;
+        match Engine::new(&store, EngineOptions::default())
+            .instant(&self.expr, 0)
+            .ok()?
+        {
+            Value::Scalar { v, .. } => Some(v),
+            _ => None,
+        }
     }
 }
 
-/// Parses `input` and keeps it only if mini-prometheus can evaluate it.
+/// A store with no series.
+#[cfg(test)]
+struct EmptyStore;
+
+#[cfg(test)]
+impl Queryable for EmptyStore {
+    fn select(
+        &self,
+        _: &[scrapeline_promql::Matcher],
+        _: i64,
+        _: i64,
+        _: &mut SeriesSink<'_>,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Parses `input` (any PromQL expression).
 pub fn parse(input: &str) -> Result<Query, String> {
-    let expr = parse_expr(input)?;
-    convert(&expr)
+    Ok(Query {
+        expr: parse_expr(input)?,
+    })
 }
 
 /// Parses a series selector as `match[]` parameters take it (`up`, `{job="x"}`).
 pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
     match parse_expr(input)? {
-        Expr::VectorSelector(vs) => Ok(selector(&vs)?.matchers),
-        other => Err(format!(
-            "expected a series selector such as up{{job=\"x\"}}, got {}",
-            describe(&other)
-        )),
+        Expr::VectorSelector(vs) => {
+            if !vs.matchers.or_matchers.is_empty() {
+                return Err("\"or\" between label matchers is not supported".to_owned());
+            }
+            let mut ms = vs.matchers.matchers.clone();
+            if let Some(name) = &vs.name
+                && !ms
+                    .iter()
+                    .any(|m| m.name == scrapeline_exposition::labels::METRIC_NAME)
+            {
+                ms.push(scrapeline_promql::Matcher::new(
+                    MatchOp::Equal,
+                    scrapeline_exposition::labels::METRIC_NAME,
+                    name,
+                ));
+            }
+            let ms = store_matchers(&ms)?;
+            if ms.iter().all(|m| m.matches_value("")) {
+                return Err(
+                    "vector selector must contain at least one non-empty matcher".to_owned(),
+                );
+            }
+            Ok(ms)
+        }
+        _ => Err("expected a series selector such as up{job=\"x\"}".to_owned()),
     }
+}
+
+/// The store's matchers for the engine's.
+fn store_matchers(ms: &[scrapeline_promql::Matcher]) -> Result<Vec<Matcher>, String> {
+    ms.iter()
+        .map(|m| {
+            Ok(match &m.op {
+                MatchOp::Equal => Matcher::equal(&m.name, &m.value),
+                MatchOp::NotEqual => Matcher::not_equal(&m.name, &m.value),
+                MatchOp::Re(_) => Matcher::regex(&m.name, &m.value).map_err(|e| e.to_string())?,
+                MatchOp::NotRe(_) => {
+                    Matcher::not_regex(&m.name, &m.value).map_err(|e| e.to_string())?
+                }
+            })
+        })
+        .collect()
 }
 
 /// The PromQL parser behind the [`guard`] (bounded nesting and size, so neither it nor the
-/// recursive walks over its tree can overflow the stack) and a panic catcher: the parser
-/// panics on some numbers it turns into durations (`x[1e400]`), and a query must never take a
-/// thread down.
+/// recursive walks over its tree can overflow the stack); the engine's parser catches the
+/// parser's panics on out-of-range numbers.
 fn parse_expr(input: &str) -> Result<Expr, String> {
     guard::check(input)?;
-    std::panic::catch_unwind(|| parser::parse(input)).unwrap_or_else(|_| {
-        Err("parse error: a number or duration in the query is out of range".to_owned())
-    })
-}
-
-fn convert(expr: &Expr) -> Result<Query, String> {
-    match expr {
-        Expr::VectorSelector(vs) => Ok(Query::Vector(selector(vs)?)),
-        Expr::MatrixSelector(ms) => Ok(Query::Matrix(
-            selector(&ms.vs)?,
-            i64::try_from(ms.range.as_millis()).unwrap_or(i64::MAX),
-        )),
-        Expr::Paren(p) => match convert(&p.expr)? {
-            Query::Scalar(v) => Ok(Query::Scalar(v)),
-            _ => Err(unsupported(expr)),
-        },
-        _ => scalar(expr)
-            .map(Query::Scalar)
-            .ok_or_else(|| unsupported(expr)),
-    }
-}
-
-/// Evaluates number literals and arithmetic between them.
-fn scalar(expr: &Expr) -> Option<f64> {
-    match expr {
-        Expr::NumberLiteral(n) => Some(n.val),
-        Expr::Paren(p) => scalar(&p.expr),
-        Expr::Unary(u) => scalar(&u.expr).map(|v| -v),
-        Expr::Binary(b) => {
-            let (l, r) = (scalar(&b.lhs)?, scalar(&b.rhs)?);
-            match b.op.to_string().as_str() {
-                "+" => Some(l + r),
-                "-" => Some(l - r),
-                "*" => Some(l * r),
-                "/" => Some(l / r),
-                "%" => Some(l % r),
-                "^" => Some(l.powf(r)),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
-fn unsupported(expr: &Expr) -> String {
-    format!(
-        "mini-prometheus evaluates only series selectors (up{{job=\"x\"}}), range selectors \
-         (x[5m]) and number literals; functions, operators and aggregations are not \
-         implemented (found {}: {expr})",
-        describe(expr)
-    )
-}
-
-fn describe(expr: &Expr) -> &'static str {
-    match expr {
-        Expr::Aggregate(_) => "an aggregation",
-        Expr::Unary(_) => "a unary operator",
-        Expr::Binary(_) => "a binary operator",
-        Expr::Paren(_) => "a parenthesized expression",
-        Expr::Subquery(_) => "a subquery",
-        Expr::NumberLiteral(_) => "a number",
-        Expr::StringLiteral(_) => "a string",
-        Expr::VectorSelector(_) => "a vector selector",
-        Expr::MatrixSelector(_) => "a range selector",
-        Expr::Call(_) => "a function call",
-        Expr::Extension(_) => "an extension",
-    }
-}
-
-fn selector(vs: &VectorSelector) -> Result<Selector, String> {
-    if !vs.matchers.or_matchers.is_empty() {
-        return Err("\"or\" between label matchers is not supported".to_owned());
-    }
-    let mut matchers = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-    let mut has_name = false;
-    for m in &vs.matchers.matchers {
-        use promql_parser::label::MatchOp as Op;
-        has_name |= m.name == scrapeline_exposition::labels::METRIC_NAME;
-        matchers.push(match &m.op {
-            Op::Equal => Matcher::equal(&m.name, &m.value),
-            Op::NotEqual => Matcher::not_equal(&m.name, &m.value),
-            Op::Re(_) => Matcher::regex(&m.name, &m.value).map_err(|e| e.to_string())?,
-            Op::NotRe(_) => Matcher::not_regex(&m.name, &m.value).map_err(|e| e.to_string())?,
-        });
-    }
-    if let Some(name) = &vs.name
-        && !has_name
-    {
-        matchers.push(Matcher::equal(
-            scrapeline_exposition::labels::METRIC_NAME,
-            name,
-        ));
-    }
-    if matchers.iter().all(|m| m.matches_value("")) {
-        return Err("vector selector must contain at least one non-empty matcher".to_owned());
-    }
-    let offset_ms = match &vs.offset {
-        None => 0,
-        Some(Offset::Pos(d)) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Some(Offset::Neg(d)) => -i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-    };
-    let at = match &vs.at {
-        None => None,
-        Some(AtModifier::Start) => Some(At::Start),
-        Some(AtModifier::End) => Some(At::End),
-        Some(AtModifier::At(t)) => Some(At::Time(system_time_ms(*t))),
-    };
-    Ok(Selector {
-        matchers,
-        offset_ms,
-        at,
-    })
+    scrapeline_promql::parse(input).map_err(|e| e.to_string())
 }
 
 /// Milliseconds since the epoch (negative before it).
@@ -217,22 +138,128 @@ pub fn system_time_ms(t: SystemTime) -> i64 {
     }
 }
 
+/// The store as the engine reads it, every read charged to `budget`.
+pub struct StoreQueryable<'a> {
+    store: &'a Store,
+    budget: &'a ReadBudget,
+}
+
+impl<'a> StoreQueryable<'a> {
+    /// Reads `store` within `budget`.
+    pub fn new(store: &'a Store, budget: &'a ReadBudget) -> Self {
+        StoreQueryable { store, budget }
+    }
+}
+
+/// The engine's error for a stopped read.
+pub fn engine_error(e: ReadError) -> Error {
+    match e {
+        ReadError::Timeout => Error::Timeout,
+        ReadError::Canceled => Error::Canceled,
+        ReadError::TooManySamples => Error::TooManySamples,
+    }
+}
+
+impl Queryable for StoreQueryable<'_> {
+    fn select(
+        &self,
+        matchers: &[scrapeline_promql::Matcher],
+        mint: i64,
+        maxt: i64,
+        each: &mut SeriesSink<'_>,
+    ) -> Result<(), Error> {
+        let ms = store_matchers(matchers).map_err(Error::Execution)?;
+        let series = self
+            .store
+            .select_within(&ms, mint, maxt, self.budget)
+            .map_err(engine_error)?;
+        for s in series {
+            each(&s.labels, &s.samples)?;
+        }
+        Ok(())
+    }
+}
+
+fn engine<'a>(
+    q: &'a StoreQueryable<'a>,
+    lookback_ms: i64,
+    max_samples: usize,
+    check: &'a dyn Fn() -> Result<(), Error>,
+) -> Engine<'a> {
+    Engine::new(
+        q,
+        EngineOptions {
+            lookback_delta: Duration::from_millis(u64::try_from(lookback_ms).unwrap_or(1).max(1)),
+            // The engine caps the points it holds at once, the budget the samples read from
+            // the store and the points produced.
+            max_samples,
+            timeout: None,
+            cancel: None,
+            ..EngineOptions::default()
+        },
+    )
+    .with_interrupt(check)
+}
+
 /// Evaluates `q` at `t` (ms) and writes the `data` object of the response; stops when
-/// `budget` runs out.
+/// `budget` runs out or the engine would hold more than `max_samples` points at once.
 pub fn instant(
     store: &Store,
     q: &Query,
     t: i64,
     lookback_ms: i64,
+    max_samples: usize,
     budget: &ReadBudget,
     out: &mut String,
-) -> Result<(), ReadError> {
-    match q {
-        Query::Scalar(v) => {
+) -> Result<(), Error> {
+    let sq = StoreQueryable::new(store, budget);
+    let check = || budget.check().map_err(engine_error);
+    let value = engine(&sq, lookback_ms, max_samples, &check).instant(&q.expr, t)?;
+    budget.load(points(&value)).map_err(engine_error)?;
+    write_value(out, &value);
+    Ok(())
+}
+
+/// Evaluates `q` at every step of `[start, end]` into the `data` object. The caller has
+/// checked the step, the number of points and that `q` is not a range vector. The raw
+/// samples read and the points produced both count against `budget` (a total, where
+/// Prometheus counts the peak: a little stricter).
+#[allow(clippy::too_many_arguments)] // the range, and the two settings the API holds
+pub fn range(
+    store: &Store,
+    q: &Query,
+    start: i64,
+    end: i64,
+    step: i64,
+    lookback_ms: i64,
+    max_samples: usize,
+    budget: &ReadBudget,
+) -> Result<String, Error> {
+    let sq = StoreQueryable::new(store, budget);
+    let check = || budget.check().map_err(engine_error);
+    let value = engine(&sq, lookback_ms, max_samples, &check).range(&q.expr, start, end, step)?;
+    budget.load(points(&value)).map_err(engine_error)?;
+    let mut out = String::new();
+    write_value(&mut out, &value);
+    Ok(out)
+}
+
+fn points(v: &Value) -> usize {
+    match v {
+        Value::Scalar { .. } | Value::String { .. } => 1,
+        Value::Vector(s) => s.len(),
+        Value::Matrix(m) => m.iter().map(|s| s.points.len()).sum(),
+    }
+}
+
+/// Writes a result as Prometheus' API does.
+fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Scalar { t, v } => {
             // Prometheus' `Scalar.MarshalJSON`: the time as a JSON float, the value in 'f'
             // layout, unlike vector and matrix points.
             out.push_str(r#"{"resultType":"scalar","result":["#);
-            json::number(out, t as f64 / 1000.0);
+            json::number(out, *t as f64 / 1000.0);
             out.push_str(",\"");
             if v.is_finite() {
                 use std::fmt::Write;
@@ -242,143 +269,53 @@ pub fn instant(
             }
             out.push_str("\"]}");
         }
-        Query::Vector(sel) => {
-            let et = sel.eval_time(t, t, t);
-            let rows = store.latest_within(
-                &sel.matchers,
-                et.saturating_sub(lookback_ms - 1),
-                et,
-                budget,
-            )?;
+        Value::String { t, s } => {
+            out.push_str(r#"{"resultType":"string","result":["#);
+            json::number(out, *t as f64 / 1000.0);
+            out.push(',');
+            json::string(out, s);
+            out.push_str("]}");
+        }
+        Value::Vector(samples) => {
             out.push_str(r#"{"resultType":"vector","result":["#);
-            let mut first = true;
-            for (labels, _, v) in rows.iter().filter(|r| !is_stale_nan(r.2)) {
-                if !first {
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
                     out.push(',');
                 }
-                first = false;
                 out.push_str(r#"{"metric":"#);
-                json::labels(out, labels);
+                json::labels(out, &s.labels);
                 out.push_str(r#","value":["#);
-                json::timestamp(out, t);
+                json::timestamp(out, s.t);
                 out.push(',');
-                json::value(out, *v);
+                json::value(out, s.v);
                 out.push_str("]}");
             }
             out.push_str("]}");
         }
-        Query::Matrix(sel, range) => {
-            let et = sel.eval_time(t, t, t);
-            let series =
-                store.select_within(&sel.matchers, et.saturating_sub(range - 1), et, budget)?;
-            let series: Vec<(Labels, Vec<(i64, f64)>)> = series
-                .into_iter()
-                .map(|s| {
-                    let pts: Vec<(i64, f64)> = s
-                        .samples
-                        .into_iter()
-                        .filter(|p| !is_stale_nan(p.1))
-                        .collect();
-                    (s.labels, pts)
-                })
-                .filter(|(_, p)| !p.is_empty())
-                .collect();
-            write_matrix(out, &series);
-        }
-    }
-    Ok(())
-}
-
-/// Evaluates `q` at every step of `[start, end]` into the `data` object. The caller has
-/// checked the step, the number of points and that `q` is not a range selector. The raw
-/// samples read and the points produced both count against `budget` (a total, where
-/// Prometheus counts the peak: a little stricter).
-pub fn range(
-    store: &Store,
-    q: &Query,
-    start: i64,
-    end: i64,
-    step: i64,
-    lookback_ms: i64,
-    budget: &ReadBudget,
-) -> Result<String, ReadError> {
-    let mut out = String::new();
-    let steps = || {
-        (0i64..)
-            .map_while(move |i| i.checked_mul(step).and_then(|d| start.checked_add(d)))
-            .take_while(move |t| *t <= end)
-    };
-    match q {
-        // Refused by the caller; nothing to write.
-        Query::Matrix(..) => Ok(out),
-        Query::Scalar(v) => {
-            let pts: Vec<(i64, f64)> = steps().map(|t| (t, *v)).collect();
-            budget.load(pts.len())?;
-            write_matrix(&mut out, &[(Labels::empty(), pts)]);
-            Ok(out)
-        }
-        Query::Vector(sel) => {
-            let (lo, hi) = (
-                sel.eval_time(start, start, end),
-                sel.eval_time(end, start, end),
-            );
-            let series = store.select_within(
-                &sel.matchers,
-                lo.min(hi).saturating_sub(lookback_ms - 1),
-                lo.max(hi),
-                budget,
-            )?;
-            let mut result = Vec::new();
-            for s in series {
-                budget.check()?;
-                let mut pts = Vec::new();
-                for t in steps() {
-                    let et = sel.eval_time(t, start, end);
-                    // Newest sample at or before `et`.
-                    let idx = s.samples.partition_point(|p| p.0 <= et);
-                    if idx == 0 {
-                        continue;
-                    }
-                    let Some(&(st, v)) = s.samples.get(idx - 1) else {
-                        continue;
-                    };
-                    if st > et.saturating_sub(lookback_ms) && !is_stale_nan(v) {
-                        pts.push((t, v));
-                    }
+        Value::Matrix(series) => {
+            out.push_str(r#"{"resultType":"matrix","result":["#);
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
                 }
-                if !pts.is_empty() {
-                    budget.load(pts.len())?;
-                    result.push((s.labels, pts));
+                out.push_str(r#"{"metric":"#);
+                json::labels(out, &s.labels);
+                out.push_str(r#","values":["#);
+                for (j, (t, v)) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push('[');
+                    json::timestamp(out, *t);
+                    out.push(',');
+                    json::value(out, *v);
+                    out.push(']');
                 }
+                out.push_str("]}");
             }
-            write_matrix(&mut out, &result);
-            Ok(out)
+            out.push_str("]}");
         }
     }
-}
-
-fn write_matrix(out: &mut String, series: &[(Labels, Vec<(i64, f64)>)]) {
-    out.push_str(r#"{"resultType":"matrix","result":["#);
-    for (i, (labels, pts)) in series.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(r#"{"metric":"#);
-        json::labels(out, labels);
-        out.push_str(r#","values":["#);
-        for (j, (t, v)) in pts.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            json::timestamp(out, *t);
-            out.push(',');
-            json::value(out, *v);
-            out.push(']');
-        }
-        out.push_str("]}");
-    }
-    out.push_str("]}");
 }
 
 /// Parses a time parameter as Prometheus does: float Unix seconds or RFC 3339.

@@ -191,21 +191,48 @@ async fn range_query() {
 }
 
 #[tokio::test]
-async fn everything_beyond_selectors_is_refused() {
+async fn functions_operators_and_aggregations_are_evaluated() {
     let api = Api::new(store());
-    let (code, body) = get(&api, "/api/v1/query?query=rate(x%5B5m%5D)").await;
-    assert_eq!(code, 400);
+    let (code, body) = get(&api, "/api/v1/query?query=rate(x%5B5m%5D)&time=1700000060").await;
+    assert_eq!(code, 200, "{body}");
     assert_eq!(
         body,
-        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": mini-prometheus evaluates only series selectors (up{job=\"x\"}), range selectors (x[5m]) and number literals; functions, operators and aggregations are not implemented (found a function call: rate(x[5m]))"}"#
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[1700000060,"0.006666666666666667"]}]}}"#
     );
-    let (_, body) = get(&api, "/api/v1/query?query=sum%20by%20(job)%20(up)").await;
+    let (_, body) = get(
+        &api,
+        "/api/v1/query?query=sum%20by%20(job)%20(up)&time=1700000000",
+    )
+    .await;
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[1700000000,"1"]},{"metric":{"job":"b"},"value":[1700000000,"0"]}]}}"#
+    );
+    let (_, body) = get(&api, "/api/v1/query?query=up%20%2B%201&time=1700000000").await;
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"instance":"h:1","job":"a"},"value":[1700000000,"2"]},{"metric":{"instance":"h:2","job":"b"},"value":[1700000000,"1"]}]}}"#
+    );
+    let (_, body) = get(
+        &api,
+        "/api/v1/query_range?query=sum(x)%20*%202&start=1700000000&end=1700000030&step=15",
+    )
+    .await;
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1700000000,"0"],[1700000015,"1"],[1700000030,"2"]]}]}}"#
+    );
+    // An execution error is Prometheus' `execution` type, status 422.
+    let (code, body) = get(
+        &api,
+        "/api/v1/query?query=up%20%2B%20on()%20up&time=1700000000",
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
     assert!(
-        body.contains("(found an aggregation: sum by (job) (up))"),
+        body.starts_with(r#"{"status":"error","errorType":"execution","error":"found duplicate series for the match group {} on the right hand-side of the operation"#),
         "{body}"
     );
-    let (_, body) = get(&api, "/api/v1/query?query=up%20%2B%201").await;
-    assert!(body.contains("(found a binary operator: up + 1)"), "{body}");
     let (code, body) = get(&api, "/api/v1/query?query=%7Bjob%3D~%22.*%22%7D").await;
     assert_eq!(code, 400);
     assert!(
