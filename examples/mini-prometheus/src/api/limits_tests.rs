@@ -436,6 +436,19 @@ async fn idle_connections_are_closed() {
         .unwrap();
 }
 
+/// Prometheus' `/federate` takes no `timeout` parameter, so one that has already expired (the
+/// proptest below found `timeout=-1`) must not turn federation into a 503.
+#[tokio::test]
+async fn federate_ignores_a_timeout_parameter() {
+    let api = Api::new(store(1));
+    let (code, body) = get(
+        &api,
+        "/federate?match%5B%5D=%7B__name__%3D~%22.%2B%22%7D&timeout=-1",
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+}
+
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![

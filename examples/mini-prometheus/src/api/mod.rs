@@ -498,6 +498,8 @@ impl Api {
                 );
             }
         };
+        // Prometheus' /federate has no `timeout` parameter: only --query.timeout bounds it.
+        let params = params.into_iter().filter(|(k, _)| k != "timeout").collect();
         self.limited(params, |api, p, budget| api.federate_body(p, budget))
             .await
     }
