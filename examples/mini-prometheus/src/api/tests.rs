@@ -432,7 +432,7 @@ async fn targets_json_has_prometheus_shape() {
 pub(crate) fn expected_targets_html() -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-<title>Targets - mini-prometheus</title>\n<style>{}</style>\n</head>\n<body>\n<h1>Targets</h1>\n\
+<title>Targets - mini-prometheus</title>\n<style>{}</style>\n</head>\n<body>\n<nav><a href=\"/graph\">Graph</a></nav>\n<h1>Targets</h1>\n\
 <section>\n<h2>api (0/2 up)</h2>\n<table>\n\
 <thead><tr><th>Endpoint</th><th>State</th><th>Labels</th><th>Last scrape</th><th>Scrape duration</th><th>Error</th></tr></thead>\n<tbody>\n\
 <tr class=\"down\"><td><a href=\"http://a&lt;b&gt;:1/metrics?x=1&amp;y=&quot;2&quot;\">http://a&lt;b&gt;:1/metrics?x=1&amp;y=&quot;2&quot;</a></td><td class=\"state\">DOWN</td>\
