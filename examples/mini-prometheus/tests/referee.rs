@@ -497,6 +497,13 @@ async fn promql_agrees_with_prometheus() {
         ),
     }
 
+    let status_diffs = compare_status(prom_port, mini_port).await;
+    assert!(
+        status_diffs.is_empty(),
+        "metadata and status endpoints differ from Prometheus:\n{}",
+        status_diffs.join("\n")
+    );
+
     let cases = corpus(base_s);
     let mut mismatches = Vec::new();
     let (mut run, mut agreed) = (0usize, 0usize);
@@ -567,6 +574,170 @@ async fn promql_agrees_with_prometheus() {
         panic!("{}\n{summary}", table(&mismatches));
     }
     assert!(run > 0, "REFEREE_FILTER matched no query");
+}
+
+/// `data` of a GET that must succeed.
+async fn data(port: u16, path: &str) -> Value {
+    get_json(port, path)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get("data")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// The metadata and status endpoints against Prometheus: the metadata of the same scrapes
+/// must be equal; the status endpoints must have Prometheus' field names, and the values
+/// both servers know alike (flags both have, head series and label pairs, oldest sample).
+async fn compare_status(prom: u16, mini: u16) -> Vec<String> {
+    let mut diffs_early = Vec::new();
+    let mut diffs = Vec::new();
+    let mut check = |what: &str, a: &Value, b: &Value| {
+        if a != b {
+            diffs.push(format!("{what}:\n  Prometheus: {a}\n  ours:       {b}"));
+        }
+    };
+    // Families declared by the target (Prometheus adds none of its own to this map).
+    for path in [
+        "/api/v1/metadata",
+        "/api/v1/metadata?metric=http_request_duration_seconds",
+        "/api/v1/metadata?limit=2",
+        "/api/v1/metadata?metric=nonexistent",
+    ] {
+        let (a, b) = (data(prom, path).await, data(mini, path).await);
+        if path == "/api/v1/metadata" && json_len(&a) != Value::from(18) {
+            diffs_early.push(format!(
+                "Prometheus lists {} families, not the target's 18",
+                json_len(&a)
+            ));
+        }
+        if path.ends_with("limit=2") {
+            // Which two families: Go's map order; their number is defined.
+            check(path, &json_len(&a), &json_len(&b));
+        } else {
+            check(path, &a, &b);
+        }
+    }
+    for path in [
+        "/api/v1/targets/metadata?match_target=%7Bjob%3D%22referee%22%7D",
+        "/api/v1/targets/metadata?metric=node_load1",
+        "/api/v1/targets/metadata?match_target=%7Bjob%3D%22other%22%7D",
+    ] {
+        let sorted = |v: Value| {
+            let mut items = v.as_array().cloned().unwrap_or_default();
+            items.sort_by_key(|x| x.to_string());
+            Value::Array(items)
+        };
+        check(
+            path,
+            &sorted(data(prom, path).await),
+            &sorted(data(mini, path).await),
+        );
+    }
+    for path in [
+        "/api/v1/status/buildinfo",
+        "/api/v1/status/runtimeinfo",
+        "/api/v1/status/config",
+        "/api/v1/status/flags",
+    ] {
+        let (a, b) = (data(prom, path).await, data(mini, path).await);
+        if path.ends_with("flags") {
+            // The flags both have (Prometheus has many more), with the same values.
+            for name in [
+                "web.listen-address",
+                "config.file",
+                "query.timeout",
+                "query.max-samples",
+                "query.max-concurrency",
+                "web.max-connections",
+            ] {
+                let (x, y) = (&a[name], &b[name]);
+                if name == "web.listen-address" {
+                    check(
+                        &format!("{path} has {name}"),
+                        &Value::Bool(x.is_string()),
+                        &Value::Bool(y.is_string()),
+                    );
+                } else if name != "config.file" {
+                    check(&format!("{path}: {name}"), x, y);
+                }
+            }
+        } else {
+            check(
+                &format!("{path} keys"),
+                &Value::from(keys(&a)),
+                &Value::from(keys(&b)),
+            );
+        }
+        if path.ends_with("runtimeinfo") {
+            for k in ["reloadConfigSuccess", "corruptionCount", "storageRetention"] {
+                let retention_differs = k == "storageRetention";
+                if !retention_differs {
+                    check(&format!("{path}: {k}"), &a[k], &b[k]);
+                }
+            }
+        }
+    }
+    let (a, b) = (
+        data(prom, "/api/v1/status/tsdb").await,
+        data(mini, "/api/v1/status/tsdb").await,
+    );
+    check(
+        "/api/v1/status/tsdb keys",
+        &Value::from(keys(&a)),
+        &Value::from(keys(&b)),
+    );
+    check(
+        "/api/v1/status/tsdb headStats keys",
+        &Value::from(keys(&a["headStats"])),
+        &Value::from(keys(&b["headStats"])),
+    );
+    for k in ["numSeries", "numLabelPairs", "minTime"] {
+        check(
+            &format!("/api/v1/status/tsdb headStats.{k}"),
+            &a["headStats"][k],
+            &b["headStats"][k],
+        );
+    }
+    // Counts that are unique in the top 10 and above its smallest one (which may tie with
+    // entries cut off); the order of ties is Go's map order.
+    let top = |v: &Value, key: &str| -> Value {
+        let items = v[key].as_array().cloned().unwrap_or_default();
+        let least = items.iter().filter_map(|x| x["value"].as_u64()).min();
+        let unique: Vec<Value> = items
+            .iter()
+            .filter(|x| x["value"].as_u64() != least)
+            .filter(|x| items.iter().filter(|y| y["value"] == x["value"]).count() == 1)
+            .cloned()
+            .collect();
+        Value::Array(unique)
+    };
+    for key in [
+        "seriesCountByMetricName",
+        "labelValueCountByLabelName",
+        "seriesCountByLabelValuePair",
+    ] {
+        check(
+            &format!("/api/v1/status/tsdb {key} (unique counts)"),
+            &top(&a, key),
+            &top(&b, key),
+        );
+    }
+    diffs.extend(diffs_early);
+    diffs
+}
+
+fn json_len(v: &Value) -> Value {
+    Value::from(v.as_object().map_or(0, |o| o.len()))
 }
 
 #[test]
