@@ -614,7 +614,7 @@ async fn compare_status(prom: u16, mini: u16) -> Vec<String> {
         "/api/v1/metadata?metric=nonexistent",
     ] {
         let (a, b) = (data(prom, path).await, data(mini, path).await);
-        if path == "/api/v1/metadata" && json_len(&a) != Value::from(18) {
+        if path == "/api/v1/metadata" && json_len(&a) != 18 {
             diffs_early.push(format!(
                 "Prometheus lists {} families, not the target's 18",
                 json_len(&a)

@@ -344,11 +344,15 @@ impl Schedule {
         s(
             &mut out,
             "rf_special{kind=\"nan\"}",
-            if n % 5 == 0 { f64::NAN } else { nf * 0.5 },
+            if n.is_multiple_of(5) {
+                f64::NAN
+            } else {
+                nf * 0.5
+            },
         );
-        let inf = if n % 7 == 0 {
+        let inf = if n.is_multiple_of(7) {
             f64::INFINITY
-        } else if n % 11 == 0 {
+        } else if n.is_multiple_of(11) {
             f64::NEG_INFINITY
         } else {
             -nf * 0.25
