@@ -221,6 +221,34 @@ async fn graph_page_queries_and_draws_in_headless_chromium() {
         "{dom}"
     );
 
+    // A screenshot of the chart, for people (path printed).
+    let png = target_tmp().join("graph-page.png");
+    let _ = std::fs::remove_file(&png);
+    let profile = tempfile::tempdir().unwrap();
+    let (b, p, u, shot) = (
+        bin.clone(),
+        profile.path().to_owned(),
+        format!("{base}/graph?g0.expr=up&g0.tab=0"),
+        png.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        run_chromium(
+            &b,
+            &p,
+            &[
+                format!("--screenshot={}", shot.display()),
+                "--window-size=1000,700".to_owned(),
+                "--virtual-time-budget=10000".to_owned(),
+            ],
+            &u,
+        )
+    })
+    .await
+    .unwrap();
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    println!("screenshot of /graph: {}", png.display());
+
     // A bad expression: the API's error, shown.
     let dom = graph_dom(&bin, &base, "g0.expr=up%7B&g0.tab=1").await;
     assert!(
