@@ -121,6 +121,7 @@ fn type_name(m: &Metadata) -> &'static str {
     m.kind.as_str(Format::OpenMetrics)
 }
 
+/// `"type","help","unit"`, the field order of Prometheus' `metricMetadata` (target metadata).
 fn write_entry(out: &mut String, m: &Metadata) {
     out.push_str("\"type\":");
     json::string(out, type_name(m));
@@ -128,6 +129,17 @@ fn write_entry(out: &mut String, m: &Metadata) {
     json::string(out, &m.help);
     out.push_str(",\"unit\":");
     json::string(out, &m.unit);
+}
+
+/// `"type","unit","help"`, the field order of Prometheus 3's `metadata.Metadata` (what
+/// `/api/v1/metadata` lists).
+fn write_family_entry(out: &mut String, m: &Metadata) {
+    out.push_str("\"type\":");
+    json::string(out, type_name(m));
+    out.push_str(",\"unit\":");
+    json::string(out, &m.unit);
+    out.push_str(",\"help\":");
+    json::string(out, &m.help);
 }
 
 /// A `limit`-style parameter: absent or empty is `-1` (no limit), else an integer.
@@ -183,7 +195,7 @@ pub fn write_metric_metadata(
                 out.push(',');
             }
             out.push('{');
-            write_entry(out, m);
+            write_family_entry(out, m);
             out.push('}');
         }
         out.push(']');
@@ -346,16 +358,16 @@ mod tests {
         write_metric_metadata(&sink, &active, "", -1, -1, &mut out);
         assert_eq!(
             out,
-            r#"{"odd":[{"type":"unknown","help":"","unit":""}],"req_total":[{"type":"counter","help":"Requests.","unit":""},{"type":"counter","help":"All \"requests\".","unit":""}],"temp_celsius":[{"type":"gauge","help":"Temperature.","unit":"celsius"}]}"#
+            r#"{"odd":[{"type":"unknown","unit":"","help":""}],"req_total":[{"type":"counter","unit":"","help":"Requests."},{"type":"counter","unit":"","help":"All \"requests\"."}],"temp_celsius":[{"type":"gauge","unit":"celsius","help":"Temperature."}]}"#
         );
         let mut out = String::new();
         write_metric_metadata(&sink, &active, "", 1, -1, &mut out);
-        assert_eq!(out, r#"{"odd":[{"type":"unknown","help":"","unit":""}]}"#);
+        assert_eq!(out, r#"{"odd":[{"type":"unknown","unit":"","help":""}]}"#);
         let mut out = String::new();
         write_metric_metadata(&sink, &active, "req_total", -1, 1, &mut out);
         assert_eq!(
             out,
-            r#"{"req_total":[{"type":"counter","help":"Requests.","unit":""}]}"#
+            r#"{"req_total":[{"type":"counter","unit":"","help":"Requests."}]}"#
         );
         let mut out = String::new();
         write_metric_metadata(&sink, &active, "nope", -1, -1, &mut out);

@@ -94,8 +94,9 @@ impl ServerStatus {
         out.push('}');
     }
 
-    /// Prometheus' `RuntimeInfo`: the Go runtime's fields report their counterparts here
-    /// (`goroutineCount`: live tokio tasks, `GOMAXPROCS`: tokio worker threads, `GOGC` and
+    /// Prometheus 3's `RuntimeInfo`: the Go runtime's fields report their counterparts here
+    /// (`goroutineCount`: live tokio tasks, `GOMAXPROCS`: tokio worker threads,
+    /// `GOMEMLIMIT`: Go's "no limit", i64::MAX, as nothing here caps the heap; `GOGC` and
     /// `GODEBUG`: those environment variables, as Prometheus reads them).
     pub fn write_runtime_info(&self, runtime: &RuntimeCounts, out: &mut String) {
         let st = self.state();
@@ -103,13 +104,19 @@ impl ServerStatus {
         json::time(out, Some(self.start_time));
         out.push_str(",\"CWD\":");
         json::string(out, &self.cwd);
+        out.push_str(",\"hostname\":");
+        json::string(out, &crate::run::hostname());
+        out.push_str(",\"serverTime\":");
+        json::time(out, Some(SystemTime::now()));
         let _ = write!(out, ",\"reloadConfigSuccess\":{}", st.success);
         out.push_str(",\"lastConfigTime\":");
         json::time(out, st.last_time);
         let _ = write!(
             out,
-            ",\"corruptionCount\":0,\"goroutineCount\":{},\"GOMAXPROCS\":{}",
-            runtime.tasks, runtime.threads
+            ",\"corruptionCount\":0,\"goroutineCount\":{},\"GOMAXPROCS\":{},\"GOMEMLIMIT\":{}",
+            runtime.tasks,
+            runtime.threads,
+            i64::MAX
         );
         out.push_str(",\"GOGC\":");
         json::string(out, &std::env::var("GOGC").unwrap_or_default());
@@ -385,7 +392,7 @@ mod tests {
         );
         assert!(out.contains(r#""reloadConfigSuccess":true,"#), "{out}");
         assert!(
-            out.contains(r#","corruptionCount":0,"goroutineCount":7,"GOMAXPROCS":2,"#),
+            out.contains(r#","corruptionCount":0,"goroutineCount":7,"GOMAXPROCS":2,"GOMEMLIMIT":9223372036854775807,"#),
             "{out}"
         );
         assert!(out.ends_with(r#","storageRetention":"2h"}"#), "{out}");
@@ -511,11 +518,14 @@ mod tests {
             let mut want = vec![
                 "startTime",
                 "CWD",
+                "hostname",
+                "serverTime",
                 "reloadConfigSuccess",
                 "lastConfigTime",
                 "corruptionCount",
                 "goroutineCount",
                 "GOMAXPROCS",
+                "GOMEMLIMIT",
                 "GOGC",
                 "GODEBUG",
                 "storageRetention",
@@ -523,6 +533,8 @@ mod tests {
             want.sort_unstable();
             assert_eq!(keys, want);
             assert_eq!(data["storageRetention"], "1d");
+            assert_eq!(data["hostname"], crate::run::hostname());
+            assert_eq!(data["GOMEMLIMIT"], i64::MAX);
             assert_eq!(data["reloadConfigSuccess"], true);
             assert_eq!(data["corruptionCount"], 0);
             assert!(data["GOMAXPROCS"].as_u64().unwrap() >= 1, "{body}");
@@ -571,7 +583,7 @@ mod tests {
                 (code, body.as_str()),
                 (
                     200,
-                    r#"{"status":"success","data":{"node_load1":[{"type":"gauge","help":"1m load average.","unit":""}]}}"#
+                    r#"{"status":"success","data":{"node_load1":[{"type":"gauge","unit":"","help":"1m load average."}]}}"#
                 )
             );
             let (code, _, body) = get(&api, "/api/v1/metadata?limit_per_metric=x").await;
