@@ -96,7 +96,7 @@ pub struct BuildInfo {
     pub build_user: String,
     /// When it was built.
     pub build_date: String,
-    /// The toolchain (`goVersion` in Prometheus' JSON).
+    /// The toolchain (`goVersion` in Prometheus' JSON): the `rustc --version` that built it.
     pub go_version: String,
 }
 
@@ -108,7 +108,7 @@ impl Default for BuildInfo {
             branch: String::new(),
             build_user: String::new(),
             build_date: String::new(),
-            go_version: "rust".to_owned(),
+            go_version: env!("MINI_PROMETHEUS_RUSTC_VERSION").to_owned(),
         }
     }
 }
