@@ -6,6 +6,11 @@
 //! after each change, with the series' labels; the series' `job` and `instance` (the target
 //! labels every scraped series carries) say which target declared it. The endpoints then walk
 //! the active targets, as Prometheus does, and list what their `(job, instance)` declared.
+//!
+//! Differences from Prometheus: a family a target stopped declaring stays listed while the
+//! target is active (Prometheus' scrape cache forgets it after a few scrapes), and two
+//! targets with the same `job` and `instance` (possible with `honor_labels`) share one entry.
+//! The sink costs the scrape one no-op call per sample (the fan-out's second sink).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
