@@ -21,6 +21,9 @@ use scrapeline_remote_write::config::RemoteWriteConfig;
 mod no_panic_tests;
 mod snippet;
 
+/// Masks secret values in configuration text (for `/api/v1/status/config` and error snippets).
+pub use snippet::{MASK, mask_secrets};
+
 /// Why a configuration could not be loaded: always names where.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

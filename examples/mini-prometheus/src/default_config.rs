@@ -32,10 +32,17 @@ pub const DEFAULT_NODE_JOB: &str = r#"
 /// The embedded default config, scraping the server at `listen` and, when `with_node` is
 /// set, a node exporter on localhost:9100.
 pub fn embedded_default(listen: &str, with_node: bool) -> Result<Config, ConfigError> {
-    let text = DEFAULT_CONFIG
+    Config::load_str(
+        &embedded_default_text(listen, with_node),
+        "<embedded default>",
+    )
+}
+
+/// The text of [`embedded_default`] (what `/api/v1/status/config` shows).
+pub fn embedded_default_text(listen: &str, with_node: bool) -> String {
+    DEFAULT_CONFIG
         .replace("{listen}", listen)
-        .replace("{node_job}", if with_node { DEFAULT_NODE_JOB } else { "" });
-    Config::load_str(&text, "<embedded default>")
+        .replace("{node_job}", if with_node { DEFAULT_NODE_JOB } else { "" })
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// `--web.read-timeout`: request headers and idle connections.
     pub read_timeout: Duration,
+    /// Every flag and its value, for `/api/v1/status/flags`.
+    pub flags: Vec<(String, String)>,
 }
 
 /// How often the collector feeds the resource metrics APIs (metrics-server's
@@ -68,6 +70,16 @@ fn load_config(opts: &ServerOptions) -> Result<Config, String> {
     }
 }
 
+/// The text of the configuration the options name, for `/api/v1/status/config`.
+fn config_text(opts: &ServerOptions) -> String {
+    match &opts.config_file {
+        Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+        None => {
+            default_config::embedded_default_text(&opts.listen_address, node_exporter_answers())
+        }
+    }
+}
+
 /// Whether a node exporter listens on localhost:9100 (the embedded default scrapes it then).
 fn node_exporter_answers() -> bool {
     let addr: SocketAddr = ([127, 0, 0, 1], 9100).into();
@@ -79,6 +91,7 @@ fn node_exporter_answers() -> bool {
 struct Server {
     options: ServerOptions,
     pipeline: Pipeline,
+    status: Arc<api::status::ServerStatus>,
 }
 
 impl Server {
@@ -86,10 +99,16 @@ impl Server {
     /// never panics: the config parsers return errors for every input (property-tested in
     /// `scrapeline::config`), so no guard is needed here.
     fn reload(&self) -> Result<(), String> {
-        let new = load_config(&self.options)?;
-        self.pipeline.reload(new).map_err(|e| e.to_string())?;
-        tracing::info!("configuration reloaded");
-        Ok(())
+        let result = load_config(&self.options)
+            .and_then(|new| self.pipeline.reload(new).map_err(|e| e.to_string()));
+        match &result {
+            Ok(()) => {
+                self.status.config_loaded(&config_text(&self.options));
+                tracing::info!("configuration reloaded");
+            }
+            Err(_) => self.status.config_failed(),
+        }
+        result
     }
 }
 
@@ -177,6 +196,11 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         );
     }
     let cancel = CancellationToken::new();
+    let status = Arc::new(api::status::ServerStatus::new(
+        opts.flags.clone(),
+        config.storage.retention,
+    ));
+    status.config_loaded(&config_text(&opts));
     // Agent mode: the remote-write queues take the store's place; nothing is stored.
     let agent_without_store = opts.agent && !config.remote_write.is_empty();
 
@@ -201,11 +225,14 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             ..ManagerOptions::default()
         })
         .flush_deadline(FLUSH_DEADLINE);
+    let target_metadata = api::metadata::TargetMetadata::new();
     if !agent_without_store {
         if opts.agent {
             tracing::warn!("--agent without remote_write: keeping samples in the local store");
         }
         builder = builder.sink(Arc::new(store.clone()));
+        // After the store: the first sink issues the series refs.
+        builder = builder.sink(Arc::new(target_metadata.clone()));
     }
     let pipeline = builder.start().map_err(|e| e.to_string())?;
     let pods = pipeline.pod_lookup();
@@ -270,6 +297,7 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let server = Arc::new(Server {
         options: opts.clone(),
         pipeline,
+        status: status.clone(),
     });
     crate::startup::first_run(
         &opts,
@@ -300,7 +328,9 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             let s = reload_server.clone();
             Box::pin(async move { s.reload() })
         }))
-        .with_external_labels(external_labels);
+        .with_external_labels(external_labels)
+        .with_status(status)
+        .with_target_metadata(target_metadata);
     {
         // The remote-write queues running now (a reload may have replaced some).
         let s = server.clone();

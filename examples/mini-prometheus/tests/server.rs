@@ -376,3 +376,92 @@ fn reload_applies_a_changed_remote_write() {
     assert!(!metrics.contains("http://127.0.0.1:1/old"), "{metrics}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The status and metadata endpoints of a running server: the loaded config with its
+/// secrets masked, the flags as given, the reload outcome, and the metadata its own scrape
+/// declared, per target.
+#[test]
+fn status_and_metadata_endpoints_follow_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("prometheus.yml");
+    let text = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: self\n    basic_auth:\n      username: u\n      password: hunter2\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n"
+    );
+    std::fs::write(&cfg, &text).unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_mini-prometheus"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--query.timeout=1m")
+            .arg("--log.level=error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mini-prometheus"),
+    );
+    let data = |path: &str| -> serde_json::Value {
+        let (code, body) = http(port, "GET", path).unwrap();
+        assert_eq!(code, 200, "{path}: {body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["data"].clone()
+    };
+    wait_for(
+        "the first scrape's metadata",
+        Duration::from_secs(30),
+        || {
+            http(
+                port,
+                "GET",
+                "/api/v1/metadata?metric=scrapeline_http_requests_total",
+            )
+            .is_some_and(|(_, b)| b.contains("\"counter\""))
+        },
+    );
+
+    let yaml = data("/api/v1/status/config")["yaml"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(yaml, text.replace("hunter2", "<secret>"));
+    let flags = data("/api/v1/status/flags");
+    assert_eq!(flags["config.file"], cfg.display().to_string());
+    assert_eq!(flags["query.timeout"], "1m");
+    assert_eq!(flags["web.listen-address"], format!("127.0.0.1:{port}"));
+    assert_eq!(flags["agent"], "false");
+    let info = data("/api/v1/status/runtimeinfo");
+    assert_eq!(info["reloadConfigSuccess"], true);
+    assert_eq!(info["storageRetention"], "2h");
+    let loaded_at = info["lastConfigTime"].clone();
+
+    assert_eq!(
+        data("/api/v1/metadata?metric=scrapeline_http_requests_total"),
+        serde_json::json!({"scrapeline_http_requests_total": [{
+            "type": "counter", "help": "HTTP requests served, by handler and status code.", "unit": ""
+        }]})
+    );
+    assert_eq!(
+        data(
+            "/api/v1/targets/metadata?metric=scrapeline_store_series&match_target=%7Bjob%3D%22self%22%7D"
+        ),
+        serde_json::json!([{
+            "target": {"instance": format!("127.0.0.1:{port}"), "job": "self"},
+            "type": "gauge", "help": "Series held in the in-memory store.", "unit": ""
+        }])
+    );
+    let tsdb = data("/api/v1/status/tsdb?limit=1");
+    assert!(
+        tsdb["headStats"]["numSeries"].as_u64().unwrap() > 10,
+        "{tsdb}"
+    );
+    assert_eq!(tsdb["seriesCountByMetricName"].as_array().unwrap().len(), 1);
+
+    // A refused reload: reloadConfigSuccess turns false, the loaded config stays.
+    std::fs::write(&cfg, "scrape_configs:\n  - job_name: x\n    bogus: 1\n").unwrap();
+    let (code, _) = http(port, "POST", "/-/reload").unwrap();
+    assert_eq!(code, 500);
+    let info = data("/api/v1/status/runtimeinfo");
+    assert_eq!(info["reloadConfigSuccess"], false);
+    assert_eq!(info["lastConfigTime"], loaded_at);
+    assert_eq!(data("/api/v1/status/config")["yaml"], yaml.as_str());
+}

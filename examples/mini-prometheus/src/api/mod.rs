@@ -10,6 +10,9 @@
 //! | `GET`/`POST /api/v1/query`, `/api/v1/query_range` | selectors only, see [`query`] |
 //! | `GET`/`POST /api/v1/series`, `/api/v1/labels`, `GET /api/v1/label/<name>/values` | browsing |
 //! | `GET /api/v1/status/buildinfo` | version info (Grafana probes it) |
+//! | `GET /api/v1/status/{config,flags,runtimeinfo,tsdb}` | the server's own state, see [`status`] |
+//! | `GET /api/v1/metadata`, `/api/v1/targets/metadata` | `# TYPE`/`# HELP`/`# UNIT` per target, see [`metadata`] |
+//! | `GET /graph` | expression browser: table and chart, see [`graph`] |
 //! | `GET /federate?match[]=…` | newest sample per series, text format |
 //! | `GET /targets` | HTML target list, no JavaScript |
 //!
@@ -25,10 +28,13 @@
 
 pub mod federate;
 pub mod form;
+pub mod graph;
 pub mod guard;
 pub mod json;
 pub mod limits;
+pub mod metadata;
 pub mod query;
+pub mod status;
 pub mod targets;
 
 use std::collections::BTreeMap;
@@ -90,7 +96,7 @@ pub struct BuildInfo {
     pub build_user: String,
     /// When it was built.
     pub build_date: String,
-    /// The toolchain (`goVersion` in Prometheus' JSON).
+    /// The toolchain (`goVersion` in Prometheus' JSON): the `rustc --version` that built it.
     pub go_version: String,
 }
 
@@ -102,7 +108,7 @@ impl Default for BuildInfo {
             branch: String::new(),
             build_user: String::new(),
             build_date: String::new(),
-            go_version: "rust".to_owned(),
+            go_version: env!("MINI_PROMETHEUS_RUSTC_VERSION").to_owned(),
         }
     }
 }
@@ -141,6 +147,10 @@ struct Inner {
     /// 0: no limit.
     max_connections: usize,
     idle_timeout: Duration,
+    /// Flags, config and reload state for `/api/v1/status/*` (`None`: a bare API in tests).
+    status: Option<Arc<status::ServerStatus>>,
+    /// What each target's scrapes declared, for the metadata endpoints.
+    target_metadata: metadata::TargetMetadata,
 }
 
 impl Api {
@@ -164,6 +174,8 @@ impl Api {
                 query_cancel: CancellationToken::new(),
                 max_connections: DEFAULT_MAX_CONNECTIONS,
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
+                status: None,
+                target_metadata: metadata::TargetMetadata::new(),
             }),
         }
     }
@@ -230,6 +242,17 @@ impl Api {
     /// first request or next one on a kept-alive connection, before it is closed.
     pub fn with_idle_timeout(self, d: Duration) -> Api {
         self.edit(|i| i.idle_timeout = d)
+    }
+
+    /// Where `/api/v1/status/{config,flags,runtimeinfo}` read the server's state.
+    pub fn with_status(self, status: Arc<status::ServerStatus>) -> Api {
+        self.edit(|i| i.status = Some(status))
+    }
+
+    /// The per-target metadata the metadata endpoints list (the same value must be a sink of
+    /// the scrape pipeline).
+    pub fn with_target_metadata(self, m: metadata::TargetMetadata) -> Api {
+        self.edit(|i| i.target_metadata = m)
     }
 
     /// The flag `/-/ready` reports (initially true); clear it while starting or draining.
@@ -344,12 +367,29 @@ impl Api {
                     SystemTime::now(),
                 )),
             ),
-            "/" if get => ("/", redirect("/targets")),
+            "/" if get => ("/", redirect("/graph")),
+            "/graph" if get => ("/graph", graph::page()),
             "/api/v1/targets" if get => ("/api/v1/targets", self.targets_json(req)),
             "/api/v1/status/buildinfo" if get => ("/api/v1/status/buildinfo", self.buildinfo()),
-            // Grafana asks for these while browsing; there are no rules, alerts, exemplars or
-            // metadata here, which Prometheus' empty answers say exactly.
-            "/api/v1/metadata" if get => ("/api/v1/metadata", api_success("{}")),
+            "/api/v1/metadata" if get => ("/api/v1/metadata", self.metric_metadata(&req)),
+            "/api/v1/targets/metadata" if get => {
+                ("/api/v1/targets/metadata", self.target_metadata(&req))
+            }
+            "/api/v1/status/config" | "/api/v1/status/flags" | "/api/v1/status/runtimeinfo"
+                if get =>
+            {
+                self.status(path)
+            }
+            "/api/v1/status/tsdb" if get => {
+                let limit = status::tsdb_limit(query_param(&req, "limit").as_deref());
+                let resp = match limit {
+                    Err(e) => api_error("bad_data", &e),
+                    Ok(limit) => self.tsdb_status(limit).await,
+                };
+                ("/api/v1/status/tsdb", resp)
+            }
+            // Grafana asks for these while browsing; there are no rules, alerts or exemplars
+            // here, which Prometheus' empty answers say exactly.
             "/api/v1/rules" if get => ("/api/v1/rules", api_success(r#"{"groups":[]}"#)),
             "/api/v1/alerts" if get => ("/api/v1/alerts", api_success(r#"{"alerts":[]}"#)),
             "/api/v1/query_exemplars" if get || method == Method::POST => {
@@ -595,6 +635,94 @@ impl Api {
         api_success(&out)
     }
 
+    fn metric_metadata<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let q = form::parse(req.uri().query().unwrap_or(""));
+        let (limit, per_metric) = match (
+            metadata::int_param(param(&q, "limit"), "limit"),
+            metadata::int_param(param(&q, "limit_per_metric"), "limit_per_metric"),
+        ) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return api_error("bad_data", &e),
+        };
+        let mut out = String::new();
+        metadata::write_metric_metadata(
+            &self.inner.target_metadata,
+            &self.inner.targets.active(),
+            param(&q, "metric").unwrap_or(""),
+            limit,
+            per_metric,
+            &mut out,
+        );
+        api_success(&out)
+    }
+
+    fn target_metadata<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let q = form::parse(req.uri().query().unwrap_or(""));
+        let limit = match metadata::int_param(param(&q, "limit"), "limit") {
+            Ok(l) => l,
+            Err(e) => return api_error("bad_data", &e),
+        };
+        let matchers = match param(&q, "match_target").filter(|m| !m.is_empty()) {
+            None => None,
+            Some(m) => match query::parse_selector(m) {
+                Ok(ms) => Some(ms),
+                Err(e) => {
+                    return api_error(
+                        "bad_data",
+                        &format!("invalid parameter \"match_target\": {e}"),
+                    );
+                }
+            },
+        };
+        let mut out = String::new();
+        metadata::write_target_metadata(
+            &self.inner.target_metadata,
+            &self.inner.targets.active(),
+            matchers.as_deref(),
+            param(&q, "metric").unwrap_or(""),
+            limit,
+            &mut out,
+        );
+        api_success(&out)
+    }
+
+    fn status(&self, path: &str) -> (&'static str, Response<Full<Bytes>>) {
+        let Some(st) = &self.inner.status else {
+            return ("other", text(StatusCode::NOT_FOUND, "404 page not found\n"));
+        };
+        let mut out = String::new();
+        let h = match path {
+            "/api/v1/status/config" => {
+                st.write_config(&mut out);
+                "/api/v1/status/config"
+            }
+            "/api/v1/status/flags" => {
+                st.write_flags(&mut out);
+                "/api/v1/status/flags"
+            }
+            _ => {
+                st.write_runtime_info(&status::RuntimeCounts::current(), &mut out);
+                "/api/v1/status/runtimeinfo"
+            }
+        };
+        (h, api_success(&out))
+    }
+
+    /// Walks every series: on a blocking thread, as queries do.
+    async fn tsdb_status(&self, limit: usize) -> Response<Full<Bytes>> {
+        let store = self.inner.store.clone();
+        match tokio::task::spawn_blocking(move || {
+            let mut out = String::new();
+            status::write_tsdb(&store, limit, &mut out);
+            out
+        })
+        .await
+        {
+            Ok(out) => api_success(&out),
+            Err(e) => api_error("internal", &format!("collecting statistics failed: {e}")),
+        }
+    }
+
     fn buildinfo(&self) -> Response<Full<Bytes>> {
         let b = &self.inner.build;
         let mut out = String::from("{");
@@ -795,6 +923,14 @@ fn string_array(items: &[String]) -> String {
 
 fn param<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
     p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// One parameter of the request's query string.
+fn query_param<B>(req: &Request<B>, name: &str) -> Option<String> {
+    form::parse(req.uri().query().unwrap_or(""))
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 fn parse_query_param(p: &[(String, String)]) -> Result<query::Query, String> {

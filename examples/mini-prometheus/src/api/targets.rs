@@ -217,7 +217,9 @@ pub fn render_html(src: &dyn TargetsSource, now: SystemTime) -> String {
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<title>Targets - mini-prometheus</title>\n<style>");
     out.push_str(STYLE);
-    out.push_str("</style>\n</head>\n<body>\n<h1>Targets</h1>\n");
+    out.push_str(
+        "</style>\n</head>\n<body>\n<nav><a href=\"/graph\">Graph</a></nav>\n<h1>Targets</h1>\n",
+    );
     if by_pool.is_empty() {
         out.push_str("<p>No targets.</p>\n");
     }

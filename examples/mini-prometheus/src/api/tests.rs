@@ -299,9 +299,15 @@ async fn browsing_labels_and_series() {
     let (_, _, body) = call(&api, "POST", "/api/v1/labels", "match[]=x").await;
     assert_eq!(body, r#"{"status":"success","data":["__name__","job"]}"#);
     let (_, body) = get(&api, "/api/v1/status/buildinfo").await;
+    // goVersion: the `rustc --version` that built the binary.
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let go_version = v["data"]["goVersion"].as_str().unwrap().to_owned();
+    assert!(go_version.starts_with("rustc 1."), "{go_version}");
     assert_eq!(
         body,
-        r#"{"status":"success","data":{"version":"3.0.0+mini-prometheus.0.1.0","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":"rust"}}"#
+        format!(
+            r#"{{"status":"success","data":{{"version":"3.0.0+mini-prometheus.0.1.0","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":"{go_version}"}}}}"#
+        )
     );
 }
 
@@ -459,7 +465,7 @@ async fn targets_json_has_prometheus_shape() {
 pub(crate) fn expected_targets_html() -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-<title>Targets - mini-prometheus</title>\n<style>{}</style>\n</head>\n<body>\n<h1>Targets</h1>\n\
+<title>Targets - mini-prometheus</title>\n<style>{}</style>\n</head>\n<body>\n<nav><a href=\"/graph\">Graph</a></nav>\n<h1>Targets</h1>\n\
 <section>\n<h2>api (0/2 up)</h2>\n<table>\n\
 <thead><tr><th>Endpoint</th><th>State</th><th>Labels</th><th>Last scrape</th><th>Scrape duration</th><th>Error</th></tr></thead>\n<tbody>\n\
 <tr class=\"down\"><td><a href=\"http://a&lt;b&gt;:1/metrics?x=1&amp;y=&quot;2&quot;\">http://a&lt;b&gt;:1/metrics?x=1&amp;y=&quot;2&quot;</a></td><td class=\"state\">DOWN</td>\

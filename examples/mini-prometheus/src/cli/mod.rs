@@ -126,6 +126,7 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
         },
         max_connections: cli.web_max_connections,
         read_timeout: cli.web_read_timeout,
+        flags: flag_values(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -133,6 +134,17 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
         .build()?;
     runtime.block_on(crate::run::serve(options))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every flag with its value, for `/api/v1/status/flags` (the command line parsed again: the
+/// parsed [`Cli`] no longer knows which flags exist).
+fn flag_values() -> Vec<(String, String)> {
+    use clap::CommandFactory as _;
+    let cmd = Cli::command();
+    match cmd.clone().try_get_matches_from(std::env::args_os()) {
+        Ok(m) => crate::api::status::flag_map(&cmd, &m),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Structured logs on stderr at `level` (`--log.level`), as text or JSON (`--log.format`).

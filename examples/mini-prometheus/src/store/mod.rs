@@ -880,6 +880,21 @@ impl Store {
         st
     }
 
+    /// Calls `f` with every series' labels, chunk count and oldest sample time (`None`: no
+    /// samples left), one shard read-locked at a time: the cardinality statistics of
+    /// `/api/v1/status/tsdb`.
+    pub fn for_each_series_summary(&self, mut f: impl FnMut(&Labels, usize, Option<i64>)) {
+        for lock in self.inner.shards.iter() {
+            for (_, s) in read(lock).series.iter() {
+                let min_t = match s.sealed().first() {
+                    Some(c) => Some(c.min_t),
+                    None => (!s.head.is_empty()).then(|| s.head.min_t()),
+                };
+                f(&s.labels, s.chunk_count(), min_t);
+            }
+        }
+    }
+
     /// Appends the store's own metrics in the text format.
     pub fn write_metrics(&self, out: &mut String) {
         use std::fmt::Write;
