@@ -48,6 +48,9 @@ pub enum Behavior {
     /// A broken 1.x receiver: decodes every body as `prometheus.WriteRequest` and answers
     /// `204` without `Written` headers.
     IgnoresContentType,
+    /// A broken 2.0 receiver: validates and records as [`Behavior::Spec`], then answers `204`
+    /// with every `Written` header `0`.
+    ConfirmsNothing,
 }
 
 /// Which message a request carried, by its `Content-Type`.
@@ -284,7 +287,11 @@ async fn handle(behavior: Behavior, req: Request<Incoming>) -> (Response<Full<By
             ];
             rec.series = series;
             rec.symbols = symbols;
-            let headers = (behavior != Behavior::IgnoresContentType).then_some(counts);
+            let headers = match behavior {
+                Behavior::IgnoresContentType => None,
+                Behavior::ConfirmsNothing => Some([0; 3]),
+                _ => Some(counts),
+            };
             answer(rec, StatusCode::NO_CONTENT, String::new(), headers)
         }
     }

@@ -142,6 +142,20 @@ impl Codec {
         &self.raw
     }
 
+    /// Capacities of every buffer, to check that steady state does not grow them.
+    #[cfg(test)]
+    pub(super) fn capacities(&self) -> [usize; 7] {
+        [
+            self.series.capacity(),
+            self.raw.capacity(),
+            self.compressed.capacity(),
+            self.scratch.label_refs.capacity(),
+            self.scratch.samples.capacity(),
+            self.scratch.exemplar_refs.capacity(),
+            self.symbols.capacity(),
+        ]
+    }
+
     /// 1.0: the records' `TimeSeries` as they are; records with 2.0's private fields are
     /// written again without them.
     fn build_v1<'r>(
@@ -210,6 +224,17 @@ impl Codec {
 
     /// Interns one record's strings and appends its 2.0 `TimeSeries` to `self.series`.
     fn add_series(&mut self, body: &[u8], counts: &mut WrittenCounts) -> Result<(), EncodeError> {
+        // A series without samples is left out, before any of its strings is interned.
+        let mut has_samples = false;
+        for f in Fields::new(body) {
+            if let (2, Value::Bytes(_)) = f? {
+                has_samples = true;
+                break;
+            }
+        }
+        if !has_samples {
+            return Ok(());
+        }
         let s = &mut self.scratch;
         s.label_refs.clear();
         s.samples.clear();
@@ -250,9 +275,6 @@ impl Codec {
                 (n, Value::Varint(v)) if n == CREATED_FIELD => created = v as i64,
                 _ => {}
             }
-        }
-        if s.samples.is_empty() {
-            return Ok(());
         }
         counts.samples += s.samples.len() as u64;
         counts.exemplars += s.exemplars.len() as u64;

@@ -67,6 +67,12 @@ impl SymbolTable {
         self.spans.len() <= 1
     }
 
+    /// Bytes reserved for strings (for tests of memory reuse).
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.bytes.capacity() + self.spans.capacity() + self.index.capacity()
+    }
+
     /// The symbol at `index`.
     pub fn get(&self, index: u32) -> Option<&[u8]> {
         let &(start, end) = self.spans.get(index as usize)?;

@@ -149,7 +149,8 @@ mod tests {
             let mut out = Vec::new();
             put_varint(&mut out, n);
             assert_eq!(varint_len(n), out.len(), "{n}");
-            let mut f = Fields::new(&[&[0x08][..], &out].concat()).collect::<Vec<_>>();
+            let msg = [&[0x08][..], &out].concat();
+            let mut f = Fields::new(&msg).collect::<Vec<_>>();
             assert_eq!(f.pop(), Some(Ok((1, Value::Varint(n)))));
         }
     }
