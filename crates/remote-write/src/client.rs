@@ -132,7 +132,10 @@ impl Client {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         let mut headers_v2 = headers.clone();
-        for (h, m) in [(&mut headers, WriteMessage::V1), (&mut headers_v2, WriteMessage::V2)] {
+        for (h, m) in [
+            (&mut headers, WriteMessage::V1),
+            (&mut headers_v2, WriteMessage::V2),
+        ] {
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(m.content_type()),
@@ -181,11 +184,18 @@ impl Client {
     /// a non-empty request was written is a permanent error (Prometheus' check and text).
     /// Returns what the receiver confirmed, or for a 1.0 request without those headers the
     /// request's own counts.
-    pub async fn send_message(&self, request: &EncodedRequest) -> Result<WrittenCounts, MessageError> {
+    pub async fn send_message(
+        &self,
+        request: &EncodedRequest,
+    ) -> Result<WrittenCounts, MessageError> {
         let fail = MessageError::Failed;
         let mut req = Request::post(self.uri.clone())
             .body(Full::new(request.body.clone()))
-            .map_err(|e| fail(SendError::Permanent(format!("building the request failed: {e}"))))?;
+            .map_err(|e| {
+                fail(SendError::Permanent(format!(
+                    "building the request failed: {e}"
+                )))
+            })?;
         *req.headers_mut() = match request.message {
             WriteMessage::V1 => self.headers.clone(),
             WriteMessage::V2 => self.headers_v2.clone(),
@@ -255,7 +265,11 @@ impl Client {
                          and {} exemplars were accepted; assumining failure e.g. the target only \
                          supports PRW 1.0 prometheus.WriteRequest, but does not check the \
                          Content-Type header correctly",
-                        sent.samples, sent.histograms, sent.exemplars, w.samples, w.histograms,
+                        sent.samples,
+                        sent.histograms,
+                        sent.exemplars,
+                        w.samples,
+                        w.histograms,
                         w.exemplars
                     ))))
                 }

@@ -227,7 +227,12 @@ async fn handle(behavior: Behavior, req: Request<Incoming>) -> (Response<Full<By
     let headers: BTreeMap<String, String> = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut rec = Received {
         message: message_of(headers.get("content-type").map(String::as_str)),
@@ -239,7 +244,14 @@ async fn handle(behavior: Behavior, req: Request<Incoming>) -> (Response<Full<By
     };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return answer(rec, StatusCode::BAD_REQUEST, format!("reading body: {e}"), None),
+        Err(e) => {
+            return answer(
+                rec,
+                StatusCode::BAD_REQUEST,
+                format!("reading body: {e}"),
+                None,
+            );
+        }
     };
     let message = match (behavior, rec.message) {
         (Behavior::IgnoresContentType, _) => Message2::V1,
@@ -255,11 +267,21 @@ async fn handle(behavior: Behavior, req: Request<Incoming>) -> (Response<Full<By
         (_, Some(m)) => m,
     };
     if rec.headers.get("content-encoding").map(String::as_str) != Some("snappy") {
-        return answer(rec, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be snappy".into(), None);
+        return answer(
+            rec,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Encoding must be snappy".into(),
+            None,
+        );
     }
     for h in ["x-prometheus-remote-write-version", "user-agent"] {
         if !rec.headers.contains_key(h) {
-            return answer(rec, StatusCode::BAD_REQUEST, format!("missing {h} header"), None);
+            return answer(
+                rec,
+                StatusCode::BAD_REQUEST,
+                format!("missing {h} header"),
+                None,
+            );
         }
     }
     let raw = match decompress(&body) {
@@ -299,7 +321,10 @@ async fn handle(behavior: Behavior, req: Request<Incoming>) -> (Response<Full<By
 
 /// The message `Content-Type` names, as the spec lists them.
 fn message_of(content_type: Option<&str>) -> Option<Message2> {
-    let ct: String = content_type?.chars().filter(|c| !c.is_whitespace()).collect();
+    let ct: String = content_type?
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     match ct.as_str() {
         "application/x-protobuf" | "application/x-protobuf;proto=prometheus.WriteRequest" => {
             Some(Message2::V1)
@@ -312,7 +337,9 @@ fn message_of(content_type: Option<&str>) -> Option<Message2> {
 fn decompress(body: &[u8]) -> Result<Vec<u8>, String> {
     let n = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
     if n > MAX_BODY {
-        return Err(format!("decoded size {n} exceeds the limit of {MAX_BODY} bytes"));
+        return Err(format!(
+            "decoded size {n} exceeds the limit of {MAX_BODY} bytes"
+        ));
     }
     snap::raw::Decoder::new()
         .decompress_vec(body)
@@ -533,8 +560,12 @@ pub mod v2 {
 
     /// Label pairs of `refs`: an even number of refs in range, names sorted, unique and
     /// non-empty, values non-empty.
-    fn labels(symbols: &[String], refs: &[u32], what: &str) -> Result<Vec<(String, String)>, String> {
-        if refs.len() % 2 != 0 {
+    fn labels(
+        symbols: &[String],
+        refs: &[u32],
+        what: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        if !refs.len().is_multiple_of(2) {
             return Err(format!("{what}: odd number of label refs ({})", refs.len()));
         }
         let mut out: Vec<(String, String)> = Vec::with_capacity(refs.len() / 2);
@@ -576,7 +607,11 @@ pub mod v2 {
                 (false, false) => return Err(format!("{what}: both samples and histograms")),
                 _ => {}
             }
-            if ts.samples.windows(2).any(|w| matches!(w, [a, b] if a.timestamp > b.timestamp)) {
+            if ts
+                .samples
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if a.timestamp > b.timestamp))
+            {
                 return Err(format!("{what}: samples not in timestamp order"));
             }
             let mut exemplars = Vec::with_capacity(ts.exemplars.len());
@@ -622,7 +657,8 @@ pub mod v2 {
 /// or the reason it would answer `400`. For tests of an encoder without HTTP.
 pub fn decode_v2(body: &[u8]) -> Result<(Vec<String>, Vec<ReceivedSeries>), String> {
     let raw = decompress(body)?;
-    let r = v2::Request::decode(&raw[..]).map_err(|e| format!("decoding io.prometheus.write.v2.Request: {e}"))?;
+    let r = v2::Request::decode(&raw[..])
+        .map_err(|e| format!("decoding io.prometheus.write.v2.Request: {e}"))?;
     let series = v2::validate(&r)?;
     Ok((r.symbols, series))
 }
@@ -630,7 +666,8 @@ pub fn decode_v2(body: &[u8]) -> Result<(Vec<String>, Vec<ReceivedSeries>), Stri
 /// [`decode_v2`] for 1.0 bodies.
 pub fn decode_v1(body: &[u8]) -> Result<Vec<ReceivedSeries>, String> {
     let raw = decompress(body)?;
-    let w = v1::WriteRequest::decode(&raw[..]).map_err(|e| format!("decoding prometheus.WriteRequest: {e}"))?;
+    let w = v1::WriteRequest::decode(&raw[..])
+        .map_err(|e| format!("decoding prometheus.WriteRequest: {e}"))?;
     Ok(v1::resolve(w))
 }
 
@@ -743,7 +780,10 @@ mod tests {
 
     #[test]
     fn content_types_are_the_specs_three() {
-        assert_eq!(message_of(Some("application/x-protobuf")), Some(Message2::V1));
+        assert_eq!(
+            message_of(Some("application/x-protobuf")),
+            Some(Message2::V1)
+        );
         assert_eq!(
             message_of(Some("application/x-protobuf;proto=prometheus.WriteRequest")),
             Some(Message2::V1)

@@ -78,7 +78,11 @@ pub fn write_series<'a>(
         put_int(out, 0x10, t);
     }
     for e in extras.exemplars {
-        let labels: usize = e.labels.iter().map(|l| wire::len_field_len(label_len(l))).sum();
+        let labels: usize = e
+            .labels
+            .iter()
+            .map(|l| wire::len_field_len(label_len(l)))
+            .sum();
         put_len_prefix_known(
             out,
             0x1a,
@@ -243,7 +247,10 @@ mod tests {
             (Labels::empty(), vec![]),
             (Labels::from_pairs([("a", "x".repeat(100))]), vec![(1.0, 1)]),
             (Labels::from_pairs([("a", "x".repeat(16_375))]), vec![]),
-            (Labels::from_pairs([("a", "x".repeat(70_000))]), vec![(3.0, 7)]),
+            (
+                Labels::from_pairs([("a", "x".repeat(70_000))]),
+                vec![(3.0, 7)],
+            ),
         ];
         for (labels, samples) in &cases {
             let mut v1 = Vec::new();

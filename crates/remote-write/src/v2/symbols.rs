@@ -106,7 +106,10 @@ impl SymbolTable {
 
     /// Bytes of the symbols as field 4 (`repeated string symbols`) of a `Request`.
     pub fn encoded_len(&self) -> usize {
-        self.spans.iter().map(|&(a, b)| wire::len_field_len(b - a)).sum()
+        self.spans
+            .iter()
+            .map(|&(a, b)| wire::len_field_len(b - a))
+            .sum()
     }
 
     /// Appends the symbols as field 4 of a `Request`, in index order.

@@ -71,8 +71,9 @@ impl Series {
                 .collect()
         };
         let v2 = message == Message2::V2;
-        let has_metadata =
-            self.metric_type != MetricType::Unspecified || !self.help.is_empty() || !self.unit.is_empty();
+        let has_metadata = self.metric_type != MetricType::Unspecified
+            || !self.help.is_empty()
+            || !self.unit.is_empty();
         ReceivedSeries {
             labels: pairs(&self.labels),
             samples: self
@@ -185,9 +186,11 @@ fn small_request_has_the_hand_checked_bytes() {
     assert_eq!(codec.last_uncompressed(), want.as_slice());
 
     let by_prost = types::Request {
-        symbols: ["", "__name__", "up", "job", "node", "h", "api", "trace_id", "t"]
-            .map(String::from)
-            .to_vec(),
+        symbols: [
+            "", "__name__", "up", "job", "node", "h", "api", "trace_id", "t",
+        ]
+        .map(String::from)
+        .to_vec(),
         timeseries: vec![
             types::TimeSeries {
                 labels_refs: vec![1, 2, 3, 4],
@@ -231,7 +234,10 @@ fn small_request_has_the_hand_checked_bytes() {
         .unwrap()
         .body
         .to_vec();
-    assert_eq!(snap::raw::Decoder::new().decompress_vec(&body).unwrap(), want);
+    assert_eq!(
+        snap::raw::Decoder::new().decompress_vec(&body).unwrap(),
+        want
+    );
 }
 
 /// Deterministic pseudo-random numbers for generated batches.
@@ -259,7 +265,10 @@ fn generated(n: usize, seed: u64) -> Vec<Series> {
             let path = "p".repeat(rng.below(300) as usize);
             let mut pairs = vec![
                 ("__name__".to_owned(), format!("metric_{}", rng.below(7))),
-                ("instance".to_owned(), format!("10.0.{}.{}:9100", i % 3, rng.below(256))),
+                (
+                    "instance".to_owned(),
+                    format!("10.0.{}.{}:9100", i % 3, rng.below(256)),
+                ),
                 ("namespace".to_owned(), "kube-system".to_owned()),
                 ("pod".to_owned(), pod),
             ];
@@ -560,9 +569,15 @@ async fn v2_requests_carry_the_spec_headers_and_written_counts() {
         .unwrap();
     client.send(v1.body).await.unwrap();
     let seen = rx.requests();
-    assert_eq!(seen[1].headers.get("content-type").unwrap(), "application/x-protobuf");
     assert_eq!(
-        seen[1].headers.get("x-prometheus-remote-write-version").unwrap(),
+        seen[1].headers.get("content-type").unwrap(),
+        "application/x-protobuf"
+    );
+    assert_eq!(
+        seen[1]
+            .headers
+            .get("x-prometheus-remote-write-version")
+            .unwrap(),
         "0.1.0"
     );
 }
@@ -591,9 +606,17 @@ async fn a_415_makes_the_endpoint_fall_back_to_v1_logged_once() {
     let mut a = codec.request(negotiation.message(), recs()).unwrap();
     let mut b = codec.request(negotiation.message(), recs()).unwrap();
     for req in [&mut a, &mut b] {
-        let written = send_negotiated(&client, &negotiation, &mut codec, req, recs, "q", "http://rx")
-            .await
-            .unwrap();
+        let written = send_negotiated(
+            &client,
+            &negotiation,
+            &mut codec,
+            req,
+            recs,
+            "q",
+            "http://rx",
+        )
+        .await
+        .unwrap();
         // A 1.0 receiver confirms nothing: the request's own counts.
         assert_eq!(written.samples, 2);
         assert_eq!(req.message, WriteMessage::V1);
@@ -601,12 +624,23 @@ async fn a_415_makes_the_endpoint_fall_back_to_v1_logged_once() {
     assert_eq!(negotiation.message(), WriteMessage::V1);
     // Later batches are built as 1.0 from the start.
     let mut c = codec.request(negotiation.message(), recs()).unwrap();
-    send_negotiated(&client, &negotiation, &mut codec, &mut c, recs, "q", "http://rx")
-        .await
-        .unwrap();
+    send_negotiated(
+        &client,
+        &negotiation,
+        &mut codec,
+        &mut c,
+        recs,
+        "q",
+        "http://rx",
+    )
+    .await
+    .unwrap();
 
-    let seen: Vec<(Option<Message2>, u16)> =
-        rx.requests().iter().map(|r| (r.message, r.status)).collect();
+    let seen: Vec<(Option<Message2>, u16)> = rx
+        .requests()
+        .iter()
+        .map(|r| (r.message, r.status))
+        .collect();
     assert_eq!(
         seen,
         [
@@ -622,15 +656,22 @@ async fn a_415_makes_the_endpoint_fall_back_to_v1_logged_once() {
 
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert_eq!(
-        logged.matches("falling back to prometheus.WriteRequest").count(),
+        logged
+            .matches("falling back to prometheus.WriteRequest")
+            .count(),
         1,
         "{logged}"
     );
     assert!(
-        logged.contains("server returned HTTP status 415 Unsupported Media Type: unsupported Content-Type"),
+        logged.contains(
+            "server returned HTTP status 415 Unsupported Media Type: unsupported Content-Type"
+        ),
         "{logged}"
     );
-    assert!(logged.contains("remote_name=\"q\"") || logged.contains("remote_name=q"), "{logged}");
+    assert!(
+        logged.contains("remote_name=\"q\"") || logged.contains("remote_name=q"),
+        "{logged}"
+    );
 }
 
 /// A 1.x receiver that ignores `Content-Type` decodes a 2.0 body as an empty 1.0 request
@@ -653,14 +694,21 @@ async fn a_2xx_without_written_headers_counts_as_415() {
     let seen = rx.requests();
     assert_eq!(seen.len(), 2);
     assert_eq!((seen[0].message, seen[0].status), (Some(Message2::V2), 204));
-    assert!(seen[0].series.is_empty(), "the reserved fields 1-3 make it an empty 1.0 message");
+    assert!(
+        seen[0].series.is_empty(),
+        "the reserved fields 1-3 make it an empty 1.0 message"
+    );
     assert_eq!(seen[1].message, Some(Message2::V1));
     let want: Vec<_> = series.iter().map(|s| s.expected(Message2::V1)).collect();
     assert_eq!(seen[1].series, want);
 
     // Without negotiation (a queue that cannot fall back), it is a permanent error.
     let req = codec.request(WriteMessage::V2, recs()).unwrap();
-    let err = client.send_message(&req).await.unwrap_err().into_send_error();
+    let err = client
+        .send_message(&req)
+        .await
+        .unwrap_err()
+        .into_send_error();
     assert_eq!(
         err,
         SendError::Permanent(

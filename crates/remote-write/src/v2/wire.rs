@@ -160,7 +160,12 @@ mod tests {
         let cases: [(&[u8], &str); 6] = [
             (&[0x0a, 0x05, 1], "field runs past the end"),
             (&[0x08], "truncated varint"),
-            (&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], "varint longer than 10 bytes"),
+            (
+                &[
+                    0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
+                "varint longer than 10 bytes",
+            ),
             (&[0x00, 0x01], "invalid field number"),
             (&[0x0b], "unsupported wire type"),
             (&[0x09, 1, 2], "field runs past the end"),
