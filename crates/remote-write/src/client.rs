@@ -338,3 +338,41 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prometheus' `ParseWriteResponseStats`: any non-empty header confirms; a missing or
+    /// empty one is 0, and so is one that is not a number.
+    #[test]
+    fn written_headers_are_parsed_as_prometheus_does() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            written_counts(&m)
+        };
+        assert_eq!(h(&[]), None);
+        assert_eq!(
+            h(&[("x-prometheus-remote-write-samples-written", "")]),
+            None
+        );
+        assert_eq!(
+            h(&[
+                ("X-Prometheus-Remote-Write-Samples-Written", "2000"),
+                ("X-Prometheus-Remote-Write-Exemplars-Written", "3"),
+            ]),
+            Some(WrittenCounts {
+                samples: 2000,
+                histograms: 0,
+                exemplars: 3
+            })
+        );
+        assert_eq!(
+            h(&[("x-prometheus-remote-write-histograms-written", "many")]),
+            Some(WrittenCounts::default())
+        );
+    }
+}

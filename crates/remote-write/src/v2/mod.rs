@@ -48,7 +48,7 @@ mod wire;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use encoder::{Codec, EncodeError, Encoded, EncodedRequest};
-pub use record::{Exemplar, Metadata, SeriesExtras, write_series};
+pub use record::{Exemplar, Metadata, SeriesExtras, extend_last_record, write_series};
 pub use symbols::{SymbolOverflow, SymbolTable};
 pub use types::MetricType;
 pub use wire::Malformed;

@@ -115,6 +115,58 @@ pub fn write_series<'a>(
     finish_len(out, len_at);
 }
 
+/// Adds `extras` to the record that starts at `record_at` and ends `buf`: for what reaches
+/// an appender after the sample it belongs to (an exemplar is appended after its sample, a
+/// series' metadata after its first sample of a scrape loop). The record's length prefix is
+/// rewritten (the record moves by a byte when the prefix grows). An error, with `buf`
+/// unchanged, when no single record starts at `record_at` and ends `buf`.
+pub fn extend_last_record(
+    buf: &mut Vec<u8>,
+    record_at: usize,
+    extras: &SeriesExtras<'_>,
+) -> Result<(), Malformed> {
+    let bad = |what| Malformed {
+        at: record_at,
+        what,
+    };
+    let record = buf
+        .get(record_at..)
+        .ok_or_else(|| bad("record offset past the end"))?;
+    let mut fields = Fields::new(record);
+    match (fields.next(), fields.next()) {
+        (Some(Ok((1, Value::Bytes(_)))), None) => {}
+        (Some(Err(e)), _) => {
+            return Err(Malformed {
+                at: record_at + e.at,
+                ..e
+            });
+        }
+        _ => return Err(bad("not exactly one series record")),
+    }
+    // Write the extras as a record of their own after the old one, then merge the bodies
+    // under one length prefix.
+    let old_len = buf.len();
+    write_series(buf, std::iter::empty(), std::iter::empty(), extras);
+    let (head, tail) = buf.split_at(old_len);
+    let body_of = |r: &[u8]| match Fields::new(r).next() {
+        Some(Ok((_, Value::Bytes(b)))) => b.len(),
+        _ => 0,
+    };
+    let (old_body, extra_body) = (
+        body_of(head.get(record_at..).unwrap_or_default()),
+        body_of(tail),
+    );
+    let extra_header = tail.len() - extra_body;
+    let old_header = old_len - record_at - old_body;
+    let mut merged = Vec::with_capacity(10);
+    merged.push(0x0a);
+    wire::put_varint(&mut merged, (old_body + extra_body) as u64);
+    // Drop the extras' own header, then replace the old header with the merged one.
+    buf.drain(old_len..old_len + extra_header);
+    buf.splice(record_at..record_at + old_header, merged);
+    Ok(())
+}
+
 /// Reserves two bytes for a length varint after a tag; returns where they are.
 fn reserve_len(out: &mut Vec<u8>) -> usize {
     let at = out.len();
@@ -263,6 +315,55 @@ mod tests {
                 &SeriesExtras::default(),
             );
             assert_eq!(rec, v1);
+        }
+    }
+
+    /// Extras added to the last record afterwards give the bytes of a record written with
+    /// them, whatever the size of its length prefix; anything but one whole record at the
+    /// offset is refused and leaves the buffer as it was.
+    #[test]
+    fn extending_the_last_record_is_writing_it_with_the_extras() {
+        let ex = Labels::from_pairs([("trace_id", "ab")]);
+        let exemplars = [Exemplar {
+            labels: &ex,
+            value: 1.0,
+            timestamp_ms: 4,
+        }];
+        let extras = SeriesExtras {
+            metadata: Metadata {
+                metric_type: MetricType::Counter,
+                help: "requests",
+                unit: "",
+            },
+            exemplars: &exemplars,
+            created_timestamp_ms: 0,
+        };
+        // 98 and 115 bytes of labels: the record crosses 127 bytes (one-byte prefix to two);
+        // 16,350: it crosses 16,383 (two bytes to three).
+        for n in [1, 98, 115, 16_350] {
+            let labels = Labels::from_pairs([("__name__", "c".repeat(n))]);
+            let sample = std::iter::once((2.0, 5));
+            let mut want = b"previous".to_vec();
+            write_series(&mut want, labels.iter(), sample.clone(), &extras);
+            let mut got = b"previous".to_vec();
+            write_series(&mut got, labels.iter(), sample, &SeriesExtras::default());
+            extend_last_record(&mut got, 8, &extras).unwrap();
+            assert_eq!(got, want, "{n}");
+
+            let before = got.clone();
+            assert_eq!(
+                extend_last_record(&mut got, 0, &extras).unwrap_err().what,
+                "not exactly one series record"
+            );
+            // Inside the record: whatever it reads there, an error.
+            assert!(extend_last_record(&mut got, 9, &extras).is_err());
+            assert_eq!(
+                extend_last_record(&mut got, usize::MAX, &extras)
+                    .unwrap_err()
+                    .what,
+                "record offset past the end"
+            );
+            assert_eq!(got, before);
         }
     }
 
