@@ -31,7 +31,9 @@
 //!
 //! No receiver installed here speaks 2.0 (Debian's Prometheus is 2.42, VictoriaMetrics
 //! 1.79), so the protocol is tested against `scrapeline_testkit::rw2`, a receiver written from
-//! the spec with its own decoder.
+//! the spec with its own decoder. Those two real 1.x receivers are used for the negotiation:
+//! both decode a 2.0 body as an empty 1.0 request and answer 204 without `Written` headers,
+//! which falls back to 1.0, after which the batch is queryable in each.
 //!
 //! # Created timestamps
 //!
@@ -204,5 +206,7 @@ where
     }
 }
 
+#[cfg(test)]
+mod real_receivers;
 #[cfg(test)]
 mod tests;
