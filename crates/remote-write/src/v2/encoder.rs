@@ -224,17 +224,8 @@ impl Codec {
 
     /// Interns one record's strings and appends its 2.0 `TimeSeries` to `self.series`.
     fn add_series(&mut self, body: &[u8], counts: &mut WrittenCounts) -> Result<(), EncodeError> {
-        // A series without samples is left out, before any of its strings is interned.
-        let mut has_samples = false;
-        for f in Fields::new(body) {
-            if let (2, Value::Bytes(_)) = f? {
-                has_samples = true;
-                break;
-            }
-        }
-        if !has_samples {
-            return Ok(());
-        }
+        // A series without samples is left out, and the strings it added with it.
+        let mark = self.symbols.len();
         let s = &mut self.scratch;
         s.label_refs.clear();
         s.samples.clear();
@@ -275,6 +266,10 @@ impl Codec {
                 (n, Value::Varint(v)) if n == CREATED_FIELD => created = v as i64,
                 _ => {}
             }
+        }
+        if s.samples.is_empty() {
+            self.symbols.truncate(mark);
+            return Ok(());
         }
         counts.samples += s.samples.len() as u64;
         counts.exemplars += s.exemplars.len() as u64;
@@ -365,8 +360,14 @@ fn put_packed(out: &mut Vec<u8>, tag: u8, refs: &[u32]) {
     if refs.is_empty() {
         return;
     }
-    wire::put_len_prefix(out, tag, packed_len(refs));
+    let len = packed_len(refs);
+    out.reserve(1 + 5 + len);
+    wire::put_len_prefix(out, tag, len);
     for &r in refs {
-        wire::put_varint(out, u64::from(r));
+        if r < 0x80 {
+            out.push(r as u8);
+        } else {
+            wire::put_varint(out, u64::from(r));
+        }
     }
 }

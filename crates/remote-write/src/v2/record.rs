@@ -255,7 +255,18 @@ pub(super) fn put_int(out: &mut Vec<u8>, tag: u8, n: i64) {
 }
 
 /// A `Label` message: name and value bytes.
+#[inline]
 pub(super) fn read_label(body: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
+    // What `write_series` writes for short strings: `0a n name 12 m value`, nothing else.
+    if let [0x0a, n, rest @ ..] = body
+        && *n < 0x80
+        && let Some((name, rest)) = rest.split_at_checked(usize::from(*n))
+        && let [0x12, m, value @ ..] = rest
+        && *m < 0x80
+        && usize::from(*m) == value.len()
+    {
+        return Ok((name, value));
+    }
     let (mut name, mut value) = (&[][..], &[][..]);
     for f in Fields::new(body) {
         match f? {

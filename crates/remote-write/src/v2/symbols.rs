@@ -80,6 +80,7 @@ impl SymbolTable {
     }
 
     /// The index of `s`, added if new.
+    #[inline]
     pub fn intern(&mut self, s: &[u8]) -> Result<u32, SymbolOverflow> {
         let hash = xxh3_64_with_seed(s, self.seed);
         let (bytes, spans) = (&self.bytes, &self.spans);
@@ -102,6 +103,24 @@ impl SymbolTable {
             hashes.get(j as usize).copied().unwrap_or_default()
         });
         Ok(i)
+    }
+
+    /// Forgets the symbols from index `len` on (those a series added before it turned out
+    /// not to be sent).
+    pub fn truncate(&mut self, len: usize) {
+        let len = len.max(1);
+        while self.spans.len() > len {
+            let i = self.spans.len() - 1;
+            if let (Some(&hash), Ok(i32)) = (self.hashes.get(i), u32::try_from(i))
+                && let Ok(entry) = self.index.find_entry(hash, |&j| j == i32)
+            {
+                entry.remove();
+            }
+            if let Some((start, _)) = self.spans.pop() {
+                self.bytes.truncate(start);
+            }
+            self.hashes.pop();
+        }
     }
 
     /// Bytes of the symbols as field 4 (`repeated string symbols`) of a `Request`.
@@ -145,6 +164,16 @@ mod tests {
         t.clear();
         assert_eq!(t.len(), 1);
         assert_eq!(t.intern(b"up"), Ok(1));
+        assert_eq!(t.intern(b"down"), Ok(2));
+        assert_eq!(t.intern(b"left"), Ok(3));
+        t.truncate(2);
+        assert_eq!((t.len(), t.get(2)), (2, None));
+        assert_eq!(t.intern(b"right"), Ok(2));
+        assert_eq!(t.intern(b"left"), Ok(3));
+        assert_eq!(t.intern(b"up"), Ok(1));
+        t.truncate(0);
+        assert_eq!(t.len(), 1, "\"\" stays");
+        assert_eq!(t.intern(b""), Ok(0));
     }
 
     #[test]
