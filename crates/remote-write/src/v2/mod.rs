@@ -42,6 +42,7 @@
 //! (`TimeSeries.created_timestamp`, field 6, now reserved). Only the former is sent.
 
 mod encoder;
+mod pairs;
 mod record;
 mod symbols;
 pub mod types;

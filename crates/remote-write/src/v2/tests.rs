@@ -416,19 +416,22 @@ fn what_the_spec_forbids_is_left_out() {
         with_empty,
         Series {
             samples: vec![],
-            ..Series::plain(&[("__name__", "nosamples")], 0.0, 0)
+            ..Series::plain(&[("__name__", "nosamples"), ("job", "j")], 0.0, 0)
         }
         .record(),
+        // Its pair job="j" was rolled back with the series above: interned again here.
+        Series::plain(&[("__name__", "b"), ("job", "j")], 2.0, 2).record(),
     ];
     let mut codec = Codec::default();
     let e = codec
         .encode(WriteMessage::V2, records.iter().map(Vec::as_slice))
         .unwrap();
-    assert_eq!(e.counts.samples, 1);
+    assert_eq!(e.counts.samples, 2);
     let (symbols, got) = rw2::decode_v2(e.body).unwrap();
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2);
     assert_eq!(got[0].labels_text(), "{__name__=\"a\"}");
-    assert_eq!(symbols, ["", "__name__", "a"]);
+    assert_eq!(got[1].labels_text(), "{__name__=\"b\", job=\"j\"}");
+    assert_eq!(symbols, ["", "__name__", "a", "b", "job", "j"]);
 
     let e = codec.encode(WriteMessage::V2, []).unwrap();
     assert_eq!(e.counts, WrittenCounts::default());
@@ -451,9 +454,18 @@ fn steady_state_reuses_every_buffer() {
     }
     let warm = codec.capacities();
     for _ in 0..3 {
-        for b in &batches {
+        for (i, b) in batches.iter().enumerate() {
             for m in [WriteMessage::V2, WriteMessage::V1] {
-                codec.encode(m, b.iter().map(Vec::as_slice)).unwrap();
+                let e = codec.encode(m, b.iter().map(Vec::as_slice)).unwrap();
+                // Label pairs cached from earlier requests resolve to this request's refs.
+                if m == WriteMessage::V2 {
+                    let (_, got) = rw2::decode_v2(e.body).unwrap();
+                    let want: Vec<_> = generated(400, 100 + i as u64)
+                        .iter()
+                        .map(|s| s.expected(Message2::V2))
+                        .collect();
+                    assert_same(&got, &want);
+                }
                 assert_eq!(codec.capacities(), warm);
             }
         }

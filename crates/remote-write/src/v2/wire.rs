@@ -116,36 +116,41 @@ impl<'a> Iterator for Fields<'a> {
         if self.pos >= self.buf.len() {
             return None;
         }
-        let field = (|| {
-            let key = self.varint()?;
-            let number = u32::try_from(key >> 3)
-                .ok()
-                .filter(|&n| n != 0)
-                .ok_or_else(|| self.err("invalid field number"))?;
-            let value = match key & 7 {
-                0 => Value::Varint(self.varint()?),
-                1 => {
-                    let b = self.take(8)?;
-                    Value::Fixed64(b.try_into().map_err(|_| self.err("short fixed64"))?)
-                }
-                2 => {
-                    let n = usize::try_from(self.varint()?)
-                        .map_err(|_| self.err("length does not fit in memory"))?;
-                    Value::Bytes(self.take(n)?)
-                }
-                5 => {
-                    let b = self.take(4)?;
-                    Value::Fixed32(b.try_into().map_err(|_| self.err("short fixed32"))?)
-                }
-                _ => return Err(self.err("unsupported wire type")),
-            };
-            Ok((number, value))
-        })();
+        let field = self.field();
         if field.is_err() {
             // Stop after the first error.
             self.pos = self.buf.len();
         }
         Some(field)
+    }
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn field(&mut self) -> Result<(u32, Value<'a>), Malformed> {
+        let key = self.varint()?;
+        let number = u32::try_from(key >> 3)
+            .ok()
+            .filter(|&n| n != 0)
+            .ok_or_else(|| self.err("invalid field number"))?;
+        let value = match key & 7 {
+            0 => Value::Varint(self.varint()?),
+            1 => {
+                let b = self.take(8)?;
+                Value::Fixed64(b.try_into().map_err(|_| self.err("short fixed64"))?)
+            }
+            2 => {
+                let n = usize::try_from(self.varint()?)
+                    .map_err(|_| self.err("length does not fit in memory"))?;
+                Value::Bytes(self.take(n)?)
+            }
+            5 => {
+                let b = self.take(4)?;
+                Value::Fixed32(b.try_into().map_err(|_| self.err("short fixed32"))?)
+            }
+            _ => return Err(self.err("unsupported wire type")),
+        };
+        Ok((number, value))
     }
 }
 
