@@ -8,11 +8,12 @@
 //! * `append_and_send/*`: the same plus writing the records (what the appenders do).
 //!
 //! Sizes before and after snappy are printed once per variant. Run with
-//! `cargo bench -p scrapeline-remote-write --bench encode`.
+//! `cargo bench -p scrapeline-remote-write --bench encode`; see `main` for a mode that builds
+//! a fixed number of requests, for `perf stat`.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use scrapeline_exposition::Labels;
 use scrapeline_remote_write::v2::{
     Codec, Metadata, MetricType, SeriesExtras, WriteMessage, write_series,
@@ -185,4 +186,31 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `ENCODE_ONLY=<v1|v2|v2_metadata>:<iterations>` builds that many requests of one variant
+/// and exits, without criterion: for counting CPU cycles and instructions with `perf stat`,
+/// which a loaded machine does not skew the way it skews wall-clock time.
+fn main() {
+    if let Some((name, n)) = std::env::var("ENCODE_ONLY").ok().and_then(|v| {
+        v.split_once(':')
+            .map(|(a, b)| (a.to_owned(), b.parse::<u64>().ok()))
+    }) {
+        let (message, metadata) = match name.as_str() {
+            "v1" => (WriteMessage::V1, false),
+            "v2" => (WriteMessage::V2, false),
+            "v2_metadata" => (WriteMessage::V2, true),
+            other => panic!("unknown variant {other}"),
+        };
+        let batch = batch();
+        let mut codec = Codec::default();
+        let (mut buf, mut ends) = (Vec::new(), Vec::new());
+        write_records(&batch, metadata, &mut buf, &mut ends);
+        for _ in 0..n.unwrap_or(1000) {
+            let e = codec.encode(message, slices(&buf, &ends)).unwrap();
+            black_box(e.body.len());
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
