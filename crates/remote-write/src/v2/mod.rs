@@ -14,7 +14,7 @@
 //! interns every string into the request's symbol table (index 0 is `""`), writes label refs,
 //! samples (the created timestamp as each sample's `start_timestamp`), exemplars and metadata
 //! refs, then snappy-compresses the body; for 1.0 it concatenates the records (dropping the
-//! private fields) and compresses. [`send_negotiated`] sends it and handles what the spec
+//! private fields) and compresses. `send_negotiated` (crate-private) sends it and handles what the spec
 //! says about 1.0 receivers: a `415 Unsupported Media Type` answer to a 2.0 request, or a 2xx
 //! answer without any `X-Prometheus-Remote-Write-*-Written` header (a 1.0 receiver that
 //! decoded the 2.0 body as an empty 1.0 message), makes the endpoint's [`Negotiation`] fall
