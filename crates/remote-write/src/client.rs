@@ -16,6 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use scrapeline_common::http::{HttpClientConfig, authorization_header, basic_auth_value, tls};
 
 use super::config::RemoteWriteConfig;
+use super::v2::{EncodedRequest, WriteMessage, WrittenCounts};
 
 /// The `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("mini-prometheus/", env!("CARGO_PKG_VERSION"));
@@ -36,12 +37,43 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// Why a request of a given message failed (see [`Client::send_message`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageError {
+    /// A 2.0 request answered the way a 1.0 receiver answers one: `415 Unsupported Media
+    /// Type`, or 2xx without any `X-Prometheus-Remote-Write-*-Written` header (which the spec
+    /// says to treat as 415). The same data sent as 1.0 may succeed.
+    Unsupported(String),
+    /// Anything else, classified as for 1.0.
+    Failed(SendError),
+}
+
+impl MessageError {
+    /// The error for a queue that cannot fall back: `Unsupported` is permanent.
+    pub fn into_send_error(self) -> SendError {
+        match self {
+            MessageError::Unsupported(m) => SendError::Permanent(m),
+            MessageError::Failed(e) => e,
+        }
+    }
+}
+
+/// The response headers in which a 2.0 receiver confirms what it wrote.
+const WRITTEN_HEADERS: [&str; 3] = [
+    "x-prometheus-remote-write-samples-written",
+    "x-prometheus-remote-write-histograms-written",
+    "x-prometheus-remote-write-exemplars-written",
+];
+
 /// Sends encoded batches to one endpoint.
 #[derive(Clone)]
 pub struct Client {
     http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: Uri,
+    /// Request headers of 1.0 requests.
     headers: HeaderMap,
+    /// Request headers of 2.0 requests: `Content-Type` and version differ.
+    headers_v2: HeaderMap,
     /// The endpoint's HTTP client settings, for the `Authorization` header (its files are
     /// read at every request).
     http_client_config: Arc<HttpClientConfig>,
@@ -98,19 +130,26 @@ impl Client {
             headers.insert(name, value);
         }
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-protobuf"),
-        );
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        headers.insert(
-            HeaderName::from_static("x-prometheus-remote-write-version"),
-            HeaderValue::from_static("0.1.0"),
-        );
+        let mut headers_v2 = headers.clone();
+        for (h, m) in [
+            (&mut headers, WriteMessage::V1),
+            (&mut headers_v2, WriteMessage::V2),
+        ] {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(m.content_type()),
+            );
+            h.insert(
+                HeaderName::from_static("x-prometheus-remote-write-version"),
+                HeaderValue::from_static(m.version()),
+            );
+        }
         Ok(Client {
             http: client,
             uri,
             headers,
+            headers_v2,
             http_client_config: Arc::new(cfg.http_client_config.clone()),
             url_auth,
             timeout: cfg.remote_timeout,
@@ -127,20 +166,50 @@ impl Client {
 
     /// POSTs one snappy-compressed `WriteRequest`.
     pub async fn send(&self, body: Bytes) -> Result<(), SendError> {
+        let req = EncodedRequest {
+            body,
+            message: WriteMessage::V1,
+            counts: WrittenCounts::default(),
+        };
+        self.send_message(&req)
+            .await
+            .map(|_| ())
+            .map_err(MessageError::into_send_error)
+    }
+
+    /// POSTs one request with its message's headers and checks the answer as the 2.0 spec
+    /// says: the `X-Prometheus-Remote-Write-*-Written` headers are read (an unparsable value
+    /// counts as 0, as in Prometheus); a 2.0 request answered 2xx with none of them, or with
+    /// 415, is [`MessageError::Unsupported`]; one answered 2xx with headers saying nothing of
+    /// a non-empty request was written is a permanent error (Prometheus' check and text).
+    /// Returns what the receiver confirmed, or for a 1.0 request without those headers the
+    /// request's own counts.
+    pub async fn send_message(
+        &self,
+        request: &EncodedRequest,
+    ) -> Result<WrittenCounts, MessageError> {
+        let fail = MessageError::Failed;
         let mut req = Request::post(self.uri.clone())
-            .body(Full::new(body))
-            .map_err(|e| SendError::Permanent(format!("building the request failed: {e}")))?;
-        *req.headers_mut() = self.headers.clone();
+            .body(Full::new(request.body.clone()))
+            .map_err(|e| {
+                fail(SendError::Permanent(format!(
+                    "building the request failed: {e}"
+                )))
+            })?;
+        *req.headers_mut() = match request.message {
+            WriteMessage::V1 => self.headers.clone(),
+            WriteMessage::V2 => self.headers_v2.clone(),
+        };
         match self.authorization() {
             Ok(Some(v)) => {
                 req.headers_mut().insert(header::AUTHORIZATION, v);
             }
             Ok(None) => {}
             Err(e) => {
-                return Err(SendError::Recoverable {
+                return Err(fail(SendError::Recoverable {
                     message: e,
                     retry_after: None,
-                });
+                }));
             }
         }
         let exchange = async {
@@ -159,6 +228,7 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
+            let written = written_counts(resp.headers());
             // Read (a bounded part of) the body so the connection can be reused and the
             // error can be reported.
             let body = http_body_util::Limited::new(resp.into_body(), 1024)
@@ -166,33 +236,91 @@ impl Client {
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            Ok::<_, SendError>((status, retry_after, body))
+            Ok::<_, SendError>((status, retry_after, written, body))
         };
-        let (status, retry_after, body) = tokio::time::timeout(self.timeout, exchange)
+        let (status, retry_after, written, body) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| SendError::Recoverable {
-                message: format!("request timed out after {:?}", self.timeout),
-                retry_after: None,
-            })??;
+            .map_err(|_| {
+                fail(SendError::Recoverable {
+                    message: format!("request timed out after {:?}", self.timeout),
+                    retry_after: None,
+                })
+            })?
+            .map_err(fail)?;
+        let v2 = request.message == WriteMessage::V2;
         if status.is_success() {
-            return Ok(());
+            let sent = request.counts;
+            return match written {
+                None if v2 => Err(MessageError::Unsupported(format!(
+                    "server returned HTTP status {status} to a {} request without any \
+                     X-Prometheus-Remote-Write-*-Written header; assuming 415 Unsupported Media \
+                     Type (a 1.0 receiver that does not check the Content-Type)",
+                    WriteMessage::V2
+                ))),
+                None => Ok(sent),
+                Some(w) if v2 && !sent.is_empty() && w.is_empty() => {
+                    Err(fail(SendError::Permanent(format!(
+                        "sent v2 request with {} samples, {} histograms and {} exemplars; got 2xx, \
+                         but PRW 2.0 response header statistics indicate {} samples, {} histograms \
+                         and {} exemplars were accepted; assumining failure e.g. the target only \
+                         supports PRW 1.0 prometheus.WriteRequest, but does not check the \
+                         Content-Type header correctly",
+                        sent.samples,
+                        sent.histograms,
+                        sent.exemplars,
+                        w.samples,
+                        w.histograms,
+                        w.exemplars
+                    ))))
+                }
+                Some(w) => Ok(w),
+            };
         }
         let message = format!(
             "server returned HTTP status {}: {}",
             status,
             String::from_utf8_lossy(&body).trim()
         );
+        if v2 && status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return Err(MessageError::Unsupported(message));
+        }
         if status.is_server_error()
             || (status == StatusCode::TOO_MANY_REQUESTS && self.retry_on_429)
         {
-            Err(SendError::Recoverable {
+            Err(fail(SendError::Recoverable {
                 message,
                 retry_after,
-            })
+            }))
         } else {
-            Err(SendError::Permanent(message))
+            Err(fail(SendError::Permanent(message)))
         }
     }
+}
+
+/// The counts of the `X-Prometheus-Remote-Write-*-Written` response headers, `None` when
+/// there is none (an empty value counts as absent; one that is not a number as 0, as in
+/// Prometheus' `ParseWriteResponseStats`).
+fn written_counts(headers: &HeaderMap) -> Option<WrittenCounts> {
+    let mut confirmed = false;
+    let mut counts = [0u64; 3];
+    for (name, count) in WRITTEN_HEADERS.iter().zip(counts.iter_mut()) {
+        let Some(v) = headers.get(*name).map(|v| v.as_bytes()) else {
+            continue;
+        };
+        if v.is_empty() {
+            continue;
+        }
+        confirmed = true;
+        *count = std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+    }
+    confirmed.then_some(WrittenCounts {
+        samples: counts[0],
+        histograms: counts[1],
+        exemplars: counts[2],
+    })
 }
 
 /// The `Authorization` value of HTTP basic authentication.
@@ -209,4 +337,42 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prometheus' `ParseWriteResponseStats`: any non-empty header confirms; a missing or
+    /// empty one is 0, and so is one that is not a number.
+    #[test]
+    fn written_headers_are_parsed_as_prometheus_does() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            written_counts(&m)
+        };
+        assert_eq!(h(&[]), None);
+        assert_eq!(
+            h(&[("x-prometheus-remote-write-samples-written", "")]),
+            None
+        );
+        assert_eq!(
+            h(&[
+                ("X-Prometheus-Remote-Write-Samples-Written", "2000"),
+                ("X-Prometheus-Remote-Write-Exemplars-Written", "3"),
+            ]),
+            Some(WrittenCounts {
+                samples: 2000,
+                histograms: 0,
+                exemplars: 3
+            })
+        );
+        assert_eq!(
+            h(&[("x-prometheus-remote-write-histograms-written", "many")]),
+            Some(WrittenCounts::default())
+        );
+    }
 }

@@ -37,7 +37,8 @@ pub struct RemoteWriteConfig from RawRemoteWriteConfig {
     /// Accepted for compatibility; native histograms are not sent.
     #[serde(default)]
     pub send_native_histograms: bool,
-    /// Only `prometheus.WriteRequest` (remote write 1.0) is spoken.
+    /// `prometheus.WriteRequest` (remote write 1.0, the default) or
+    /// `io.prometheus.write.v2.Request` (2.0); see [`RemoteWriteConfig::write_message`].
     #[serde(default)]
     pub protobuf_message: Option<String>,
     /// Queue tuning.
@@ -182,9 +183,9 @@ pub enum ConfigError {
     /// option no client implements (the same check and texts as scrape and SD configs).
     #[error(transparent)]
     HttpClient(#[from] scrapeline_common::http::HttpConfigError),
-    /// `protobuf_message` names a protocol other than remote write 1.0.
+    /// `protobuf_message` names neither remote write message (Prometheus' text).
     #[error(
-        "protobuf_message {0:?} is not supported; only \"prometheus.WriteRequest\" (remote write 1.0)"
+        "invalid protobuf_message value: unknown type for remote write protobuf message {0}, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request"
     )]
     UnsupportedProtobufMessage(String),
     /// A `queue_config` size or bound is out of range.
@@ -238,14 +239,14 @@ impl RemoteWriteConfig {
             http::HeaderName::try_from(h.as_str())
                 .map_err(|_| ConfigError::InvalidHeaderName(h.clone()))?;
         }
-        // Validated on a copy: `validate` also normalizes (bearer_token into authorization),
-        // which the client does not need.
-        self.http_client_config.clone().validate()?;
         if let Some(m) = &self.protobuf_message
-            && m != "prometheus.WriteRequest"
+            && crate::v2::WriteMessage::from_name(m).is_none()
         {
             return Err(ConfigError::UnsupportedProtobufMessage(m.clone()));
         }
+        // Validated on a copy: `validate` also normalizes (bearer_token into authorization),
+        // which the client does not need.
+        self.http_client_config.clone().validate()?;
         let q = &self.queue_config;
         if q.capacity == 0 || q.max_samples_per_send == 0 || q.max_shards == 0 {
             return Err(ConfigError::Queue(
@@ -261,6 +262,15 @@ impl RemoteWriteConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The message to send (`protobuf_message`; 1.0 when absent). A 2.0 endpoint may still
+    /// be sent 1.0 after content negotiation ([`crate::v2::Negotiation`]).
+    pub fn write_message(&self) -> crate::v2::WriteMessage {
+        self.protobuf_message
+            .as_deref()
+            .and_then(crate::v2::WriteMessage::from_name)
+            .unwrap_or_default()
     }
 
     /// The URL as it may be shown (metric labels, logs, errors): with its password, if it
@@ -405,10 +415,15 @@ mod tests {
             e.to_string(),
             "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
         );
-        let e = v("url: http://x\nprotobuf_message: io.prometheus.write.v2.Request\n");
+        // Prometheus' config_test.go, remote_write_wrong_msg.bad.yml.
+        let e = v("url: http://x\nprotobuf_message: io.prometheus.writet.v2.Request\n");
+        assert_eq!(
+            e,
+            ConfigError::UnsupportedProtobufMessage("io.prometheus.writet.v2.Request".to_owned())
+        );
         assert_eq!(
             e.to_string(),
-            "protobuf_message \"io.prometheus.write.v2.Request\" is not supported; only \"prometheus.WriteRequest\" (remote write 1.0)"
+            "invalid protobuf_message value: unknown type for remote write protobuf message io.prometheus.writet.v2.Request, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request"
         );
         let e = v("url: http://x\ntls_config: {cert_file: c.pem}\n");
         assert_eq!(
@@ -418,6 +433,30 @@ mod tests {
         assert_eq!(
             v("url: http://x\nqueue_config: {capacity: 0}\n").to_string(),
             "queue_config: capacity, max_samples_per_send and max_shards must be positive"
+        );
+    }
+
+    #[test]
+    fn protobuf_message_selects_the_protocol() {
+        use crate::v2::WriteMessage;
+        let m = |y: &str| parse(y).map(|c| c.write_message());
+        assert_eq!(m("url: http://x\n"), Ok(WriteMessage::V1));
+        assert_eq!(
+            m("url: http://x\nprotobuf_message: prometheus.WriteRequest\n"),
+            Ok(WriteMessage::V1)
+        );
+        assert_eq!(
+            m("url: http://x\nprotobuf_message: io.prometheus.write.v2.Request\n"),
+            Ok(WriteMessage::V2)
+        );
+        assert_eq!(
+            m("url: http://x\nprotobuf_message: ''\n"),
+            Err("invalid protobuf_message value: unknown type for remote write protobuf message , supported: prometheus.WriteRequest, io.prometheus.write.v2.Request".to_owned())
+        );
+        // Checked before the HTTP client settings, as in Prometheus' UnmarshalYAML.
+        assert_eq!(
+            parse("url: http://x\nprotobuf_message: v2\nproxy_url: http://p\n").unwrap_err(),
+            "invalid protobuf_message value: unknown type for remote write protobuf message v2, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request"
         );
     }
 
