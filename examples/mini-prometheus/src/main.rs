@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod default_config;
 mod kube_metadata;
+mod logging;
 #[cfg(test)]
 mod remote_write_tests;
 mod resource;

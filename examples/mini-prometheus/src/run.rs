@@ -77,17 +77,44 @@ fn node_exporter_answers() -> bool {
 struct Server {
     options: ServerOptions,
     pipeline: Pipeline,
+    /// `prometheus_config_last_reload_*`.
+    reload_status: Arc<crate::self_metrics::ReloadStatus>,
 }
 
 impl Server {
     /// Re-reads the config and applies it; on any error the running config stays. Loading
     /// never panics: the config parsers return errors for every input (property-tested in
-    /// `scrapeline::config`), so no guard is needed here.
+    /// `scrapeline::config`), so no guard is needed here. Logged as Prometheus logs it
+    /// (SIGHUP and `POST /-/reload` alike), and recorded for
+    /// `prometheus_config_last_reload_successful`.
     fn reload(&self) -> Result<(), String> {
-        let new = load_config(&self.options)?;
-        self.pipeline.reload(new).map_err(|e| e.to_string())?;
-        tracing::info!("configuration reloaded");
-        Ok(())
+        let started = std::time::Instant::now();
+        let filename = config_filename(&self.options);
+        tracing::info!(filename = %filename, "Loading configuration file");
+        let result = load_config(&self.options)
+            .and_then(|new| self.pipeline.reload(new).map_err(|e| e.to_string()));
+        self.reload_status.record(result.is_ok(), SystemTime::now());
+        match &result {
+            Ok(()) => tracing::info!(
+                filename = %filename,
+                totalDuration = ?started.elapsed(),
+                "Completed loading of configuration file"
+            ),
+            Err(e) => tracing::error!(
+                filename = %filename,
+                error = %e,
+                "Error reloading config"
+            ),
+        }
+        result
+    }
+}
+
+/// The config file's name for logs (`filename=`).
+fn config_filename(opts: &ServerOptions) -> String {
+    match &opts.config_file {
+        Some(p) => p.display().to_string(),
+        None => "(embedded default)".to_owned(),
     }
 }
 
@@ -167,7 +194,18 @@ fn now_ms() -> i64 {
 
 /// Runs the server until SIGTERM or SIGINT; returns after a clean drain.
 pub async fn serve(opts: ServerOptions) -> Result<(), String> {
-    let config = load_config(&opts)?;
+    let mode = if opts.agent { "agent" } else { "server" };
+    tracing::info!(
+        mode,
+        version = %format!("(version={}, name=mini-prometheus)", crate::api::BuildInfo::default().version),
+        "Starting Prometheus Server"
+    );
+    let filename = config_filename(&opts);
+    tracing::info!(filename = %filename, "Loading configuration file");
+    let started = std::time::Instant::now();
+    let config = load_config(&opts).inspect_err(|e| {
+        tracing::error!(filename = %filename, error = %e, "Error loading config");
+    })?;
     for section in &config.ignored_sections {
         tracing::warn!(
             section,
@@ -265,9 +303,17 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         ));
     }
 
+    let reload_status = Arc::new(crate::self_metrics::ReloadStatus::default());
+    reload_status.record(true, SystemTime::now());
+    tracing::info!(
+        filename = %filename,
+        totalDuration = ?started.elapsed(),
+        "Completed loading of configuration file"
+    );
     let server = Arc::new(Server {
         options: opts.clone(),
         pipeline,
+        reload_status: reload_status.clone(),
     });
 
     // The HTTP API.
@@ -296,6 +342,16 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             s.pipeline.remote_write().write_metrics(out)
         }));
         api = api.with_metrics(Arc::new(store.clone()));
+        if !agent_without_store {
+            let store = store.clone();
+            api = api.with_metrics(Arc::new(move |out: &mut String| {
+                store.write_head_metrics(out)
+            }));
+        }
+        api = api.with_metrics(Arc::new(move |out: &mut String| {
+            crate::self_metrics::write_process_metrics(out);
+            reload_status.write_metrics(out);
+        }));
         let s = server.clone();
         api = api.with_metrics(Arc::new(move |out: &mut String| {
             crate::self_metrics::write_scrape_metrics(s.pipeline.scrape_manager(), out);
@@ -317,7 +373,7 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let api_cancel = CancellationToken::new();
     let api_task = tokio::spawn(api.serve(listener, api_cancel.clone()));
     ready.store(true, std::sync::atomic::Ordering::SeqCst);
-    tracing::info!(address = %opts.listen_address, "mini-prometheus is ready");
+    tracing::info!("Server is ready to receive web requests.");
 
     wait_for_signals(&server).await;
 
@@ -372,9 +428,8 @@ async fn wait_for_signals(server: &Server) {
             _ = term.recv() => return,
             _ = int.recv() => return,
             _ = hup.recv() => {
-                if let Err(e) = server.reload() {
-                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
-                }
+                // Logged (and counted) by the reload itself.
+                let _ = server.reload();
             }
         }
     }

@@ -125,10 +125,10 @@ fn scrapes_itself_reloads_and_drains() {
     let (code, metrics) = http(port, "GET", "/metrics").unwrap();
     assert_eq!(code, 200);
     for line in [
-        "scrapeline_targets_active{scrape_pool=\"self\"} 1",
+        "prometheus_target_scrape_pool_targets{scrape_job=\"self\"} 1",
         "scrapeline_targets_up{scrape_pool=\"self\"} 1",
         "prometheus_sd_discovered_targets{config=\"self\",name=\"scrape\"} 1",
-        "scrapeline_sd_failed_providers 0",
+        "prometheus_sd_failed_configs{name=\"scrape\"} 0",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),

@@ -26,17 +26,17 @@
 pub mod federate;
 pub mod form;
 pub mod guard;
+pub mod http_metrics;
 pub mod json;
 pub mod limits;
 pub mod query;
 pub mod targets;
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -132,7 +132,7 @@ struct Inner {
     build: BuildInfo,
     external_labels: Labels,
     lookback_ms: i64,
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    http_metrics: http_metrics::HttpMetrics,
     limits: QueryLimits,
     /// One permit per query allowed to run at once.
     query_slots: Arc<Semaphore>,
@@ -158,7 +158,7 @@ impl Api {
                 build: BuildInfo::default(),
                 external_labels: Labels::empty(),
                 lookback_ms: query::DEFAULT_LOOKBACK.as_millis() as i64,
-                requests: Mutex::new(BTreeMap::new()),
+                http_metrics: http_metrics::HttpMetrics::default(),
                 limits: QueryLimits::default(),
                 query_slots: Arc::new(Semaphore::new(QueryLimits::default().max_concurrency)),
                 query_cancel: CancellationToken::new(),
@@ -312,11 +312,12 @@ impl Api {
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let started = Instant::now();
         let path = req.uri().path().to_owned();
         let (handler, resp) = self.route(req, &path).await;
-        if let Ok(mut m) = self.inner.requests.lock() {
-            *m.entry((handler, resp.status().as_u16())).or_insert(0) += 1;
-        }
+        self.inner
+            .http_metrics
+            .observe(handler, resp.status().as_u16(), started.elapsed());
         resp
     }
 
@@ -419,18 +420,10 @@ impl Api {
     }
 
     fn metrics(&self) -> Response<Full<Bytes>> {
-        use std::fmt::Write;
         let mut out = String::with_capacity(8192);
-        if let Ok(m) = self.inner.requests.lock() {
-            out.push_str("# HELP scrapeline_http_requests_total HTTP requests served, by handler and status code.\n");
-            out.push_str("# TYPE scrapeline_http_requests_total counter\n");
-            for ((h, code), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "scrapeline_http_requests_total{{code=\"{code}\",handler=\"{h}\"}} {n}"
-                );
-            }
-        }
+        self.inner.http_metrics.write(&mut out);
+        crate::self_metrics::write_build_info(&self.inner.build, &mut out);
+        crate::self_metrics::write_ready(self.inner.ready.load(Ordering::Acquire), &mut out);
         for m in &self.inner.metrics {
             m.write_metrics(&mut out);
         }

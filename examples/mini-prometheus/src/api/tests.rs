@@ -543,7 +543,7 @@ async fn own_metrics_and_cadvisor_hook() {
     let (_, metadata) = get(&api, "/api/v1/metadata").await;
     assert_eq!(metadata, r#"{"status":"success","data":{}}"#);
     assert!(
-        body.contains("\nscrapeline_http_requests_total{code=\"200\",handler=\"/-/healthy\"} 1\n"),
+        body.contains("\nprometheus_http_requests_total{code=\"200\",handler=\"/-/healthy\"} 1\n"),
         "{body}"
     );
     assert!(body.ends_with("# TYPE extra gauge\nextra 1\n"), "{body}");

@@ -32,10 +32,10 @@ pub struct Cli {
     /// Replace `%{VAR}` placeholders in the config file with environment variables.
     #[arg(long = "config.expand-env")]
     pub expand_env: bool,
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long = "log.level", default_value = "info")]
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
-    /// Log format: logfmt-like text or json.
+    /// Output format of log messages: logfmt or json.
     #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
     /// The host root filesystem the cgroup collector reads (`/host` in a DaemonSet).
@@ -134,19 +134,11 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Structured logs on stderr at `level` (`--log.level`), as text or JSON (`--log.format`).
+/// Prometheus 3's log lines on stderr at `level` (`--log.level`), logfmt or JSON
+/// (`--log.format`); see [`crate::logging`].
 fn init_logging(level: &str, format: &str) -> Result<(), CliError> {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .map_err(|e| format!("--log.level {level:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    let level = crate::logging::parse_level(level)?;
+    let format = crate::logging::LogFormat::parse(format)?;
+    crate::logging::init(level, format)?;
     Ok(())
 }
