@@ -49,6 +49,9 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// `--web.read-timeout`: request headers and idle connections.
     pub read_timeout: Duration,
+    /// `--web.enable-lifecycle`, `--web.external-url`, `--web.route-prefix`,
+    /// `--web.config.file`.
+    pub web: api::webconfig::WebOptions,
 }
 
 /// How often the collector feeds the resource metrics APIs (metrics-server's
@@ -317,9 +320,23 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     });
 
     // The HTTP API.
+    let web = match &opts.web.config_file {
+        Some(p) => {
+            api::webconfig::WebConfig::load(p).map_err(|e| format!("--web.config.file: {e}"))?
+        }
+        None => api::webconfig::WebConfig::default(),
+    };
+    let (route_prefix, external_path) = web_paths(&opts)?;
     let listener = TcpListener::bind(&opts.listen_address)
         .await
         .map_err(|e| format!("listen on {}: {e}", opts.listen_address))?;
+    tracing::info!(address = %opts.listen_address, "Listening on");
+    if web.tls.is_some() {
+        tracing::info!(address = %opts.listen_address, "TLS is enabled.");
+    } else {
+        tracing::info!(http2 = false, address = %opts.listen_address, "TLS is disabled.");
+    }
+    let quit = CancellationToken::new();
     let reload_server = server.clone();
     let mut api = Api::new(store.clone())
         .with_query_limits(opts.query_limits)
@@ -334,7 +351,11 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             let s = reload_server.clone();
             Box::pin(async move { s.reload() })
         }))
-        .with_external_labels(external_labels);
+        .with_external_labels(external_labels)
+        .with_lifecycle(opts.web.enable_lifecycle, Some(quit.clone()))
+        .with_agent(opts.agent)
+        .with_prefix(&route_prefix, &external_path)
+        .with_web_config(web);
     {
         // The remote-write queues running now (a reload may have replaced some).
         let s = server.clone();
@@ -375,7 +396,7 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     ready.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!("Server is ready to receive web requests.");
 
-    wait_for_signals(&server).await;
+    wait_for_signals(&server, &quit).await;
 
     // Drain: stop discovery and scraping, flush remote write, then stop serving.
     tracing::info!("shutting down");
@@ -411,22 +432,41 @@ async fn feed_resource_metrics(
     }
 }
 
-/// Waits for SIGTERM or SIGINT; reloads on SIGHUP meanwhile.
-async fn wait_for_signals(server: &Server) {
+/// `--web.route-prefix` and the path of `--web.external-url` (default: this host and the
+/// listen port, no path); the prefix defaults to that path, as in Prometheus.
+fn web_paths(opts: &ServerOptions) -> Result<(String, String), String> {
+    let external_path = match &opts.web.external_url {
+        Some(url) => api::lifecycle::external_path(url)?,
+        None => String::new(),
+    };
+    let prefix = opts
+        .web
+        .route_prefix
+        .clone()
+        .unwrap_or_else(|| external_path.clone());
+    Ok((prefix, external_path))
+}
+
+/// Waits for SIGTERM, SIGINT or `/-/quit`; reloads on SIGHUP meanwhile.
+async fn wait_for_signals(server: &Server, quit: &CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
     ) else {
-        tracing::error!("cannot install signal handlers; running until killed");
-        std::future::pending::<()>().await;
+        tracing::error!("cannot install signal handlers; running until killed or /-/quit");
+        quit.cancelled().await;
         return;
     };
     loop {
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
+            _ = quit.cancelled() => {
+                tracing::warn!("Received termination request via web service, exiting gracefully...");
+                return;
+            }
             _ = hup.recv() => {
                 // Logged (and counted) by the reload itself.
                 let _ = server.reload();

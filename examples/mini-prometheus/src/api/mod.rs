@@ -28,9 +28,11 @@ pub mod form;
 pub mod guard;
 pub mod http_metrics;
 pub mod json;
+pub mod lifecycle;
 pub mod limits;
 pub mod query;
 pub mod targets;
+pub mod webconfig;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -141,6 +143,18 @@ struct Inner {
     /// 0: no limit.
     max_connections: usize,
     idle_timeout: Duration,
+    /// `--web.enable-lifecycle`: `/-/reload` and `/-/quit` work (403 otherwise).
+    lifecycle: bool,
+    /// Fired by `/-/quit`.
+    quit: Option<CancellationToken>,
+    /// `--agent`: query endpoints answer as Prometheus' agent does.
+    agent: bool,
+    /// `--web.route-prefix`, normalised (`""` for none).
+    route_prefix: String,
+    /// The path of `--web.external-url`, normalised: where `/` redirects to.
+    external_path: String,
+    /// `--web.config.file`: TLS and basic auth.
+    web: webconfig::WebConfig,
 }
 
 impl Api {
@@ -164,6 +178,12 @@ impl Api {
                 query_cancel: CancellationToken::new(),
                 max_connections: DEFAULT_MAX_CONNECTIONS,
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
+                lifecycle: false,
+                quit: None,
+                agent: false,
+                route_prefix: String::new(),
+                external_path: String::new(),
+                web: webconfig::WebConfig::default(),
             }),
         }
     }
@@ -232,6 +252,37 @@ impl Api {
         self.edit(|i| i.idle_timeout = d)
     }
 
+    /// Enables `POST`/`PUT /-/reload` and `/-/quit` (Prometheus' `--web.enable-lifecycle`);
+    /// without it they answer 403 "Lifecycle API is not enabled.". `/-/quit` fires `quit`.
+    pub fn with_lifecycle(self, enabled: bool, quit: Option<CancellationToken>) -> Api {
+        self.edit(|i| {
+            i.lifecycle = enabled;
+            i.quit = quit;
+        })
+    }
+
+    /// Agent mode (`--agent`): the query and browsing endpoints and `/federate` refuse as
+    /// Prometheus' agent does.
+    pub fn with_agent(self, agent: bool) -> Api {
+        self.edit(|i| i.agent = agent)
+    }
+
+    /// Serves every route under `route_prefix` (`--web.route-prefix`) and redirects `/` to
+    /// `external_path` + `/targets` (the path of `--web.external-url`).
+    pub fn with_prefix(self, route_prefix: &str, external_path: &str) -> Api {
+        let prefix = lifecycle::normalize_prefix(route_prefix);
+        let external = lifecycle::normalize_prefix(external_path);
+        self.edit(|i| {
+            i.route_prefix = prefix;
+            i.external_path = external;
+        })
+    }
+
+    /// TLS on every connection and basic auth on every request (`--web.config.file`).
+    pub fn with_web_config(self, web: webconfig::WebConfig) -> Api {
+        self.edit(|i| i.web = web)
+    }
+
     /// The flag `/-/ready` reports (initially true); clear it while starting or draining.
     pub fn ready_flag(&self) -> Arc<AtomicBool> {
         self.inner.ready.clone()
@@ -280,6 +331,7 @@ impl Api {
             });
             let builder = builder.clone();
             let watcher = graceful.watcher();
+            let tls = self.inner.web.tls.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 // A client that connects and sends nothing would hold its slot forever (the
@@ -289,10 +341,26 @@ impl Api {
                     Ok(Ok(n)) if n > 0 => {}
                     _ => return,
                 }
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .into_owned();
-                if let Err(e) = watcher.watch(conn).await {
+                let result = match tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        let stream = match tokio::time::timeout(idle, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(err = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!(error = %e, "HTTP connection ended with an error");
                 }
             });
@@ -313,8 +381,40 @@ impl Api {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
-        let path = req.uri().path().to_owned();
-        let (handler, resp) = self.route(req, &path).await;
+        if let Some(auth) = self.inner.web.auth.clone() {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
+                .await
+                .unwrap_or(false);
+            if !ok {
+                let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Basic"),
+                );
+                self.inner
+                    .http_metrics
+                    .observe("other", 401, started.elapsed());
+                return r;
+            }
+        }
+        let full = req.uri().path().to_owned();
+        let (handler, resp) = match lifecycle::route_under(&self.inner.route_prefix, &full) {
+            lifecycle::Routed::Inside(path) => {
+                let path = path.to_owned();
+                self.route(req, &path).await
+            }
+            lifecycle::Routed::RedirectToPrefix => {
+                ("/", redirect(format!("{}/", self.inner.route_prefix)))
+            }
+            lifecycle::Routed::NotFound => {
+                ("other", text(StatusCode::NOT_FOUND, "404 page not found\n"))
+            }
+        };
         self.inner
             .http_metrics
             .observe(handler, resp.status().as_u16(), started.elapsed());
@@ -328,6 +428,16 @@ impl Api {
     {
         let method = req.method().clone();
         let get = method == Method::GET || method == Method::HEAD;
+        if self.inner.agent {
+            if lifecycle::agent_refuses(path) {
+                let resp = api_error("execution", lifecycle::AGENT_UNAVAILABLE);
+                return (lifecycle::agent_handler(path), resp);
+            }
+            if path == "/federate" {
+                let resp = text(StatusCode::INTERNAL_SERVER_ERROR, lifecycle::AGENT_FEDERATE);
+                return ("/federate", resp);
+            }
+        }
         match path {
             "/metrics" if get => ("/metrics", self.metrics()),
             "/metrics/cadvisor" if get => ("/metrics/cadvisor", self.cadvisor().await),
@@ -337,6 +447,7 @@ impl Api {
             ),
             "/-/ready" if get => ("/-/ready", self.ready()),
             "/-/reload" => ("/-/reload", self.reload(&method).await),
+            "/-/quit" => ("/-/quit", self.quit(&method)),
             "/federate" if get => ("/federate", self.federate(req).await),
             "/targets" if get => (
                 "/targets",
@@ -345,7 +456,10 @@ impl Api {
                     SystemTime::now(),
                 )),
             ),
-            "/" if get => ("/", redirect("/targets")),
+            "/" if get => (
+                "/",
+                redirect(format!("{}/targets", self.inner.external_path)),
+            ),
             "/api/v1/targets" if get => ("/api/v1/targets", self.targets_json(req)),
             "/api/v1/status/buildinfo" if get => ("/api/v1/status/buildinfo", self.buildinfo()),
             // Grafana asks for these while browsing; there are no rules, alerts, exemplars or
@@ -462,6 +576,9 @@ impl Api {
                 "This endpoint requires a POST or PUT request.\n",
             );
         }
+        if !self.inner.lifecycle {
+            return text(StatusCode::FORBIDDEN, lifecycle::LIFECYCLE_DISABLED);
+        }
         let Some(f) = self.inner.reload.clone() else {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -473,6 +590,26 @@ impl Api {
             Err(e) => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("failed to reload config: {e}\n"),
+            ),
+        }
+    }
+
+    /// `/-/quit`: graceful shutdown, as SIGTERM.
+    fn quit(&self, method: &Method) -> Response<Full<Bytes>> {
+        if method != Method::POST && method != Method::PUT {
+            return text(StatusCode::METHOD_NOT_ALLOWED, lifecycle::QUIT_NEEDS_POST);
+        }
+        if !self.inner.lifecycle {
+            return text(StatusCode::FORBIDDEN, lifecycle::LIFECYCLE_DISABLED);
+        }
+        match &self.inner.quit {
+            Some(q) => {
+                q.cancel();
+                text(StatusCode::OK, lifecycle::QUIT_ACCEPTED)
+            }
+            None => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "quitting is not available\n",
             ),
         }
     }
@@ -840,10 +977,11 @@ fn html(body: String) -> Response<Full<Bytes>> {
     with_type(text(StatusCode::OK, body), "text/html; charset=utf-8")
 }
 
-fn redirect(to: &'static str) -> Response<Full<Bytes>> {
+fn redirect(to: String) -> Response<Full<Bytes>> {
     let mut r = text(StatusCode::FOUND, "");
-    r.headers_mut()
-        .insert(header::LOCATION, http::HeaderValue::from_static(to));
+    if let Ok(v) = http::HeaderValue::from_str(&to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
     r
 }
 
@@ -892,6 +1030,8 @@ fn api_error(kind: &str, message: &str) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod browser_tests;
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]

@@ -468,17 +468,19 @@ async fn health_ready_reload_and_not_found() {
     let c = calls.clone();
     let fail = Arc::new(AtomicBool::new(false));
     let f = fail.clone();
-    let api = Api::new(store()).with_reload(Arc::new(move || {
-        c.fetch_add(1, Ordering::SeqCst);
-        let fail = f.load(Ordering::SeqCst);
-        Box::pin(async move {
-            if fail {
-                Err("bad.yml:3: unknown field `scrape_intervall`".to_owned())
-            } else {
-                Ok(())
-            }
-        })
-    }));
+    let api = Api::new(store())
+        .with_lifecycle(true, None)
+        .with_reload(Arc::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            let fail = f.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if fail {
+                    Err("bad.yml:3: unknown field `scrape_intervall`".to_owned())
+                } else {
+                    Ok(())
+                }
+            })
+        }));
     assert_eq!(
         get(&api, "/-/healthy").await,
         (200, "Prometheus Server is Healthy.\n".into())

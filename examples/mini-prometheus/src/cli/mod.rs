@@ -64,6 +64,20 @@ pub struct Cli {
     /// Maximum number of simultaneous connections across all listeners (0: no limit).
     #[arg(long = "web.max-connections", default_value_t = crate::api::DEFAULT_MAX_CONNECTIONS)]
     pub web_max_connections: usize,
+    /// Enable shutdown and reload via HTTP request (`/-/quit`, `/-/reload`).
+    #[arg(long = "web.enable-lifecycle")]
+    pub web_enable_lifecycle: bool,
+    /// The URL under which Prometheus is externally reachable (behind a reverse proxy);
+    /// its path is the default route prefix.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub web_external_url: Option<String>,
+    /// Prefix for the internal routes of web endpoints (default: the external URL's path).
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub web_route_prefix: Option<String>,
+    /// Path to a configuration file that can enable TLS or authentication (exporter-toolkit
+    /// format: `tls_server_config`, `basic_auth_users`).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -125,6 +139,12 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
         },
         max_connections: cli.web_max_connections,
         read_timeout: cli.web_read_timeout,
+        web: crate::api::webconfig::WebOptions {
+            enable_lifecycle: cli.web_enable_lifecycle,
+            external_url: cli.web_external_url,
+            route_prefix: cli.web_route_prefix,
+            config_file: cli.web_config_file,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
