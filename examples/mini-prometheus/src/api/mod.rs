@@ -2,10 +2,10 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `GET /metrics` | HTTP request counts plus every registered [`MetricsSource`] (register the store, the remote-write set, …) |
+//! | `GET /metrics` | HTTP request counts and latencies, build info, readiness, plus every registered [`MetricsSource`] (register the store, the remote-write set, …) |
 //! | `GET /metrics/cadvisor` | the body of the registered cAdvisor callback ([`Api::with_cadvisor`]) |
 //! | `GET /-/healthy`, `GET /-/ready` | liveness and readiness (see [`Api::ready_flag`]) |
-//! | `POST`/`PUT /-/reload` | calls the reload callback ([`Api::with_reload`]) |
+//! | `POST`/`PUT /-/reload`, `/-/quit` | the reload callback ([`Api::with_reload`]), graceful shutdown; 403 unless [`Api::with_lifecycle`] enables them |
 //! | `GET /api/v1/targets` | Prometheus' target JSON, `state` and `scrapePool` parameters |
 //! | `GET`/`POST /api/v1/query`, `/api/v1/query_range` | selectors only, see [`query`] |
 //! | `GET`/`POST /api/v1/series`, `/api/v1/labels`, `GET /api/v1/label/<name>/values` | browsing |
@@ -18,6 +18,10 @@
 //! the client goes away; query text passes a cheap [`guard`] before it is parsed. At most
 //! [`Api::with_max_connections`] connections are served at once (more wait in the listen
 //! queue), and a connection idle for [`Api::with_idle_timeout`] is closed.
+//!
+//! Every route lives under [`Api::with_prefix`]'s route prefix; [`Api::with_web_config`]
+//! puts TLS and basic auth in front of all of them; [`Api::with_agent`] makes the query
+//! endpoints answer as Prometheus' agent does (see [`lifecycle`]).
 //!
 //! Responses follow Prometheus byte for byte where clients parse them (JSON envelope
 //! `{"status":"success","data":…}` / `{"status":"error","errorType":"bad_data","error":…}`
@@ -200,7 +204,8 @@ impl Api {
         self.edit(|i| i.targets = targets)
     }
 
-    /// The callback `POST /-/reload` runs (without one, reload answers 500).
+    /// The callback `POST /-/reload` runs once lifecycle is enabled (without one, reload
+    /// answers 500).
     pub fn with_reload(self, reload: ReloadFn) -> Api {
         self.edit(|i| i.reload = Some(reload))
     }
