@@ -440,3 +440,66 @@ fn invalid_web_config_is_a_startup_error() {
     );
     assert!(err.contains(&want), "{err}");
 }
+
+/// The flags end to end: `--web.external-url` with a path sets the route prefix,
+/// lifecycle is off by default, `--agent` answers queries as Prometheus' agent.
+#[test]
+fn external_url_prefix_lifecycle_off_and_agent_answers() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = start(&[
+        "--web.listen-address",
+        &addr,
+        "--web.external-url=http://example.org/prom/",
+        "--agent",
+        "--log.level=error",
+    ]);
+    let url = |p: &str| format!("http://{addr}{p}");
+    wait_for("ready under the prefix", || {
+        curl(&[&url("/prom/-/ready")]).1 == 200
+    });
+    assert_eq!(curl(&[&url("/-/ready")]).1, 404);
+    let location = |p: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{redirect_url}",
+            ])
+            .arg(url(p))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(location("/"), format!("302 http://{addr}/prom/"));
+    assert_eq!(
+        location("/prom/"),
+        format!("302 http://{addr}/prom/targets")
+    );
+    let (_, code, body) = curl(&["-X", "POST", &url("/prom/-/reload")]);
+    assert_eq!(
+        (code, body.as_str()),
+        (403, "Lifecycle API is not enabled.")
+    );
+    let (_, code, body) = curl(&["-X", "POST", &url("/prom/-/quit")]);
+    assert_eq!(
+        (code, body.as_str()),
+        (403, "Lifecycle API is not enabled.")
+    );
+    let (_, code, body) = curl(&[&url("/prom/api/v1/query?query=up")]);
+    assert_eq!(
+        (code, body.as_str()),
+        (
+            422,
+            r#"{"status":"error","errorType":"execution","error":"unavailable with Prometheus Agent"}"#
+        )
+    );
+    let (_, code, body) = curl(&[&url("/prom/federate?match[]=up")]);
+    assert_eq!(
+        (code, body.as_str()),
+        (500, "unsupported operation with WAL-only storage\n")
+    );
+    assert_eq!(curl(&[&url("/prom/api/v1/targets")]).1, 200);
+}
