@@ -445,6 +445,24 @@ impl ScrapeManager {
             .unwrap_or_default()
     }
 
+    /// Per job: metric families whose metadata the targets' caches hold, and the bytes of
+    /// their strings (Prometheus' `prometheus_target_metadata_cache_entries` and `_bytes`,
+    /// which the mixin's `PrometheusNotIngestingSamples` alert reads).
+    pub fn metadata_cache_usage(&self) -> BTreeMap<String, (usize, usize)> {
+        let inner = lock(&self.inner);
+        inner
+            .pools
+            .iter()
+            .map(|(job, p)| {
+                let usage = p.active.values().fold((0, 0), |(n, b), l| {
+                    let (ln, lb) = lock(&l.cache).metadata_usage();
+                    (n + ln, b + lb)
+                });
+                (job.clone(), usage)
+            })
+            .collect()
+    }
+
     /// Pool creations and reloads, target syncs and scrape intervals, as Prometheus'
     /// `prometheus_target_*` metrics report them.
     pub fn target_metrics(&self) -> crate::metrics::TargetMetrics {

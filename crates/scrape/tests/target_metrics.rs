@@ -19,7 +19,10 @@ fn job(yaml: &str) -> ScrapeConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pools_syncs_failures_and_intervals_are_counted() {
     let farm = Farm::start().await;
-    farm.set("/a", Behavior::text("a 1\n"));
+    farm.set(
+        "/a",
+        Behavior::text("# HELP a An a.\n# TYPE a gauge\na 1\n"),
+    );
     let m = ScrapeManager::new(Arc::new(Recorder::default()), ManagerOptions::default());
     let cfg = "job_name: j\nscrape_interval: 200ms\nscrape_timeout: 100ms\n";
     m.apply_config(vec![job(cfg)], &GlobalConfig::default())
@@ -48,6 +51,8 @@ async fn pools_syncs_failures_and_intervals_are_counted() {
     assert!(iv.count >= 3, "{iv:?}");
     let median = iv.quantiles[2].1;
     assert!((0.15..0.25).contains(&median), "{iv:?}");
+    // One family with its help text: "a" and "An a.".
+    assert_eq!(m.metadata_cache_usage()["j"], (1, 6));
 
     // A changed job is a pool reload, not a creation.
     let changed = "job_name: j\nscrape_interval: 300ms\nscrape_timeout: 100ms\n";

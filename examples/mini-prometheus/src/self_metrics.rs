@@ -400,6 +400,33 @@ pub fn write_scrape_metrics(scrape: &ScrapeManager, out: &mut String) {
         );
     }
 
+    let usage = scrape.metadata_cache_usage();
+    header(
+        out,
+        "prometheus_target_metadata_cache_entries",
+        "gauge",
+        "Total number of metric metadata entries in the cache",
+    );
+    for (job, (n, _)) in &usage {
+        let l = job_label(job);
+        sample(
+            out,
+            "prometheus_target_metadata_cache_entries",
+            &l,
+            *n as f64,
+        );
+    }
+    header(
+        out,
+        "prometheus_target_metadata_cache_bytes",
+        "gauge",
+        "The number of bytes that are currently used for storing metric metadata in the cache",
+    );
+    for (job, (_, b)) in &usage {
+        let l = job_label(job);
+        sample(out, "prometheus_target_metadata_cache_bytes", &l, *b as f64);
+    }
+
     let targets = scrape.targets();
     let mut active: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for (pool, _) in &targets.dropped_counts {

@@ -2,7 +2,8 @@
 //! `/usr/bin/prometheus`) scrapes the binary as `job="mini"` and evaluates the mixin's alert
 //! expressions through its `/api/v1/query`; `PrometheusBadConfig` fires after a bad reload and
 //! clears after a good one, `PrometheusTargetSyncFailure` fires when a job's target cannot be
-//! created. And every family our `/metrics` exposes in Prometheus' namespace exists in the
+//! created, `PrometheusNotIngestingSamples` stays quiet while samples are appended. And
+//! every family our `/metrics` exposes in Prometheus' namespace exists in the
 //! real Prometheus' `/metrics` with the same TYPE.
 //!
 //! The alert expressions are those of prometheus/prometheus,
@@ -35,6 +36,17 @@ const REMOTE_WRITE_DESIRED_SHARDS: &str = r#"(
   max_over_time(prometheus_remote_storage_shards_desired{job="mini"}[5m])
 >
   max_over_time(prometheus_remote_storage_shards_max{job="mini"}[5m])
+)"#;
+
+/// `PrometheusNotIngestingSamples`.
+const NOT_INGESTING_SAMPLES: &str = r#"(
+  sum without(type) (rate(prometheus_tsdb_head_samples_appended_total{job="mini"}[5m])) <= 0
+and
+  (
+    sum without(scrape_job) (prometheus_target_metadata_cache_entries{job="mini"}) > 0
+  or
+    sum without(rule_group) (prometheus_rule_group_rules{job="mini"}) > 0
+  )
 )"#;
 
 /// Families of ours in Prometheus' namespace that the referee cannot show, with the reason.
@@ -231,6 +243,24 @@ fn prometheus_mixin_alerts_and_families() {
     // The remote-write alerts evaluate (valid vector results; the queues are healthy).
     assert!(query(prom, REMOTE_WRITE_BEHIND).is_empty());
     assert!(query(prom, REMOTE_WRITE_DESIRED_SHARDS).is_empty());
+
+    // Scraping and ingesting: NotIngestingSamples stays quiet, and not for want of data
+    // (the self job's families are in the metadata cache; samples are appended).
+    assert!(query(prom, NOT_INGESTING_SAMPLES).is_empty());
+    assert!(
+        !query(
+            prom,
+            r#"sum without(scrape_job) (prometheus_target_metadata_cache_entries{job="mini"}) > 0"#
+        )
+        .is_empty()
+    );
+    wait_for("a rate of appended samples", limit, || {
+        !query(
+            prom,
+            r#"sum without(type) (rate(prometheus_tsdb_head_samples_appended_total{job="mini"}[5m])) > 0"#,
+        )
+        .is_empty()
+    });
 
     // Families in Prometheus' namespace: the referee has each one, with the same type.
     let (_, ours) = curl(&[&format!("http://127.0.0.1:{mini}/metrics")]);
