@@ -624,7 +624,7 @@ impl Api {
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let params = match params(req).await {
+        let mut params = match params(req).await {
             Ok(p) => p,
             Err(e) => {
                 return text(
@@ -633,6 +633,9 @@ impl Api {
                 );
             }
         };
+        // Prometheus' federation handler has no `timeout` parameter (a `timeout=-1` used to
+        // turn into an instant 503); `--query.timeout` still bounds it.
+        params.retain(|(k, _)| k != "timeout");
         self.limited(params, |api, p, budget| api.federate_body(p, budget))
             .await
     }
