@@ -165,9 +165,17 @@ impl FamilyMetadata {
     }
 
     /// Number of families known.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Bytes of the families' names, help texts and units (Prometheus'
+    /// `prometheus_target_metadata_cache_bytes` counts the same strings).
+    pub(crate) fn bytes(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| e.metadata.family.len() + e.metadata.help.len() + e.metadata.unit.len())
+            .sum()
     }
 }
 

@@ -123,6 +123,7 @@ mod created;
 mod duration;
 mod family_meta;
 mod manager;
+pub mod metrics;
 mod outcome;
 pub mod pipeline;
 mod scrape_loop;

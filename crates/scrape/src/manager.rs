@@ -202,6 +202,7 @@ impl Pool {
     /// Prometheus' `scrapePool.Sync` (and, with `restart`, `reload`): start loops for new
     /// targets, stop loops of vanished ones, keep the rest.
     fn sync(&mut self, shared: &Arc<Shared>, groups: &[Arc<TargetGroup>], restart: Option<bool>) {
+        let started = std::time::Instant::now();
         let new = self.build_targets(groups, shared.options.max_dropped_targets);
         let mut old = std::mem::take(&mut self.active);
         // On a reload, a target whose identity changed only by its interval/timeout labels is
@@ -248,8 +249,19 @@ impl Pool {
         }
         let limit = self.cfg.target_limit.unwrap_or(0);
         let n = self.active.len() as u64;
-        *lock(&self.forced) =
-            (limit > 0 && n > limit).then_some(TargetLimitExceeded { targets: n, limit });
+        let exceeded = limit > 0 && n > limit;
+        if exceeded {
+            shared
+                .metrics
+                .target_limit_exceeded_total
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        *lock(&self.forced) = exceeded.then_some(TargetLimitExceeded { targets: n, limit });
+        shared.metrics.sync_done(
+            &self.cfg.job_name,
+            started.elapsed(),
+            self.sync_failures.len(),
+        );
     }
 
     fn stop_all(&mut self) {
@@ -325,7 +337,17 @@ impl ScrapeManager {
             if unchanged {
                 fresh.push((c, None));
             } else {
-                let pool = Pool::new(&self.shared, c.clone())?;
+                // Prometheus counts a changed job as a pool reload, a new one as a creation.
+                let m = &self.shared.metrics;
+                let (attempts, failures) = if inner.pools.contains_key(&c.job_name) {
+                    (&m.reloads_total, &m.reloads_failed_total)
+                } else {
+                    (&m.pools_total, &m.pools_failed_total)
+                };
+                attempts.fetch_add(1, Ordering::Relaxed);
+                let pool = Pool::new(&self.shared, c.clone()).inspect_err(|_| {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                })?;
                 fresh.push((c, Some(pool)));
             }
         }
@@ -421,6 +443,30 @@ impl ScrapeManager {
             .get(job)
             .map(|p| p.sync_failures.clone())
             .unwrap_or_default()
+    }
+
+    /// Per job: metric families whose metadata the targets' caches hold, and the bytes of
+    /// their strings (Prometheus' `prometheus_target_metadata_cache_entries` and `_bytes`,
+    /// which the mixin's `PrometheusNotIngestingSamples` alert reads).
+    pub fn metadata_cache_usage(&self) -> BTreeMap<String, (usize, usize)> {
+        let inner = lock(&self.inner);
+        inner
+            .pools
+            .iter()
+            .map(|(job, p)| {
+                let usage = p.active.values().fold((0, 0), |(n, b), l| {
+                    let (ln, lb) = lock(&l.cache).metadata_usage();
+                    (n + ln, b + lb)
+                });
+                (job.clone(), usage)
+            })
+            .collect()
+    }
+
+    /// Pool creations and reloads, target syncs and scrape intervals, as Prometheus'
+    /// `prometheus_target_*` metrics report them.
+    pub fn target_metrics(&self) -> crate::metrics::TargetMetrics {
+        self.shared.metrics.snapshot()
     }
 
     /// Running totals over every loop since the manager started.

@@ -320,6 +320,12 @@ impl ScrapeCache {
         self.series.is_empty()
     }
 
+    /// Metric families whose metadata the cache holds, and the bytes of their strings
+    /// (`prometheus_target_metadata_cache_entries` / `_bytes`).
+    pub fn metadata_usage(&self) -> (usize, usize) {
+        (self.metadata.len(), self.metadata.bytes())
+    }
+
     fn iter_done(&mut self, flush: bool) {
         let count = self.series.len();
         let mut flush = flush;

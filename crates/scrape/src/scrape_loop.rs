@@ -85,6 +85,7 @@ impl LoopCtx {
         let mut scraped = false;
         let mut scratch = Scratch::default();
         let mut size_hint = 0usize;
+        let mut last_start: Option<Instant> = None;
         loop {
             if self.cancel.is_cancelled() || self.shared.shutdown.is_cancelled() {
                 break;
@@ -97,6 +98,12 @@ impl LoopCtx {
                 t = aligned;
             }
             let ts_ms = t.div_euclid(1_000_000) as i64;
+            let started = Instant::now();
+            if let Some(last) = last_start.replace(started) {
+                self.shared
+                    .metrics
+                    .interval_observed(interval, started.duration_since(last));
+            }
             let mut buf = self.shared.buffers.get(size_hint);
             let go_on = self.scrape_and_report(ts_ms, &mut scratch, &mut buf).await;
             if !buf.is_empty() {
@@ -390,7 +397,15 @@ impl LoopCtx {
             _ = shared.shutdown.cancelled() => Fetch::ShuttingDown,
             r = tokio::time::timeout_at(deadline, work) => match r {
                 Ok(Ok(content_type)) => Fetch::Body { content_type },
-                Ok(Err(e)) => Fetch::Failed(e),
+                Ok(Err(e)) => {
+                    if matches!(e, FetchError::BodySizeLimit) {
+                        shared
+                            .metrics
+                            .body_size_exceeded_total
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Fetch::Failed(e)
+                }
                 Err(_) => Fetch::Failed(FetchError::Timeout { url: url.clone() }),
             },
         }

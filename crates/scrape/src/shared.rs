@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     pub tracker: TaskTracker,
     /// Counters over all loops (`ScrapeManager::counters`).
     pub counters: Counters,
+    /// Pool, sync and interval metrics (`ScrapeManager::target_metrics`).
+    pub metrics: crate::metrics::ScrapeMetrics,
     /// Body buffers shared by all loops: only scrapes in progress hold one, so memory follows
     /// concurrency, not the number of targets.
     pub buffers: BufferPool,
@@ -200,6 +202,7 @@ impl Shared {
             tracker: TaskTracker::new(),
             buffers: BufferPool::default(),
             counters: Counters::default(),
+            metrics: crate::metrics::ScrapeMetrics::default(),
         }
     }
 }

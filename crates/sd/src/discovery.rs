@@ -249,6 +249,7 @@ struct Shared {
     updates: mpsc::Sender<Msg>,
     kube: Arc<KubeContext>,
     options: ManagerOptions,
+    counters: crate::metrics::UpdateCounters,
 }
 
 impl Shared {
@@ -271,6 +272,9 @@ impl Shared {
         }
         self.snapshot.send_replace(Arc::new(map));
         self.synced.send_replace(all_synced);
+        self.counters
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn all_synced(st: &State) -> bool {
@@ -309,6 +313,7 @@ impl Manager {
             updates: tx,
             kube: Arc::new(KubeContext::new(options.kube.clone())),
             options,
+            counters: Default::default(),
         });
         let aggregator = tokio::spawn(aggregate(Arc::downgrade(&shared), rx)).abort_handle();
         Self { shared, aggregator }
@@ -436,6 +441,12 @@ impl Manager {
         out
     }
 
+    /// Updates received from providers and snapshots sent to consumers
+    /// (`prometheus_sd_received_updates_total`, `prometheus_sd_updates_total`).
+    pub fn counters(&self) -> crate::metrics::DiscoveryCounters {
+        self.shared.counters.snapshot()
+    }
+
     /// Kubernetes watches, stored objects and their heap bytes.
     pub fn kube_usage(&self) -> KubeUsage {
         self.shared.kube.usage()
@@ -485,6 +496,10 @@ fn apply(shared: &Shared, first: Msg, rx: &mut mpsc::Receiver<Msg>) -> bool {
     while let Some(m) = msg.take().or_else(|| rx.try_recv().ok()) {
         match m {
             Msg::Groups(id, groups) => {
+                shared
+                    .counters
+                    .received
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Some(p) = st.providers.iter_mut().find(|p| p.id == id) {
                     p.synced = true;
                     for g in groups {

@@ -79,6 +79,7 @@ pub mod config;
 pub mod discovery;
 pub mod file_sd;
 pub mod kubernetes;
+pub mod metrics;
 /// The relabel engine, now its own crate (`scrapeline-relabel`, no Kubernetes dependencies);
 /// re-exported here so `scrapeline_sd::relabel` paths keep working.
 pub use scrapeline_relabel as relabel;

@@ -324,3 +324,37 @@ async fn updates_are_throttled_to_one_snapshot_per_interval() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn update_counters_and_kubernetes_events_are_counted() {
+    let pod_adds = || {
+        scrapeline_sd::metrics::kubernetes_events()
+            .into_iter()
+            .find(|(r, e, _)| *r == "pod" && *e == "add")
+            .map(|x| x.2)
+            .unwrap()
+    };
+    let adds_before = pod_adds();
+    let server = ApiServer::start().await.unwrap();
+    server
+        .apply(pod("ns", "a", "10.1.0.1", "n1", json!({})))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let m = Manager::new(options(&server, dir.path()));
+    assert_eq!(m.counters().received_updates_total, 0);
+    m.set_config(vec![(
+        "job".into(),
+        SdConfigs {
+            kubernetes_sd_configs: vec![k8s(&server, "pod")],
+            ..Default::default()
+        },
+    )]);
+    tokio::time::timeout(Duration::from_secs(10), m.wait_synced())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = m.counters();
+    assert!(c.received_updates_total >= 1, "{c:?}");
+    assert!(c.updates_total >= 1, "{c:?}");
+    assert!(pod_adds() > adds_before);
+}

@@ -9,6 +9,7 @@ mod cli;
 mod default_config;
 mod expand_env;
 mod kube_metadata;
+mod logging;
 #[cfg(test)]
 mod remote_write_tests;
 mod resource;

@@ -51,6 +51,9 @@ pub struct ServerOptions {
     pub read_timeout: Duration,
     /// Every flag and its value, for `/api/v1/status/flags`.
     pub flags: Vec<(String, String)>,
+    /// `--web.enable-lifecycle`, `--web.external-url`, `--web.route-prefix`,
+    /// `--web.config.file`.
+    pub web: api::webconfig::WebOptions,
 }
 
 /// How often the collector feeds the resource metrics APIs (metrics-server's
@@ -92,23 +95,48 @@ struct Server {
     options: ServerOptions,
     pipeline: Pipeline,
     status: Arc<api::status::ServerStatus>,
+    /// `prometheus_config_last_reload_*`.
+    reload_status: Arc<crate::self_metrics::ReloadStatus>,
 }
 
 impl Server {
     /// Re-reads the config and applies it; on any error the running config stays. Loading
     /// never panics: the config parsers return errors for every input (property-tested in
-    /// `scrapeline::config`), so no guard is needed here.
+    /// `scrapeline::config`), so no guard is needed here. Logged as Prometheus logs it
+    /// (SIGHUP and `POST /-/reload` alike), and recorded for
+    /// `prometheus_config_last_reload_successful`.
     fn reload(&self) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let filename = config_filename(&self.options);
+        tracing::info!(filename = %filename, "Loading configuration file");
         let result = load_config(&self.options)
             .and_then(|new| self.pipeline.reload(new).map_err(|e| e.to_string()));
+        self.reload_status.record(result.is_ok(), SystemTime::now());
         match &result {
-            Ok(()) => {
-                self.status.config_loaded(&config_text(&self.options));
-                tracing::info!("configuration reloaded");
-            }
+            Ok(()) => self.status.config_loaded(&config_text(&self.options)),
             Err(_) => self.status.config_failed(),
         }
+        match &result {
+            Ok(()) => tracing::info!(
+                filename = %filename,
+                totalDuration = ?started.elapsed(),
+                "Completed loading of configuration file"
+            ),
+            Err(e) => tracing::error!(
+                filename = %filename,
+                error = %e,
+                "Error reloading config"
+            ),
+        }
         result
+    }
+}
+
+/// The config file's name for logs (`filename=`).
+fn config_filename(opts: &ServerOptions) -> String {
+    match &opts.config_file {
+        Some(p) => p.display().to_string(),
+        None => "(embedded default)".to_owned(),
     }
 }
 
@@ -188,7 +216,18 @@ fn now_ms() -> i64 {
 
 /// Runs the server until SIGTERM or SIGINT; returns after a clean drain.
 pub async fn serve(opts: ServerOptions) -> Result<(), String> {
-    let config = load_config(&opts)?;
+    let mode = if opts.agent { "agent" } else { "server" };
+    tracing::info!(
+        mode,
+        version = %format!("(version={}, name=mini-prometheus)", crate::api::BuildInfo::default().version),
+        "Starting Prometheus Server"
+    );
+    let filename = config_filename(&opts);
+    tracing::info!(filename = %filename, "Loading configuration file");
+    let started = std::time::Instant::now();
+    let config = load_config(&opts).inspect_err(|e| {
+        tracing::error!(filename = %filename, error = %e, "Error loading config");
+    })?;
     for section in &config.ignored_sections {
         tracing::warn!(
             section,
@@ -294,10 +333,18 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         ));
     }
 
+    let reload_status = Arc::new(crate::self_metrics::ReloadStatus::default());
+    reload_status.record(true, SystemTime::now());
+    tracing::info!(
+        filename = %filename,
+        totalDuration = ?started.elapsed(),
+        "Completed loading of configuration file"
+    );
     let server = Arc::new(Server {
         options: opts.clone(),
         pipeline,
         status: status.clone(),
+        reload_status: reload_status.clone(),
     });
     crate::startup::first_run(
         &opts,
@@ -311,9 +358,23 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     );
 
     // The HTTP API.
+    let web = match &opts.web.config_file {
+        Some(p) => {
+            api::webconfig::WebConfig::load(p).map_err(|e| format!("--web.config.file: {e}"))?
+        }
+        None => api::webconfig::WebConfig::default(),
+    };
+    let (route_prefix, external_path) = web_paths(&opts)?;
     let listener = TcpListener::bind(&opts.listen_address)
         .await
         .map_err(|e| format!("listen on {}: {e}", opts.listen_address))?;
+    tracing::info!(address = %opts.listen_address, "Listening on");
+    if web.tls.is_some() {
+        tracing::info!(address = %opts.listen_address, "TLS is enabled.");
+    } else {
+        tracing::info!(http2 = false, address = %opts.listen_address, "TLS is disabled.");
+    }
+    let quit = CancellationToken::new();
     let reload_server = server.clone();
     let mut api = Api::new(store.clone())
         .with_query_limits(opts.query_limits)
@@ -330,7 +391,11 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         }))
         .with_external_labels(external_labels)
         .with_status(status)
-        .with_target_metadata(target_metadata);
+        .with_target_metadata(target_metadata)
+        .with_lifecycle(opts.web.enable_lifecycle, Some(quit.clone()))
+        .with_agent(opts.agent)
+        .with_prefix(&route_prefix, &external_path)
+        .with_web_config(web);
     {
         // The remote-write queues running now (a reload may have replaced some).
         let s = server.clone();
@@ -338,6 +403,16 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             s.pipeline.remote_write().write_metrics(out)
         }));
         api = api.with_metrics(Arc::new(store.clone()));
+        if !agent_without_store {
+            let store = store.clone();
+            api = api.with_metrics(Arc::new(move |out: &mut String| {
+                store.write_head_metrics(out)
+            }));
+        }
+        api = api.with_metrics(Arc::new(move |out: &mut String| {
+            crate::self_metrics::write_process_metrics(out);
+            reload_status.write_metrics(out);
+        }));
         let s = server.clone();
         api = api.with_metrics(Arc::new(move |out: &mut String| {
             crate::self_metrics::write_scrape_metrics(s.pipeline.scrape_manager(), out);
@@ -359,9 +434,9 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let api_cancel = CancellationToken::new();
     let api_task = tokio::spawn(api.serve(listener, api_cancel.clone()));
     ready.store(true, std::sync::atomic::Ordering::SeqCst);
-    tracing::info!(address = %opts.listen_address, "mini-prometheus is ready");
+    tracing::info!("Server is ready to receive web requests.");
 
-    wait_for_signals(&server).await;
+    wait_for_signals(&server, &quit).await;
 
     // Drain: stop discovery and scraping, flush remote write, then stop serving.
     tracing::info!("shutting down");
@@ -397,26 +472,44 @@ async fn feed_resource_metrics(
     }
 }
 
-/// Waits for SIGTERM or SIGINT; reloads on SIGHUP meanwhile.
-async fn wait_for_signals(server: &Server) {
+/// `--web.route-prefix` and the path of `--web.external-url` (default: this host and the
+/// listen port, no path); the prefix defaults to that path, as in Prometheus.
+fn web_paths(opts: &ServerOptions) -> Result<(String, String), String> {
+    let external_path = match &opts.web.external_url {
+        Some(url) => api::lifecycle::external_path(url)?,
+        None => String::new(),
+    };
+    let prefix = opts
+        .web
+        .route_prefix
+        .clone()
+        .unwrap_or_else(|| external_path.clone());
+    Ok((prefix, external_path))
+}
+
+/// Waits for SIGTERM, SIGINT or `/-/quit`; reloads on SIGHUP meanwhile.
+async fn wait_for_signals(server: &Server, quit: &CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
     ) else {
-        tracing::error!("cannot install signal handlers; running until killed");
-        std::future::pending::<()>().await;
+        tracing::error!("cannot install signal handlers; running until killed or /-/quit");
+        quit.cancelled().await;
         return;
     };
     loop {
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
+            _ = quit.cancelled() => {
+                tracing::warn!("Received termination request via web service, exiting gracefully...");
+                return;
+            }
             _ = hup.recv() => {
-                if let Err(e) = server.reload() {
-                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
-                }
+                // Logged (and counted) by the reload itself.
+                let _ = server.reload();
             }
         }
     }

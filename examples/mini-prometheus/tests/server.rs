@@ -100,6 +100,7 @@ fn scrapes_itself_reloads_and_drains() {
             .arg("--web.listen-address")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--log.level=warn")
+            .arg("--web.enable-lifecycle")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -125,10 +126,10 @@ fn scrapes_itself_reloads_and_drains() {
     let (code, metrics) = http(port, "GET", "/metrics").unwrap();
     assert_eq!(code, 200);
     for line in [
-        "scrapeline_targets_active{scrape_pool=\"self\"} 1",
+        "prometheus_target_scrape_pool_targets{scrape_job=\"self\"} 1",
         "scrapeline_targets_up{scrape_pool=\"self\"} 1",
         "prometheus_sd_discovered_targets{config=\"self\",name=\"scrape\"} 1",
-        "scrapeline_sd_failed_providers 0",
+        "prometheus_sd_failed_configs{name=\"scrape\"} 0",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
@@ -211,6 +212,7 @@ fn bad_reloads_keep_the_server_and_its_config_and_hide_secrets() {
             .arg("--web.listen-address")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--log.level=warn")
+            .arg("--web.enable-lifecycle")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -319,14 +321,22 @@ fn bad_reloads_keep_the_server_and_its_config_and_hide_secrets() {
         .unwrap();
     assert_eq!(server.0.wait().unwrap().code(), Some(0), "{log}");
     assert!(!log.contains("S3cret"), "{log}");
-    assert_eq!(
-        log.matches("reload failed; keeping the running configuration")
-            .count(),
-        2,
-        "{log}"
-    );
+    // Every failed reload, by HTTP (2) and SIGHUP (2), is one ERROR line with the file and
+    // the error, as Prometheus logs it (HTTP failures used to log nothing).
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" level=ERROR ") && l.contains(" msg=\"Error reloading config\" "))
+        .collect();
+    assert_eq!(failures.len(), 4, "{log}");
+    for l in &failures {
+        assert!(
+            l.contains(&format!(" filename={} err=\"", cfg.display())),
+            "{l}"
+        );
+    }
     assert!(
-        log.contains("error: line 16 column 14: not a valid duration string: \"-1\"\n"),
+        failures[0]
+            .contains("error: line 16 column 14: not a valid duration string: \\\"-1\\\"\\n"),
         "{log}"
     );
 }
@@ -353,6 +363,7 @@ fn reload_applies_a_changed_remote_write() {
             .arg("--web.listen-address")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--log.level=warn")
+            .arg("--web.enable-lifecycle")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -26,6 +26,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
 
 use super::objects::HeapSize;
+use crate::metrics::KubeEvent;
 
 /// One object change as subscribers see it.
 pub(crate) struct Change<P> {
@@ -302,6 +303,7 @@ where
             match item {
                 Ok(Event::Init) => buffer = Some(HashMap::new()),
                 Ok(Event::InitApply(obj)) => {
+                    crate::metrics::count_kubernetes_event(kind, KubeEvent::Add);
                     let k = object_key(obj.meta());
                     let proj = Arc::new(P::from(obj));
                     buffer.get_or_insert_with(HashMap::new).insert(k, proj);
@@ -319,6 +321,12 @@ where
                             task_shared.store.write().unwrap_or_else(|e| e.into_inner());
                         store.insert(k.clone(), new.clone())
                     };
+                    let event = if old.is_some() {
+                        KubeEvent::Update
+                    } else {
+                        KubeEvent::Add
+                    };
+                    crate::metrics::count_kubernetes_event(kind, event);
                     if old.as_deref() != Some(&*new) {
                         let _ = task_shared.tx.send(Change {
                             key: k,
@@ -328,6 +336,7 @@ where
                     }
                 }
                 Ok(Event::Delete(obj)) => {
+                    crate::metrics::count_kubernetes_event(kind, KubeEvent::Delete);
                     let k = object_key(obj.meta());
                     let old = {
                         let mut store =

@@ -2,10 +2,10 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `GET /metrics` | HTTP request counts plus every registered [`MetricsSource`] (register the store, the remote-write set, …) |
+//! | `GET /metrics` | HTTP request counts and latencies, build info, readiness, plus every registered [`MetricsSource`] (register the store, the remote-write set, …) |
 //! | `GET /metrics/cadvisor` | the body of the registered cAdvisor callback ([`Api::with_cadvisor`]) |
 //! | `GET /-/healthy`, `GET /-/ready` | liveness and readiness (see [`Api::ready_flag`]) |
-//! | `POST`/`PUT /-/reload` | calls the reload callback ([`Api::with_reload`]) |
+//! | `POST`/`PUT /-/reload`, `/-/quit` | the reload callback ([`Api::with_reload`]), graceful shutdown; 403 unless [`Api::with_lifecycle`] enables them |
 //! | `GET /api/v1/targets` | Prometheus' target JSON, `state` and `scrapePool` parameters |
 //! | `GET`/`POST /api/v1/query`, `/api/v1/query_range` | selectors only, see [`query`] |
 //! | `GET`/`POST /api/v1/series`, `/api/v1/labels`, `GET /api/v1/label/<name>/values` | browsing |
@@ -22,6 +22,10 @@
 //! [`Api::with_max_connections`] connections are served at once (more wait in the listen
 //! queue), and a connection idle for [`Api::with_idle_timeout`] is closed.
 //!
+//! Every route lives under [`Api::with_prefix`]'s route prefix; [`Api::with_web_config`]
+//! puts TLS and basic auth in front of all of them; [`Api::with_agent`] makes the query
+//! endpoints answer as Prometheus' agent does (see [`lifecycle`]).
+//!
 //! Responses follow Prometheus byte for byte where clients parse them (JSON envelope
 //! `{"status":"success","data":…}` / `{"status":"error","errorType":"bad_data","error":…}`
 //! with Prometheus' status codes).
@@ -30,19 +34,21 @@ pub mod federate;
 pub mod form;
 pub mod graph;
 pub mod guard;
+pub mod http_metrics;
 pub mod json;
+pub mod lifecycle;
 pub mod limits;
 pub mod metadata;
 pub mod query;
 pub mod status;
 pub mod targets;
+pub mod webconfig;
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -138,7 +144,7 @@ struct Inner {
     build: BuildInfo,
     external_labels: Labels,
     lookback_ms: i64,
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    http_metrics: http_metrics::HttpMetrics,
     limits: QueryLimits,
     /// One permit per query allowed to run at once.
     query_slots: Arc<Semaphore>,
@@ -151,6 +157,18 @@ struct Inner {
     status: Option<Arc<status::ServerStatus>>,
     /// What each target's scrapes declared, for the metadata endpoints.
     target_metadata: metadata::TargetMetadata,
+    /// `--web.enable-lifecycle`: `/-/reload` and `/-/quit` work (403 otherwise).
+    lifecycle: bool,
+    /// Fired by `/-/quit`.
+    quit: Option<CancellationToken>,
+    /// `--agent`: query endpoints answer as Prometheus' agent does.
+    agent: bool,
+    /// `--web.route-prefix`, normalised (`""` for none).
+    route_prefix: String,
+    /// The path of `--web.external-url`, normalised: where `/` redirects to.
+    external_path: String,
+    /// `--web.config.file`: TLS and basic auth.
+    web: webconfig::WebConfig,
 }
 
 impl Api {
@@ -168,7 +186,7 @@ impl Api {
                 build: BuildInfo::default(),
                 external_labels: Labels::empty(),
                 lookback_ms: query::DEFAULT_LOOKBACK.as_millis() as i64,
-                requests: Mutex::new(BTreeMap::new()),
+                http_metrics: http_metrics::HttpMetrics::default(),
                 limits: QueryLimits::default(),
                 query_slots: Arc::new(Semaphore::new(QueryLimits::default().max_concurrency)),
                 query_cancel: CancellationToken::new(),
@@ -176,6 +194,12 @@ impl Api {
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 status: None,
                 target_metadata: metadata::TargetMetadata::new(),
+                lifecycle: false,
+                quit: None,
+                agent: false,
+                route_prefix: String::new(),
+                external_path: String::new(),
+                web: webconfig::WebConfig::default(),
             }),
         }
     }
@@ -192,7 +216,8 @@ impl Api {
         self.edit(|i| i.targets = targets)
     }
 
-    /// The callback `POST /-/reload` runs (without one, reload answers 500).
+    /// The callback `POST /-/reload` runs once lifecycle is enabled (without one, reload
+    /// answers 500).
     pub fn with_reload(self, reload: ReloadFn) -> Api {
         self.edit(|i| i.reload = Some(reload))
     }
@@ -255,6 +280,37 @@ impl Api {
         self.edit(|i| i.target_metadata = m)
     }
 
+    /// Enables `POST`/`PUT /-/reload` and `/-/quit` (Prometheus' `--web.enable-lifecycle`);
+    /// without it they answer 403 "Lifecycle API is not enabled.". `/-/quit` fires `quit`.
+    pub fn with_lifecycle(self, enabled: bool, quit: Option<CancellationToken>) -> Api {
+        self.edit(|i| {
+            i.lifecycle = enabled;
+            i.quit = quit;
+        })
+    }
+
+    /// Agent mode (`--agent`): the query and browsing endpoints and `/federate` refuse as
+    /// Prometheus' agent does.
+    pub fn with_agent(self, agent: bool) -> Api {
+        self.edit(|i| i.agent = agent)
+    }
+
+    /// Serves every route under `route_prefix` (`--web.route-prefix`) and redirects `/` to
+    /// `external_path` + `/targets` (the path of `--web.external-url`).
+    pub fn with_prefix(self, route_prefix: &str, external_path: &str) -> Api {
+        let prefix = lifecycle::normalize_prefix(route_prefix);
+        let external = lifecycle::normalize_prefix(external_path);
+        self.edit(|i| {
+            i.route_prefix = prefix;
+            i.external_path = external;
+        })
+    }
+
+    /// TLS on every connection and basic auth on every request (`--web.config.file`).
+    pub fn with_web_config(self, web: webconfig::WebConfig) -> Api {
+        self.edit(|i| i.web = web)
+    }
+
     /// The flag `/-/ready` reports (initially true); clear it while starting or draining.
     pub fn ready_flag(&self) -> Arc<AtomicBool> {
         self.inner.ready.clone()
@@ -303,6 +359,7 @@ impl Api {
             });
             let builder = builder.clone();
             let watcher = graceful.watcher();
+            let tls = self.inner.web.tls.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 // A client that connects and sends nothing would hold its slot forever (the
@@ -312,10 +369,26 @@ impl Api {
                     Ok(Ok(n)) if n > 0 => {}
                     _ => return,
                 }
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .into_owned();
-                if let Err(e) = watcher.watch(conn).await {
+                let result = match tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        let stream = match tokio::time::timeout(idle, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(err = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!(error = %e, "HTTP connection ended with an error");
                 }
             });
@@ -335,11 +408,44 @@ impl Api {
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let path = req.uri().path().to_owned();
-        let (handler, resp) = self.route(req, &path).await;
-        if let Ok(mut m) = self.inner.requests.lock() {
-            *m.entry((handler, resp.status().as_u16())).or_insert(0) += 1;
+        let started = Instant::now();
+        if let Some(auth) = self.inner.web.auth.clone() {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
+                .await
+                .unwrap_or(false);
+            if !ok {
+                let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Basic"),
+                );
+                self.inner
+                    .http_metrics
+                    .observe("other", 401, started.elapsed());
+                return r;
+            }
         }
+        let full = req.uri().path().to_owned();
+        let (handler, resp) = match lifecycle::route_under(&self.inner.route_prefix, &full) {
+            lifecycle::Routed::Inside(path) => {
+                let path = path.to_owned();
+                self.route(req, &path).await
+            }
+            lifecycle::Routed::RedirectToPrefix => {
+                ("/", redirect(format!("{}/", self.inner.route_prefix)))
+            }
+            lifecycle::Routed::NotFound => {
+                ("other", text(StatusCode::NOT_FOUND, "404 page not found\n"))
+            }
+        };
+        self.inner
+            .http_metrics
+            .observe(handler, resp.status().as_u16(), started.elapsed());
         resp
     }
 
@@ -350,6 +456,16 @@ impl Api {
     {
         let method = req.method().clone();
         let get = method == Method::GET || method == Method::HEAD;
+        if self.inner.agent {
+            if lifecycle::agent_refuses(path) {
+                let resp = api_error("execution", lifecycle::AGENT_UNAVAILABLE);
+                return (lifecycle::agent_handler(path), resp);
+            }
+            if path == "/federate" {
+                let resp = text(StatusCode::INTERNAL_SERVER_ERROR, lifecycle::AGENT_FEDERATE);
+                return ("/federate", resp);
+            }
+        }
         match path {
             "/metrics" if get => ("/metrics", self.metrics()),
             "/metrics/cadvisor" if get => ("/metrics/cadvisor", self.cadvisor().await),
@@ -359,6 +475,7 @@ impl Api {
             ),
             "/-/ready" if get => ("/-/ready", self.ready()),
             "/-/reload" => ("/-/reload", self.reload(&method).await),
+            "/-/quit" => ("/-/quit", self.quit(&method)),
             "/federate" if get => ("/federate", self.federate(req).await),
             "/targets" if get => (
                 "/targets",
@@ -367,7 +484,7 @@ impl Api {
                     SystemTime::now(),
                 )),
             ),
-            "/" if get => ("/", redirect("/graph")),
+            "/" if get => ("/", redirect(format!("{}/graph", self.inner.external_path))),
             "/graph" if get => ("/graph", graph::page()),
             "/api/v1/targets" if get => ("/api/v1/targets", self.targets_json(req)),
             "/api/v1/status/buildinfo" if get => ("/api/v1/status/buildinfo", self.buildinfo()),
@@ -459,18 +576,10 @@ impl Api {
     }
 
     fn metrics(&self) -> Response<Full<Bytes>> {
-        use std::fmt::Write;
         let mut out = String::with_capacity(8192);
-        if let Ok(m) = self.inner.requests.lock() {
-            out.push_str("# HELP scrapeline_http_requests_total HTTP requests served, by handler and status code.\n");
-            out.push_str("# TYPE scrapeline_http_requests_total counter\n");
-            for ((h, code), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "scrapeline_http_requests_total{{code=\"{code}\",handler=\"{h}\"}} {n}"
-                );
-            }
-        }
+        self.inner.http_metrics.write(&mut out);
+        crate::self_metrics::write_build_info(&self.inner.build, &mut out);
+        crate::self_metrics::write_ready(self.inner.ready.load(Ordering::Acquire), &mut out);
         for m in &self.inner.metrics {
             m.write_metrics(&mut out);
         }
@@ -509,6 +618,9 @@ impl Api {
                 "This endpoint requires a POST or PUT request.\n",
             );
         }
+        if !self.inner.lifecycle {
+            return text(StatusCode::FORBIDDEN, lifecycle::LIFECYCLE_DISABLED);
+        }
         let Some(f) = self.inner.reload.clone() else {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -524,12 +636,32 @@ impl Api {
         }
     }
 
+    /// `/-/quit`: graceful shutdown, as SIGTERM.
+    fn quit(&self, method: &Method) -> Response<Full<Bytes>> {
+        if method != Method::POST && method != Method::PUT {
+            return text(StatusCode::METHOD_NOT_ALLOWED, lifecycle::QUIT_NEEDS_POST);
+        }
+        if !self.inner.lifecycle {
+            return text(StatusCode::FORBIDDEN, lifecycle::LIFECYCLE_DISABLED);
+        }
+        match &self.inner.quit {
+            Some(q) => {
+                q.cancel();
+                text(StatusCode::OK, lifecycle::QUIT_ACCEPTED)
+            }
+            None => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "quitting is not available\n",
+            ),
+        }
+    }
+
     async fn federate<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
     where
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let params = match params(req).await {
+        let mut params = match params(req).await {
             Ok(p) => p,
             Err(e) => {
                 return text(
@@ -538,8 +670,9 @@ impl Api {
                 );
             }
         };
-        // Prometheus' /federate has no `timeout` parameter: only --query.timeout bounds it.
-        let params = params.into_iter().filter(|(k, _)| k != "timeout").collect();
+        // Prometheus' federation handler has no `timeout` parameter (a `timeout=-1` used to
+        // turn into an instant 503); `--query.timeout` still bounds it.
+        params.retain(|(k, _)| k != "timeout");
         self.limited(params, |api, p, budget| api.federate_body(p, budget))
             .await
     }
@@ -987,10 +1120,11 @@ fn html(body: String) -> Response<Full<Bytes>> {
     with_type(text(StatusCode::OK, body), "text/html; charset=utf-8")
 }
 
-fn redirect(to: &'static str) -> Response<Full<Bytes>> {
+fn redirect(to: String) -> Response<Full<Bytes>> {
     let mut r = text(StatusCode::FOUND, "");
-    r.headers_mut()
-        .insert(header::LOCATION, http::HeaderValue::from_static(to));
+    if let Ok(v) = http::HeaderValue::from_str(&to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
     r
 }
 
@@ -1044,6 +1178,8 @@ fn api_error(kind: &str, message: &str) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod browser_tests;
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]

@@ -501,17 +501,19 @@ async fn health_ready_reload_and_not_found() {
     let c = calls.clone();
     let fail = Arc::new(AtomicBool::new(false));
     let f = fail.clone();
-    let api = Api::new(store()).with_reload(Arc::new(move || {
-        c.fetch_add(1, Ordering::SeqCst);
-        let fail = f.load(Ordering::SeqCst);
-        Box::pin(async move {
-            if fail {
-                Err("bad.yml:3: unknown field `scrape_intervall`".to_owned())
-            } else {
-                Ok(())
-            }
-        })
-    }));
+    let api = Api::new(store())
+        .with_lifecycle(true, None)
+        .with_reload(Arc::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            let fail = f.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if fail {
+                    Err("bad.yml:3: unknown field `scrape_intervall`".to_owned())
+                } else {
+                    Ok(())
+                }
+            })
+        }));
     assert_eq!(
         get(&api, "/-/healthy").await,
         (200, "Prometheus Server is Healthy.\n".into())
@@ -576,7 +578,7 @@ async fn own_metrics_and_cadvisor_hook() {
     let (_, metadata) = get(&api, "/api/v1/metadata").await;
     assert_eq!(metadata, r#"{"status":"success","data":{}}"#);
     assert!(
-        body.contains("\nscrapeline_http_requests_total{code=\"200\",handler=\"/-/healthy\"} 1\n"),
+        body.contains("\nprometheus_http_requests_total{code=\"200\",handler=\"/-/healthy\"} 1\n"),
         "{body}"
     );
     assert!(body.ends_with("# TYPE extra gauge\nextra 1\n"), "{body}");

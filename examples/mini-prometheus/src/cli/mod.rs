@@ -33,10 +33,10 @@ pub struct Cli {
     /// (unset: empty; `$$` is a literal `$`; `$1`, `${1}` stay for relabel templates).
     #[arg(long = "config.expand-env")]
     pub expand_env: bool,
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long = "log.level", default_value = "info")]
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
-    /// Log format: logfmt-like text or json.
+    /// Output format of log messages: logfmt or json.
     #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
     /// The host root filesystem the cgroup collector reads (`/host` in a DaemonSet).
@@ -65,6 +65,20 @@ pub struct Cli {
     /// Maximum number of simultaneous connections across all listeners (0: no limit).
     #[arg(long = "web.max-connections", default_value_t = crate::api::DEFAULT_MAX_CONNECTIONS)]
     pub web_max_connections: usize,
+    /// Enable shutdown and reload via HTTP request (`/-/quit`, `/-/reload`).
+    #[arg(long = "web.enable-lifecycle")]
+    pub web_enable_lifecycle: bool,
+    /// The URL under which Prometheus is externally reachable (behind a reverse proxy);
+    /// its path is the default route prefix.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub web_external_url: Option<String>,
+    /// Prefix for the internal routes of web endpoints (default: the external URL's path).
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub web_route_prefix: Option<String>,
+    /// Path to a configuration file that can enable TLS or authentication (exporter-toolkit
+    /// format: `tls_server_config`, `basic_auth_users`).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -127,6 +141,12 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
         max_connections: cli.web_max_connections,
         read_timeout: cli.web_read_timeout,
         flags: flag_values(),
+        web: crate::api::webconfig::WebOptions {
+            enable_lifecycle: cli.web_enable_lifecycle,
+            external_url: cli.web_external_url,
+            route_prefix: cli.web_route_prefix,
+            config_file: cli.web_config_file,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -147,19 +167,11 @@ fn flag_values() -> Vec<(String, String)> {
     }
 }
 
-/// Structured logs on stderr at `level` (`--log.level`), as text or JSON (`--log.format`).
+/// Prometheus 3's log lines on stderr at `level` (`--log.level`), logfmt or JSON
+/// (`--log.format`); see [`crate::logging`].
 fn init_logging(level: &str, format: &str) -> Result<(), CliError> {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .map_err(|e| format!("--log.level {level:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    let level = crate::logging::parse_level(level)?;
+    let format = crate::logging::LogFormat::parse(format)?;
+    crate::logging::init(level, format)?;
     Ok(())
 }

@@ -29,6 +29,7 @@
 
 pub mod budget;
 pub mod chunk;
+mod head_metrics;
 pub mod matcher;
 mod slab;
 
