@@ -476,7 +476,7 @@ fn external_url_prefix_lifecycle_off_and_agent_answers() {
     assert_eq!(location("/"), format!("302 http://{addr}/prom/"));
     assert_eq!(
         location("/prom/"),
-        format!("302 http://{addr}/prom/targets")
+        format!("302 http://{addr}/prom/graph")
     );
     let (_, code, body) = curl(&["-X", "POST", &url("/prom/-/reload")]);
     assert_eq!(

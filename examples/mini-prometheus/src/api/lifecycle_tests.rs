@@ -127,11 +127,11 @@ async fn routes_live_under_the_prefix() {
     let (code, _, location) = call(&api, "GET", "/").await;
     assert_eq!((code, location.as_deref()), (302, Some("/prom/")));
     let (code, _, location) = call(&api, "GET", "/prom/").await;
-    assert_eq!((code, location.as_deref()), (302, Some("/prom/targets")));
-    // Without a prefix, `/` goes to the targets page.
+    assert_eq!((code, location.as_deref()), (302, Some("/prom/graph")));
+    // Without a prefix, `/` goes to the expression browser (as Prometheus 2.x).
     let plain = Api::new(Store::new(StoreConfig::default()));
     let (code, _, location) = call(&plain, "GET", "/").await;
-    assert_eq!((code, location.as_deref()), (302, Some("/targets")));
+    assert_eq!((code, location.as_deref()), (302, Some("/graph")));
 }
 
 #[tokio::test]

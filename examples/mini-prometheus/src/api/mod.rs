@@ -296,7 +296,7 @@ impl Api {
     }
 
     /// Serves every route under `route_prefix` (`--web.route-prefix`) and redirects `/` to
-    /// `external_path` + `/targets` (the path of `--web.external-url`).
+    /// `external_path` + `/graph` (the path of `--web.external-url`).
     pub fn with_prefix(self, route_prefix: &str, external_path: &str) -> Api {
         let prefix = lifecycle::normalize_prefix(route_prefix);
         let external = lifecycle::normalize_prefix(external_path);
