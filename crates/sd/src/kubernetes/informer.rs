@@ -71,11 +71,12 @@ impl<P: Send + Sync + 'static> Informer<P> {
         self.read().get(key).cloned()
     }
 
-    /// A consistent copy of every (key, projection).
-    pub(crate) fn snapshot(&self) -> Vec<(Arc<str>, Arc<P>)> {
+    /// The keys that satisfy `pred` (no projection is copied).
+    pub(crate) fn keys(&self, pred: impl Fn(&str) -> bool) -> Vec<Arc<str>> {
         self.read()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .keys()
+            .filter(|k| pred(k))
+            .cloned()
             .collect()
     }
 
