@@ -480,3 +480,123 @@ async fn owner_change_with_attach_metadata() {
         scenario(attach(r, "deployment"), without_rs, late, |g| both(g, "d4")).await;
     }
 }
+
+/// One step of the property test's random history.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Set object `which` of kind `kind` to variant `variant`, or delete it (`variant` 0).
+    Object { kind: u8, which: u8, variant: u8 },
+    /// Abort every open watch (they resume from their last resourceVersion).
+    DropWatches,
+    /// Forget the history (a watch resuming from before now gets `410 Gone` and relists).
+    Compact,
+}
+
+const PODS: [(&str, &str); 4] = [
+    ("p1", "10.1.0.1"),
+    ("p2", "10.1.0.2"),
+    ("p3", "10.1.0.3"),
+    ("p4", "10.1.0.4"),
+];
+
+/// The object (or, for a delete, an object naming it) a step sets; `None` for faults.
+fn step_object(kind: u8, which: u8, variant: u8) -> Value {
+    let v = usize::from(variant);
+    let w = usize::from(which);
+    let pick = |xs: &[&'static str], n: usize| xs[n % xs.len()];
+    match kind % 6 {
+        0 => namespace(NS, json!({"team": pick(&["a", "b", "c"], v)})),
+        1 => node(pick(&["n1", "n2"], w), json!({"zone": pick(&["a", "b", "c"], v)})),
+        2 => replicaset(NS, pick(&["r1", "r2"], w), pick(&["d1", "d2", "d3"], v)),
+        3 => {
+            let (name, ip) = PODS[w % PODS.len()];
+            let rs = [None, Some("r1"), Some("r2")][v % 3];
+            let labels = json!({"app": pick(&["v1", "v2", "v3"], v / 3)});
+            pod(NS, name, ip, pick(&["n1", "n2"], v / 2), labels, rs)
+        }
+        4 => service(NS, pick(&["s1", "s2"], w), json!({"tier": pick(&["a", "b"], v)})),
+        _ => {
+            // Which pods the service's slice and endpoints name: a subset from the variant's bits.
+            let svc = pick(&["s1", "s2"], w);
+            let nodes = ["n1", "n2"];
+            let addrs: Vec<(&str, &str, &str)> = PODS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| v & (1 << i) != 0)
+                .map(|(i, (n, ip))| (*n, *ip, nodes[i % 2]))
+                .collect();
+            if w / 2 % 2 == 0 {
+                slice(NS, svc, &addrs)
+            } else {
+                endpoints(NS, svc, &addrs)
+            }
+        }
+    }
+}
+
+fn step_strategy() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        20 => (0u8..6, 0u8..4, 0u8..16).prop_map(|(kind, which, variant)| Step::Object { kind, which, variant }),
+        1 => Just(Step::DropWatches),
+        1 => Just(Step::Compact),
+    ]
+}
+
+fn apply_step(server: &ApiServer, step: &Step) {
+    match step {
+        Step::Object {
+            kind,
+            which,
+            variant,
+        } => {
+            let o = step_object(*kind, *which, *variant);
+            // One variant in five deletes the object instead.
+            if *variant % 5 == 4 {
+                server.delete(&o).expect("delete");
+            } else {
+                server.apply(o).expect("apply");
+            }
+        }
+        Step::DropWatches => server.drop_watches(),
+        Step::Compact => server.compact(),
+    }
+}
+
+/// Random histories of namespace, node, ReplicaSet, pod, service, EndpointSlice and Endpoints
+/// changes, deletes, watch drops and compactions, applied in a random interleaving across
+/// resources (each resource's own order is its order in the history; the double streams each
+/// watch in order): part before discovery starts, the rest while it runs. Afterwards the
+/// groups equal those of a fresh discovery over a list of the final objects.
+#[test]
+fn any_interleaving_converges_to_a_fresh_discovery() {
+    use proptest::prelude::*;
+    let config = ProptestConfig {
+        cases: 64,
+        max_shrink_iters: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let roles = ["pod", "endpoints", "endpointslice", "service"];
+    proptest!(config, |(role in 0usize..4, steps in prop::collection::vec(step_strategy(), 1..30), split in 0usize..30)| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let result: Result<(), String> = rt.block_on(async {
+            let config = json!({"role": roles[role],
+                                "attach_metadata": {"node": true, "namespace": true, "deployment": true}});
+            let server = ApiServer::start().await.expect("double starts");
+            let split = split.min(steps.len());
+            for s in &steps[..split] {
+                apply_step(&server, s);
+            }
+            let mut h = Harness::start_on(server, &config, "x").await;
+            h.wait_initial().await;
+            for s in &steps[split..] {
+                apply_step(&h.server, s);
+                tokio::task::yield_now().await;
+            }
+            let want = oracle(&h.server, &config).await;
+            converge(&h, &want).await
+        });
+        prop_assert!(result.is_ok(), "{}", result.err().unwrap_or_default());
+    });
+}
