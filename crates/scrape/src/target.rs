@@ -207,7 +207,7 @@ pub fn populate_target(
             labels: None,
         });
     }
-    match checked_labels(lb, cfg) {
+    match checked_labels(lb) {
         Ok(labels) => Ok(Populated {
             discovered,
             labels: Some(labels),
@@ -217,7 +217,7 @@ pub fn populate_target(
 }
 
 /// The checks and clean-up after relabeling, on the relabeled labels in `lb`.
-fn checked_labels(lb: &mut LabelsBuilder, cfg: &ScrapeConfig) -> Result<Labels, PopulateError> {
+fn checked_labels(lb: &mut LabelsBuilder) -> Result<Labels, PopulateError> {
     let addr = match lb.get(ADDRESS_LABEL) {
         Some(a) if !a.is_empty() => a.to_owned(),
         _ => return Err(PopulateError::NoAddress),

@@ -49,6 +49,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// `--web.read-timeout`: request headers and idle connections.
     pub read_timeout: Duration,
+    /// `--scrapeline.discovery.update-interval`: the discovery throttle.
+    pub discovery_update_interval: Duration,
 }
 
 /// How often the collector feeds the resource metrics APIs (metrics-server's
@@ -192,8 +194,10 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     // (agent mode: to the remote-write queues only).
     let offset_seed = scrapeline_scrape::target::offset_seed(&hostname(), &config.external_labels);
     let external_labels = config.external_labels.clone();
+    let mut discovery = discovery_options(opts.config_file.as_deref());
+    discovery.update_interval = opts.discovery_update_interval;
     let mut builder = Pipeline::builder(config)
-        .discovery_options(discovery_options(opts.config_file.as_deref()))
+        .discovery_options(discovery)
         .scrape_options(ManagerOptions {
             offset_seed,
             ..ManagerOptions::default()

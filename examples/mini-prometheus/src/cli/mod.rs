@@ -64,6 +64,10 @@ pub struct Cli {
     /// Maximum number of simultaneous connections across all listeners (0: no limit).
     #[arg(long = "web.max-connections", default_value_t = crate::api::DEFAULT_MAX_CONNECTIONS)]
     pub web_max_connections: usize,
+    /// How often discovery publishes target changes to scraping: Prometheus' fixed 5 s
+    /// throttle, made configurable (0 publishes every change at once).
+    #[arg(long = "scrapeline.discovery.update-interval", default_value = "5s", value_parser = parse_flag_duration)]
+    pub discovery_update_interval: std::time::Duration,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -125,6 +129,7 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
         },
         max_connections: cli.web_max_connections,
         read_timeout: cli.web_read_timeout,
+        discovery_update_interval: cli.discovery_update_interval,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -149,4 +154,33 @@ fn init_logging(level: &str, format: &str) -> Result<(), CliError> {
         builder.init();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+    use std::time::Duration;
+
+    #[test]
+    fn discovery_update_interval_defaults_to_prometheus_5s_and_is_configurable() {
+        let cli = Cli::try_parse_from(["mini-prometheus"]).unwrap();
+        assert_eq!(cli.discovery_update_interval, Duration::from_secs(5));
+        let cli = Cli::try_parse_from([
+            "mini-prometheus",
+            "--scrapeline.discovery.update-interval=250ms",
+        ])
+        .unwrap();
+        assert_eq!(cli.discovery_update_interval, Duration::from_millis(250));
+        let err = Cli::try_parse_from([
+            "mini-prometheus",
+            "--scrapeline.discovery.update-interval=soon",
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--scrapeline.discovery.update-interval"),
+            "{err}"
+        );
+    }
 }
