@@ -348,10 +348,13 @@ fn mini_prometheus() -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    ["target/release/mini-prometheus", "target/debug/mini-prometheus"]
-        .iter()
-        .map(|p| root.join(p))
-        .find(|p| p.is_file())
+    [
+        "target/release/mini-prometheus",
+        "target/debug/mini-prometheus",
+    ]
+    .iter()
+    .map(|p| root.join(p))
+    .find(|p| p.is_file())
 }
 
 fn main() {
@@ -389,9 +392,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    println!(
-        "| agent | p50 | p99 | max | probes seen | ready after |\n|---|---|---|---|---|---|"
-    );
+    println!("| agent | p50 | p99 | max | probes seen | ready after |\n|---|---|---|---|---|---|");
     for which in &runs {
         match rt.block_on(measure(which)) {
             Ok(o) => println!(
@@ -399,7 +400,12 @@ fn main() {
                 which.name(),
                 percentile(&o.latencies, 0.5).as_secs_f64() * 1e3,
                 percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
-                o.latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+                o.latencies
+                    .last()
+                    .copied()
+                    .unwrap_or_default()
+                    .as_secs_f64()
+                    * 1e3,
                 o.latencies.len(),
                 o.latencies.len() + o.missed,
                 o.ready_after.as_secs_f64(),

@@ -57,7 +57,10 @@ fn expected(case: &Value) -> Value {
         let mut m = serde_json::Map::new();
         for (k, v) in node["metadata"]["labels"].as_object().into_iter().flatten() {
             m.insert(format!("__meta_kubernetes_node_label_{k}"), v.clone());
-            m.insert(format!("__meta_kubernetes_node_labelpresent_{k}"), "true".into());
+            m.insert(
+                format!("__meta_kubernetes_node_labelpresent_{k}"),
+                "true".into(),
+            );
         }
         m
     };
@@ -85,7 +88,10 @@ fn deviations_change_only_the_stale_node_labels() {
         let case = all.iter().find(|c| c["id"] == *id).expect("case present");
         let before = case["expected"].to_string();
         let after = expected(case).to_string();
-        assert!(before.contains(r#""__meta_kubernetes_node_label_az":"us-east1""#), "{id}");
+        assert!(
+            before.contains(r#""__meta_kubernetes_node_label_az":"us-east1""#),
+            "{id}"
+        );
         assert!(!after.contains("us-east1"), "{id}: {after}");
         assert_eq!(
             before.matches("__meta_kubernetes_node_label_az").count(),

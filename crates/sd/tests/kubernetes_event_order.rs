@@ -346,7 +346,10 @@ async fn service_label_change_reaches_slice_group() {
     let ops = vec![Op::Apply(service(NS, "s1", json!({"tier": "b"})))];
     scenario(role("endpointslice"), initial, ops, |g| {
         let labels = &group(g, SLICE).labels;
-        assert_eq!(labels.get("__meta_kubernetes_service_label_tier"), Some("b"));
+        assert_eq!(
+            labels.get("__meta_kubernetes_service_label_tier"),
+            Some("b")
+        );
     })
     .await;
 }
@@ -365,17 +368,22 @@ async fn node_label_change_with_attach_metadata() {
         slice(NS, "s1", &[P1]),
     ];
     let ops = vec![Op::Apply(node("n1", json!({"zone": "b"})))];
-    scenario(attach("endpointslice", "node"), initial.clone(), ops.clone(), |g| {
-        let t = target(g, SLICE, "10.1.0.1:8080");
-        assert_eq!(
-            named(&t, "__meta_kubernetes_node_"),
-            [
-                "__meta_kubernetes_node_label_zone=b",
-                "__meta_kubernetes_node_labelpresent_zone=true",
-                "__meta_kubernetes_node_name=n1"
-            ]
-        );
-    })
+    scenario(
+        attach("endpointslice", "node"),
+        initial.clone(),
+        ops.clone(),
+        |g| {
+            let t = target(g, SLICE, "10.1.0.1:8080");
+            assert_eq!(
+                named(&t, "__meta_kubernetes_node_"),
+                [
+                    "__meta_kubernetes_node_label_zone=b",
+                    "__meta_kubernetes_node_labelpresent_zone=true",
+                    "__meta_kubernetes_node_name=n1"
+                ]
+            );
+        },
+    )
     .await;
     scenario(attach("pod", "node"), initial, ops, |g| {
         let labels = &group(g, "pod/ns/p1").labels;
@@ -426,10 +434,18 @@ async fn namespace_label_change_with_attach_metadata() {
         .await;
     }
     let late = vec![Op::Apply(namespace(NS, json!({"team": "c"})))];
-    scenario(attach("pod", "namespace"), initial[2..3].to_vec(), late, |g| {
-        let labels = &group(g, "pod/ns/p1").labels;
-        assert_eq!(labels.get("__meta_kubernetes_namespace_label_team"), Some("c"));
-    })
+    scenario(
+        attach("pod", "namespace"),
+        initial[2..3].to_vec(),
+        late,
+        |g| {
+            let labels = &group(g, "pod/ns/p1").labels;
+            assert_eq!(
+                labels.get("__meta_kubernetes_namespace_label_team"),
+                Some("c")
+            );
+        },
+    )
     .await;
 }
 
@@ -506,7 +522,10 @@ fn step_object(kind: u8, which: u8, variant: u8) -> Value {
     let pick = |xs: &[&'static str], n: usize| xs[n % xs.len()];
     match kind % 6 {
         0 => namespace(NS, json!({"team": pick(&["a", "b", "c"], v)})),
-        1 => node(pick(&["n1", "n2"], w), json!({"zone": pick(&["a", "b", "c"], v)})),
+        1 => node(
+            pick(&["n1", "n2"], w),
+            json!({"zone": pick(&["a", "b", "c"], v)}),
+        ),
         2 => replicaset(NS, pick(&["r1", "r2"], w), pick(&["d1", "d2", "d3"], v)),
         3 => {
             let (name, ip) = PODS[w % PODS.len()];
@@ -514,7 +533,11 @@ fn step_object(kind: u8, which: u8, variant: u8) -> Value {
             let labels = json!({"app": pick(&["v1", "v2", "v3"], v / 3)});
             pod(NS, name, ip, pick(&["n1", "n2"], v / 2), labels, rs)
         }
-        4 => service(NS, pick(&["s1", "s2"], w), json!({"tier": pick(&["a", "b"], v)})),
+        4 => service(
+            NS,
+            pick(&["s1", "s2"], w),
+            json!({"tier": pick(&["a", "b"], v)}),
+        ),
         _ => {
             // Which pods the service's slice and endpoints name: a subset from the variant's bits.
             let svc = pick(&["s1", "s2"], w);

@@ -73,11 +73,7 @@ impl<P: Send + Sync + 'static> Informer<P> {
 
     /// The keys that satisfy `pred` (no projection is copied).
     pub(crate) fn keys(&self, pred: impl Fn(&str) -> bool) -> Vec<Arc<str>> {
-        self.read()
-            .keys()
-            .filter(|k| pred(k))
-            .cloned()
-            .collect()
+        self.read().keys().filter(|k| pred(k)).cloned().collect()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<P>>> {

@@ -100,9 +100,11 @@ pub(crate) fn deps(scope: &Scope, key: &str, out: &mut Vec<u64>) {
             for ss in ep.subsets.iter() {
                 for a in ss.addresses.iter().chain(ss.not_ready.iter()) {
                     let target = a.target.as_ref();
-                    if let Some(n) = a.node_name.as_deref().or_else(|| {
-                        target.filter(|t| &*t.kind == "Node").map(|t| &*t.name)
-                    }) {
+                    if let Some(n) = a
+                        .node_name
+                        .as_deref()
+                        .or_else(|| target.filter(|t| &*t.kind == "Node").map(|t| &*t.name))
+                    {
                         node(n, out);
                     }
                     if let Some(t) = target.filter(|t| &*t.kind == "Pod") {
