@@ -1,5 +1,12 @@
 //! One role over one namespace scope: its informers, and the loop that turns their changes
-//! into re-emitted groups, following Prometheus' re-emission rules (§10 of the spec).
+//! into re-emitted groups.
+//!
+//! Prometheus re-emits a group when its main object changes and for some dependencies only
+//! (§10 of the spec: no pod handler for EndpointSlices, pod phase changes only for Endpoints,
+//! node changes only for addresses with a Pod or Node targetRef), so a target built before a
+//! pod arrived, or before it changed, stays stale. Here every group is rebuilt when any object
+//! it was built from is added, changed or deleted, whatever the order the watches deliver
+//! them in: the scope's [`DepIndex`] records, after each build, what the group read.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
