@@ -65,7 +65,8 @@ pub struct Cli {
     #[arg(long = "web.max-connections", default_value_t = crate::api::DEFAULT_MAX_CONNECTIONS)]
     pub web_max_connections: usize,
     /// How often discovery publishes target changes to scraping: Prometheus' fixed 5 s
-    /// throttle, made configurable (0 publishes every change at once).
+    /// throttle, made configurable (a shorter one shows changes sooner, at the cost of more
+    /// scrape-pool syncs under churn).
     #[arg(long = "scrapeline.discovery.update-interval", default_value = "5s", value_parser = parse_flag_duration)]
     pub discovery_update_interval: std::time::Duration,
     /// A tool to run instead of the server.
