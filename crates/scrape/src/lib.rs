@@ -139,4 +139,4 @@ pub use outcome::{ScrapeError, TargetLimitExceeded};
 pub use pipeline::{LabelLimitError, PipelineError};
 pub use shared::{ManagerOptions, ScrapeCounters};
 pub use state::{ActiveTarget, DroppedTarget, Health, TargetsSnapshot};
-pub use target::PopulateError;
+pub use target::{PopulateError, PopulateFailure};

@@ -94,6 +94,18 @@ pub struct Populated {
     pub labels: Option<Labels>,
 }
 
+/// A target that failed to populate, with the labels it was discovered with: what
+/// `promtool check service-discovery` prints beside the error (`discoveredLabels`, `error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct PopulateFailure {
+    /// The labels before relabeling (target, group and job defaults).
+    pub discovered: Labels,
+    /// Why it cannot be scraped.
+    #[source]
+    pub error: PopulateError,
+}
+
 fn go_bool(b: Option<bool>) -> &'static str {
     if b == Some(true) { "true" } else { "false" }
 }
@@ -165,7 +177,8 @@ fn parse_go_bool(s: &str) -> Option<bool> {
 
 /// Prometheus' `PopulateLabels`: discovered labels, `relabel_configs`, then the checks and
 /// the final clean-up (`__meta_*` removed, `instance` defaulted to `__address__`). Errors are
-/// Prometheus' exact strings.
+/// Prometheus' exact strings. [`populate_target`] also keeps the discovered labels of a
+/// target that fails.
 pub fn populate_labels(
     lb: &mut LabelsBuilder,
     cfg: &ScrapeConfig,
@@ -173,6 +186,19 @@ pub fn populate_labels(
     target: &Labels,
     group: &Labels,
 ) -> Result<Populated, PopulateError> {
+    populate_target(lb, cfg, rules, target, group).map_err(|f| f.error)
+}
+
+/// [`populate_labels`], keeping the discovered labels when the target fails (an Ingress rule
+/// without a host, an address with a `/`, a bad interval label), as `promtool check
+/// service-discovery` reports them.
+pub fn populate_target(
+    lb: &mut LabelsBuilder,
+    cfg: &ScrapeConfig,
+    rules: &[Rule],
+    target: &Labels,
+    group: &Labels,
+) -> Result<Populated, PopulateFailure> {
     populate_discovered_labels(lb, cfg, target, group);
     let discovered = lb.labels();
     if !rules.is_empty() && !relabel(rules, lb) {
@@ -181,6 +207,17 @@ pub fn populate_labels(
             labels: None,
         });
     }
+    match checked_labels(lb) {
+        Ok(labels) => Ok(Populated {
+            discovered,
+            labels: Some(labels),
+        }),
+        Err(error) => Err(PopulateFailure { discovered, error }),
+    }
+}
+
+/// The checks and clean-up after relabeling, on the relabeled labels in `lb`.
+fn checked_labels(lb: &mut LabelsBuilder) -> Result<Labels, PopulateError> {
     let addr = match lb.get(ADDRESS_LABEL) {
         Some(a) if !a.is_empty() => a.to_owned(),
         _ => return Err(PopulateError::NoAddress),
@@ -223,10 +260,7 @@ pub fn populate_labels(
         lb.set(INSTANCE_LABEL, &addr);
     }
     // Label values are `str`, so always valid UTF-8: Prometheus' value check cannot fail here.
-    Ok(Populated {
-        discovered,
-        labels: Some(lb.labels()),
-    })
+    Ok(lb.labels())
 }
 
 /// The interval and timeout a target's labels ask for (`Target.intervalAndTimeout`), falling

@@ -136,3 +136,36 @@ fn group_labels_do_not_override_target_labels_and_params_from_sd_win() {
         "http://h:9100/metrics?module=sd&module=second&other=o"
     );
 }
+
+/// A target that fails (an Ingress rule without a host: empty `__address__`) keeps the labels
+/// it was discovered with beside the error, as `promtool check service-discovery` prints them.
+#[test]
+fn failed_target_keeps_its_discovered_labels() {
+    let mut cfg = ScrapeConfig::new("ing");
+    cfg.scrape_interval = Some(PromDuration::from_secs(30));
+    let target = Labels::from_pairs([
+        ("__address__", ""),
+        ("__meta_kubernetes_ingress_host", ""),
+        ("__meta_kubernetes_ingress_path", "/"),
+        ("__meta_kubernetes_ingress_scheme", "http"),
+    ]);
+    let group = Labels::from_pairs([
+        ("__meta_kubernetes_namespace", "default"),
+        ("__meta_kubernetes_ingress_name", "web"),
+    ]);
+    let mut lb = LabelsBuilder::new();
+    let f = scrapeline_scrape::target::populate_target(&mut lb, &cfg, &[], &target, &group)
+        .unwrap_err();
+    assert_eq!(f.error, scrapeline_scrape::PopulateError::NoAddress);
+    assert_eq!(f.to_string(), "no address");
+    // Empty values are absent labels (Prometheus' builder drops them): no `__address__`.
+    assert_eq!(
+        f.discovered.to_string(),
+        r#"{__always_scrape_classic_histograms__="false", __convert_classic_histograms_to_nhcb__="false", __meta_kubernetes_ingress_name="web", __meta_kubernetes_ingress_path="/", __meta_kubernetes_ingress_scheme="http", __meta_kubernetes_namespace="default", __metrics_path__="/metrics", __scheme__="http", __scrape_interval__="30s", __scrape_native_histograms__="false", __scrape_timeout__="10s", job="ing"}"#
+    );
+    // populate_labels gives the same error.
+    assert_eq!(
+        populate_labels(&mut lb, &cfg, &[], &target, &group).unwrap_err(),
+        scrapeline_scrape::PopulateError::NoAddress
+    );
+}

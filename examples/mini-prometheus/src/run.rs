@@ -54,6 +54,8 @@ pub struct ServerOptions {
     /// `--web.enable-lifecycle`, `--web.external-url`, `--web.route-prefix`,
     /// `--web.config.file`.
     pub web: api::webconfig::WebOptions,
+    /// `--scrapeline.discovery.update-interval`: the discovery throttle.
+    pub discovery_update_interval: Duration,
 }
 
 /// How often the collector feeds the resource metrics APIs (metrics-server's
@@ -257,8 +259,10 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     // (agent mode: to the remote-write queues only).
     let offset_seed = scrapeline_scrape::target::offset_seed(&hostname(), &config.external_labels);
     let external_labels = config.external_labels.clone();
+    let mut discovery = discovery_options(opts.config_file.as_deref());
+    discovery.update_interval = opts.discovery_update_interval;
     let mut builder = Pipeline::builder(config)
-        .discovery_options(discovery_options(opts.config_file.as_deref()))
+        .discovery_options(discovery)
         .scrape_options(ManagerOptions {
             offset_seed,
             ..ManagerOptions::default()

@@ -348,3 +348,46 @@ fn sd_once_shows_discovered_and_relabeled_labels() {
     ]);
     assert_eq!(v, expected);
 }
+
+/// A target that fails to populate (its relabeled address is empty, as an Ingress rule
+/// without a host gives) keeps its discovered labels beside the error, as
+/// `promtool check service-discovery` prints them (issue 18).
+#[test]
+fn sd_once_failed_target_keeps_discovered_labels() {
+    let dir = std::env::temp_dir().join(format!("mp-cli-sd-fail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("p.yml");
+    std::fs::write(
+        &config,
+        "scrape_configs:\n  - job_name: nohost\n    scrape_interval: 30s\n    static_configs:\n      - targets: [\"a:80\"]\n        labels: {ingress: web}\n    relabel_configs:\n      - target_label: __address__\n        replacement: \"\"\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["sd", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let expected = serde_json::json!([{
+        "scrapePool": "nohost",
+        "source": "0",
+        "discoveredLabels": {
+            "__address__": "a:80",
+            "__always_scrape_classic_histograms__": "false",
+            "__convert_classic_histograms_to_nhcb__": "false",
+            "__metrics_path__": "/metrics",
+            "__scheme__": "http",
+            "__scrape_interval__": "30s",
+            "__scrape_native_histograms__": "false",
+            "__scrape_timeout__": "10s",
+            "ingress": "web",
+            "job": "nohost"
+        },
+        "labels": null,
+        "dropped": false,
+        "error": "no address"
+    }]);
+    assert_eq!(v, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}

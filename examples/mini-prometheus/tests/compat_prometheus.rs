@@ -231,6 +231,15 @@ scrape_configs:
       - targets: ["{misc}"]
         labels: {{__metrics_path__: /limit/small, size: small}}
 
+  # The relabeled address is empty ("no address", as an Ingress rule without a host): a sync
+  # failure, listed neither as active nor as dropped, by Prometheus and by us.
+  - job_name: no-address
+    static_configs:
+      - targets: ["{misc}"]
+    relabel_configs:
+      - target_label: __address__
+        replacement: ""
+
   # No port: 2.42 adds :80, Prometheus 3 does not (normalised, see the file's doc).
   - job_name: default-port
     static_configs:

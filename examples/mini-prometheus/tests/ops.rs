@@ -474,10 +474,7 @@ fn external_url_prefix_lifecycle_off_and_agent_answers() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(location("/"), format!("302 http://{addr}/prom/"));
-    assert_eq!(
-        location("/prom/"),
-        format!("302 http://{addr}/prom/graph")
-    );
+    assert_eq!(location("/prom/"), format!("302 http://{addr}/prom/graph"));
     let (_, code, body) = curl(&["-X", "POST", &url("/prom/-/reload")]);
     assert_eq!(
         (code, body.as_str()),

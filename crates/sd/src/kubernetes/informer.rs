@@ -72,12 +72,9 @@ impl<P: Send + Sync + 'static> Informer<P> {
         self.read().get(key).cloned()
     }
 
-    /// A consistent copy of every (key, projection).
-    pub(crate) fn snapshot(&self) -> Vec<(Arc<str>, Arc<P>)> {
-        self.read()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    /// The keys that satisfy `pred` (no projection is copied).
+    pub(crate) fn keys(&self, pred: impl Fn(&str) -> bool) -> Vec<Arc<str>> {
+        self.read().keys().filter(|k| pred(k)).cloned().collect()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<P>>> {

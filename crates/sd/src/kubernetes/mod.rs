@@ -7,6 +7,7 @@
 //! the objects. Each namespace scope turns store changes into Prometheus' target groups.
 
 mod client;
+mod deps;
 mod informer;
 mod labels;
 pub mod lite;

@@ -10,6 +10,7 @@ use crate::config::Role;
 
 use scrapeline_exposition::Labels;
 
+use super::deps::{DepKind, dep, dep_in};
 use super::labels::Ls;
 use super::objects::{ContainerObj, PodObj, ServiceObj, TargetRef};
 use super::scope::Scope;
@@ -57,6 +58,94 @@ pub(crate) fn build(scope: &Scope, key: &str) -> Option<TargetGroup> {
         Role::Endpoints => Some(build_endpoints(scope, key)),
         Role::EndpointSlice => Some(build_slice(scope, key)),
         Role::Ingress => Some(build_ingress(scope, key)),
+    }
+}
+
+/// Adds to `out` the references (see `deps`) the group of main object `key` is built from:
+/// what `build` reads besides the main object, whether or not it is stored yet.
+pub(crate) fn deps(scope: &Scope, key: &str, out: &mut Vec<u64>) {
+    let attach = scope.attach;
+    let owners = attach.deployment || attach.cronjob;
+    let node = |name: &str, out: &mut Vec<u64>| {
+        if attach.node {
+            out.push(dep(DepKind::Node, name));
+        }
+    };
+    // A referenced pod, and (if owner metadata is attached) its owner as stored now: the
+    // pod's own event rebuilds the group if the owner reference changes.
+    let pod = |ns: &str, name: &str, out: &mut Vec<u64>| {
+        out.push(dep_in(DepKind::Pod, ns, name));
+        if owners
+            && let Some(p) = scope
+                .pods
+                .as_ref()
+                .and_then(|i| i.get(&format!("{ns}/{name}")))
+        {
+            pod_owner_deps(scope, &p, out);
+        }
+    };
+    match scope.role {
+        Role::Node | Role::Service | Role::Ingress => {}
+        Role::Pod => {
+            if let Some(p) = scope.pods.as_ref().and_then(|i| i.get(key)) {
+                node(&p.node_name, out);
+                pod_owner_deps(scope, &p, out);
+            }
+        }
+        Role::Endpoints => {
+            let Some(ep) = scope.endpoints.as_ref().and_then(|i| i.get(key)) else {
+                return;
+            };
+            out.push(dep(DepKind::Service, key));
+            for ss in ep.subsets.iter() {
+                for a in ss.addresses.iter().chain(ss.not_ready.iter()) {
+                    let target = a.target.as_ref();
+                    if let Some(n) = a
+                        .node_name
+                        .as_deref()
+                        .or_else(|| target.filter(|t| &*t.kind == "Node").map(|t| &*t.name))
+                    {
+                        node(n, out);
+                    }
+                    if let Some(t) = target.filter(|t| &*t.kind == "Pod") {
+                        pod(&t.namespace, &t.name, out);
+                    }
+                }
+            }
+        }
+        Role::EndpointSlice => {
+            let Some(sl) = scope.slices.as_ref().and_then(|i| i.get(key)) else {
+                return;
+            };
+            if let Some(svc) = sl.meta.label("kubernetes.io/service-name") {
+                out.push(dep_in(DepKind::Service, &sl.meta.namespace, svc));
+            }
+            for ep in sl.endpoints.iter() {
+                let target = ep.target.as_ref();
+                let n = match target {
+                    Some(t) if &*t.kind == "Node" => Some(&*t.name),
+                    _ => ep.node_name.as_deref(),
+                };
+                if let Some(n) = n {
+                    node(n, out);
+                }
+                if let Some(t) = target.filter(|t| &*t.kind == "Pod") {
+                    pod(&t.namespace, &t.name, out);
+                }
+            }
+        }
+    }
+}
+
+/// The owner objects whose metadata `pod_labels` joins onto a pod's labels.
+fn pod_owner_deps(scope: &Scope, pod: &PodObj, out: &mut Vec<u64>) {
+    let Some(c) = &pod.controller else { return };
+    let ns = &pod.meta.namespace;
+    if scope.attach.deployment && &*c.kind == "ReplicaSet" {
+        out.push(dep_in(DepKind::ReplicaSet, ns, &c.name));
+    }
+    if scope.attach.cronjob && &*c.kind == "Job" {
+        out.push(dep_in(DepKind::Job, ns, &c.name));
     }
 }
 

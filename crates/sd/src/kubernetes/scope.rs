@@ -1,5 +1,12 @@
 //! One role over one namespace scope: its informers, and the loop that turns their changes
-//! into re-emitted groups, following Prometheus' re-emission rules (§10 of the spec).
+//! into re-emitted groups.
+//!
+//! Prometheus re-emits a group when its main object changes and for some dependencies only
+//! (§10 of the spec: no pod handler for EndpointSlices, pod phase changes only for Endpoints,
+//! node changes only for addresses with a Pod or Node targetRef), so a target built before a
+//! pod arrived, or before it changed, stays stale. Here every group is rebuilt when any object
+//! it was built from is added, changed or deleted, whatever the order the watches deliver
+//! them in: the scope's [`DepIndex`] records, after each build, what the group read.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -11,6 +18,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::TargetGroup;
 use crate::config::{AttachMetadata, Role};
 
+use super::deps::{DepIndex, DepKind, dep};
 use super::informer::{Change, Informer};
 use super::objects::{
     EndpointSliceObj, EndpointsObj, IngressObj, NamespaceObj, NodeObj, OwnedObj, PodObj, ServiceObj,
@@ -63,10 +71,6 @@ fn ns_of(key: &str) -> &str {
     key.split_once('/').map_or("", |(ns, _)| ns)
 }
 
-fn is_update<P>(c: &Change<P>) -> bool {
-    c.old.is_some() && c.new.is_some()
-}
-
 impl Scope {
     async fn wait_synced(&self) {
         macro_rules! wait {
@@ -102,9 +106,7 @@ impl Scope {
 
     fn main_keys(&self) -> Vec<Arc<str>> {
         fn keys<P: Send + Sync + 'static>(i: &Option<Arc<Informer<P>>>) -> Vec<Arc<str>> {
-            i.as_ref()
-                .map(|i| i.snapshot().into_iter().map(|(k, _)| k).collect())
-                .unwrap_or_default()
+            i.as_ref().map(|i| i.keys(|_| true)).unwrap_or_default()
         }
         match self.role {
             Role::Node => keys(&self.nodes),
@@ -116,15 +118,36 @@ impl Scope {
         }
     }
 
-    /// Keys of main objects in namespace `ns`.
+    /// Keys of main objects in namespace `ns` (the namespace is the key's first part, so the
+    /// main store is the namespace index).
     fn keys_in_ns(&self, ns: &str, out: &mut BTreeSet<Arc<str>>) {
-        out.extend(self.main_keys().into_iter().filter(|k| ns_of(k) == ns));
+        fn keys<P: Send + Sync + 'static>(
+            i: &Option<Arc<Informer<P>>>,
+            ns: &str,
+            out: &mut BTreeSet<Arc<str>>,
+        ) {
+            if let Some(i) = i {
+                out.extend(i.keys(|k| ns_of(k) == ns));
+            }
+        }
+        match self.role {
+            Role::Node => {}
+            Role::Pod => keys(&self.pods, ns, out),
+            Role::Service => keys(&self.services, ns, out),
+            Role::Endpoints => keys(&self.endpoints, ns, out),
+            Role::EndpointSlice => keys(&self.slices, ns, out),
+            Role::Ingress => keys(&self.ingresses, ns, out),
+        }
     }
 
-    /// Adds the main-object keys a change affects. Sets `full` when a rebuild of everything is
-    /// needed (the subscriber fell behind).
-    fn affected(&self, ev: Ev, out: &mut BTreeSet<Arc<str>>, full: &mut bool) {
+    /// Adds the main-object keys a change affects: the changed object itself if it is of the
+    /// role's kind, else the groups whose last build used it (from `deps`). Sets `full` when a
+    /// rebuild of everything is needed (the subscriber fell behind).
+    fn affected(&self, deps: &DepIndex, ev: Ev, out: &mut BTreeSet<Arc<str>>, full: &mut bool) {
         let role = self.role;
+        let mut dependents = |kind: DepKind, key: &str| {
+            out.extend(deps.dependents(dep(kind, key)).iter().cloned());
+        };
         match ev {
             Ev::Lagged => *full = true,
             Ev::Node(c) if role == Role::Node => {
@@ -145,148 +168,28 @@ impl Scope {
             Ev::Ingress(c) if role == Role::Ingress => {
                 out.insert(c.key);
             }
-            Ev::Namespace(c) => {
-                if is_update(&c) {
-                    self.keys_in_ns(&c.key, out);
-                }
-            }
-            Ev::Node(c) => self.node_changed(&c.key, out),
-            Ev::ReplicaSet(c) => self.owner_changed("ReplicaSet", &c.key, out),
-            Ev::Job(c) => self.owner_changed("Job", &c.key, out),
-            Ev::Service(c) => self.service_changed(&c.key, out),
-            Ev::Pod(c) => self.pod_changed(&c, out),
+            // Added, changed or deleted: every group in it carries (or must lose) its labels.
+            Ev::Namespace(c) => self.keys_in_ns(&c.key, out),
+            Ev::Node(c) => dependents(DepKind::Node, &c.key),
+            Ev::Pod(c) => dependents(DepKind::Pod, &c.key),
+            Ev::Service(c) => dependents(DepKind::Service, &c.key),
+            Ev::ReplicaSet(c) => dependents(DepKind::ReplicaSet, &c.key),
+            Ev::Job(c) => dependents(DepKind::Job, &c.key),
             Ev::Endpoints(_) | Ev::Slice(_) | Ev::Ingress(_) => {}
         }
     }
 
-    fn owner_changed(&self, kind: &str, key: &str, out: &mut BTreeSet<Arc<str>>) {
-        if self.role != Role::Pod {
-            return;
-        }
-        let Some((ns, name)) = key.split_once('/') else {
-            return;
-        };
-        if let Some(pods) = &self.pods {
-            for (k, p) in pods.snapshot() {
-                if &*p.meta.namespace == ns
-                    && p.controller
-                        .as_ref()
-                        .is_some_and(|c| &*c.kind == kind && &*c.name == name)
-                {
-                    out.insert(k);
-                }
-            }
-        }
-    }
-
-    fn node_changed(&self, node: &str, out: &mut BTreeSet<Arc<str>>) {
-        match self.role {
-            Role::Pod => {
-                if let Some(pods) = &self.pods {
-                    out.extend(
-                        pods.snapshot()
-                            .into_iter()
-                            .filter(|(_, p)| &*p.node_name == node)
-                            .map(|(k, _)| k),
-                    );
-                }
-            }
-            Role::Endpoints => {
-                if let Some(eps) = &self.endpoints {
-                    for (k, e) in eps.snapshot() {
-                        let hit = e.subsets.iter().any(|ss| {
-                            ss.addresses.iter().chain(ss.not_ready.iter()).any(|a| {
-                                match a.target.as_ref().map(|t| &*t.kind) {
-                                    Some("Pod") => a.node_name.as_deref() == Some(node),
-                                    Some("Node") => {
-                                        a.target.as_ref().is_some_and(|t| &*t.name == node)
-                                    }
-                                    _ => false,
-                                }
-                            })
-                        });
-                        if hit {
-                            out.insert(k);
-                        }
-                    }
-                }
-            }
-            Role::EndpointSlice => {
-                if let Some(sl) = &self.slices {
-                    for (k, s) in sl.snapshot() {
-                        let hit =
-                            s.endpoints
-                                .iter()
-                                .any(|e| match e.target.as_ref().map(|t| &*t.kind) {
-                                    Some("Pod") => e.node_name.as_deref() == Some(node),
-                                    Some("Node") => {
-                                        e.target.as_ref().is_some_and(|t| &*t.name == node)
-                                    }
-                                    _ => false,
-                                });
-                        if hit {
-                            out.insert(k);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn service_changed(&self, key: &str, out: &mut BTreeSet<Arc<str>>) {
-        match self.role {
-            Role::Endpoints => {
-                if let Some(eps) = &self.endpoints
-                    && eps.get(key).is_some()
-                {
-                    out.insert(Arc::from(key));
-                }
-            }
-            Role::EndpointSlice => {
-                let Some((ns, name)) = key.split_once('/') else {
-                    return;
-                };
-                if let Some(sl) = &self.slices {
-                    for (k, s) in sl.snapshot() {
-                        if &*s.meta.namespace == ns
-                            && s.meta.label("kubernetes.io/service-name") == Some(name)
-                        {
-                            out.insert(k);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Endpoints role only: a pod update that changes the phase re-emits the Endpoints whose
-    /// ready addresses point at it.
-    fn pod_changed(&self, c: &Change<PodObj>, out: &mut BTreeSet<Arc<str>>) {
-        if self.role != Role::Endpoints {
-            return;
-        }
-        let (Some(old), Some(new)) = (&c.old, &c.new) else {
-            return;
-        };
-        if old.phase == new.phase {
-            return;
-        }
-        let Some(eps) = &self.endpoints else { return };
-        let (ns, name) = (&*new.meta.namespace, &*new.meta.name);
-        for (k, e) in eps.snapshot() {
-            let hit = e.subsets.iter().any(|ss| {
-                ss.addresses.iter().any(|a| {
-                    a.target.as_ref().is_some_and(|t| {
-                        &*t.kind == "Pod" && &*t.namespace == ns && &*t.name == name
-                    })
-                })
-            });
-            if hit {
-                out.insert(k);
-            }
-        }
+    /// Builds the group of `key` and records what it was built from.
+    fn rebuild(
+        &self,
+        deps: &mut DepIndex,
+        key: &Arc<str>,
+        scratch: &mut Vec<u64>,
+    ) -> Option<TargetGroup> {
+        scratch.clear();
+        roles::deps(self, key, scratch);
+        deps.set(key, scratch);
+        roles::build(self, key)
     }
 
     /// Runs the scope: waits for its informers, sends the complete initial set as one batch,
@@ -295,10 +198,12 @@ impl Scope {
         self.wait_synced().await;
         let mut stream = self.subscribe();
         let mut known: HashSet<Arc<str>> = HashSet::new();
+        let mut deps = DepIndex::default();
+        let mut scratch = Vec::new();
         let keys = self.main_keys();
         let mut first = Vec::with_capacity(keys.len());
         for (i, k) in keys.into_iter().enumerate() {
-            if let Some(g) = roles::build(&self, &k) {
+            if let Some(g) = self.rebuild(&mut deps, &k, &mut scratch) {
                 first.push(g);
             }
             known.insert(k);
@@ -315,9 +220,9 @@ impl Scope {
         while let Some(ev) = stream.next().await {
             let mut dirty = BTreeSet::new();
             let mut full = false;
-            self.affected(ev, &mut dirty, &mut full);
+            self.affected(&deps, ev, &mut dirty, &mut full);
             while let Some(Some(ev)) = stream.next().now_or_never() {
-                self.affected(ev, &mut dirty, &mut full);
+                self.affected(&deps, ev, &mut dirty, &mut full);
             }
             if full {
                 let now: HashSet<Arc<str>> = self.main_keys().into_iter().collect();
@@ -331,7 +236,7 @@ impl Scope {
             }
             let groups: Vec<TargetGroup> = dirty
                 .iter()
-                .filter_map(|k| roles::build(&self, k))
+                .filter_map(|k| self.rebuild(&mut deps, k, &mut scratch))
                 .collect();
             if groups.is_empty() {
                 continue;

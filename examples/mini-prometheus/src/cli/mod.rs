@@ -79,6 +79,11 @@ pub struct Cli {
     /// format: `tls_server_config`, `basic_auth_users`).
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
+    /// How often discovery publishes target changes to scraping: Prometheus' fixed 5 s
+    /// throttle, made configurable (a shorter one shows changes sooner, at the cost of more
+    /// scrape-pool syncs under churn).
+    #[arg(long = "scrapeline.discovery.update-interval", default_value = "5s", value_parser = parse_flag_duration)]
+    pub discovery_update_interval: std::time::Duration,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -147,6 +152,7 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
             route_prefix: cli.web_route_prefix,
             config_file: cli.web_config_file,
         },
+        discovery_update_interval: cli.discovery_update_interval,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -174,4 +180,33 @@ fn init_logging(level: &str, format: &str) -> Result<(), CliError> {
     let format = crate::logging::LogFormat::parse(format)?;
     crate::logging::init(level, format)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+    use std::time::Duration;
+
+    #[test]
+    fn discovery_update_interval_defaults_to_prometheus_5s_and_is_configurable() {
+        let cli = Cli::try_parse_from(["mini-prometheus"]).unwrap();
+        assert_eq!(cli.discovery_update_interval, Duration::from_secs(5));
+        let cli = Cli::try_parse_from([
+            "mini-prometheus",
+            "--scrapeline.discovery.update-interval=250ms",
+        ])
+        .unwrap();
+        assert_eq!(cli.discovery_update_interval, Duration::from_millis(250));
+        let err = Cli::try_parse_from([
+            "mini-prometheus",
+            "--scrapeline.discovery.update-interval=soon",
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--scrapeline.discovery.update-interval"),
+            "{err}"
+        );
+    }
 }

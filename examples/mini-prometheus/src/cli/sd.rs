@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use scrapeline_exposition::{Labels, LabelsBuilder};
 use scrapeline_scrape::ScrapeConfig;
-use scrapeline_scrape::target::populate_labels;
+use scrapeline_scrape::target::populate_target;
 use scrapeline_sd::TargetGroup;
 use scrapeline_sd::discovery::{self, SdConfigs};
 use scrapeline_sd::relabel::{Rule, compile};
@@ -107,7 +107,7 @@ fn render(
                 let mut obj = Map::new();
                 obj.insert("scrapePool".into(), json!(sc.job_name));
                 obj.insert("source".into(), json!(group.source));
-                match populate_labels(&mut lb, sc, rules, target, &group.labels) {
+                match populate_target(&mut lb, sc, rules, target, &group.labels) {
                     Ok(p) => {
                         obj.insert("discoveredLabels".into(), labels_json(&p.discovered));
                         let dropped = p.labels.is_none();
@@ -117,10 +117,11 @@ fn render(
                         );
                         obj.insert("dropped".into(), json!(dropped));
                     }
-                    Err(e) => {
+                    Err(f) => {
+                        obj.insert("discoveredLabels".into(), labels_json(&f.discovered));
                         obj.insert("labels".into(), Value::Null);
                         obj.insert("dropped".into(), json!(false));
-                        obj.insert("error".into(), json!(e.to_string()));
+                        obj.insert("error".into(), json!(f.error.to_string()));
                     }
                 }
                 out.push(Value::Object(obj));
