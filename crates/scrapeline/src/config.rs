@@ -18,6 +18,7 @@ use serde::de::IgnoredAny;
 use scrapeline_remote_write::config::RemoteWriteConfig;
 
 #[cfg(test)]
+pub mod expand_env;
 mod no_panic_tests;
 mod snippet;
 
@@ -184,22 +185,19 @@ impl Config {
         Config::load_file_with(path, false)
     }
 
-    /// Reads and validates a configuration file; with `expand_env`, `%{VAR}` placeholders are
-    /// first replaced from the environment (`--config.expand-env`).
+    /// Reads and validates a configuration file; with `expand_env`, `$VAR` and `${VAR}` are
+    /// first replaced from the environment (`--config.expand-env`, see [`expand_env`]).
     pub fn load_file_with(path: &Path, expand_env: bool) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let mut text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        if expand_env {
-            text = expand_placeholders(&text, |k| std::env::var(k).ok()).map_err(|message| {
-                ConfigError::Invalid {
-                    origin: origin.clone(),
-                    message,
-                }
-            })?;
-        }
+        let text = if expand_env {
+            expand_env::expand(&text, expand_env::env_lookup)
+        } else {
+            text
+        };
         Config::load_str(&text, &origin)
     }
 
@@ -343,48 +341,6 @@ fn expand_external_labels(raw: &BTreeMap<String, String>) -> Result<Labels, Stri
         }
     }
     Ok(Labels::from_pairs(pairs))
-}
-
-/// Replaces every `%{VAR}` with the environment variable `VAR` (vmagent's placeholder syntax,
-/// which cannot clash with relabel templates); an unset variable is an error naming it and
-/// its line.
-fn expand_placeholders(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("%{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return Ok(out);
-        };
-        let name = &after[..end];
-        let valid =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !valid {
-            out.push_str("%{");
-            rest = after;
-            continue;
-        }
-        match lookup(name) {
-            Some(v) => out.push_str(&v),
-            None => {
-                let line = text[..text.len() - rest.len() + start]
-                    .matches('\n')
-                    .count()
-                    + 1;
-                return Err(format!(
-                    "line {line}: environment variable {name:?} in placeholder %{{{name}}} is not set"
-                ));
-            }
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// Go's `os.Expand` with Prometheus' mapping (`$$` → `$`).
@@ -617,54 +573,5 @@ mod tests {
         assert_eq!(expand_env("a$$b", env), "a$b");
         assert_eq!(expand_env("$UNSET", env), "");
         assert_eq!(expand_env("cost$", env), "cost$");
-    }
-
-    #[test]
-    fn placeholders_expand_from_the_environment() {
-        let env = |k: &str| match k {
-            "NODE_NAME" => Some("node-a".to_owned()),
-            _ => None,
-        };
-        assert_eq!(
-            expand_placeholders("field: spec.nodeName=%{NODE_NAME}\nr: $1 ${1} %x", env).unwrap(),
-            "field: spec.nodeName=node-a\nr: $1 ${1} %x"
-        );
-        assert_eq!(
-            expand_placeholders("a: 1\nb: %{SHARD}\n", env).unwrap_err(),
-            "line 2: environment variable \"SHARD\" in placeholder %{SHARD} is not set"
-        );
-    }
-
-    /// The ConfigMaps in deploy/ are real configs: they must load once their placeholders are
-    /// filled in as the pods' environment fills them.
-    #[test]
-    fn deploy_manifests_configs_load() {
-        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-        for (file, env) in [
-            ("daemonset.yaml", vec![("NODE_NAME", "node-a")]),
-            (
-                "statefulset-sharded.yaml",
-                vec![("SHARDS", "3"), ("SHARD", "1")],
-            ),
-        ] {
-            let text = std::fs::read_to_string(deploy.join(file)).unwrap();
-            // The prometheus.yml block of the ConfigMap: the indented lines after its key.
-            let block: String = text
-                .lines()
-                .skip_while(|l| !l.contains("prometheus.yml: |"))
-                .skip(1)
-                .take_while(|l| l.starts_with("    ") || l.is_empty())
-                .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
-                .collect();
-            let lookup = |k: &str| {
-                env.iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            };
-            let expanded = expand_placeholders(&block, lookup).unwrap();
-            let cfg = Config::load_str(&expanded, file).unwrap_or_else(|e| panic!("{e}"));
-            assert!(!cfg.scrape_configs.is_empty(), "{file}");
-            assert_eq!(cfg.remote_write.len(), 1, "{file}");
-        }
     }
 }

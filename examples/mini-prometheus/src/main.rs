@@ -7,7 +7,6 @@
 mod api;
 mod cli;
 mod default_config;
-mod expand_env;
 mod kube_metadata;
 mod logging;
 #[cfg(test)]

@@ -66,7 +66,7 @@ const RESOURCE_RESOLUTION: Duration = Duration::from_secs(15);
 fn load_config(opts: &ServerOptions) -> Result<Config, String> {
     match &opts.config_file {
         Some(path) => {
-            crate::expand_env::load_config_file(path, opts.expand_env).map_err(|e| e.to_string())
+            scrapeline::Config::load_file_with(path, opts.expand_env).map_err(|e| e.to_string())
         }
         None => {
             let node = node_exporter_answers();

@@ -8,9 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[allow(dead_code)]
-#[path = "../src/expand_env.rs"]
-mod expand_env;
+use scrapeline::config::expand_env;
 
 #[allow(dead_code)]
 #[path = "../src/default_config.rs"]

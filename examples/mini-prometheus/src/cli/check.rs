@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::CliError;
-use crate::expand_env::load_config_file;
 
 /// What `check` checks.
 #[derive(Debug, clap::Subcommand)]
@@ -28,7 +27,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     let mut ok = true;
     for file in files {
         println!("Checking {}", file.display());
-        match load_config_file(file, *expand_env) {
+        match scrapeline::Config::load_file_with(file, *expand_env) {
             Ok(cfg) => {
                 println!(
                     "  SUCCESS: {} scrape configs, {} remote write endpoints",

@@ -42,7 +42,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 
 /// Runs discovery and prints, per target, its labels before and after target relabeling.
 pub fn run(args: &SdArgs) -> Result<ExitCode, CliError> {
-    let config = crate::expand_env::load_config_file(&args.config, args.expand_env)?;
+    let config = scrapeline::Config::load_file_with(&args.config, args.expand_env)?;
     let jobs: Vec<&ScrapeConfig> = config
         .scrape_configs
         .iter()

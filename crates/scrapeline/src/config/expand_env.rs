@@ -1,4 +1,4 @@
-//! `--config.expand-env`: environment variables in the config file text, replaced before the
+//! `--config.expand-env` ([`Config::load_file_with`](crate::Config::load_file_with)): environment variables in the config file text, replaced before the
 //! YAML is parsed, so one ConfigMap serves every replica (`modulus: ${SHARDS}`, the node name
 //! in a field selector).
 //!
@@ -18,27 +18,8 @@
 //! Expansion never fails; the YAML parser then reports errors against the expanded text, with
 //! the file's name, line and field.
 
-use std::path::Path;
-
-use scrapeline::{Config, ConfigError};
-
-/// Reads `path` and parses it as a Prometheus configuration; with `expand_env`, environment
-/// variables in the text are replaced first ([`expand`]). Errors name the file.
-pub fn load_config_file(path: &Path, expand_env: bool) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let text = if expand_env {
-        expand(&text, env_lookup)
-    } else {
-        text
-    };
-    Config::load_str(&text, &path.display().to_string())
-}
-
 /// The process environment; a value that is not UTF-8 is read lossily rather than dropped.
-fn env_lookup(name: &str) -> Option<String> {
+pub(crate) fn env_lookup(name: &str) -> Option<String> {
     // `var_os` panics on names with `=` or NUL on some platforms; such names are never set.
     if name.is_empty() || name.contains(['=', '\0']) {
         return None;
@@ -143,6 +124,7 @@ fn is_shell_special(c: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Config;
     use proptest::prelude::*;
 
     fn env(name: &str) -> Option<String> {
@@ -195,7 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn load_config_file_expands_before_parsing_and_names_the_file() {
+    fn load_file_with_expands_before_parsing_and_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.yml");
         // `$1` stays a group reference; the hashmod modulus comes from the environment (an
@@ -204,7 +186,7 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         // Unset: the modulus is empty (null), which Prometheus also rejects, naming the file,
         // the job and the rule.
-        let err = load_config_file(&path, true).unwrap_err().to_string();
+        let err = Config::load_file_with(&path, true).unwrap_err().to_string();
         assert_eq!(
             err,
             format!(
@@ -219,7 +201,9 @@ mod tests {
         assert!(err.contains("line 5"), "{err}");
         assert!(err.contains("modulus: three"), "{err}");
         // Without the flag the text is parsed as written: `${...}` is not a number.
-        let err = load_config_file(&path, false).unwrap_err().to_string();
+        let err = Config::load_file_with(&path, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SCRAPELINE_TEST_EXPAND_MODULUS"), "{err}");
         // Set: the modulus is the variable's value and `$1` is still a group reference.
         let expanded = expand(text, |n| {
