@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
                 let mut n = 0usize;
                 while let Ok(Some(e)) = p.next_entry() {
                     if let Entry::Series(s) = e {
-                        s.write_labels(&mut lb);
+                        p.write_labels(&s, &mut lb);
                         n += lb.len();
                     }
                 }

@@ -25,7 +25,7 @@ fn parse(body: &[u8], format: Format, labels: bool, builder: &mut LabelsBuilder)
     while let Ok(Some(e)) = p.next_entry() {
         if let Entry::Series(s) = e {
             if labels {
-                s.write_labels(builder);
+                p.write_labels(&s, builder);
             }
             n += 1;
         }

@@ -46,7 +46,7 @@ mod text;
 
 use std::borrow::Cow;
 
-use crate::labels::{LabelsBuilder, METRIC_NAME};
+use crate::labels::{LabelsBuilder, METRIC_NAME, Slot};
 
 /// Which exposition format a body is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -392,14 +392,23 @@ pub struct Parser<'a> {
     format: Format,
     pos: usize,
     done: bool,
-    /// Label-name spans of the current series (content without quotes, escaped flag), reused
-    /// across lines for the duplicate-name check.
-    names: Vec<(usize, usize, bool)>,
-    /// Signatures ([`name_signature`]) of the names in `names`: a 64-bit Bloom filter.
+    /// Where the label set being checked for duplicate names starts in `spans` (a sample
+    /// line's labels start at 0; an exemplar's after the line's own).
+    names_from: usize,
+    /// Signatures ([`name_signature`]) of the names in `spans[names_from..]`: a 64-bit Bloom
+    /// filter.
     names_mask: u64,
     /// For label sets past [`BIG_LABEL_SET`] names: every (unescaped) name, so a hostile line
     /// with thousands of colliding names costs linear, not quadratic, time.
     big_names: Option<std::collections::HashSet<String>>,
+    /// The label spans of the current sample line, recorded while its label set is checked,
+    /// so that neither the OpenMetrics family rules nor [`Parser::write_labels`] scan it again.
+    spans: Vec<LabelSpan>,
+    /// The metric name of the current sample line: content span (without quotes) and whether
+    /// it holds a backslash.
+    name_span: (usize, usize, bool),
+    /// The `raw` span of the last sample line whose `spans` and `name_span` are complete.
+    last_series: Option<(usize, usize)>,
     /// OpenMetrics family-level state.
     om: om::State,
     /// Whether OpenMetrics family-level rules are enforced.
@@ -414,9 +423,12 @@ impl<'a> Parser<'a> {
             format,
             pos: 0,
             done: false,
-            names: Vec::new(),
+            names_from: 0,
             names_mask: 0,
             big_names: None,
+            spans: Vec::new(),
+            name_span: (0, 0, false),
+            last_series: None,
             om: om::State::default(),
             om_family_checks: true,
         }
@@ -460,6 +472,39 @@ impl<'a> Parser<'a> {
         r
     }
 
+    /// Clears `builder` and fills it with `__name__` and every label of `series`, exactly as
+    /// [`Series::write_labels`] does, but without reading the series again when `series` is
+    /// the sample line this parser returned last: the name and value spans recorded while the
+    /// line was checked are copied into the builder's arena in one piece (one UTF-8 check and
+    /// one copy for the whole series, then one table entry per label). Any other `series`
+    /// takes [`Series::write_labels`]' path. This is the scrape-cache miss path: call it
+    /// right after [`next_entry`](Self::next_entry) returned the series.
+    pub fn write_labels(&self, series: &Series<'a>, builder: &mut LabelsBuilder) {
+        let Some((rs, re)) = self.last_series else {
+            return series.write_labels(builder);
+        };
+        let Some(raw) = self.input.get(rs..re) else {
+            return series.write_labels(builder);
+        };
+        if !std::ptr::eq(raw, series.raw) {
+            return series.write_labels(builder);
+        }
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return series.write_labels(builder);
+        };
+        builder.start_fill(text);
+        // Spans are input offsets; the arena holds `raw` from offset 0.
+        let (ns, ne) = builder.add_text(METRIC_NAME);
+        let (s, e, esc) = self.name_span;
+        let (vs, ve) = span_in_arena(builder, text, rs, s, e, esc);
+        builder.push_span(Slot { ns, ne, vs, ve });
+        for sp in &self.spans {
+            let (ns, ne) = span_in_arena(builder, text, rs, sp.ns, sp.ne, sp.nesc);
+            let (vs, ve) = span_in_arena(builder, text, rs, sp.vs, sp.ve, sp.vesc);
+            builder.push_span(Slot { ns, ne, vs, ve });
+        }
+    }
+
     /// A [`ParseError`] at byte offset `at`.
     #[cold]
     fn error(&self, at: usize, message: impl Into<String>) -> ParseError {
@@ -477,13 +522,14 @@ impl<'a> Parser<'a> {
     /// Starts the duplicate-name bookkeeping for a new label set.
     #[inline]
     fn reset_names(&mut self) {
-        self.names.clear();
+        self.names_from = self.spans.len();
         self.names_mask = 0;
         self.big_names = None;
     }
 
-    /// Records a label name (content span) and fails when it repeats an earlier one of the same
-    /// series or is `__name__` (which the metric name already holds).
+    /// Fails when the label name at `start..end` (content span) repeats an earlier one of the
+    /// same label set (`spans[names_from..]`) or is `__name__` (which the metric name already
+    /// holds). The caller records the label in `spans` once its value is read.
     #[inline]
     fn check_label_name(
         &mut self,
@@ -501,7 +547,6 @@ impl<'a> Parser<'a> {
             let fresh = self.names_mask & bits != bits;
             self.names_mask |= bits;
             if fresh && name != METRIC_NAME.as_bytes() {
-                self.names.push((start, end, false));
                 return Ok(());
             }
         }
@@ -519,11 +564,13 @@ impl<'a> Parser<'a> {
     ) -> Result<(), ParseError> {
         let b = self.input;
         let name = &b[start..end];
-        if self.big_names.is_none() && self.names.len() >= BIG_LABEL_SET {
-            let set = self
-                .names
+        let earlier = self.spans.get(self.names_from..).unwrap_or(&[]);
+        if self.big_names.is_none() && earlier.len() >= BIG_LABEL_SET {
+            let set = earlier
                 .iter()
-                .map(|&(s, e, _)| scan::unescape(scan::utf8(&b[s..e]).unwrap_or("")).into_owned())
+                .map(|sp| {
+                    scan::unescape(scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("")).into_owned()
+                })
                 .collect();
             self.big_names = Some(set);
         }
@@ -532,7 +579,6 @@ impl<'a> Parser<'a> {
             if this == METRIC_NAME || !set.insert(this.clone()) {
                 return Err(self.error(at, format!("duplicate label name \"{this}\"")));
             }
-            self.names.push((start, end, escaped));
             return Ok(());
         }
         if escaped {
@@ -542,9 +588,9 @@ impl<'a> Parser<'a> {
         let dup = if escaped {
             let this = scan::unescape(scan::utf8(name).unwrap_or(""));
             this == METRIC_NAME
-                || self.names.iter().any(|&(s, e, esc)| {
-                    let other = scan::utf8(&b[s..e]).unwrap_or("");
-                    if esc {
+                || earlier.iter().any(|sp| {
+                    let other = scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("");
+                    if sp.nesc {
                         scan::unescape(other) == this
                     } else {
                         other == this
@@ -552,11 +598,12 @@ impl<'a> Parser<'a> {
                 })
         } else {
             name == METRIC_NAME.as_bytes()
-                || self.names.iter().any(|&(s, e, esc)| {
-                    if esc {
-                        scan::unescape(scan::utf8(&b[s..e]).unwrap_or("")).as_bytes() == name
+                || earlier.iter().any(|sp| {
+                    if sp.nesc {
+                        scan::unescape(scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("")).as_bytes()
+                            == name
                     } else {
-                        &b[s..e] == name
+                        &b[sp.ns..sp.ne] == name
                     }
                 })
         };
@@ -564,9 +611,47 @@ impl<'a> Parser<'a> {
             let shown = scan::unescape(scan::utf8(name).unwrap_or("")).into_owned();
             return Err(self.error(at, format!("duplicate label name \"{shown}\"")));
         }
-        self.names.push((start, end, escaped));
         Ok(())
     }
+}
+
+/// Where one label of a sample line lies in the input.
+#[derive(Clone, Copy)]
+struct LabelSpan {
+    /// Name content (without quotes).
+    ns: usize,
+    ne: usize,
+    /// Whether the name was quoted.
+    nquoted: bool,
+    /// Whether the (quoted) name holds a backslash.
+    nesc: bool,
+    /// Value content (without quotes); `ve` is the index of the closing quote.
+    vs: usize,
+    ve: usize,
+    /// Whether the value holds a backslash.
+    vesc: bool,
+}
+
+/// Where the text of input span `s..e` (inside the series `text` that starts at input offset
+/// `rs` and fills the start of the builder's arena) is in the arena: in place, or, when it
+/// holds escapes, decoded and appended.
+#[inline(always)]
+fn span_in_arena(
+    builder: &mut LabelsBuilder,
+    text: &str,
+    rs: usize,
+    s: usize,
+    e: usize,
+    escaped: bool,
+) -> (usize, usize) {
+    let (s, e) = (s.wrapping_sub(rs), e.wrapping_sub(rs));
+    if !escaped {
+        return (s, e);
+    }
+    let arena = builder.arena_mut();
+    let start = arena.len();
+    scan::unescape_into(arena, text.get(s..e).unwrap_or(""));
+    (start, arena.len())
 }
 
 /// Past this many label names in one set, duplicate checks switch to a hash set.
