@@ -588,3 +588,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got.is_err(), has_dup, "{}", om);
     }
 }
+
+/// An exemplar's label names are checked for duplicates among themselves only (they may
+/// repeat the sample's), and checking them leaves the sample's own labels intact.
+#[test]
+fn exemplar_names_are_their_own_set() {
+    let body = "# TYPE a counter\na_total{x=\"1\",y=\"2\"} 1 # {x=\"1\",z=\"3\"} 1\n# EOF\n";
+    let mut p = Parser::new(body.as_bytes(), Format::OpenMetrics);
+    let _ = p.next_entry();
+    let Ok(Some(Entry::Series(s))) = p.next_entry() else {
+        panic!("a sample with an exemplar")
+    };
+    let mut b = LabelsBuilder::new();
+    p.write_labels(&s, &mut b);
+    assert_eq!(
+        b.labels(),
+        Labels::from_pairs([("__name__", "a_total"), ("x", "1"), ("y", "2")])
+    );
+    assert_eq!(
+        err(
+            "# TYPE a counter\na_total{x=\"1\"} 1 # {z=\"1\",z=\"2\"} 1\n# EOF\n",
+            Format::OpenMetrics
+        ),
+        "line 2, column 27: duplicate label name \"z\""
+    );
+}
