@@ -436,6 +436,10 @@ pub struct LabelsBuilder {
     arena: String,
     /// One entry per label, sorted by name.
     entries: Vec<Slot>,
+    /// Scratch for sorting `entries` (kept for its capacity).
+    sorted: Vec<Slot>,
+    /// Scratch for sorting: name prefix key and position of every entry.
+    order: Vec<(u64, usize)>,
     /// Bytes of `arena` no entry refers to any more.
     dead: usize,
 }
@@ -455,6 +459,18 @@ impl Slot {
     fn len(&self) -> usize {
         (self.ne - self.ns) + (self.ve - self.vs)
     }
+}
+
+/// Whether name `a` sorts before name `b`: byte order, inline (names are short and
+/// usually differ in their first bytes, where a `memcmp` call costs more than the loop).
+#[inline(always)]
+fn name_before(a: &[u8], b: &[u8]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x < y;
+        }
+    }
+    a.len() < b.len()
 }
 
 /// Compacts the arena once this many dead bytes are more than half of it.
@@ -513,8 +529,7 @@ impl LabelsBuilder {
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {
-        self.entries
-            .binary_search_by(|e| self.name_of(e).cmp(name))
+        self.entries.binary_search_by(|e| self.name_of(e).cmp(name))
     }
 
     /// Counts `bytes` of the arena as dead, compacting it when dead text dominates.
@@ -562,7 +577,11 @@ impl LabelsBuilder {
         match self.find(name) {
             Ok(i) => {
                 let old = self.entries.get(i).map_or(0, |e| e.ve - e.vs);
-                if self.entries.get(i).is_some_and(|e| self.value_of(e) == value) {
+                if self
+                    .entries
+                    .get(i)
+                    .is_some_and(|e| self.value_of(e) == value)
+                {
                     return;
                 }
                 let (vs, ve) = self.put(value);
@@ -583,10 +602,7 @@ impl LabelsBuilder {
     /// The same as [`set`](Self::set), in O(1) when `name` sorts after every name present
     /// (labels arriving in order, as targets write them); otherwise it falls back to `set`.
     pub fn push(&mut self, name: &str, value: &str) {
-        let after_last = self
-            .entries
-            .last()
-            .is_none_or(|e| self.name_of(e) < name);
+        let after_last = self.entries.last().is_none_or(|e| self.name_of(e) < name);
         if !after_last {
             self.set(name, value);
         } else if !value.is_empty() {
@@ -673,41 +689,91 @@ impl LabelsBuilder {
         &mut self.arena
     }
 
-    /// Adds the label whose name and value are at `slot` in the arena: in O(1) when its name
-    /// sorts after every name present, as in a sorted series. A label with an empty value is
-    /// absent (Prometheus' rule). The names of one fill must be distinct (the parser has
-    /// rejected repeated names); a repeated one takes the new value.
-    #[inline]
-    pub(crate) fn push_span(&mut self, slot: Slot) {
+    /// Appends the label whose name and value are at `slot` in the arena, unless its value is
+    /// empty (absent, Prometheus' rule). Returns whether the labels are still in name order;
+    /// when one fill appended out of order, [`sort_spans`](Self::sort_spans) ends it. The
+    /// names of one fill must be distinct (the parser has rejected repeated names).
+    #[inline(always)]
+    pub(crate) fn append_span(&mut self, slot: Slot) -> bool {
         if slot.vs == slot.ve {
-            return;
+            return true;
         }
-        let after_last = match self.entries.last() {
+        let in_order = match self.entries.last() {
             None => true,
             Some(last) => {
-                self.arena.as_bytes().get(last.ns..last.ne)
-                    < self.arena.as_bytes().get(slot.ns..slot.ne)
+                let a = self.arena.as_bytes();
+                name_before(
+                    a.get(last.ns..last.ne).unwrap_or(&[]),
+                    a.get(slot.ns..slot.ne).unwrap_or(&[]),
+                )
             }
         };
-        if after_last {
-            self.entries.push(slot);
-            return;
-        }
-        match self.find_span(slot) {
-            Ok(i) => {
-                if let Some(e) = self.entries.get_mut(i) {
-                    e.vs = slot.vs;
-                    e.ve = slot.ve;
-                }
-            }
-            Err(i) => self.entries.insert(i, slot),
-        }
+        self.entries.push(slot);
+        in_order
     }
 
-    fn find_span(&self, slot: Slot) -> Result<usize, usize> {
-        let name = self.arena.get(slot.ns..slot.ne).unwrap_or("");
-        self.find(name)
+    /// Sorts the labels by name after [`append_span`](Self::append_span)s out of order: one
+    /// small sort per series instead of a search and a shift per label.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn sort_spans(&mut self) {
+        const SMALL: usize = 32;
+        let a = self.arena.as_bytes();
+        let name = |s: &Slot| a.get(s.ns..s.ne).unwrap_or(&[]);
+        let n = self.entries.len();
+        if n > SMALL {
+            self.entries.sort_unstable_by(|x, y| name(x).cmp(name(y)));
+            return;
+        }
+        // Insertion sort on the names' first eight bytes as a big-endian number (zero-padded,
+        // so numeric order is byte order wherever two keys differ), comparing whole names
+        // only on a tie: a series has a handful of labels, usually told apart by their first
+        // bytes.
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(
+            self.entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (prefix_key(name(e)), i)),
+        );
+        let entries = &self.entries;
+        let full = |i: usize| entries.get(i).map_or(&[][..], name);
+        for i in 1..order.len() {
+            let mut j = i;
+            while j > 0 {
+                let (Some(&(kp, ip)), Some(&(kc, ic))) = (order.get(j - 1), order.get(j)) else {
+                    break;
+                };
+                if !(kc < kp || (kc == kp && name_before(full(ic), full(ip)))) {
+                    break;
+                }
+                order.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        self.sorted.clear();
+        self.sorted.extend(
+            order
+                .iter()
+                .filter_map(|&(_, i)| self.entries.get(i).copied()),
+        );
+        std::mem::swap(&mut self.entries, &mut self.sorted);
+        self.order = order;
     }
+}
+
+/// The first eight bytes of `name` as a big-endian number, zero-padded.
+#[inline(always)]
+fn prefix_key(name: &[u8]) -> u64 {
+    if let Some(Ok(head)) = name.get(..8).map(<[u8; 8]>::try_from) {
+        return u64::from_be_bytes(head);
+    }
+    let mut k = [0u8; 8];
+    for (d, s) in k.iter_mut().zip(name) {
+        *d = *s;
+    }
+    u64::from_be_bytes(k)
 }
 
 impl fmt::Debug for LabelsBuilder {

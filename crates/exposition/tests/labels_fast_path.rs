@@ -60,7 +60,11 @@ fn sample_line(om: bool) -> impl Strategy<Value = String> {
                 let n = if quoted { format!("\"{n}\"") } else { n };
                 parts.push(format!("{blank}{n}{blank}={blank}\"{v}\"{blank}"));
             }
-            let comma = if trailing && !om && !parts.is_empty() { "," } else { "" };
+            let comma = if trailing && !om && !parts.is_empty() {
+                ","
+            } else {
+                ""
+            };
             let set = format!("{{{}{comma}}}", parts.join(","));
             let head = if quoted_name {
                 set
@@ -141,6 +145,34 @@ fn spans_decode_escapes_sort_and_drop_empty_values() {
     );
 }
 
+/// Label sets out of order are sorted, both small ones (names tied on their first eight
+/// bytes included) and ones past the small-set limit.
+#[test]
+fn unsorted_sets_of_every_size_are_sorted() {
+    for n in [2usize, 7, 31, 32, 33, 40, 100] {
+        let names: Vec<String> = (0..n)
+            .rev()
+            .map(|i| format!("label_prefix_{i:03}"))
+            .collect();
+        let short: Vec<String> = (0..n).rev().map(|i| format!("l{i:03}")).collect();
+        for names in [names, short] {
+            let set: Vec<String> = names.iter().map(|l| format!("{l}=\"v{l}\"")).collect();
+            let body = format!("m{{{}}} 1\n", set.join(","));
+            let got = both_paths(body.as_bytes(), Format::Text).unwrap();
+            let mut want: Vec<(String, String)> =
+                names.iter().map(|l| (l.clone(), format!("v{l}"))).collect();
+            want.push(("__name__".to_string(), "m".to_string()));
+            assert_eq!(
+                got,
+                vec![Labels::from_pairs(
+                    want.iter().map(|(a, b)| (a.as_str(), b.as_str()))
+                )],
+                "{n} labels"
+            );
+        }
+    }
+}
+
 /// A series that is not the parser's last one (kept from earlier) still gets its own labels.
 #[test]
 fn an_older_series_takes_the_rereading_path() {
@@ -154,7 +186,10 @@ fn an_older_series_takes_the_rereading_path() {
     };
     let mut b = LabelsBuilder::new();
     p.write_labels(&first, &mut b);
-    assert_eq!(b.labels(), Labels::from_pairs([("__name__", "a"), ("x", "1")]));
+    assert_eq!(
+        b.labels(),
+        Labels::from_pairs([("__name__", "a"), ("x", "1")])
+    );
 }
 
 #[derive(Debug, Clone)]

@@ -210,7 +210,12 @@ fn exercise(body: &[u8], format: Format, checks: bool) {
                 s.write_labels(&mut b);
                 // The parser's span-based path gives exactly what the re-reading path gives.
                 p.write_labels(&s, &mut fast);
-                assert_eq!(fast.labels(), b.labels(), "{:?}", String::from_utf8_lossy(s.raw));
+                assert_eq!(
+                    fast.labels(),
+                    b.labels(),
+                    "{:?}",
+                    String::from_utf8_lossy(s.raw)
+                );
             }
             Ok(Some(_)) => {}
             Ok(None) => break,

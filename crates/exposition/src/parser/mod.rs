@@ -479,6 +479,7 @@ impl<'a> Parser<'a> {
     /// one copy for the whole series, then one table entry per label). Any other `series`
     /// takes [`Series::write_labels`]' path. This is the scrape-cache miss path: call it
     /// right after [`next_entry`](Self::next_entry) returned the series.
+    #[inline]
     pub fn write_labels(&self, series: &Series<'a>, builder: &mut LabelsBuilder) {
         let Some((rs, re)) = self.last_series else {
             return series.write_labels(builder);
@@ -497,11 +498,14 @@ impl<'a> Parser<'a> {
         let (ns, ne) = builder.add_text(METRIC_NAME);
         let (s, e, esc) = self.name_span;
         let (vs, ve) = span_in_arena(builder, text, rs, s, e, esc);
-        builder.push_span(Slot { ns, ne, vs, ve });
+        let mut in_order = builder.append_span(Slot { ns, ne, vs, ve });
         for sp in &self.spans {
             let (ns, ne) = span_in_arena(builder, text, rs, sp.ns, sp.ne, sp.nesc);
             let (vs, ve) = span_in_arena(builder, text, rs, sp.vs, sp.ve, sp.vesc);
-            builder.push_span(Slot { ns, ne, vs, ve });
+            in_order &= builder.append_span(Slot { ns, ne, vs, ve });
+        }
+        if !in_order {
+            builder.sort_spans();
         }
     }
 
@@ -568,9 +572,7 @@ impl<'a> Parser<'a> {
         if self.big_names.is_none() && earlier.len() >= BIG_LABEL_SET {
             let set = earlier
                 .iter()
-                .map(|sp| {
-                    scan::unescape(scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("")).into_owned()
-                })
+                .map(|sp| scan::unescape(scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("")).into_owned())
                 .collect();
             self.big_names = Some(set);
         }
