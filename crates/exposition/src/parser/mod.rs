@@ -409,6 +409,9 @@ pub struct Parser<'a> {
     name_span: (usize, usize, bool),
     /// The `raw` span of the last sample line whose `spans` and `name_span` are complete.
     last_series: Option<(usize, usize)>,
+    /// A stretch of the input already checked as UTF-8, from where it starts: pieces inside
+    /// it are taken as `&str` without a second check (see [`Parser::str_at`]).
+    utf8: std::cell::Cell<(usize, &'a str)>,
     /// OpenMetrics family-level state.
     om: om::State,
     /// Whether OpenMetrics family-level rules are enforced.
@@ -429,6 +432,7 @@ impl<'a> Parser<'a> {
             spans: Vec::new(),
             name_span: (0, 0, false),
             last_series: None,
+            utf8: std::cell::Cell::new((0, "")),
             om: om::State::default(),
             om_family_checks: true,
         }
@@ -490,7 +494,7 @@ impl<'a> Parser<'a> {
         if !std::ptr::eq(raw, series.raw) {
             return series.write_labels(builder);
         }
-        let Ok(text) = std::str::from_utf8(raw) else {
+        let Some(text) = self.str_at(rs, re) else {
             return series.write_labels(builder);
         };
         builder.start_fill(text);
@@ -506,6 +510,39 @@ impl<'a> Parser<'a> {
         }
         if !in_order {
             builder.sort_spans();
+        }
+    }
+
+    /// `input[s..e]` as `&str`, or `None` when it is not valid UTF-8: exactly
+    /// `std::str::from_utf8(&input[s..e]).ok()`, but a piece inside the stretch checked last
+    /// costs no second check. A miss checks from `s` to [`UTF8_AHEAD`] bytes past `e` (to the
+    /// end of that line) in one call, so that short lines asked for one after the other (HELP
+    /// and TYPE lines, series decoded on a cache miss) share one pass over the input instead
+    /// of paying one call each.
+    #[inline]
+    fn str_at(&self, s: usize, e: usize) -> Option<&'a str> {
+        let (ws, w) = self.utf8.get();
+        if s >= ws && e <= ws + w.len() {
+            return w.get(s - ws..e - ws);
+        }
+        self.str_at_miss(s, e)
+    }
+
+    #[inline(never)]
+    fn str_at_miss(&self, s: usize, e: usize) -> Option<&'a str> {
+        let input = self.input;
+        let piece = input.get(s..e)?;
+        let ahead = e.saturating_add(UTF8_AHEAD).min(input.len());
+        let end = memchr::memchr(b'\n', input.get(ahead..).unwrap_or(&[]))
+            .map_or(input.len(), |i| ahead + i);
+        let stretch = input.get(s..end)?;
+        match std::str::from_utf8(stretch) {
+            Ok(w) => {
+                self.utf8.set((s, w));
+                w.get(..e - s)
+            }
+            // Bad bytes somewhere in the stretch (a comment, say): check the piece alone.
+            Err(_) => std::str::from_utf8(piece).ok(),
         }
     }
 
@@ -655,6 +692,9 @@ fn span_in_arena(
     scan::unescape_into(arena, text.get(s..e).unwrap_or(""));
     (start, arena.len())
 }
+
+/// How far past the piece asked for [`Parser::str_at`] checks UTF-8 ahead.
+const UTF8_AHEAD: usize = 4096;
 
 /// Past this many label names in one set, duplicate checks switch to a hash set.
 const BIG_LABEL_SET: usize = 32;

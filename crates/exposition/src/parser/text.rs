@@ -71,8 +71,7 @@ impl<'a> Parser<'a> {
         };
         let help = is_meta(b"HELP");
         if !help && !is_meta(b"TYPE") {
-            let text = &b[q..eol];
-            return Ok(scan::utf8(text).map(Entry::Comment));
+            return Ok(self.str_at(q, eol).map(Entry::Comment));
         }
         let kw = if help { "HELP" } else { "TYPE" };
         let n = scan::skip_blanks(b, q + 4);
@@ -80,7 +79,7 @@ impl<'a> Parser<'a> {
         // name and text).
         if let Some(&c) = b.get(n)
             && scan::is_metric_start(c)
-            && let Some(line) = scan::utf8(&b[n..eol])
+            && let Some(line) = self.str_at(n, eol)
         {
             let name_len = scan::metric_name_end(b, n) - n;
             let (name, rest) = line.split_at(name_len);
