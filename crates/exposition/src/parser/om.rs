@@ -647,7 +647,7 @@ impl<'a> Parser<'a> {
                 }
                 name = Some((ns, ne, esc));
             } else {
-                let shown = || excerpt(&b[ns..ne]);
+                let shown = || excerpt(b.get(ns..ne).unwrap_or(&[]));
                 if quoted && ne == ns {
                     return Err(self.error(tok, "empty label name"));
                 }

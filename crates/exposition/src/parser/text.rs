@@ -324,7 +324,7 @@ impl<'a> Parser<'a> {
                 }
                 continue;
             }
-            let shown = || scan::excerpt(&b[nstart..nend]);
+            let shown = || scan::excerpt(b.get(nstart..nend).unwrap_or(&[]));
             if quoted && nend == nstart {
                 return Err(self.error(tok_start, "empty label name"));
             }
