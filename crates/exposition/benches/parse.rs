@@ -3,7 +3,8 @@
 //!
 //! Per payload, four measurements:
 //! - `iterate`: every entry pulled, labels validated but not decoded (the scrape-cache hit path);
-//! - `labels`: every sample's labels materialised into a reused `LabelsBuilder` (`write_labels`),
+//! - `labels`: every sample's labels materialised into a reused `LabelsBuilder`
+//!   (`Parser::write_labels`),
 //!   the work Prometheus' `Metric()` does for an uncached series;
 //! - `prometheus-parse`: `Scrape::parse` over owned lines, as that crate is used.
 //!
