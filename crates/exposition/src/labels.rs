@@ -464,7 +464,7 @@ impl Slot {
 /// Whether name `a` sorts before name `b`: byte order, inline (names are short and
 /// usually differ in their first bytes, where a `memcmp` call costs more than the loop).
 #[inline(always)]
-fn name_before(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn name_before(a: &[u8], b: &[u8]) -> bool {
     for (x, y) in a.iter().zip(b) {
         if x != y {
             return x < y;
@@ -689,30 +689,15 @@ impl LabelsBuilder {
         &mut self.arena
     }
 
-    /// Appends the label whose name and value are at `slot` in the arena, unless its value is
-    /// empty (absent, Prometheus' rule). Returns whether the labels are still in name order;
-    /// when one fill appended out of order, [`sort_spans`](Self::sort_spans) ends it. The
-    /// names of one fill must be distinct (the parser has rejected repeated names).
+    /// Appends the label whose name and value are at `slot` in the arena, as the last one.
+    /// The caller keeps Prometheus' rules (no empty value, distinct names) and calls
+    /// [`sort_spans`](Self::sort_spans) when it appended out of name order.
     #[inline(always)]
-    pub(crate) fn append_span(&mut self, slot: Slot) -> bool {
-        if slot.vs == slot.ve {
-            return true;
-        }
-        let in_order = match self.entries.last() {
-            None => true,
-            Some(last) => {
-                let a = self.arena.as_bytes();
-                name_before(
-                    a.get(last.ns..last.ne).unwrap_or(&[]),
-                    a.get(slot.ns..slot.ne).unwrap_or(&[]),
-                )
-            }
-        };
+    pub(crate) fn push_slot(&mut self, slot: Slot) {
         self.entries.push(slot);
-        in_order
     }
 
-    /// Sorts the labels by name after [`append_span`](Self::append_span)s out of order: one
+    /// Sorts the labels by name after [`push_slot`](Self::push_slot)s out of order: one
     /// small sort per series instead of a search and a shift per label.
     #[cold]
     #[inline(never)]

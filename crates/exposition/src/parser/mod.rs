@@ -46,7 +46,7 @@ mod text;
 
 use std::borrow::Cow;
 
-use crate::labels::{LabelsBuilder, METRIC_NAME, Slot};
+use crate::labels::{LabelsBuilder, METRIC_NAME, Slot, name_before};
 
 /// Which exposition format a body is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -502,11 +502,22 @@ impl<'a> Parser<'a> {
         let (ns, ne) = builder.add_text(METRIC_NAME);
         let (s, e, esc) = self.name_span;
         let (vs, ve) = span_in_arena(builder, text, rs, s, e, esc);
-        let mut in_order = builder.append_span(Slot { ns, ne, vs, ve });
+        builder.push_slot(Slot { ns, ne, vs, ve });
+        // Name order is checked on the input bytes (an escaped name just forces the sort).
+        let mut prev: &[u8] = METRIC_NAME.as_bytes();
+        let mut in_order = true;
+        let input = self.input;
         for sp in &self.spans {
+            // An empty value means an absent label; escapes never decode to nothing.
+            if sp.vs == sp.ve {
+                continue;
+            }
+            let name = input.get(sp.ns..sp.ne).unwrap_or(&[]);
+            in_order &= !sp.nesc && name_before(prev, name);
+            prev = name;
             let (ns, ne) = span_in_arena(builder, text, rs, sp.ns, sp.ne, sp.nesc);
             let (vs, ve) = span_in_arena(builder, text, rs, sp.vs, sp.ve, sp.vesc);
-            in_order &= builder.append_span(Slot { ns, ne, vs, ve });
+            builder.push_slot(Slot { ns, ne, vs, ve });
         }
         if !in_order {
             builder.sort_spans();
