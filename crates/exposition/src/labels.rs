@@ -707,7 +707,9 @@ impl LabelsBuilder {
         let name = |s: &Slot| a.get(s.ns..s.ne).unwrap_or(&[]);
         let n = self.entries.len();
         if n > SMALL {
-            self.entries.sort_unstable_by(|x, y| name(x).cmp(name(y)));
+            // Stable, so that of repeated names the last one added stays last.
+            self.entries.sort_by(|x, y| name(x).cmp(name(y)));
+            self.keep_last_of_repeats();
             return;
         }
         // Insertion sort on the names' first eight bytes as a big-endian number (zero-padded,
@@ -745,6 +747,30 @@ impl LabelsBuilder {
         );
         std::mem::swap(&mut self.entries, &mut self.sorted);
         self.order = order;
+        self.keep_last_of_repeats();
+    }
+
+    /// After a stable sort: of every run of equal names keeps the last entry (the value added
+    /// last wins, as with [`set`](Self::set)). Series from the parser have no repeats; a
+    /// hand-built [`crate::Series`] may.
+    fn keep_last_of_repeats(&mut self) {
+        let a = self.arena.as_bytes();
+        let name = |s: &Slot| a.get(s.ns..s.ne).unwrap_or(&[]);
+        let repeats = self
+            .entries
+            .windows(2)
+            .any(|w| matches!(w, [x, y] if name(x) == name(y)));
+        if !repeats {
+            return;
+        }
+        let mut kept: Vec<Slot> = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            match kept.last_mut() {
+                Some(last) if name(last) == name(e) => *last = *e,
+                _ => kept.push(*e),
+            }
+        }
+        self.entries = kept;
     }
 }
 

@@ -269,3 +269,35 @@ proptest! {
         }
     }
 }
+
+/// A hand-built series (the parser would reject it) with a repeated name: the value written
+/// last wins, in small sets and in sets past the small-sort limit.
+#[test]
+fn hand_built_series_repeats_keep_the_last_value() {
+    let series = |raw: &'static [u8]| scrapeline_exposition::Series {
+        raw,
+        value: 1.0,
+        timestamp_ms: None,
+        exemplar: None,
+    };
+    let mut b = LabelsBuilder::new();
+    series(b"m{a=\"1\",b=\"2\",a=\"3\"}").write_labels(&mut b);
+    assert_eq!(
+        b.labels(),
+        Labels::from_pairs([("__name__", "m"), ("a", "3"), ("b", "2")])
+    );
+    let mut raw = String::from("m{");
+    for i in (0..40).rev() {
+        raw.push_str(&format!("l{i:02}=\"x\","));
+    }
+    raw.push_str("l07=\"last\"}");
+    let raw: &'static [u8] = Box::leak(raw.into_bytes().into_boxed_slice());
+    series(raw).write_labels(&mut b);
+    assert_eq!(b.len(), 41);
+    assert_eq!(b.get("l07"), Some("last"));
+    assert_eq!(b.get("l39"), Some("x"));
+    let names: Vec<&str> = b.iter().map(|l| l.name).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+}

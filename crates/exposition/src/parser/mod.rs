@@ -209,13 +209,43 @@ impl<'a> Series<'a> {
 
     /// Clears `builder` and fills it with `__name__` and every label of this series. As in
     /// Prometheus, a label with an empty value is absent.
+    ///
+    /// The series is read again; right after the parser returned it,
+    /// [`Parser::write_labels`] gives the same result without that second read.
     pub fn write_labels(&self, builder: &mut LabelsBuilder) {
-        builder.clear();
         let raw = self.raw_str();
+        // The series is copied into the builder once; names and values that need no decoding
+        // are referred to where they are in that copy.
+        builder.start_fill(&raw);
+        let base = raw.as_ptr() as usize;
+        let place = |builder: &mut LabelsBuilder, text: &str| {
+            let at = (text.as_ptr() as usize).wrapping_sub(base);
+            if at <= raw.len() && text.len() <= raw.len() - at {
+                (at, at + text.len())
+            } else {
+                builder.add_text(text)
+            }
+        };
         let it = RawLabels::new(&raw);
-        builder.set(METRIC_NAME, &it.name());
+        let (ns, ne) = builder.add_text(METRIC_NAME);
+        let (vs, ve) = place(builder, &it.name());
+        if vs != ve {
+            builder.push_slot(Slot { ns, ne, vs, ve });
+        }
+        let mut prev: Cow<'_, str> = Cow::Borrowed(METRIC_NAME);
+        let mut in_order = true;
         for (n, v) in it {
-            builder.push(&n, &v);
+            if v.is_empty() {
+                continue;
+            }
+            in_order &= name_before(prev.as_bytes(), n.as_bytes());
+            let (ns, ne) = place(builder, &n);
+            let (vs, ve) = place(builder, &v);
+            builder.push_slot(Slot { ns, ne, vs, ve });
+            prev = n;
+        }
+        if !in_order {
+            builder.sort_spans();
         }
     }
 }
