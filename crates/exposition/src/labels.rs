@@ -698,10 +698,11 @@ impl LabelsBuilder {
     }
 
     /// Sorts the labels by name after [`push_slot`](Self::push_slot)s out of order: one
-    /// small sort per series instead of a search and a shift per label.
+    /// small sort per series instead of a search and a shift per label. With
+    /// `repeats_possible`, of repeated names the last one pushed is kept.
     #[cold]
     #[inline(never)]
-    pub(crate) fn sort_spans(&mut self) {
+    pub(crate) fn sort_spans(&mut self, repeats_possible: bool) {
         const SMALL: usize = 32;
         let a = self.arena.as_bytes();
         let name = |s: &Slot| a.get(s.ns..s.ne).unwrap_or(&[]);
@@ -709,7 +710,9 @@ impl LabelsBuilder {
         if n > SMALL {
             // Stable, so that of repeated names the last one added stays last.
             self.entries.sort_by(|x, y| name(x).cmp(name(y)));
-            self.keep_last_of_repeats();
+            if repeats_possible {
+                self.keep_last_of_repeats();
+            }
             return;
         }
         // Insertion sort on the names' first eight bytes as a big-endian number (zero-padded,
@@ -747,7 +750,9 @@ impl LabelsBuilder {
         );
         std::mem::swap(&mut self.entries, &mut self.sorted);
         self.order = order;
-        self.keep_last_of_repeats();
+        if repeats_possible {
+            self.keep_last_of_repeats();
+        }
     }
 
     /// After a stable sort: of every run of equal names keeps the last entry (the value added

@@ -245,7 +245,7 @@ impl<'a> Series<'a> {
             prev = n;
         }
         if !in_order {
-            builder.sort_spans();
+            builder.sort_spans(true);
         }
     }
 }
@@ -550,7 +550,8 @@ impl<'a> Parser<'a> {
             builder.push_slot(Slot { ns, ne, vs, ve });
         }
         if !in_order {
-            builder.sort_spans();
+            // The parser rejected repeated names.
+            builder.sort_spans(false);
         }
     }
 
