@@ -513,7 +513,7 @@ impl<'a> Parser<'a> {
     /// one copy for the whole series, then one table entry per label). Any other `series`
     /// takes [`Series::write_labels`]' path. This is the scrape-cache miss path: call it
     /// right after [`next_entry`](Self::next_entry) returned the series.
-    #[inline]
+    #[inline(never)]
     pub fn write_labels(&self, series: &Series<'a>, builder: &mut LabelsBuilder) {
         let Some((rs, re)) = self.last_series else {
             return series.write_labels(builder);
