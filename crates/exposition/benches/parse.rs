@@ -3,7 +3,8 @@
 //!
 //! Per payload, four measurements:
 //! - `iterate`: every entry pulled, labels validated but not decoded (the scrape-cache hit path);
-//! - `labels`: every sample's labels materialised into a reused `LabelsBuilder` (`write_labels`),
+//! - `labels`: every sample's labels materialised into a reused `LabelsBuilder`
+//!   (`Parser::write_labels`),
 //!   the work Prometheus' `Metric()` does for an uncached series;
 //! - `prometheus-parse`: `Scrape::parse` over owned lines, as that crate is used.
 //!
@@ -66,7 +67,7 @@ fn bench(c: &mut Criterion) {
                 let mut n = 0usize;
                 while let Ok(Some(e)) = p.next_entry() {
                     if let Entry::Series(s) = e {
-                        s.write_labels(&mut lb);
+                        p.write_labels(&s, &mut lb);
                         n += lb.len();
                     }
                 }

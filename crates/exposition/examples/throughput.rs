@@ -6,8 +6,11 @@
 //!
 //! ```text
 //! taskset -c 0 cargo run --release -p scrapeline-exposition --example throughput -- \
-//!     FILE [iterate|labels] [RUNS] [MIN_SECONDS]
+//!     FILE [iterate|labels|labels-reread] [RUNS] [MIN_SECONDS]
 //! ```
+//!
+//! `labels` decodes every series with `Parser::write_labels` (the spans recorded while
+//! parsing), `labels-reread` with `Series::write_labels` (the series read again).
 
 use std::time::Instant;
 
@@ -19,13 +22,23 @@ fn cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-fn parse(body: &[u8], format: Format, labels: bool, builder: &mut LabelsBuilder) -> usize {
+/// What is done with every series.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Iterate,
+    Labels,
+    LabelsReread,
+}
+
+fn parse(body: &[u8], format: Format, mode: Mode, builder: &mut LabelsBuilder) -> usize {
     let mut n = 0;
     let mut p = Parser::new(body, format);
     while let Ok(Some(e)) = p.next_entry() {
         if let Entry::Series(s) = e {
-            if labels {
-                s.write_labels(builder);
+            match mode {
+                Mode::Iterate => {}
+                Mode::Labels => p.write_labels(&s, builder),
+                Mode::LabelsReread => s.write_labels(builder),
             }
             n += 1;
         }
@@ -41,10 +54,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: throughput FILE [iterate|labels] [RUNS] [MIN_SECONDS]");
+        eprintln!("usage: throughput FILE [iterate|labels|labels-reread] [RUNS] [MIN_SECONDS]");
         std::process::exit(2);
     };
-    let labels = args.get(2).is_some_and(|m| m == "labels");
+    let mode = match args.get(2).map(String::as_str) {
+        Some("labels") => Mode::Labels,
+        Some("labels-reread") => Mode::LabelsReread,
+        _ => Mode::Iterate,
+    };
     let runs: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let min: f64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let body = std::fs::read(path).unwrap_or_else(|e| {
@@ -57,14 +74,14 @@ fn main() {
         Format::Text
     };
     let mut builder = LabelsBuilder::new();
-    let samples = parse(&body, format, labels, &mut builder);
+    let samples = parse(&body, format, mode, &mut builder);
     let (mut wall_rates, mut cpu_rates) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let (start, cpu0) = (Instant::now(), cpu_ns());
         let mut iters = 0u64;
         let mut sink = 0;
         loop {
-            sink += parse(std::hint::black_box(&body), format, labels, &mut builder);
+            sink += parse(std::hint::black_box(&body), format, mode, &mut builder);
             iters += 1;
             if start.elapsed().as_secs_f64() >= min {
                 break;
@@ -80,7 +97,11 @@ fn main() {
     let (wall, cpu) = (median(wall_rates), median(cpu_rates));
     println!(
         "scrapeline-{}\t{path}\tbytes={}\tsamples_out={samples}\tmb_s={:.2}\tsamples_s={:.0}\tcpu_mb_s={:.2}",
-        if labels { "labels" } else { "iterate" },
+        match mode {
+            Mode::Iterate => "iterate",
+            Mode::Labels => "labels",
+            Mode::LabelsReread => "labels-reread",
+        },
         body.len(),
         wall * mb,
         wall * samples as f64,

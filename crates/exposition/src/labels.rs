@@ -420,15 +420,61 @@ impl<'a> IntoIterator for &'a Labels {
 /// A mutable, sorted label set for relabeling and label population.
 ///
 /// Follows Prometheus' rule that an empty value means "absent": [`set`](Self::set) with an
-/// empty value deletes the label. The builder keeps its string buffers across
-/// [`reset`](Self::reset) calls, so reusing one builder for many label sets allocates only while
-/// it grows.
+/// empty value deletes the label. The builder keeps its buffers across
+/// [`reset`](Self::reset) and [`clear`](Self::clear) calls, so reusing one builder for many
+/// label sets allocates only while it grows.
+///
+/// Layout: every name and value lives in one string arena, and a sorted table holds where
+/// each label's name and value are in it. Filling the builder is therefore a copy into one
+/// buffer plus one small table entry per label (no buffer per label), which is what makes
+/// decoding every series of a scrape cheap ([`crate::Parser::write_labels`]). Overwritten
+/// and deleted text stays in the arena until the next `clear`/`reset`, or until it is more
+/// than half of the arena, when the arena is compacted.
 #[derive(Clone, Default)]
 pub struct LabelsBuilder {
-    /// Sorted by name; entries at `len..` are spare buffers kept for reuse.
-    entries: Vec<(String, String)>,
-    len: usize,
+    /// Names and values, back to back (plus dead text, see `dead`).
+    arena: String,
+    /// One entry per label, sorted by name.
+    entries: Vec<Slot>,
+    /// Scratch for sorting `entries` (kept for its capacity).
+    sorted: Vec<Slot>,
+    /// Scratch for sorting: name prefix key and position of every entry.
+    order: Vec<(u64, usize)>,
+    /// Bytes of `arena` no entry refers to any more.
+    dead: usize,
 }
+
+/// Where one label of a [`LabelsBuilder`] is in its arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// Name start and end.
+    pub(crate) ns: usize,
+    pub(crate) ne: usize,
+    /// Value start and end.
+    pub(crate) vs: usize,
+    pub(crate) ve: usize,
+}
+
+impl Slot {
+    fn len(&self) -> usize {
+        (self.ne - self.ns) + (self.ve - self.vs)
+    }
+}
+
+/// Whether name `a` sorts before name `b`: byte order, inline (names are short and
+/// usually differ in their first bytes, where a `memcmp` call costs more than the loop).
+#[inline(always)]
+pub(crate) fn name_before(a: &[u8], b: &[u8]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x < y;
+        }
+    }
+    a.len() < b.len()
+}
+
+/// Compacts the arena once this many dead bytes are more than half of it.
+const COMPACT_MIN_DEAD: usize = 4096;
 
 impl LabelsBuilder {
     /// An empty builder.
@@ -453,29 +499,73 @@ impl LabelsBuilder {
 
     /// Removes every label, keeping buffers.
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.arena.clear();
+        self.entries.clear();
+        self.dead = 0;
+    }
+
+    #[inline]
+    fn name_of(&self, s: &Slot) -> &str {
+        self.arena.get(s.ns..s.ne).unwrap_or("")
+    }
+
+    #[inline]
+    fn value_of(&self, s: &Slot) -> &str {
+        self.arena.get(s.vs..s.ve).unwrap_or("")
+    }
+
+    /// Appends `text` to the arena; returns its span.
+    #[inline]
+    fn put(&mut self, text: &str) -> (usize, usize) {
+        let start = self.arena.len();
+        self.arena.push_str(text);
+        (start, self.arena.len())
     }
 
     fn push_unchecked(&mut self, name: &str, value: &str) {
-        if self.len < self.entries.len() {
-            let e = &mut self.entries[self.len];
-            e.0.clear();
-            e.0.push_str(name);
-            e.1.clear();
-            e.1.push_str(value);
-        } else {
-            self.entries.push((name.to_owned(), value.to_owned()));
-        }
-        self.len += 1;
+        let (ns, ne) = self.put(name);
+        let (vs, ve) = self.put(value);
+        self.entries.push(Slot { ns, ne, vs, ve });
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {
-        self.entries[..self.len].binary_search_by(|e| e.0.as_str().cmp(name))
+        self.entries.binary_search_by(|e| self.name_of(e).cmp(name))
+    }
+
+    /// Counts `bytes` of the arena as dead, compacting it when dead text dominates.
+    fn forget(&mut self, bytes: usize) {
+        self.dead += bytes;
+        if self.dead >= COMPACT_MIN_DEAD && self.dead * 2 > self.arena.len() {
+            self.compact();
+        }
+    }
+
+    /// Rewrites the arena with only the live text, in entry order.
+    #[cold]
+    fn compact(&mut self) {
+        let mut arena = String::with_capacity(self.arena.len() - self.dead);
+        for e in &mut self.entries {
+            let ns = arena.len();
+            arena.push_str(self.arena.get(e.ns..e.ne).unwrap_or(""));
+            let vs = arena.len();
+            arena.push_str(self.arena.get(e.vs..e.ve).unwrap_or(""));
+            *e = Slot {
+                ns,
+                ne: vs,
+                vs,
+                ve: arena.len(),
+            };
+        }
+        self.arena = arena;
+        self.dead = 0;
     }
 
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.find(name).ok().map(|i| self.entries[i].1.as_str())
+        self.find(name)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|e| self.value_of(e))
     }
 
     /// Sets `name` to `value`; an empty value deletes the label (Prometheus' rule).
@@ -486,14 +576,25 @@ impl LabelsBuilder {
         }
         match self.find(name) {
             Ok(i) => {
-                let v = &mut self.entries[i].1;
-                v.clear();
-                v.push_str(value);
+                let old = self.entries.get(i).map_or(0, |e| e.ve - e.vs);
+                if self
+                    .entries
+                    .get(i)
+                    .is_some_and(|e| self.value_of(e) == value)
+                {
+                    return;
+                }
+                let (vs, ve) = self.put(value);
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.vs = vs;
+                    e.ve = ve;
+                }
+                self.forget(old);
             }
             Err(i) => {
-                // Append at the end (reusing a spare buffer), then rotate into place.
-                self.push_unchecked(name, value);
-                self.entries[i..self.len].rotate_right(1);
+                let (ns, ne) = self.put(name);
+                let (vs, ve) = self.put(value);
+                self.entries.insert(i, Slot { ns, ne, vs, ve });
             }
         }
     }
@@ -501,7 +602,7 @@ impl LabelsBuilder {
     /// The same as [`set`](Self::set), in O(1) when `name` sorts after every name present
     /// (labels arriving in order, as targets write them); otherwise it falls back to `set`.
     pub fn push(&mut self, name: &str, value: &str) {
-        let after_last = self.len == 0 || self.entries[self.len - 1].0.as_str() < name;
+        let after_last = self.entries.last().is_none_or(|e| self.name_of(e) < name);
         if !after_last {
             self.set(name, value);
         } else if !value.is_empty() {
@@ -512,51 +613,183 @@ impl LabelsBuilder {
     /// Removes `name` if present.
     pub fn del(&mut self, name: &str) {
         if let Ok(i) = self.find(name) {
-            self.entries[i..self.len].rotate_left(1);
-            self.len -= 1;
+            let e = self.entries.remove(i);
+            self.forget(e.len());
         }
     }
 
     /// Keeps only the labels for which `keep(name, value)` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
-        let mut w = 0;
-        for r in 0..self.len {
-            let e = &self.entries[r];
-            if keep(&e.0, &e.1) {
-                self.entries.swap(w, r);
-                w += 1;
+        let mut dropped = 0;
+        let arena = &self.arena;
+        self.entries.retain(|e| {
+            let k = keep(
+                arena.get(e.ns..e.ne).unwrap_or(""),
+                arena.get(e.vs..e.ve).unwrap_or(""),
+            );
+            if !k {
+                dropped += e.len();
             }
+            k
+        });
+        if dropped > 0 {
+            self.forget(dropped);
         }
-        self.len = w;
     }
 
     /// The labels in name order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Label<'_>> + Clone {
-        self.entries[..self.len].iter().map(|e| Label {
-            name: &e.0,
-            value: &e.1,
+        self.entries.iter().map(|e| Label {
+            name: self.name_of(e),
+            value: self.value_of(e),
         })
     }
 
     /// The number of labels.
     pub fn len(&self) -> usize {
-        self.len
+        self.entries.len()
     }
 
     /// Whether the builder holds no labels.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.entries.is_empty()
     }
 
     /// Whether the content equals `labels`, without building a new set.
     pub fn equals(&self, labels: &Labels) -> bool {
-        self.len == labels.len() && self.iter().zip(labels.iter()).all(|(a, b)| a == b)
+        self.len() == labels.len() && self.iter().zip(labels.iter()).all(|(a, b)| a == b)
     }
 
     /// The current content as an immutable [`Labels`].
     pub fn labels(&self) -> Labels {
         Labels::from_sorted_iter(self.iter().map(|l| (l.name, l.value)))
     }
+
+    // ---- bulk filling for the parser ---------------------------------------------------------
+
+    /// Clears the builder and copies `text` into the arena; the labels then added with
+    /// [`push_span`](Self::push_span) refer into it by their offset in `text`. One copy for a whole series instead of one per name and value.
+    #[inline]
+    pub(crate) fn start_fill(&mut self, text: &str) {
+        self.clear();
+        self.arena.push_str(text);
+    }
+
+    /// Appends `text` to the arena (a decoded name or value, or a constant) and returns its
+    /// span, for [`push_span`](Self::push_span).
+    #[inline]
+    pub(crate) fn add_text(&mut self, text: &str) -> (usize, usize) {
+        self.put(text)
+    }
+
+    /// The arena, for decoding escapes straight into it (then [`push_span`](Self::push_span)
+    /// with the span written).
+    #[inline]
+    pub(crate) fn arena_mut(&mut self) -> &mut String {
+        &mut self.arena
+    }
+
+    /// Appends the label whose name and value are at `slot` in the arena, as the last one.
+    /// The caller keeps Prometheus' rules (no empty value, distinct names) and calls
+    /// [`sort_spans`](Self::sort_spans) when it appended out of name order.
+    #[inline(always)]
+    pub(crate) fn push_slot(&mut self, slot: Slot) {
+        self.entries.push(slot);
+    }
+
+    /// Sorts the labels by name after [`push_slot`](Self::push_slot)s out of order: one
+    /// small sort per series instead of a search and a shift per label. With
+    /// `repeats_possible`, of repeated names the last one pushed is kept.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn sort_spans(&mut self, repeats_possible: bool) {
+        const SMALL: usize = 32;
+        let a = self.arena.as_bytes();
+        let name = |s: &Slot| a.get(s.ns..s.ne).unwrap_or(&[]);
+        let n = self.entries.len();
+        if n > SMALL {
+            // Stable, so that of repeated names the last one added stays last.
+            self.entries.sort_by(|x, y| name(x).cmp(name(y)));
+            if repeats_possible {
+                self.keep_last_of_repeats();
+            }
+            return;
+        }
+        // Insertion sort on the names' first eight bytes as a big-endian number (zero-padded,
+        // so numeric order is byte order wherever two keys differ), comparing whole names
+        // only on a tie: a series has a handful of labels, usually told apart by their first
+        // bytes.
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(
+            self.entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (prefix_key(name(e)), i)),
+        );
+        let entries = &self.entries;
+        let full = |i: usize| entries.get(i).map_or(&[][..], name);
+        for i in 1..order.len() {
+            let mut j = i;
+            while j > 0 {
+                let (Some(&(kp, ip)), Some(&(kc, ic))) = (order.get(j - 1), order.get(j)) else {
+                    break;
+                };
+                if !(kc < kp || (kc == kp && name_before(full(ic), full(ip)))) {
+                    break;
+                }
+                order.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        self.sorted.clear();
+        self.sorted.extend(
+            order
+                .iter()
+                .filter_map(|&(_, i)| self.entries.get(i).copied()),
+        );
+        std::mem::swap(&mut self.entries, &mut self.sorted);
+        self.order = order;
+        if repeats_possible {
+            self.keep_last_of_repeats();
+        }
+    }
+
+    /// After a stable sort: of every run of equal names keeps the last entry (the value added
+    /// last wins, as with [`set`](Self::set)). Series from the parser have no repeats; a
+    /// hand-built [`crate::Series`] may.
+    fn keep_last_of_repeats(&mut self) {
+        let a = self.arena.as_bytes();
+        let name = |s: &Slot| a.get(s.ns..s.ne).unwrap_or(&[]);
+        let repeats = self
+            .entries
+            .windows(2)
+            .any(|w| matches!(w, [x, y] if name(x) == name(y)));
+        if !repeats {
+            return;
+        }
+        let mut kept: Vec<Slot> = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            match kept.last_mut() {
+                Some(last) if name(last) == name(e) => *last = *e,
+                _ => kept.push(*e),
+            }
+        }
+        self.entries = kept;
+    }
+}
+
+/// The first eight bytes of `name` as a big-endian number, zero-padded.
+#[inline(always)]
+fn prefix_key(name: &[u8]) -> u64 {
+    if let Some(Ok(head)) = name.get(..8).map(<[u8; 8]>::try_from) {
+        return u64::from_be_bytes(head);
+    }
+    let mut k = [0u8; 8];
+    for (d, s) in k.iter_mut().zip(name) {
+        *d = *s;
+    }
+    u64::from_be_bytes(k)
 }
 
 impl fmt::Debug for LabelsBuilder {

@@ -13,8 +13,10 @@
 //! - [`Parser`] (in [`parser`]) yields one [`Entry`] per line: [`Series`] samples, HELP, TYPE,
 //!   UNIT, comments, `# EOF`. Start here for a scrape path.
 //! - [`Series::raw`] is the series exactly as written, the key of a scrape cache: on a hit you
-//!   never decode labels at all. On a miss, [`Series::write_labels`] fills a reusable
-//!   [`LabelsBuilder`].
+//!   never decode labels at all. On a miss, [`Parser::write_labels`] fills a reusable
+//!   [`LabelsBuilder`] from the label spans the parser recorded while checking the line (one
+//!   copy per series, no second read); [`Series::write_labels`] does the same for a series
+//!   kept from earlier, by reading it again.
 //! - [`Format::from_content_type`] picks the format from a response's `Content-Type`, as
 //!   Prometheus does.
 //! - [`family::parse_families`] parses a whole body into an owned model

@@ -25,6 +25,7 @@ fn allocations(body: &[u8], format: Format, builder: &mut LabelsBuilder) -> (usi
     while let Some(entry) = parser.next_entry().expect("payload parses") {
         if let Entry::Series(s) = entry {
             s.write_labels(builder);
+            parser.write_labels(&s, builder);
             samples += 1;
         }
     }

@@ -200,16 +200,25 @@ fn flat(f: &[MetricFamily]) -> Vec<(String, u64, Option<i64>)> {
 }
 
 fn exercise(body: &[u8], format: Format, checks: bool) {
-    let mut b = LabelsBuilder::new();
-    let p = Parser::new(body, format).with_family_checks(checks);
-    for e in p {
-        match e {
-            Ok(Entry::Series(s)) => {
+    let (mut b, mut fast) = (LabelsBuilder::new(), LabelsBuilder::new());
+    let mut p = Parser::new(body, format).with_family_checks(checks);
+    loop {
+        match p.next_entry() {
+            Ok(Some(Entry::Series(s))) => {
                 let _ = s.name();
                 let _ = s.labels().count();
                 s.write_labels(&mut b);
+                // The parser's span-based path gives exactly what the re-reading path gives.
+                p.write_labels(&s, &mut fast);
+                assert_eq!(
+                    fast.labels(),
+                    b.labels(),
+                    "{:?}",
+                    String::from_utf8_lossy(s.raw)
+                );
             }
-            Ok(_) => {}
+            Ok(Some(_)) => {}
+            Ok(None) => break,
             Err(e) => {
                 assert!(e.line >= 1 && e.column >= 1);
                 break;

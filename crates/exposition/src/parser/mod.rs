@@ -46,7 +46,7 @@ mod text;
 
 use std::borrow::Cow;
 
-use crate::labels::{LabelsBuilder, METRIC_NAME};
+use crate::labels::{LabelsBuilder, METRIC_NAME, Slot, name_before};
 
 /// Which exposition format a body is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -209,13 +209,43 @@ impl<'a> Series<'a> {
 
     /// Clears `builder` and fills it with `__name__` and every label of this series. As in
     /// Prometheus, a label with an empty value is absent.
+    ///
+    /// The series is read again; right after the parser returned it,
+    /// [`Parser::write_labels`] gives the same result without that second read.
     pub fn write_labels(&self, builder: &mut LabelsBuilder) {
-        builder.clear();
         let raw = self.raw_str();
+        // The series is copied into the builder once; names and values that need no decoding
+        // are referred to where they are in that copy.
+        builder.start_fill(&raw);
+        let base = raw.as_ptr() as usize;
+        let place = |builder: &mut LabelsBuilder, text: &str| {
+            let at = (text.as_ptr() as usize).wrapping_sub(base);
+            if at <= raw.len() && text.len() <= raw.len() - at {
+                (at, at + text.len())
+            } else {
+                builder.add_text(text)
+            }
+        };
         let it = RawLabels::new(&raw);
-        builder.set(METRIC_NAME, &it.name());
+        let (ns, ne) = builder.add_text(METRIC_NAME);
+        let (vs, ve) = place(builder, &it.name());
+        if vs != ve {
+            builder.push_slot(Slot { ns, ne, vs, ve });
+        }
+        let mut prev: Cow<'_, str> = Cow::Borrowed(METRIC_NAME);
+        let mut in_order = true;
         for (n, v) in it {
-            builder.push(&n, &v);
+            if v.is_empty() {
+                continue;
+            }
+            in_order &= name_before(prev.as_bytes(), n.as_bytes());
+            let (ns, ne) = place(builder, &n);
+            let (vs, ve) = place(builder, &v);
+            builder.push_slot(Slot { ns, ne, vs, ve });
+            prev = n;
+        }
+        if !in_order {
+            builder.sort_spans(true);
         }
     }
 }
@@ -392,14 +422,26 @@ pub struct Parser<'a> {
     format: Format,
     pos: usize,
     done: bool,
-    /// Label-name spans of the current series (content without quotes, escaped flag), reused
-    /// across lines for the duplicate-name check.
-    names: Vec<(usize, usize, bool)>,
-    /// Signatures ([`name_signature`]) of the names in `names`: a 64-bit Bloom filter.
+    /// Where the label set being checked for duplicate names starts in `spans` (a sample
+    /// line's labels start at 0; an exemplar's after the line's own).
+    names_from: usize,
+    /// Signatures ([`name_signature`]) of the names in `spans[names_from..]`: a 64-bit Bloom
+    /// filter.
     names_mask: u64,
     /// For label sets past [`BIG_LABEL_SET`] names: every (unescaped) name, so a hostile line
     /// with thousands of colliding names costs linear, not quadratic, time.
     big_names: Option<std::collections::HashSet<String>>,
+    /// The label spans of the current sample line, recorded while its label set is checked,
+    /// so that neither the OpenMetrics family rules nor [`Parser::write_labels`] scan it again.
+    spans: Vec<LabelSpan>,
+    /// The metric name of the current sample line: content span (without quotes) and whether
+    /// it holds a backslash.
+    name_span: (usize, usize, bool),
+    /// The `raw` span of the last sample line whose `spans` and `name_span` are complete.
+    last_series: Option<(usize, usize)>,
+    /// A stretch of the input already checked as UTF-8, from where it starts: pieces inside
+    /// it are taken as `&str` without a second check (see [`Parser::str_at`]).
+    utf8: std::cell::Cell<(usize, &'a str)>,
     /// OpenMetrics family-level state.
     om: om::State,
     /// Whether OpenMetrics family-level rules are enforced.
@@ -414,9 +456,13 @@ impl<'a> Parser<'a> {
             format,
             pos: 0,
             done: false,
-            names: Vec::new(),
+            names_from: 0,
             names_mask: 0,
             big_names: None,
+            spans: Vec::new(),
+            name_span: (0, 0, false),
+            last_series: None,
+            utf8: std::cell::Cell::new((0, "")),
             om: om::State::default(),
             om_family_checks: true,
         }
@@ -460,6 +506,88 @@ impl<'a> Parser<'a> {
         r
     }
 
+    /// Clears `builder` and fills it with `__name__` and every label of `series`, exactly as
+    /// [`Series::write_labels`] does, but without reading the series again when `series` is
+    /// the sample line this parser returned last: the name and value spans recorded while the
+    /// line was checked are copied into the builder's arena in one piece (one UTF-8 check and
+    /// one copy for the whole series, then one table entry per label). Any other `series`
+    /// takes [`Series::write_labels`]' path. This is the scrape-cache miss path: call it
+    /// right after [`next_entry`](Self::next_entry) returned the series.
+    #[inline(never)]
+    pub fn write_labels(&self, series: &Series<'a>, builder: &mut LabelsBuilder) {
+        let Some((rs, re)) = self.last_series else {
+            return series.write_labels(builder);
+        };
+        let Some(raw) = self.input.get(rs..re) else {
+            return series.write_labels(builder);
+        };
+        if !std::ptr::eq(raw, series.raw) {
+            return series.write_labels(builder);
+        }
+        let Some(text) = self.str_at(rs, re) else {
+            return series.write_labels(builder);
+        };
+        builder.start_fill(text);
+        // Spans are input offsets; the arena holds `raw` from offset 0.
+        let (ns, ne) = builder.add_text(METRIC_NAME);
+        let (s, e, esc) = self.name_span;
+        let (vs, ve) = span_in_arena(builder, text, rs, s, e, esc);
+        builder.push_slot(Slot { ns, ne, vs, ve });
+        // Name order is checked on the input bytes (an escaped name just forces the sort).
+        let mut prev: &[u8] = METRIC_NAME.as_bytes();
+        let mut in_order = true;
+        let input = self.input;
+        for sp in &self.spans {
+            // An empty value means an absent label; escapes never decode to nothing.
+            if sp.vs == sp.ve {
+                continue;
+            }
+            let name = input.get(sp.ns..sp.ne).unwrap_or(&[]);
+            in_order &= !sp.nesc && name_before(prev, name);
+            prev = name;
+            let (ns, ne) = span_in_arena(builder, text, rs, sp.ns, sp.ne, sp.nesc);
+            let (vs, ve) = span_in_arena(builder, text, rs, sp.vs, sp.ve, sp.vesc);
+            builder.push_slot(Slot { ns, ne, vs, ve });
+        }
+        if !in_order {
+            // The parser rejected repeated names.
+            builder.sort_spans(false);
+        }
+    }
+
+    /// `input[s..e]` as `&str`, or `None` when it is not valid UTF-8: exactly
+    /// `std::str::from_utf8(&input[s..e]).ok()`, but a piece inside the stretch checked last
+    /// costs no second check. A miss checks from `s` to [`UTF8_AHEAD`] bytes past `e` (to the
+    /// end of that line) in one call, so that short lines asked for one after the other (HELP
+    /// and TYPE lines, series decoded on a cache miss) share one pass over the input instead
+    /// of paying one call each.
+    #[inline]
+    fn str_at(&self, s: usize, e: usize) -> Option<&'a str> {
+        let (ws, w) = self.utf8.get();
+        if s >= ws && e <= ws + w.len() {
+            return w.get(s - ws..e - ws);
+        }
+        self.str_at_miss(s, e)
+    }
+
+    #[inline(never)]
+    fn str_at_miss(&self, s: usize, e: usize) -> Option<&'a str> {
+        let input = self.input;
+        let piece = input.get(s..e)?;
+        let ahead = e.saturating_add(UTF8_AHEAD).min(input.len());
+        let end = memchr::memchr(b'\n', input.get(ahead..).unwrap_or(&[]))
+            .map_or(input.len(), |i| ahead + i);
+        let stretch = input.get(s..end)?;
+        match std::str::from_utf8(stretch) {
+            Ok(w) => {
+                self.utf8.set((s, w));
+                w.get(..e - s)
+            }
+            // Bad bytes somewhere in the stretch (a comment, say): check the piece alone.
+            Err(_) => std::str::from_utf8(piece).ok(),
+        }
+    }
+
     /// A [`ParseError`] at byte offset `at`.
     #[cold]
     fn error(&self, at: usize, message: impl Into<String>) -> ParseError {
@@ -477,13 +605,14 @@ impl<'a> Parser<'a> {
     /// Starts the duplicate-name bookkeeping for a new label set.
     #[inline]
     fn reset_names(&mut self) {
-        self.names.clear();
+        self.names_from = self.spans.len();
         self.names_mask = 0;
         self.big_names = None;
     }
 
-    /// Records a label name (content span) and fails when it repeats an earlier one of the same
-    /// series or is `__name__` (which the metric name already holds).
+    /// Fails when the label name at `start..end` (content span) repeats an earlier one of the
+    /// same label set (`spans[names_from..]`) or is `__name__` (which the metric name already
+    /// holds). The caller records the label in `spans` once its value is read.
     #[inline]
     fn check_label_name(
         &mut self,
@@ -501,7 +630,6 @@ impl<'a> Parser<'a> {
             let fresh = self.names_mask & bits != bits;
             self.names_mask |= bits;
             if fresh && name != METRIC_NAME.as_bytes() {
-                self.names.push((start, end, false));
                 return Ok(());
             }
         }
@@ -519,11 +647,11 @@ impl<'a> Parser<'a> {
     ) -> Result<(), ParseError> {
         let b = self.input;
         let name = &b[start..end];
-        if self.big_names.is_none() && self.names.len() >= BIG_LABEL_SET {
-            let set = self
-                .names
+        let earlier = self.spans.get(self.names_from..).unwrap_or(&[]);
+        if self.big_names.is_none() && earlier.len() >= BIG_LABEL_SET {
+            let set = earlier
                 .iter()
-                .map(|&(s, e, _)| scan::unescape(scan::utf8(&b[s..e]).unwrap_or("")).into_owned())
+                .map(|sp| scan::unescape(scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("")).into_owned())
                 .collect();
             self.big_names = Some(set);
         }
@@ -532,7 +660,6 @@ impl<'a> Parser<'a> {
             if this == METRIC_NAME || !set.insert(this.clone()) {
                 return Err(self.error(at, format!("duplicate label name \"{this}\"")));
             }
-            self.names.push((start, end, escaped));
             return Ok(());
         }
         if escaped {
@@ -542,9 +669,9 @@ impl<'a> Parser<'a> {
         let dup = if escaped {
             let this = scan::unescape(scan::utf8(name).unwrap_or(""));
             this == METRIC_NAME
-                || self.names.iter().any(|&(s, e, esc)| {
-                    let other = scan::utf8(&b[s..e]).unwrap_or("");
-                    if esc {
+                || earlier.iter().any(|sp| {
+                    let other = scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("");
+                    if sp.nesc {
                         scan::unescape(other) == this
                     } else {
                         other == this
@@ -552,11 +679,12 @@ impl<'a> Parser<'a> {
                 })
         } else {
             name == METRIC_NAME.as_bytes()
-                || self.names.iter().any(|&(s, e, esc)| {
-                    if esc {
-                        scan::unescape(scan::utf8(&b[s..e]).unwrap_or("")).as_bytes() == name
+                || earlier.iter().any(|sp| {
+                    if sp.nesc {
+                        scan::unescape(scan::utf8(&b[sp.ns..sp.ne]).unwrap_or("")).as_bytes()
+                            == name
                     } else {
-                        &b[s..e] == name
+                        &b[sp.ns..sp.ne] == name
                     }
                 })
         };
@@ -564,10 +692,51 @@ impl<'a> Parser<'a> {
             let shown = scan::unescape(scan::utf8(name).unwrap_or("")).into_owned();
             return Err(self.error(at, format!("duplicate label name \"{shown}\"")));
         }
-        self.names.push((start, end, escaped));
         Ok(())
     }
 }
+
+/// Where one label of a sample line lies in the input.
+#[derive(Clone, Copy)]
+struct LabelSpan {
+    /// Name content (without quotes).
+    ns: usize,
+    ne: usize,
+    /// Whether the name was quoted.
+    nquoted: bool,
+    /// Whether the (quoted) name holds a backslash.
+    nesc: bool,
+    /// Value content (without quotes); `ve` is the index of the closing quote.
+    vs: usize,
+    ve: usize,
+    /// Whether the value holds a backslash.
+    vesc: bool,
+}
+
+/// Where the text of input span `s..e` (inside the series `text` that starts at input offset
+/// `rs` and fills the start of the builder's arena) is in the arena: in place, or, when it
+/// holds escapes, decoded and appended.
+#[inline(always)]
+fn span_in_arena(
+    builder: &mut LabelsBuilder,
+    text: &str,
+    rs: usize,
+    s: usize,
+    e: usize,
+    escaped: bool,
+) -> (usize, usize) {
+    let (s, e) = (s.wrapping_sub(rs), e.wrapping_sub(rs));
+    if !escaped {
+        return (s, e);
+    }
+    let arena = builder.arena_mut();
+    let start = arena.len();
+    scan::unescape_into(arena, text.get(s..e).unwrap_or(""));
+    (start, arena.len())
+}
+
+/// How far past the piece asked for [`Parser::str_at`] checks UTF-8 ahead.
+const UTF8_AHEAD: usize = 4096;
 
 /// Past this many label names in one set, duplicate checks switch to a hash set.
 const BIG_LABEL_SET: usize = 32;

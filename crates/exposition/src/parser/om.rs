@@ -10,7 +10,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::float::{parse_om_timestamp, parse_value};
 use super::scan::{self, excerpt};
-use super::{Entry, Exemplar, MetricType, ParseError, Parser, RawLabels, Series};
+use super::{Entry, Exemplar, LabelSpan, MetricType, ParseError, Parser, RawLabels, Series};
 use crate::parser::Format;
 
 /// Family-level state carried between lines.
@@ -22,28 +22,8 @@ pub(super) struct State {
     /// Groups of the current family seen so far; kept here (not per family) so its capacity
     /// is reused from family to family.
     seen_groups: HashSet<u64, BuildHasherDefault<PreHashed>>,
-    /// The label spans of the current sample line, recorded while its label set is checked
-    /// so that the family rules need not scan it again.
-    labels: Vec<LabelSpan>,
     /// Scratch bytes for the canonical form of a label with escapes or a quoted name.
     scratch: Vec<u8>,
-}
-
-/// Where one label of a sample line lies in the input.
-#[derive(Clone, Copy)]
-struct LabelSpan {
-    /// Name content (without quotes).
-    ns: usize,
-    ne: usize,
-    /// Whether the name was quoted.
-    nquoted: bool,
-    /// Whether the (quoted) name holds a backslash.
-    nesc: bool,
-    /// Value content (without quotes); `ve` is the index of the closing quote.
-    vs: usize,
-    ve: usize,
-    /// Whether the value holds a backslash.
-    vesc: bool,
 }
 
 /// What a sample name adds to its family's name.
@@ -476,8 +456,9 @@ impl<'a> Parser<'a> {
     fn om_line(&mut self, ls: usize) -> Result<(Line<'a>, usize), ParseError> {
         let input = self.input;
         let b = input;
+        self.spans.clear();
         self.reset_names();
-        self.om.labels.clear();
+        self.last_series = None;
         let (raw_end, name) = match b[ls] {
             b'{' => {
                 let (end, name) = self.om_labels(b, ls + 1, false, false)?;
@@ -506,6 +487,7 @@ impl<'a> Parser<'a> {
         // `om_labels` checked every quoted string that is not ASCII, and everything outside
         // quotes is ASCII: `raw` is valid UTF-8.
         let raw = &input[ls..raw_end];
+        let name_span = name;
         let name: Cow<'a, [u8]> = match name {
             Some((s, e, true)) => Cow::Owned(
                 scan::unescape(scan::utf8(&input[s..e]).unwrap_or(""))
@@ -515,6 +497,11 @@ impl<'a> Parser<'a> {
             Some((s, e, false)) => Cow::Borrowed(&input[s..e]),
             None => Cow::Borrowed(&raw[..scan::metric_name_end(raw, 0)]),
         };
+        self.name_span = match name_span {
+            Some(span) => span,
+            None => (ls, ls + name.len(), false),
+        };
+        self.last_series = Some((ls, raw_end));
         let mut p = raw_end;
         if b.get(p) != Some(&b' ') {
             return Err(self.error(
@@ -566,6 +553,8 @@ impl<'a> Parser<'a> {
     fn om_exemplar(&mut self, b: &'a [u8], p: usize) -> Result<Exemplar<'a>, ParseError> {
         self.reset_names();
         let (end, _) = self.om_labels(b, p + 1, true, true)?;
+        // The exemplar's labels were recorded after the line's own, for the duplicate check.
+        self.spans.truncate(self.names_from);
         let raw = scan::utf8(&b[p..end])
             .ok_or_else(|| self.error(p, "invalid UTF-8 in exemplar labels"))?;
         let labels: Vec<(Cow<'a, str>, Cow<'a, str>)> = RawLabels::new(raw).collect();
@@ -658,7 +647,7 @@ impl<'a> Parser<'a> {
                 }
                 name = Some((ns, ne, esc));
             } else {
-                let shown = || excerpt(&b[ns..ne]);
+                let shown = || excerpt(b.get(ns..ne).unwrap_or(&[]));
                 if quoted && ne == ns {
                     return Err(self.error(tok, "empty label name"));
                 }
@@ -681,17 +670,15 @@ impl<'a> Parser<'a> {
                 if !q.ascii && scan::utf8(&b[p + 1..q.end - 1]).is_none() {
                     return Err(self.error(p, "invalid UTF-8 in label set"));
                 }
-                if !exemplar {
-                    self.om.labels.push(LabelSpan {
-                        ns,
-                        ne,
-                        nquoted: quoted,
-                        nesc: esc,
-                        vs: p + 1,
-                        ve: q.end - 1,
-                        vesc: q.escaped,
-                    });
-                }
+                self.spans.push(LabelSpan {
+                    ns,
+                    ne,
+                    nquoted: quoted,
+                    nesc: esc,
+                    vs: p + 1,
+                    ve: q.end - 1,
+                    vesc: q.escaped,
+                });
                 p = q.end;
             }
             match b.get(p) {
@@ -731,7 +718,7 @@ impl<'a> Parser<'a> {
         let mut le_span = None;
         let mut quantile_span = None;
         let mut state_label = false;
-        for sp in &om.labels {
+        for sp in &self.spans {
             let decoded;
             let n: &[u8] = if sp.nesc {
                 decoded = scan::unescape(scan::utf8(&input[sp.ns..sp.ne]).unwrap_or(""));
@@ -1038,7 +1025,7 @@ mod tests {
         let mut p = Parser::new(line.as_bytes(), Format::OpenMetrics);
         p.om_line(0).expect("valid line");
         let mut scratch = Vec::new();
-        p.om.labels
+        p.spans
             .iter()
             .map(|sp| label_hash(p.input, sp, &mut scratch))
             .collect()

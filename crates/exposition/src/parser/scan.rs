@@ -426,6 +426,18 @@ fn unescape_with(s: &str, quote: bool) -> Cow<'_, str> {
 #[inline(never)]
 fn decode(s: &str, quote: bool) -> String {
     let mut out = String::with_capacity(s.len());
+    decode_into(&mut out, s, quote);
+    out
+}
+
+/// Appends the unescaped `s` to `out` ([`unescape`]'s rules for a label name or value).
+#[cold]
+#[inline(never)]
+pub(crate) fn unescape_into(out: &mut String, s: &str) {
+    decode_into(out, s, true);
+}
+
+fn decode_into(out: &mut String, s: &str, quote: bool) {
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
         if c != '\\' {
@@ -443,7 +455,6 @@ fn decode(s: &str, quote: bool) -> String {
             None => out.push('\\'),
         }
     }
-    out
 }
 
 /// `bytes` as `&str`, when valid UTF-8.

@@ -588,3 +588,63 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got.is_err(), has_dup, "{}", om);
     }
 }
+
+/// An exemplar's label names are checked for duplicates among themselves only (they may
+/// repeat the sample's), and checking them leaves the sample's own labels intact.
+#[test]
+fn exemplar_names_are_their_own_set() {
+    let body = "# TYPE a counter\na_total{x=\"1\",y=\"2\"} 1 # {x=\"1\",z=\"3\"} 1\n# EOF\n";
+    let mut p = Parser::new(body.as_bytes(), Format::OpenMetrics);
+    let _ = p.next_entry();
+    let Ok(Some(Entry::Series(s))) = p.next_entry() else {
+        panic!("a sample with an exemplar")
+    };
+    let mut b = LabelsBuilder::new();
+    p.write_labels(&s, &mut b);
+    assert_eq!(
+        b.labels(),
+        Labels::from_pairs([("__name__", "a_total"), ("x", "1"), ("y", "2")])
+    );
+    assert_eq!(
+        err(
+            "# TYPE a counter\na_total{x=\"1\"} 1 # {z=\"1\",z=\"2\"} 1\n# EOF\n",
+            Format::OpenMetrics
+        ),
+        "line 2, column 27: duplicate label name \"z\""
+    );
+}
+
+proptest::proptest! {
+    /// `Parser::str_at` (pieces of a stretch checked once) answers exactly what
+    /// `std::str::from_utf8` answers for the piece alone, for pieces asked for in input order
+    /// (as the parser does) and out of it, on input with multi-byte characters, bad bytes and
+    /// newlines.
+    #[test]
+    fn str_at_is_from_utf8(
+        input in proptest::collection::vec(
+            proptest::prop_oneof![
+                6 => proptest::sample::select(b"ab \n{}\"=".to_vec()),
+                1 => proptest::sample::select(vec![0xc3, 0xa9, 0xe2, 0x9c, 0x93, 0xff, 0x80]),
+            ],
+            0..9000,
+        ),
+        cuts in proptest::collection::vec((0usize..9000, 0usize..200), 1..40),
+        sorted in proptest::bool::ANY,
+    ) {
+        let p = Parser::new(&input, Format::Text);
+        let mut cuts: Vec<(usize, usize)> = cuts
+            .into_iter()
+            .map(|(s, len)| {
+                let s = s.min(input.len());
+                (s, (s + len).min(input.len()))
+            })
+            .collect();
+        if sorted {
+            cuts.sort_unstable();
+        }
+        for (s, e) in cuts {
+            let want = std::str::from_utf8(&input[s..e]).ok();
+            proptest::prop_assert_eq!(p.str_at(s, e), want, "{}..{}", s, e);
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::float::{parse_text_timestamp, parse_value};
 use super::scan::{self, excerpt};
-use super::{Entry, MetricType, ParseError, Parser, Series};
+use super::{Entry, LabelSpan, MetricType, ParseError, Parser, Series};
 
 impl<'a> Parser<'a> {
     #[inline]
@@ -71,8 +71,7 @@ impl<'a> Parser<'a> {
         };
         let help = is_meta(b"HELP");
         if !help && !is_meta(b"TYPE") {
-            let text = &b[q..eol];
-            return Ok(scan::utf8(text).map(Entry::Comment));
+            return Ok(self.str_at(q, eol).map(Entry::Comment));
         }
         let kw = if help { "HELP" } else { "TYPE" };
         let n = scan::skip_blanks(b, q + 4);
@@ -80,7 +79,7 @@ impl<'a> Parser<'a> {
         // name and text).
         if let Some(&c) = b.get(n)
             && scan::is_metric_start(c)
-            && let Some(line) = scan::utf8(&b[n..eol])
+            && let Some(line) = self.str_at(n, eol)
         {
             let name_len = scan::metric_name_end(b, n) - n;
             let (name, rest) = line.split_at(name_len);
@@ -176,12 +175,15 @@ impl<'a> Parser<'a> {
     #[inline(always)]
     fn text_series(&mut self, start: usize) -> Result<Option<Entry<'a>>, ParseError> {
         let b = self.input;
+        self.spans.clear();
         self.reset_names();
+        self.last_series = None;
         let (raw_end, mut p) = if b[start] == b'{' {
             let end = self.text_labels(start + 1, false)?;
             (end, end)
         } else {
             let name_end = scan::metric_name_end(b, start);
+            self.name_span = (start, name_end, false);
             let q = scan::skip_blanks(b, name_end);
             if b.get(q) == Some(&b'{') {
                 let end = self.text_labels(q + 1, true)?;
@@ -191,6 +193,7 @@ impl<'a> Parser<'a> {
             }
         };
         let raw = &b[start..raw_end];
+        self.last_series = Some((start, raw_end));
         p = scan::skip_blanks(b, p);
         let vend = scan::value_end(b, p);
         if vend == p {
@@ -315,12 +318,13 @@ impl<'a> Parser<'a> {
                     return Err(self.error(tok_start, "empty metric name"));
                 }
                 has_name = true;
+                self.name_span = (nstart, nend, escaped);
                 if b[p] == b',' {
                     p += 1;
                 }
                 continue;
             }
-            let shown = || scan::excerpt(&b[nstart..nend]);
+            let shown = || scan::excerpt(b.get(nstart..nend).unwrap_or(&[]));
             if quoted && nend == nstart {
                 return Err(self.error(tok_start, "empty label name"));
             }
@@ -343,6 +347,15 @@ impl<'a> Parser<'a> {
                     format!("in the value of label \"{}\"", shown())
                 })?;
             }
+            self.spans.push(LabelSpan {
+                ns: nstart,
+                ne: nend,
+                nquoted: quoted,
+                nesc: escaped,
+                vs: p + 1,
+                ve: q.end - 1,
+                vesc: q.escaped,
+            });
             p = scan::skip_blanks(b, q.end);
             match b.get(p) {
                 Some(b',') => p += 1,
