@@ -507,7 +507,7 @@ impl ScrapeCache {
 
             // Slow path: a new raw series.
             let lb = &mut scratch.lb;
-            series.write_labels(lb);
+            parser.write_labels(&series, lb);
             attach_target_labels(
                 lb,
                 &mut scratch.conflicts,

@@ -85,7 +85,7 @@ fn announce(opts: &ServerOptions, config: &Config) {
     }
     if opts.config_file.is_none() && !config.scrape_configs.iter().any(|s| s.job_name == "node") {
         tracing::info!(
-            "no node exporter answers on localhost:9100, so the default config has no job \"node\"; install one (Debian: prometheus-node-exporter) and reload (SIGHUP) to scrape this machine's metrics"
+            "no node exporter answers on localhost:9100, so the default config has no job named node; install one (Debian: prometheus-node-exporter) and reload (SIGHUP) to scrape this machine's metrics"
         );
     }
 }

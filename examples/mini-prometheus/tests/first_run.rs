@@ -152,7 +152,7 @@ fn default_config_first_run_says_what_runs_and_where_to_look() {
             &[
                 "INFO",
                 "no node exporter answers on localhost:9100",
-                "job \"node\"",
+                "no job named node",
             ],
         );
     }
@@ -235,7 +235,7 @@ fn first_run_report_names_what_did_not_answer_and_failed_discovery() {
             "WARN",
             "job discovered no targets: discovery failed",
             "job=pods",
-            "error=\"in-cluster config: KUBERNETES_SERVICE_HOST is not set\"",
+            "err=\"in-cluster config: KUBERNETES_SERVICE_HOST is not set\"",
         ],
     );
     let down = line_with(

@@ -406,6 +406,7 @@ fn status_and_metadata_endpoints_follow_the_running_server() {
             .arg(&cfg)
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--query.timeout=1m")
+            .arg("--web.enable-lifecycle")
             .arg("--log.level=error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -424,7 +425,7 @@ fn status_and_metadata_endpoints_follow_the_running_server() {
             http(
                 port,
                 "GET",
-                "/api/v1/metadata?metric=scrapeline_http_requests_total",
+                "/api/v1/metadata?metric=prometheus_http_requests_total",
             )
             .is_some_and(|(_, b)| b.contains("\"counter\""))
         },
@@ -446,9 +447,9 @@ fn status_and_metadata_endpoints_follow_the_running_server() {
     let loaded_at = info["lastConfigTime"].clone();
 
     assert_eq!(
-        data("/api/v1/metadata?metric=scrapeline_http_requests_total"),
-        serde_json::json!({"scrapeline_http_requests_total": [{
-            "type": "counter", "help": "HTTP requests served, by handler and status code.", "unit": ""
+        data("/api/v1/metadata?metric=prometheus_http_requests_total"),
+        serde_json::json!({"prometheus_http_requests_total": [{
+            "type": "counter", "help": "Counter of HTTP requests.", "unit": ""
         }]})
     );
     assert_eq!(
