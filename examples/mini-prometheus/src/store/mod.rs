@@ -31,6 +31,7 @@ pub mod budget;
 pub mod chunk;
 pub mod matcher;
 mod slab;
+mod wal_replay;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
