@@ -80,7 +80,7 @@ pub struct Cli {
     pub agent_wal_segment_size: u64,
     /// Agent mode: WAL segments older than this are deleted even when not yet sent
     /// (counted in scrapeline_wal_samples_dropped_total); 0s: no limit.
-    #[arg(long = "storage.agent.retention.max-time", default_value = "0s", value_parser = parse_flag_duration)]
+    #[arg(long = "storage.agent.retention.max-time", default_value = "0s", value_parser = parse_limit_duration)]
     pub agent_retention_max_time: std::time::Duration,
     /// Agent mode (Scrapeline's own flag): the WAL's disk bound; beyond it the oldest
     /// segments are deleted even when not yet sent (counted in
@@ -138,6 +138,14 @@ fn parse_flag_duration(s: &str) -> Result<std::time::Duration, String> {
     u64::try_from(ms)
         .map(std::time::Duration::from_millis)
         .map_err(|_| format!("{s:?} is negative"))
+}
+
+/// A duration flag where zero means "no limit": `0`, `0s` or a duration.
+fn parse_limit_duration(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim_end_matches(['s', 'm', 'h', 'd']) == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_flag_duration(s)
 }
 
 /// A size flag as Prometheus parses it (`units.ParseBase2Bytes`): a number and a unit of
