@@ -1,6 +1,6 @@
 //! The log as a scrape sink: every commit of a scrape becomes one write to the log.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use scrapeline_exposition::Labels;
@@ -12,14 +12,16 @@ use crate::{Batch, Wal};
 /// not seen in this process, then the samples.
 ///
 /// As the primary sink (an agent, [`WalAppendable::primary`]) it hands out the series refs
-/// itself; next to a store (a secondary in a fan-out, [`WalAppendable::secondary`]) it logs
-/// under the store's refs.
+/// itself; next to a store (a secondary in a fan-out, [`WalAppendable::secondary`]) it maps
+/// the store's refs to refs of its own. Either way a ref is above every ref already in the
+/// log, so the series of a previous run (still in old segments or the checkpoint) never share
+/// a ref with this run's.
 #[derive(Clone)]
 pub struct WalAppendable {
     wal: Arc<Wal>,
     primary: bool,
-    /// Refs whose series record is in the log (secondary only).
-    known: Arc<RwLock<HashSet<u64>>>,
+    /// The store's refs and the log's refs of their series (secondary only).
+    known: Arc<RwLock<HashMap<u64, u64>>>,
 }
 
 impl WalAppendable {
@@ -52,7 +54,7 @@ impl Appendable for WalAppendable {
         Box::new(WalAppender {
             sink: self.clone(),
             batch: Batch::default(),
-            new_refs: Vec::new(),
+            new_refs: HashMap::new(),
         })
     }
 }
@@ -60,8 +62,8 @@ impl Appendable for WalAppendable {
 struct WalAppender {
     sink: WalAppendable,
     batch: Batch,
-    /// Refs this batch wrote a series record for (secondary).
-    new_refs: Vec<u64>,
+    /// Store refs this batch wrote a series record for, and their log refs (secondary).
+    new_refs: HashMap<u64, u64>,
 }
 
 impl Appender for WalAppender {
@@ -85,16 +87,20 @@ impl Appender for WalAppender {
                 .sink
                 .known
                 .read()
-                .map(|k| k.contains(&series))
-                .unwrap_or(false);
-            if !known && !self.new_refs.contains(&series) {
-                self.batch.add_series(series, labels);
-                self.new_refs.push(series);
+                .ok()
+                .and_then(|k| k.get(&series).copied());
+            match known.or_else(|| self.new_refs.get(&series).copied()) {
+                Some(r) => r,
+                None => {
+                    let r = self.sink.wal.new_ref();
+                    self.batch.add_series(r, labels);
+                    self.new_refs.insert(series, r);
+                    r
+                }
             }
-            series
         };
         self.batch.add_sample(r, timestamp_ms, value);
-        Ok(r)
+        Ok(if self.sink.primary { r } else { series })
     }
 
     fn commit(&mut self) -> Result<(), AppendError> {
@@ -105,7 +111,7 @@ impl Appender for WalAppender {
                 if !self.new_refs.is_empty()
                     && let Ok(mut k) = self.sink.known.write()
                 {
-                    k.extend(self.new_refs.drain(..));
+                    k.extend(self.new_refs.drain());
                 }
                 Ok(())
             }

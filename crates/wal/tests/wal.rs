@@ -269,3 +269,48 @@ fn the_appendable_logs_series_once_and_samples_per_commit() {
     assert_eq!(n_series, 1);
     let _ = Duration::ZERO;
 }
+
+/// Regression: a store hands out the same refs again after a restart; logged under them, a
+/// checkpoint covering both runs gave the first run's samples the second run's labels.
+#[test]
+fn store_refs_reused_after_a_restart_keep_their_own_labels() {
+    let d = tempfile::tempdir().unwrap();
+    let opts = WalOptions {
+        keep_samples_within: Some(Duration::from_secs(3600)),
+        ..WalOptions::default()
+    };
+    for (t, name) in [(1_000, "a"), (2_000, "b")] {
+        let wal = Wal::open(d.path(), opts.clone()).unwrap();
+        let sink = WalAppendable::secondary(wal.clone());
+        let mut app = sink.appender();
+        // The same store ref, 5, for another series in each run.
+        app.append(5, &Labels::from_pairs([("__name__", name)]), t, 1.0)
+            .unwrap();
+        app.commit().unwrap();
+        wal.close();
+    }
+    let wal = Wal::open(d.path(), opts).unwrap();
+    assert_eq!(
+        wal.truncate().unwrap().upto,
+        Some(1),
+        "both runs' segments checkpointed"
+    );
+    let mut r = Reader::new(wal.clone(), Position::default(), true);
+    let mut names = std::collections::HashMap::new();
+    let mut got = Vec::new();
+    while let Some((rec, _)) = r.next() {
+        match rec {
+            Record::Series(s) => names.extend(s),
+            Record::Samples(s) => {
+                for x in s {
+                    let l = names.get(&x.series).and_then(|l| l.get("__name__"));
+                    got.push((l.map(str::to_owned), x.t_ms));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        got,
+        [(Some("a".to_owned()), 1_000), (Some("b".to_owned()), 2_000)]
+    );
+}
