@@ -28,7 +28,8 @@
 //! [`Wal::open`] reads every segment. A record that is truncated, fails its checksum or has
 //! an unknown type ends its segment: the file is truncated there, one warning is logged
 //! (`Starting corruption repair`, with the segment and offset) and
-//! `prometheus_tsdb_wal_corruptions_total` counts it. Later segments are kept. Nothing in a
+//! `prometheus_tsdb_wal_corruptions_total` (an agent: `prometheus_agent_corruptions_total`)
+//! counts it. Later segments are kept. Nothing in a
 //! damaged file makes it panic (property-tested).
 //!
 //! # Truncation and the disk bound

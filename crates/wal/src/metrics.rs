@@ -1,6 +1,7 @@
-//! The log's own metrics, under the names Prometheus' WAL uses (`prometheus_tsdb_wal_*` in a
-//! server, `prometheus_agent_*` in an agent: [`crate::Wal::write_metrics`] takes the prefix)
-//! and extras under `scrapeline_wal_`.
+//! The log's own metrics, under the names Prometheus uses: the WAL's own
+//! (`prometheus_tsdb_wal_*`, the same in a server and an agent), its owner's corruption and
+//! checkpoint counters (`prometheus_tsdb_*` in a server, `prometheus_agent_*` in an agent),
+//! and our extras under `scrapeline_wal_`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,9 +56,9 @@ impl Wal {
         self.metrics.corruptions.load(Ordering::Relaxed)
     }
 
-    /// Appends the log's metrics in the text format. `prefix` is Prometheus':
-    /// `prometheus_tsdb_` for a server's log, `prometheus_agent_` for an agent's.
-    pub fn write_metrics(&self, prefix: &str, out: &mut String) {
+    /// Appends the log's metrics in the text format, named as an agent's (`agent`) or a
+    /// server's TSDB names them.
+    pub fn write_metrics(&self, agent: bool, out: &mut String) {
         let m = &self.metrics;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let secs = |a: &AtomicU64| get(a) as f64 / 1e9;
@@ -71,7 +72,44 @@ impl Wal {
                 out.push('\n');
             }
         };
-        let p = prefix;
+        let p = "prometheus_tsdb_";
+        // Corruptions and checkpoints are counted by the log's owner: the agent's DB or the
+        // TSDB head.
+        let (corruptions, owner) = if agent {
+            ("prometheus_agent_corruptions_total", "prometheus_agent_")
+        } else {
+            ("prometheus_tsdb_wal_corruptions_total", "prometheus_tsdb_")
+        };
+        family(
+            corruptions.to_owned(),
+            "counter",
+            "Total number of WAL corruptions.",
+            &[("", get(&m.corruptions) as f64)],
+        );
+        for (name, help, v) in [
+            (
+                "checkpoint_creations_total",
+                "Total number of checkpoint creations attempted.",
+                &m.checkpoint_creations,
+            ),
+            (
+                "checkpoint_creations_failed_total",
+                "Total number of checkpoint creations that failed.",
+                &m.checkpoint_creations_failed,
+            ),
+            (
+                "checkpoint_deletions_total",
+                "Total number of checkpoint deletions attempted.",
+                &m.checkpoint_deletions,
+            ),
+        ] {
+            family(
+                format!("{owner}{name}"),
+                "counter",
+                help,
+                &[("", get(v) as f64)],
+            );
+        }
         family(
             format!("{p}wal_fsync_duration_seconds"),
             "summary",

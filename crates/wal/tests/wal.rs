@@ -212,7 +212,7 @@ fn truncation_waits_for_readers_and_the_disk_bound_does_not() {
     assert_eq!(wal.samples_dropped(), t.samples_dropped);
     assert!(wal.disk_size() <= 2500 + 1000, "{}", wal.disk_size());
     let mut m = String::new();
-    wal.write_metrics("prometheus_agent_", &mut m);
+    wal.write_metrics(true, &mut m);
     assert!(
         m.contains(&format!(
             "scrapeline_wal_samples_dropped_total {}\n",

@@ -368,14 +368,9 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         }));
         api = api.with_metrics(Arc::new(store.clone()));
         if let Some(w) = wal.clone() {
-            // Prometheus' names: the agent's WAL metrics, or the TSDB's.
-            let prefix = if agent_without_store {
-                "prometheus_agent_"
-            } else {
-                "prometheus_tsdb_"
-            };
+            // Prometheus' names: the agent's, or the TSDB's.
             api = api.with_metrics(Arc::new(move |out: &mut String| {
-                w.write_metrics(prefix, out)
+                w.write_metrics(agent_without_store, out)
             }));
         }
         let s = server.clone();
