@@ -11,7 +11,7 @@
 //! start the queue resumes from its saved position: samples committed before a restart
 //! (or a kill) but not yet sent are sent then.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -186,7 +186,7 @@ impl Queue {
         let Some(src) = self.wal.as_ref() else { return };
         let mut reader = Reader::new(src.wal.clone(), start, false);
         let mut changed = src.wal.subscribe();
-        let mut routes: HashMap<u64, Route> = HashMap::new();
+        let mut routes: scrapeline_wal::RefMap<Route> = scrapeline_wal::RefMap::default();
         let mut pending: Vec<Chunk> = (0..self.shards.len()).map(|_| Chunk::default()).collect();
         tracing::info!(remote_name = %self.name, url = %self.url, segment = start.segment, offset = start.offset, "remote write queue resuming from the WAL");
         loop {

@@ -1,5 +1,7 @@
 //! The WAL append path: one scrape's samples per commit, as the agent writes them.
 //! `cargo bench -p scrapeline-wal --bench append`; throughput is in samples per second.
+//! `read_1000_samples` is the reader's side (a remote-write queue decoding records); when
+//! it catches up with the writer it commits another scrape, so it includes some appends.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use scrapeline_exposition::Labels;
@@ -34,6 +36,29 @@ fn append(c: &mut Criterion) {
                 *r = app.append(*r, l, t, t as f64).expect("append");
             }
             app.commit().expect("commit");
+        })
+    });
+    // The other side: a reader (a remote-write queue) decoding what was committed.
+    let mut reader =
+        scrapeline_wal::Reader::new(wal.clone(), scrapeline_wal::Position::default(), false);
+    g.bench_function("read_1000_samples", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            while n < SERIES {
+                match reader.next() {
+                    Some((scrapeline_wal::record::Record::Samples(s), _)) => n += s.len(),
+                    Some(_) => {}
+                    None => {
+                        // Caught up: commit another scrape to read.
+                        t += 15_000;
+                        let mut app = sink.appender();
+                        for (r, l) in refs.iter_mut().zip(&labels) {
+                            *r = app.append(*r, l, t, t as f64).expect("append");
+                        }
+                        app.commit().expect("commit");
+                    }
+                }
+            }
         })
     });
     g.finish();

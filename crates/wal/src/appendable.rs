@@ -1,6 +1,5 @@
 //! The log as a scrape sink: every commit of a scrape becomes one write to the log.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use scrapeline_exposition::Labels;
@@ -21,7 +20,7 @@ pub struct WalAppendable {
     wal: Arc<Wal>,
     primary: bool,
     /// The store's refs and the log's refs of their series (secondary only).
-    known: Arc<RwLock<HashMap<u64, u64>>>,
+    known: Arc<RwLock<crate::RefMap<u64>>>,
 }
 
 impl WalAppendable {
@@ -54,7 +53,7 @@ impl Appendable for WalAppendable {
         Box::new(WalAppender {
             sink: self.clone(),
             batch: Batch::default(),
-            new_refs: HashMap::new(),
+            new_refs: crate::RefMap::default(),
         })
     }
 }
@@ -63,7 +62,7 @@ struct WalAppender {
     sink: WalAppendable,
     batch: Batch,
     /// Store refs this batch wrote a series record for, and their log refs (secondary).
-    new_refs: HashMap<u64, u64>,
+    new_refs: crate::RefMap<u64>,
 }
 
 impl Appender for WalAppender {

@@ -48,6 +48,7 @@ mod metrics;
 mod positions;
 mod reader;
 pub mod record;
+mod refmap;
 pub mod segment;
 mod wal;
 
@@ -58,6 +59,7 @@ pub use batch::Batch;
 pub use checkpoint::Truncation;
 pub use positions::{load_position, save_position};
 pub use reader::{Reader, ReaderEvent};
+pub use refmap::{RefHasher, RefMap};
 pub use wal::Wal;
 
 /// Default segment size: Prometheus' 128 MiB.

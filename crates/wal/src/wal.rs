@@ -31,7 +31,7 @@ pub struct Wal {
     /// Newest sample timestamp committed.
     pub(crate) max_t: AtomicI64,
     /// Per series ref: seconds since the Unix epoch it was last committed to.
-    pub(crate) seen: Mutex<HashMap<u64, u64>>,
+    pub(crate) seen: Mutex<crate::RefMap<u64>>,
     /// Per reader name: the first segment it still needs.
     pub(crate) watermarks: Mutex<HashMap<String, u32>>,
     /// To the sync thread: segments to sync and close.
@@ -61,7 +61,7 @@ impl Wal {
         let metrics = Metrics::default();
         let mut max_ref = 0u64;
         let mut max_t = i64::MIN;
-        let mut seen = HashMap::new();
+        let mut seen = crate::RefMap::default();
         let segment_time = std::cell::Cell::new(0u64);
         let mut note = |body: &[u8]| match record::decode(body) {
             Ok(record::Record::Series(s)) => {
@@ -224,7 +224,12 @@ impl Wal {
         let now = unix_secs(SystemTime::now());
         let mut seen = lock(&self.seen);
         for r in refs {
-            seen.insert(*r, now);
+            match seen.get_mut(r) {
+                Some(t) => *t = now,
+                None => {
+                    seen.insert(*r, now);
+                }
+            }
         }
     }
 
