@@ -227,6 +227,8 @@ struct Counters {
     samples_in: AtomicU64,
     /// Newest sample timestamp read into the queue.
     highest_in_ms: AtomicI64,
+    /// Series a WAL-fed queue knows the labels of.
+    known_series: AtomicU64,
     /// `sent_batch_duration_seconds`: counts per bucket of [`BATCH_BUCKETS`], sum in ns.
     batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
     batch_count: AtomicU64,

@@ -143,6 +143,13 @@ const FAMILIES: &[(&str, &str, &str, Option<&str>, Get)] = &[
         |q| load(&q.m.enqueue_retries),
     ),
     (
+        "scrapeline_remote_write_series",
+        "gauge",
+        "Series a queue reading the WAL knows the labels of (series dropped from a checkpoint are forgotten).",
+        None,
+        |q| load(&q.m.known_series),
+    ),
+    (
         "scrapeline_remote_write_requests_total",
         "counter",
         "Requests attempted, retries included.",

@@ -159,6 +159,31 @@ impl Acks {
 /// modulo the shards in use), `None` when write relabeling drops it.
 type Route = Option<(Labels, u64)>;
 
+/// A route and the segment whose series record defined it.
+struct Known {
+    route: Route,
+    segment: u32,
+}
+
+/// Forgets the series a new checkpoint dropped (gone from every target), once the reader is
+/// past the segments it covers, as Prometheus' watcher does on a checkpoint: the route map
+/// does not grow with series churn.
+fn forget_dropped_series(
+    wal: &Wal,
+    reader_segment: u32,
+    last_checkpoint: &mut Option<u32>,
+    routes: &mut scrapeline_wal::RefMap<Known>,
+) {
+    let Some((n, keep)) = wal.checkpoint_series() else {
+        return;
+    };
+    if *last_checkpoint == Some(n) || reader_segment <= n {
+        return;
+    }
+    *last_checkpoint = Some(n);
+    routes.retain(|r, k| k.segment > n || keep.contains(r));
+}
+
 impl Queue {
     /// External labels and write relabeling for one series of the log.
     fn route(&self, labels: &Labels) -> Route {
@@ -186,18 +211,37 @@ impl Queue {
         let Some(src) = self.wal.as_ref() else { return };
         let mut reader = Reader::new(src.wal.clone(), start, false);
         let mut changed = src.wal.subscribe();
-        let mut routes: scrapeline_wal::RefMap<Route> = scrapeline_wal::RefMap::default();
+        let mut routes: scrapeline_wal::RefMap<Known> = scrapeline_wal::RefMap::default();
+        let mut last_checkpoint = None;
+        let mut segment = start.segment;
         let mut pending: Vec<Chunk> = (0..self.shards.len()).map(|_| Chunk::default()).collect();
         tracing::info!(remote_name = %self.name, url = %self.url, segment = start.segment, offset = start.offset, "remote write queue resuming from the WAL");
         loop {
             let stopping = src.stop.is_cancelled();
             let mut budget = 64;
             while let Some((rec, end)) = reader.next() {
+                if end.segment != segment {
+                    segment = end.segment;
+                    forget_dropped_series(&src.wal, segment, &mut last_checkpoint, &mut routes);
+                    self.m
+                        .known_series
+                        .store(routes.len() as u64, Ordering::Relaxed);
+                }
                 match rec {
                     Record::Series(s) => {
                         for (r, labels) in s {
-                            routes.insert(r, self.route(&labels));
+                            let route = self.route(&labels);
+                            routes.insert(
+                                r,
+                                Known {
+                                    route,
+                                    segment: end.segment,
+                                },
+                            );
                         }
+                        self.m
+                            .known_series
+                            .store(routes.len() as u64, Ordering::Relaxed);
                         src.expect(end, 0);
                     }
                     Record::Samples(s) => {
@@ -208,7 +252,7 @@ impl Queue {
                         let mut routed = 0;
                         let mut newest = i64::MIN;
                         for x in s {
-                            match routes.get(&x.series) {
+                            match routes.get(&x.series).map(|k| &k.route) {
                                 Some(Some((ls, hash))) => {
                                     newest = newest.max(x.t_ms);
                                     if let Some(p) = pending.get_mut((hash % active) as usize) {

@@ -112,3 +112,48 @@ async fn a_wal_queue_waits_for_room_instead_of_dropping() {
     assert_eq!(q.samples_lost(), 0);
     q.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_a_checkpoint_dropped_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(
+        dir.path(),
+        WalOptions {
+            segment_size: 512,
+            ..WalOptions::default()
+        },
+    )
+    .unwrap();
+    let sink = WalAppendable::primary(wal.clone());
+    let rx = Receiver::start(vec![]).await;
+    let q =
+        RemoteWrite::start_with(&config(&rx.url, ""), Labels::empty(), Some(wal.clone())).unwrap();
+    let mut refs = vec![0u64; 10];
+    commit(&sink, &mut refs, 0);
+    wait_for("10 series known", || {
+        q.inner.m.known_series.load(Ordering::Relaxed) == 10
+    })
+    .await;
+    // Nine series stop; one goes on, later than a second after (last-seen is in seconds).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut one = vec![refs[0]];
+    for t in 1..30 {
+        commit(&sink, &mut one, t);
+    }
+    wait_for("39 samples", || rx.samples().len() >= 39).await;
+    let t = wal.truncate().unwrap();
+    assert!(t.upto.is_some(), "{t:?}");
+    let (_, kept) = wal.checkpoint_series().unwrap();
+    assert_eq!(kept.into_iter().collect::<Vec<_>>(), [refs[0]]);
+    // The reader forgets the nine when it enters the next segment.
+    for t in 30..40 {
+        commit(&sink, &mut one, t);
+    }
+    wait_for("1 series known", || {
+        q.inner.m.known_series.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    wait_for("49 samples", || rx.samples().len() >= 49).await;
+    assert_eq!(q.samples_lost(), 0);
+    q.shutdown(Duration::from_secs(2)).await;
+}

@@ -39,6 +39,24 @@ fn checkpoints(dir: &Path) -> Vec<(u32, PathBuf)> {
         .collect()
 }
 
+impl Wal {
+    /// The newest checkpoint: the last segment it covers and the series refs it keeps. A
+    /// reader past that segment may forget every series defined at or before it that the
+    /// checkpoint does not keep: no later record uses them.
+    pub fn checkpoint_series(&self) -> Option<(u32, HashSet<u64>)> {
+        let (n, dir) = latest(&self.dir)?;
+        let mut refs = HashSet::new();
+        let _ = scan(&segment::path(&dir, 0), &mut |b| {
+            if record::record_type(b) == Some(record::TYPE_SERIES)
+                && let Ok(Record::Series(s)) = record::decode(b)
+            {
+                refs.extend(s.into_iter().map(|(r, _)| r));
+            }
+        });
+        Some((n, refs))
+    }
+}
+
 /// What one [`Wal::truncate`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Truncation {
