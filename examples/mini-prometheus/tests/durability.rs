@@ -400,6 +400,15 @@ fn kill_and_receiver_outages_lose_nothing_committed() {
     agent.proc.stop();
     let served = target.served();
     let log = agent.log();
+    // VictoriaMetrics may take a moment to show the last rows it took.
+    let visible = Instant::now();
+    while visible.elapsed() < Duration::from_secs(5)
+        && ![&prom, &vm]
+            .iter()
+            .all(|r| tally(&r.values(), served).0.iter().all(|m| *m == at_kill))
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     for r in [&prom, &vm] {
         let (missing, dups) = tally(&r.values(), served);
         println!(
