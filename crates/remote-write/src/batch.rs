@@ -14,6 +14,9 @@ pub struct Chunk {
     bytes: Vec<u8>,
     /// `(end offset in bytes, timestamp ms)` per sample, in order.
     samples: Vec<(usize, i64)>,
+    /// Where the WAL record these samples came from ends (a queue fed from the WAL
+    /// acknowledges it when they are sent).
+    pub mark: Option<scrapeline_wal::Position>,
 }
 
 impl Chunk {
@@ -49,7 +52,11 @@ impl Chunk {
             .into_iter()
             .map(|(end, t)| (end - start, t))
             .collect();
-        Chunk { bytes, samples }
+        Chunk {
+            bytes,
+            samples,
+            mark: self.mark,
+        }
     }
 
     /// Each sample's encoded bytes and timestamp.

@@ -226,8 +226,7 @@ impl Client {
                 .headers()
                 .get(header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(retry_after);
             let written = written_counts(resp.headers());
             // Read (a bounded part of) the body so the connection can be reused and the
             // error can be reported.
@@ -323,6 +322,20 @@ fn written_counts(headers: &HeaderMap) -> Option<WrittenCounts> {
     })
 }
 
+/// A `Retry-After` value: seconds, or an HTTP date (as Prometheus' `retryAfterDuration`);
+/// a date in the past means now.
+fn retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 /// The `Authorization` value of HTTP basic authentication.
 fn basic(user: &str, pass: &str) -> Result<HeaderValue, String> {
     basic_auth_value(user, pass).map_err(|e| e.to_string())
@@ -374,5 +387,29 @@ mod tests {
             h(&[("x-prometheus-remote-write-histograms-written", "many")]),
             Some(WrittenCounts::default())
         );
+    }
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        assert_eq!(retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(" 0 "), Some(Duration::ZERO));
+        let in_a_minute =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(61));
+        let d = retry_after(&in_a_minute).unwrap();
+        assert!(
+            d > Duration::from_secs(55) && d <= Duration::from_secs(61),
+            "{d:?}"
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon"), None);
+        assert_eq!(retry_after("-1"), None);
     }
 }

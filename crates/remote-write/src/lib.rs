@@ -47,7 +47,7 @@
 //! let mut metrics = String::new();
 //! set.write_metrics(&mut metrics);
 //! assert!(metrics.contains(
-//!     "scrapeline_remote_write_samples_dropped_total{reason=\"relabel\",remote_name=\"central\",\
+//!     "prometheus_remote_storage_samples_dropped_total{reason=\"relabel\",remote_name=\"central\",\
 //!      url=\"http://127.0.0.1:9/api/v1/write\"} 1\n"
 //! ));
 //!
@@ -71,9 +71,23 @@
 //!   Each wait is counted in `prometheus_remote_storage_enqueue_retries_total`. A commit
 //!   waits at most `remote_timeout` in all; what is still not queued then, or at once while
 //!   the endpoint is failing (scrapes are never held up by an unreachable endpoint), is
-//!   dropped, counted (`scrapeline_remote_write_samples_dropped_total{reason="queue_full"}`)
+//!   dropped, counted (`prometheus_remote_storage_samples_dropped_total{reason="queue_full"}`)
 //!   and logged. A commit on a current-thread tokio runtime never waits (the shards would
 //!   run on the thread it blocks). Nothing else grows with an unreachable endpoint.
+//! - **With a write-ahead log** ([`RemoteWriteSet::start_with_wal`]): the queues read what
+//!   is committed to a [`scrapeline_wal::Wal`] instead (appenders write to the log, not to
+//!   the queues), each with its own reader, waiting for room instead of dropping: the log is
+//!   the buffer. Each queue saves its position after the sends that finish a record and
+//!   resumes from it on start, so samples committed before a restart or a kill are sent
+//!   then (at least once: a kill between a send and the save of its position repeats that
+//!   send). The log's segments go only when every queue has passed them (or its size or
+//!   age bound forces it, counted by the log). Such a queue also follows Prometheus'
+//!   shard calculation (`calculateDesiredShards`: rates of samples in and out, time per
+//!   sample, the backlog), resharding between `min_shards` and `max_shards` after the
+//!   shards have sent what they hold, so no series is split over two shards.
+//! - **Logs**: a failing endpoint logs its first failure (`Failed to send batch,
+//!   retrying`, with `remote_name`, `url`, `err`), then at most one line a minute with the
+//!   count of failures not logged, and one line when sending works again.
 //! - **Retries**: network errors, timeouts, 5xx and (with `retry_on_http_429`) 429 are
 //!   retried with exponential backoff from `min_backoff` to `max_backoff` (or the server's
 //!   `Retry-After`) until they succeed: no sample is lost to an endpoint restart while the
@@ -89,15 +103,19 @@ mod backpressure;
 mod batch;
 mod client;
 pub mod config;
+mod fail_log;
+mod metrics;
 mod proto;
+mod sharding;
 mod url;
 // TODO(rw2 wiring): remote write 2.0 is built but not yet used by `Queue`; how to wire it
 // (a `v2::Negotiation` per queue, a `v2::Codec` per shard, `v2::send_negotiated` in
 // `send_batch`) is in the `v2` module docs.
 pub mod v2;
+mod wal_source;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -113,6 +131,8 @@ use batch::{Chunk, ShardQueue};
 use client::{Client, SendError};
 pub use client::{ClientError, USER_AGENT};
 pub use config::{ConfigError, MetadataConfig, QueueConfig, RemoteWriteConfig};
+use scrapeline_wal::Wal;
+use wal_source::WalSource;
 
 /// Refs this queue hands out itself (when called without one) have the top bit set, so they
 /// never collide with refs of a primary store passed through a fan-out.
@@ -179,6 +199,14 @@ struct Queue {
     started: Instant,
     last_drop_log: AtomicI64,
     m: Counters,
+    /// Fed from the write-ahead log instead of by commits (see [`wal_source`]).
+    wal: Option<WalSource>,
+    reader_task: Mutex<Option<JoinHandle<()>>>,
+    fail_log: fail_log::FailLog,
+    /// Shards in use (the first `active` of `shards`).
+    active: AtomicUsize,
+    /// What the shard calculation wants (applied by a WAL-fed queue's reader).
+    desired: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -197,6 +225,38 @@ struct Counters {
     highest_sent_ms: AtomicI64,
     /// Samples taken from a shard's queue whose request has not finished.
     in_flight: AtomicU64,
+    /// Samples of the WAL whose series record was never read (lost to damage).
+    dropped_unknown: AtomicU64,
+    /// Samples read into the queue (from commits or the WAL).
+    samples_in: AtomicU64,
+    /// Newest sample timestamp read into the queue.
+    highest_in_ms: AtomicI64,
+    /// Series a WAL-fed queue knows the labels of.
+    known_series: AtomicU64,
+    /// `sent_batch_duration_seconds`: counts per bucket of [`BATCH_BUCKETS`], sum in ns.
+    batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
+    batch_count: AtomicU64,
+    batch_nanos: AtomicU64,
+}
+
+/// Prometheus' buckets of `prometheus_remote_storage_sent_batch_duration_seconds`: the
+/// client library's defaults plus 25, 60, 120 and 300 s.
+const BATCH_BUCKETS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0, 120.0, 300.0,
+];
+
+impl Counters {
+    fn observe_sent_batch(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (b, le) in self.batch_buckets.iter().zip(BATCH_BUCKETS) {
+            if s <= le {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.batch_count.fetch_add(1, Ordering::Relaxed);
+        self.batch_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
 }
 
 struct Shard {
@@ -247,6 +307,18 @@ impl RemoteWrite {
         cfg: &RemoteWriteConfig,
         external_labels: Labels,
     ) -> Result<RemoteWrite, RemoteWriteError> {
+        RemoteWrite::start_with(cfg, external_labels, None)
+    }
+
+    /// As [`RemoteWrite::start`]; with `wal`, the queue sends what is committed to the log
+    /// (resuming from its saved position) instead of what is appended to it: see
+    /// [`RemoteWriteSet::start_with_wal`].
+    pub fn start_with(
+        cfg: &RemoteWriteConfig,
+        external_labels: Labels,
+        wal: Option<Arc<Wal>>,
+    ) -> Result<RemoteWrite, RemoteWriteError> {
+        static INSTANCE: AtomicU64 = AtomicU64::new(0);
         cfg.validate().map_err(|source| RemoteWriteError::Config {
             url: cfg.redacted_url(),
             source,
@@ -261,7 +333,14 @@ impl RemoteWrite {
         let q = &cfg.queue_config;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
         let n = parallel.min(q.max_shards).max(q.min_shards).max(1);
-        let shards = (0..n)
+        // A queue fed from the WAL can reshard (see `sharding`): every shard it may run
+        // exists from the start, idle until used.
+        let slots = if wal.is_some() {
+            q.max_shards.max(n)
+        } else {
+            n
+        };
+        let shards = (0..slots)
             .map(|_| Shard {
                 queue: Mutex::new(ShardQueue::default()),
                 notify: Notify::new(),
@@ -286,14 +365,37 @@ impl RemoteWrite {
             started: Instant::now(),
             last_drop_log: AtomicI64::new(i64::MIN),
             m: Counters::default(),
+            wal: wal.map(|w| {
+                WalSource::new(
+                    w,
+                    wal_source::key(&cfg.queue_name(), &cfg.redacted_url()),
+                    INSTANCE.fetch_add(1, Ordering::Relaxed),
+                )
+            }),
+            reader_task: Mutex::new(None),
+            fail_log: fail_log::FailLog::default(),
+            active: AtomicUsize::new(n),
+            desired: AtomicUsize::new(n),
         });
-        let mut tasks = Vec::with_capacity(n);
-        for i in 0..n {
+        let mut tasks = Vec::with_capacity(slots + 1);
+        for i in 0..slots {
             let q = inner.clone();
             tasks.push(tokio::spawn(async move { q.run_shard(i).await }));
         }
+        {
+            let q = inner.clone();
+            tasks.push(tokio::spawn(async move { q.run_shard_calculation().await }));
+        }
         if let Ok(mut t) = inner.tasks.lock() {
             *t = tasks;
+        }
+        if let Some(src) = &inner.wal {
+            let start = src.start_position();
+            let q = inner.clone();
+            let reader = tokio::spawn(async move { q.run_wal_reader(start).await });
+            if let Ok(mut t) = inner.reader_task.lock() {
+                *t = Some(reader);
+            }
         }
         tracing::info!(remote_name = %inner.name, url = %inner.url, shards = n, "remote write queue started");
         Ok(RemoteWrite { inner })
@@ -335,6 +437,18 @@ impl RemoteWrite {
     /// Sends what is queued (bounded by `deadline`), then stops the shards.
     pub async fn shutdown(&self, deadline: Duration) {
         let q = &self.inner;
+        let started = Instant::now();
+        if let Some(src) = &q.wal {
+            // The reader reads to the head, then the shards flush.
+            src.stop.cancel();
+            let reader = q.reader_task.lock().ok().and_then(|mut t| t.take());
+            if let Some(reader) = reader
+                && tokio::time::timeout(deadline, reader).await.is_err()
+            {
+                q.hard.cancel();
+            }
+        }
+        let deadline = deadline.saturating_sub(started.elapsed());
         q.flush.cancel();
         q.room.signal();
         let tasks = q
@@ -354,7 +468,13 @@ impl RemoteWrite {
                 left += g.clear();
             }
         }
-        if left > 0 {
+        if let Some(src) = &q.wal {
+            src.wal.remove_watermark(&src.watermark);
+            if left > 0 {
+                let at = src.saved();
+                tracing::info!(remote_name = %q.name, url = %q.url, samples = left, segment = at.segment, offset = at.offset, "remote write shutdown deadline passed; unsent samples stay in the WAL for the next start");
+            }
+        } else if left > 0 {
             q.m.dropped_shutdown
                 .fetch_add(left as u64, Ordering::Relaxed);
             tracing::warn!(remote_name = %q.name, url = %q.url, dropped = left, "remote write shutdown deadline passed; dropped queued samples");
@@ -373,6 +493,53 @@ impl Queue {
         queued + self.m.in_flight.load(Ordering::Relaxed) as usize
     }
 
+    /// Shards in use.
+    fn active(&self) -> usize {
+        self.active
+            .load(Ordering::Relaxed)
+            .clamp(1, self.shards.len().max(1))
+    }
+
+    /// What the shard calculation wants.
+    fn desired_shards(&self) -> usize {
+        self.desired.load(Ordering::Relaxed)
+    }
+
+    /// Every [`sharding::UPDATE_EVERY`]: feeds the shard calculation.
+    async fn run_shard_calculation(self: Arc<Self>) {
+        let mut desired = sharding::Desired::default();
+        let mut tick = tokio::time::interval(sharding::UPDATE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.flush.cancelled() => return,
+                _ = self.hard.cancelled() => return,
+            }
+            let m = &self.m;
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            let dropped =
+                get(&m.dropped_relabel) + get(&m.dropped_too_old) + get(&m.dropped_unknown);
+            let inputs = sharding::Inputs {
+                samples_in: get(&m.samples_in) + get(&m.dropped_relabel) + get(&m.dropped_unknown),
+                samples_out: get(&m.sent) + get(&m.failed) + dropped,
+                samples_dropped: dropped,
+                send_seconds: get(&m.batch_nanos) as f64 / 1e9,
+                highest_in_s: m.highest_in_ms.load(Ordering::Relaxed).max(0) as f64 / 1000.0,
+                highest_sent_s: m.highest_sent_ms.load(Ordering::Relaxed).max(0) as f64 / 1000.0,
+            };
+            let n = desired.update(
+                inputs,
+                sharding::UPDATE_EVERY.as_secs_f64(),
+                self.active(),
+                self.cfg.min_shards,
+                self.cfg.max_shards.min(self.shards.len()),
+            );
+            self.desired.store(n, Ordering::Relaxed);
+        }
+    }
+
     fn now_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }
@@ -382,7 +549,7 @@ impl Queue {
     fn shard_of(&self, series: SeriesRef) -> usize {
         // Store refs are sequential, hash refs are not: mix either before taking the modulus.
         let mixed = (series ^ (series >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        ((mixed >> 32) % self.shards.len() as u64) as usize
+        ((mixed >> 32) % self.active() as u64) as usize
     }
 
     /// Where a series' samples go and with which labels, and the ref to hand back.
@@ -424,7 +591,7 @@ impl Queue {
         let out = if relabel::relabel(&self.rules, &mut b) {
             let ls = b.labels();
             (!ls.is_empty()).then(|| {
-                let shard = (ls.stable_hash() % self.shards.len() as u64) as usize;
+                let shard = (ls.stable_hash() % self.active() as u64) as usize;
                 (ls, shard)
             })
         } else {
@@ -458,6 +625,12 @@ impl Queue {
     /// Moves one commit's samples into their shards' queues, waiting for room while that is
     /// allowed (see the module docs), and drops (counting) what still does not fit.
     fn enqueue(&self, pending: &mut [Chunk]) {
+        let n: usize = pending.iter().map(Chunk::len).sum();
+        self.m.samples_in.fetch_add(n as u64, Ordering::Relaxed);
+        let newest = pending.iter().map(Chunk::highest_timestamp).max();
+        self.m
+            .highest_in_ms
+            .fetch_max(newest.unwrap_or(i64::MIN), Ordering::Relaxed);
         let mut seen = self.room.generation();
         let mut left = self.admit(pending);
         if left > 0 && self.may_wait() {
@@ -550,6 +723,9 @@ impl Queue {
             let taken = (before - q.len()) as u64;
             drop(q);
             self.room.signal();
+            if let Some(src) = &self.wal {
+                src.room.notify_one();
+            }
             Some((chunks, taken))
         } else {
             None
@@ -572,8 +748,15 @@ impl Queue {
             }
             if let Some((batch, n)) = self.take_batch(shard, fired || flushing) {
                 self.m.in_flight.fetch_add(n, Ordering::Relaxed);
-                self.send_batch(batch, &mut codec).await;
+                let marks: Vec<_> = batch
+                    .iter()
+                    .filter_map(|c| c.mark.map(|m| (m, c.len())))
+                    .collect();
+                let finished = self.send_batch(batch, &mut codec).await;
                 self.m.in_flight.fetch_sub(n, Ordering::Relaxed);
+                if finished && let Some(src) = &self.wal {
+                    src.ack(&marks);
+                }
                 timer = tokio::time::Instant::now() + deadline;
                 fired = false;
                 continue;
@@ -598,7 +781,9 @@ impl Queue {
         }
     }
 
-    async fn send_batch(&self, batch: Vec<Chunk>, codec: &mut BatchCodec) {
+    /// Sends one batch, retrying what may succeed later. `true` when its samples are
+    /// finished (sent, refused for good, too old), `false` when a hard stop interrupted it.
+    async fn send_batch(&self, batch: Vec<Chunk>, codec: &mut BatchCodec) -> bool {
         // The request is the queued `TimeSeries` messages back to back (one per sample, as
         // Prometheus sends them), less those older than `sample_age_limit`.
         let total: usize = batch.iter().map(Chunk::len).sum();
@@ -629,24 +814,25 @@ impl Queue {
         }
         drop(batch);
         if n == 0 {
-            return;
+            return true;
         }
         let body = match proto::compress(&mut codec.encoder, raw, &mut codec.compressed) {
             Ok(b) => Bytes::copy_from_slice(b),
             Err(e) => {
                 self.m.failed.fetch_add(n, Ordering::Relaxed);
-                tracing::error!(remote_name = %self.name, error = %e, "encoding a remote write request failed");
-                return;
+                tracing::error!(remote_name = %self.name, err = %e, "encoding a remote write request failed");
+                return true;
             }
         };
         let mut backoff = self.cfg.min_backoff;
         loop {
             self.m.requests.fetch_add(1, Ordering::Relaxed);
+            let attempt_started = Instant::now();
             let res = tokio::select! {
                 r = self.client.send(body.clone()) => r,
                 _ = self.hard.cancelled() => {
-                    self.m.dropped_shutdown.fetch_add(n, Ordering::Relaxed);
-                    return;
+                    self.count_unfinished(n);
+                    return false;
                 }
             };
             match res {
@@ -657,14 +843,16 @@ impl Queue {
                         .sent_bytes
                         .fetch_add(body.len() as u64, Ordering::Relaxed);
                     self.m.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
-                    return;
+                    self.m.observe_sent_batch(attempt_started.elapsed());
+                    self.fail_log.recovered(&self.name, &self.url);
+                    return true;
                 }
                 Err(SendError::Permanent(message)) => {
                     // The endpoint answered: the queue drains, commits may wait for it.
                     self.failing.store(false, Ordering::Relaxed);
                     self.m.failed.fetch_add(n, Ordering::Relaxed);
-                    tracing::error!(remote_name = %self.name, url = %self.url, samples = n, error = %message, "remote write request refused; dropping the batch");
-                    return;
+                    tracing::error!(remote_name = %self.name, url = %self.url, count = n, err = %message, "non-recoverable error");
+                    return true;
                 }
                 Err(SendError::Recoverable {
                     message,
@@ -674,17 +862,24 @@ impl Queue {
                     self.room.signal();
                     self.m.retried.fetch_add(n, Ordering::Relaxed);
                     let delay = retry_after.unwrap_or(backoff);
-                    tracing::warn!(remote_name = %self.name, url = %self.url, samples = n, error = %message, retry_in = ?delay, "remote write request failed; retrying");
+                    self.fail_log.failed(&self.name, &self.url, &message);
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = self.hard.cancelled() => {
-                            self.m.dropped_shutdown.fetch_add(n, Ordering::Relaxed);
-                            return;
+                            self.count_unfinished(n);
+                            return false;
                         }
                     }
                     backoff = (backoff * 2).min(self.cfg.max_backoff);
                 }
             }
+        }
+    }
+
+    /// A hard stop interrupted `n` samples: lost without a WAL, still in it with one.
+    fn count_unfinished(&self, n: u64) {
+        if self.wal.is_none() {
+            self.m.dropped_shutdown.fetch_add(n, Ordering::Relaxed);
         }
     }
 }
@@ -767,9 +962,23 @@ impl RemoteWriteSet {
         configs: &[RemoteWriteConfig],
         external_labels: &Labels,
     ) -> Result<RemoteWriteSet, RemoteWriteError> {
+        RemoteWriteSet::start_with_wal(configs, external_labels, None)
+    }
+
+    /// Starts one queue per config; with `wal`, each queue sends what is committed to the
+    /// log instead of what is appended to it (append to the log with a
+    /// [`scrapeline_wal::WalAppendable`], not to these queues): it tails the log with its own
+    /// reader, saves its position after each send that completes a record, and on start
+    /// resumes from the saved position, so a receiver outage or a restart loses nothing the
+    /// log still holds.
+    pub fn start_with_wal(
+        configs: &[RemoteWriteConfig],
+        external_labels: &Labels,
+        wal: Option<Arc<Wal>>,
+    ) -> Result<RemoteWriteSet, RemoteWriteError> {
         let mut queues = Vec::with_capacity(configs.len());
         for c in configs {
-            match RemoteWrite::start(c, external_labels.clone()) {
+            match RemoteWrite::start_with(c, external_labels.clone(), wal.clone()) {
                 Ok(q) => queues.push(q),
                 Err(e) => {
                     // Do not leave the queues started so far running.
@@ -804,130 +1013,12 @@ impl RemoteWriteSet {
         futures::future::join_all(self.queues.iter().map(|q| q.shutdown(deadline))).await;
     }
 
-    /// Appends the queues' metrics in the Prometheus text format (one family each, a line per
-    /// endpoint, labelled `remote_name` and the redacted `url`): what `/metrics` serves.
+    /// Appends the queues' metrics in the Prometheus text format, under Prometheus' names
+    /// (`prometheus_remote_storage_*`, a line per endpoint labelled `remote_name` and the
+    /// redacted `url`; `samples_dropped_total` also by `reason`), plus our extras under
+    /// `scrapeline_remote_write_*`: what `/metrics` serves.
     pub fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
-        type Get = fn(&Queue) -> f64;
-        let families: [(&str, &str, &str, Option<&str>, Get); 13] = [
-            (
-                "scrapeline_remote_write_samples_sent_total",
-                "counter",
-                "Samples sent successfully.",
-                None,
-                |q| q.m.sent.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_samples_failed_total",
-                "counter",
-                "Samples in batches the endpoint refused with a non-retryable status.",
-                None,
-                |q| q.m.failed.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_samples_retried_total",
-                "counter",
-                "Samples in requests that failed and were retried.",
-                None,
-                |q| q.m.retried.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_samples_dropped_total",
-                "counter",
-                "Samples dropped before sending, by reason.",
-                Some("queue_full"),
-                |q| q.m.dropped_full.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_samples_dropped_total",
-                "counter",
-                "",
-                Some("relabel"),
-                |q| q.m.dropped_relabel.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_samples_dropped_total",
-                "counter",
-                "",
-                Some("too_old"),
-                |q| q.m.dropped_too_old.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_samples_dropped_total",
-                "counter",
-                "",
-                Some("shutdown"),
-                |q| q.m.dropped_shutdown.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "prometheus_remote_storage_enqueue_retries_total",
-                "counter",
-                "Total number of times enqueue has failed because a shards queue was full.",
-                None,
-                |q| q.m.enqueue_retries.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_samples_pending",
-                "gauge",
-                "Samples queued or in unfinished requests.",
-                None,
-                |q| q.pending() as f64,
-            ),
-            (
-                "scrapeline_remote_write_shards",
-                "gauge",
-                "Parallel sending shards.",
-                None,
-                |q| q.shards.len() as f64,
-            ),
-            (
-                "scrapeline_remote_write_sent_bytes_total",
-                "counter",
-                "Compressed request bytes sent successfully.",
-                None,
-                |q| q.m.sent_bytes.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_requests_total",
-                "counter",
-                "Requests attempted, retries included.",
-                None,
-                |q| q.m.requests.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "scrapeline_remote_write_highest_sent_timestamp_seconds",
-                "gauge",
-                "Newest sample timestamp sent successfully.",
-                None,
-                |q| {
-                    let t = q.m.highest_sent_ms.load(Ordering::Relaxed);
-                    if t <= 0 { 0.0 } else { t as f64 / 1000.0 }
-                },
-            ),
-        ];
-        if self.queues.is_empty() {
-            return;
-        }
-        for (name, kind, help, reason, get) in families {
-            if !help.is_empty() {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            }
-            for q in &self.queues {
-                let q = &q.inner;
-                out.push_str(name);
-                out.push('{');
-                if let Some(r) = reason {
-                    let _ = write!(out, "reason=\"{r}\",");
-                }
-                out.push_str("remote_name=\"");
-                scrapeline_exposition::value::escape_label_value(&q.name, out);
-                out.push_str("\",url=\"");
-                scrapeline_exposition::value::escape_label_value(&q.url, out);
-                out.push_str("\"} ");
-                scrapeline_exposition::value::format_value(get(q), out);
-                out.push('\n');
-            }
-        }
+        metrics::write(&self.queues, out);
     }
 }
 
@@ -955,3 +1046,5 @@ mod receivers;
 mod tests;
 #[cfg(test)]
 mod tls_tests;
+#[cfg(test)]
+mod wal_tests;

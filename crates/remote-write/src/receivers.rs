@@ -467,9 +467,9 @@ async fn victoria_metrics_accepts_the_credentials_of_the_url() {
     wait_sent(&q, 12).await;
     assert_eq!(q.samples_lost(), 0);
     assert_eq!(
-        metrics_line(&q, "scrapeline_remote_write_samples_sent_total"),
+        metrics_line(&q, "prometheus_remote_storage_samples_total"),
         format!(
-            "scrapeline_remote_write_samples_sent_total{{remote_name=\"{}\",url=\"http://rw%20user:xxxxx@127.0.0.1:{port}/api/v1/write\"}} 12",
+            "prometheus_remote_storage_samples_total{{remote_name=\"{}\",url=\"http://rw%20user:xxxxx@127.0.0.1:{port}/api/v1/write\"}} 12",
             queue_config(&url).queue_name()
         )
     );

@@ -248,30 +248,28 @@ async fn retries_5xx_and_429_but_not_other_4xx() {
     };
     let url = &rx.url;
     assert_eq!(
-        line("scrapeline_remote_write_samples_sent_total{"),
+        line("prometheus_remote_storage_samples_total{"),
+        format!("prometheus_remote_storage_samples_total{{remote_name=\"test\",url=\"{url}\"}} 1")
+    );
+    assert_eq!(
+        line("prometheus_remote_storage_samples_failed_total{"),
         format!(
-            "scrapeline_remote_write_samples_sent_total{{remote_name=\"test\",url=\"{url}\"}} 1"
+            "prometheus_remote_storage_samples_failed_total{{remote_name=\"test\",url=\"{url}\"}} 1"
         )
     );
     assert_eq!(
-        line("scrapeline_remote_write_samples_failed_total{"),
+        line("prometheus_remote_storage_samples_retried_total{"),
         format!(
-            "scrapeline_remote_write_samples_failed_total{{remote_name=\"test\",url=\"{url}\"}} 1"
-        )
-    );
-    assert_eq!(
-        line("scrapeline_remote_write_samples_retried_total{"),
-        format!(
-            "scrapeline_remote_write_samples_retried_total{{remote_name=\"test\",url=\"{url}\"}} 3"
+            "prometheus_remote_storage_samples_retried_total{{remote_name=\"test\",url=\"{url}\"}} 3"
         )
     );
     assert_eq!(
         line("scrapeline_remote_write_requests_total{"),
         format!("scrapeline_remote_write_requests_total{{remote_name=\"test\",url=\"{url}\"}} 5")
     );
-    assert!(text.contains("# TYPE scrapeline_remote_write_samples_dropped_total counter\n"));
+    assert!(text.contains("# TYPE prometheus_remote_storage_samples_dropped_total counter\n"));
     assert_eq!(
-        text.matches("# TYPE scrapeline_remote_write_samples_dropped_total")
+        text.matches("# TYPE prometheus_remote_storage_samples_dropped_total")
             .count(),
         1
     );
@@ -304,7 +302,7 @@ async fn bounded_queue_drops_and_counts_and_shutdown_is_bounded() {
     .write_metrics(&mut text);
     assert!(
         text.contains(
-            "scrapeline_remote_write_samples_dropped_total{reason=\"queue_full\",remote_name=\""
+            "prometheus_remote_storage_samples_dropped_total{reason=\"queue_full\",remote_name=\""
         ),
         "{text}"
     );
@@ -440,7 +438,7 @@ async fn write_relabel_configs_apply_after_external_labels() {
     .write_metrics(&mut text);
     assert!(
         text.contains(&format!(
-            "scrapeline_remote_write_samples_dropped_total{{reason=\"relabel\",remote_name=\"test\",url=\"{}\"}} 2\n",
+            "prometheus_remote_storage_samples_dropped_total{{reason=\"relabel\",remote_name=\"test\",url=\"{}\"}} 2\n",
             rx.url
         )),
         "{text}"
@@ -530,7 +528,7 @@ async fn url_credentials_are_sent_as_basic_auth_and_shown_redacted() {
     assert!(
         text.lines().any(|line| line
             == format!(
-                "scrapeline_remote_write_samples_sent_total{{remote_name=\"test\",url=\"{shown}\"}} 1"
+                "prometheus_remote_storage_samples_total{{remote_name=\"test\",url=\"{shown}\"}} 1"
             )),
         "{text}"
     );

@@ -17,8 +17,8 @@ use serde::de::IgnoredAny;
 
 use scrapeline_remote_write::config::RemoteWriteConfig;
 
+pub mod env_vars;
 #[cfg(test)]
-pub mod expand_env;
 mod no_panic_tests;
 mod snippet;
 
@@ -186,7 +186,7 @@ impl Config {
     }
 
     /// Reads and validates a configuration file; with `expand_env`, `$VAR` and `${VAR}` are
-    /// first replaced from the environment (`--config.expand-env`, see [`expand_env`]).
+    /// first replaced from the environment (`--config.expand-env`, see [`env_vars`]).
     pub fn load_file_with(path: &Path, expand_env: bool) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -194,7 +194,7 @@ impl Config {
             source,
         })?;
         let text = if expand_env {
-            expand_env::expand(&text, expand_env::env_lookup)
+            env_vars::expand(&text, env_vars::env_lookup)
         } else {
             text
         };

@@ -15,6 +15,7 @@ use scrapeline_scrape::{AppendError, Appendable, Appender, SeriesRef};
 use scrapeline_scrape::{ManagerOptions, ScrapeCounters, TargetsSnapshot};
 use scrapeline_sd::discovery::{self, CustomSd, SdConfigs};
 use scrapeline_sd::kubernetes::KubeUsage;
+use scrapeline_wal::{Wal, WalAppendable};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -62,9 +63,24 @@ pub struct PipelineBuilder {
     scrape: ManagerOptions,
     flush_deadline: Duration,
     custom_sd: Vec<(String, CustomSd)>,
+    wal: Option<Arc<Wal>>,
 }
 
+/// How often an attached write-ahead log is truncated (segments every queue has passed, or
+/// beyond its size or age bound).
+const WAL_TRUNCATE_EVERY: Duration = Duration::from_secs(60);
+
 impl PipelineBuilder {
+    /// Logs every scrape to `wal` before anything else sees it: the remote-write queues
+    /// then send from the log (resuming after a restart where they stopped) instead of
+    /// being fed by commits, and the log is truncated every minute. With no sink the log
+    /// is the primary (an agent); with sinks it is logged next to them (a store that
+    /// replays the log on start).
+    pub fn wal(mut self, wal: Arc<Wal>) -> Self {
+        self.wal = Some(wal);
+        self
+    }
+
     /// Adds a sink every scrape is appended to. The first is the primary: its series refs are
     /// the ones the scrape loops keep, and its refusal (out of order, …) refuses the sample
     /// everywhere. With no sink at all the pipeline is an agent (Prometheus' `--agent`):
@@ -106,16 +122,24 @@ impl PipelineBuilder {
     /// runtime. Must be called inside one.
     pub fn start(self) -> Result<Pipeline, PipelineError> {
         let config = self.config;
-        let queues = start_queues(&config.remote_write, &config.external_labels)?;
-        let primary: Arc<dyn Appendable> = match self.sinks.first() {
-            Some(s) => s.clone(),
-            None => Arc::new(RefIssuer::default()),
+        let queues = start_queues(&config.remote_write, &config.external_labels, &self.wal)?;
+        let primary: Arc<dyn Appendable> = match (self.sinks.first(), &self.wal) {
+            (Some(s), _) => s.clone(),
+            (None, Some(w)) => Arc::new(WalAppendable::primary(w.clone())),
+            (None, None) => Arc::new(RefIssuer::default()),
         };
-        let extra_sinks: Vec<Arc<dyn Appendable>> = self.sinks.iter().skip(1).cloned().collect();
+        let mut extra_sinks: Vec<Arc<dyn Appendable>> =
+            self.sinks.iter().skip(1).cloned().collect();
+        if let Some(w) = &self.wal
+            && !self.sinks.is_empty()
+        {
+            extra_sinks.push(Arc::new(WalAppendable::secondary(w.clone())));
+        }
         let sink = Arc::new(SwitchSink(RwLock::new(Arc::new(fan_out(
             &primary,
             &extra_sinks,
             &queues,
+            self.wal.is_some(),
         )))));
         let scrape = Arc::new(ScrapeManager::new(sink.clone(), self.scrape));
         if let Err(e) = scrape.apply_config(config.scrape_configs.clone(), &config.global) {
@@ -126,7 +150,7 @@ impl PipelineBuilder {
         discovery.set_config(sd_jobs(&config, &self.custom_sd));
         let pods = DiscoveredPods::new();
         let cancel = CancellationToken::new();
-        let tasks = vec![
+        let mut tasks = vec![
             {
                 // Snapshots go to the scrape manager as they are (discovery throttles them).
                 let (scrape, snapshots) = (scrape.clone(), discovery.subscribe());
@@ -138,7 +162,11 @@ impl PipelineBuilder {
                 cancel.child_token(),
             )),
         ];
+        if let Some(w) = &self.wal {
+            tasks.push(tokio::spawn(truncate_wal(w.clone(), cancel.child_token())));
+        }
         Ok(Pipeline {
+            wal: self.wal,
             scrape,
             discovery,
             pods,
@@ -180,6 +208,8 @@ pub struct Pipeline {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Queues replaced by reloads, flushing within the deadline.
     draining: Mutex<Vec<JoinHandle<()>>>,
+    /// The write-ahead log every scrape goes to first, if any.
+    wal: Option<Arc<Wal>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -199,6 +229,7 @@ impl Pipeline {
             scrape: ManagerOptions::default(),
             flush_deadline: DEFAULT_FLUSH_DEADLINE,
             custom_sd: Vec::new(),
+            wal: None,
         }
     }
 
@@ -233,7 +264,7 @@ impl Pipeline {
             .filter(|(_, p)| p.is_none())
             .map(|(c, _)| c.clone())
             .collect();
-        let mut fresh = start_queues(&fresh_configs, &new.external_labels)?.into_iter();
+        let mut fresh = start_queues(&fresh_configs, &new.external_labels, &self.wal)?.into_iter();
         if let Err(e) = self
             .scrape
             .apply_config(new.scrape_configs.clone(), &new.global)
@@ -260,7 +291,12 @@ impl Pipeline {
             .filter(|(_, t)| !**t)
             .map(|((_, q), _)| q.clone())
             .collect();
-        let fan = fan_out(&self.primary, &self.extra_sinks, &queues);
+        let fan = fan_out(
+            &self.primary,
+            &self.extra_sinks,
+            &queues,
+            self.wal.is_some(),
+        );
         *self.sink.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fan);
         self.discovery.set_config(sd_jobs(&new, &self.custom_sd));
         if !retired.is_empty() {
@@ -291,6 +327,14 @@ impl Pipeline {
         for h in draining {
             let _ = h.await;
         }
+        if let Some(w) = &self.wal {
+            w.close();
+        }
+    }
+
+    /// The write-ahead log the pipeline writes to, if it was given one (for its metrics).
+    pub fn wal(&self) -> Option<&Arc<Wal>> {
+        self.wal.as_ref()
     }
 
     /// The configuration running now (the last one started or reloaded).
@@ -379,17 +423,24 @@ fn sd_jobs(config: &Config, custom: &[(String, CustomSd)]) -> Vec<(String, SdCon
 fn start_queues(
     configs: &[RemoteWriteConfig],
     external_labels: &Labels,
+    wal: &Option<Arc<Wal>>,
 ) -> Result<Vec<(RemoteWriteConfig, RemoteWrite)>, RemoteWriteError> {
-    let set = RemoteWriteSet::start(configs, external_labels)?;
+    let set = RemoteWriteSet::start_with_wal(configs, external_labels, wal.clone())?;
     Ok(configs.iter().cloned().zip(set.queues().to_vec()).collect())
 }
 
+/// The fan-out to the sinks and, unless they read a write-ahead log (`queues_read_wal`),
+/// the remote-write queues.
 fn fan_out(
     primary: &Arc<dyn Appendable>,
     extra_sinks: &[Arc<dyn Appendable>],
     queues: &[(RemoteWriteConfig, RemoteWrite)],
+    queues_read_wal: bool,
 ) -> FanOut {
     let mut secondaries = extra_sinks.to_vec();
+    if queues_read_wal {
+        return FanOut::new(primary.clone(), secondaries);
+    }
     secondaries.extend(
         queues
             .iter()
@@ -402,6 +453,23 @@ fn fan_out(
 fn drain(queues: Vec<RemoteWrite>, deadline: Duration) -> JoinHandle<()> {
     let set: RemoteWriteSet = queues.into_iter().collect();
     tokio::spawn(async move { set.shutdown(deadline).await })
+}
+
+/// Truncates the log every [`WAL_TRUNCATE_EVERY`] (off the runtime's threads: it reads and
+/// writes files).
+async fn truncate_wal(wal: Arc<Wal>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(WAL_TRUNCATE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let w = wal.clone();
+        // Failures are logged and counted by the log itself.
+        let _ = tokio::task::spawn_blocking(move || w.truncate()).await;
+    }
 }
 
 /// Keeps the pod index in step with discovery's snapshots.

@@ -56,6 +56,69 @@ pub struct ServerOptions {
     pub web: api::webconfig::WebOptions,
     /// `--scrapeline.discovery.update-interval`: the discovery throttle.
     pub discovery_update_interval: Duration,
+    /// `--storage.*`: the write-ahead logs.
+    pub storage: StorageOptions,
+}
+
+/// The write-ahead log flags (`--storage.agent.*`, `--storage.tsdb.*`).
+#[derive(Debug, Clone, Default)]
+pub struct StorageOptions {
+    /// `--storage.agent.path`.
+    pub agent_path: PathBuf,
+    /// `--storage.agent.wal-segment-size`.
+    pub agent_segment_size: u64,
+    /// `--storage.agent.retention.max-time` (zero: none).
+    pub agent_max_time: Duration,
+    /// `--scrapeline.storage.agent.retention.size` (zero: none).
+    pub agent_max_size: u64,
+    /// `--storage.tsdb.path`: the store's log, if any.
+    pub tsdb_path: Option<PathBuf>,
+    /// `--storage.tsdb.retention.time`: overrides the config's `storage.retention`.
+    pub tsdb_retention: Option<Duration>,
+}
+
+/// Opens the write-ahead log: an agent's (remote write sends from it) or, with
+/// `--storage.tsdb.path`, the store's, replayed into `store` now. `None` for a store without
+/// a path.
+fn open_wal(
+    s: &StorageOptions,
+    agent: bool,
+    store: &Store,
+    retention: Duration,
+) -> Result<Option<Arc<scrapeline_wal::Wal>>, String> {
+    use scrapeline_wal::{DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, Wal, WalOptions};
+    let segment_size = |n: u64| {
+        if n == 0 || n > MAX_SEGMENT_SIZE {
+            Err(format!(
+                "--storage.agent.wal-segment-size must be between 1B and {MAX_SEGMENT_SIZE}B"
+            ))
+        } else {
+            Ok(n)
+        }
+    };
+    if agent {
+        let opts = WalOptions {
+            segment_size: segment_size(s.agent_segment_size)?,
+            max_size: (s.agent_max_size > 0).then_some(s.agent_max_size),
+            max_age: (!s.agent_max_time.is_zero()).then_some(s.agent_max_time),
+            ..WalOptions::default()
+        };
+        let wal = Wal::open(s.agent_path.join("wal"), opts).map_err(|e| e.to_string())?;
+        return Ok(Some(wal));
+    }
+    let Some(path) = &s.tsdb_path else {
+        return Ok(None);
+    };
+    let opts = WalOptions {
+        segment_size: DEFAULT_SEGMENT_SIZE,
+        keep_samples_within: Some(retention),
+        ..WalOptions::default()
+    };
+    let wal = Wal::open(path.join("wal"), opts).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let r = store.replay_wal(&wal);
+    tracing::info!(samples = r.samples, skipped = r.skipped, duration = ?started.elapsed(), "WAL replay completed");
+    Ok(Some(wal))
 }
 
 /// How often the collector feeds the resource metrics APIs (metrics-server's
@@ -245,11 +308,16 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     // Agent mode: the remote-write queues take the store's place; nothing is stored.
     let agent_without_store = opts.agent && !config.remote_write.is_empty();
 
-    // The store.
+    // The store, and the write-ahead log (the agent's, or the store's: replayed now).
+    let retention = opts
+        .storage
+        .tsdb_retention
+        .unwrap_or(config.storage.retention);
     let store = Store::new(StoreConfig {
-        retention: config.storage.retention,
+        retention,
         ..StoreConfig::default()
     });
+    let wal = open_wal(&opts.storage, agent_without_store, &store, retention)?;
     tokio::spawn(
         store
             .clone()
@@ -276,6 +344,9 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         builder = builder.sink(Arc::new(store.clone()));
         // After the store: the first sink issues the series refs.
         builder = builder.sink(Arc::new(target_metadata.clone()));
+    }
+    if let Some(w) = &wal {
+        builder = builder.wal(w.clone());
     }
     let pipeline = builder.start().map_err(|e| e.to_string())?;
     let pods = pipeline.pod_lookup();
@@ -417,6 +488,12 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
             crate::self_metrics::write_process_metrics(out);
             reload_status.write_metrics(out);
         }));
+        if let Some(w) = wal.clone() {
+            // Prometheus' names: the agent's, or the TSDB's.
+            api = api.with_metrics(Arc::new(move |out: &mut String| {
+                w.write_metrics(agent_without_store, out)
+            }));
+        }
         let s = server.clone();
         api = api.with_metrics(Arc::new(move |out: &mut String| {
             crate::self_metrics::write_scrape_metrics(s.pipeline.scrape_manager(), out);

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use scrapeline::config::expand_env;
+use scrapeline::config::env_vars as expand_env;
 
 #[allow(dead_code)]
 #[path = "../src/default_config.rs"]

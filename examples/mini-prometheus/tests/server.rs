@@ -371,7 +371,7 @@ fn reload_applies_a_changed_remote_write() {
     );
     let sent = |path: &str| {
         format!(
-            "scrapeline_remote_write_samples_sent_total{{remote_name=\"central\",url=\"http://127.0.0.1:1/{path}\"}} 0"
+            "prometheus_remote_storage_samples_total{{remote_name=\"central\",url=\"http://127.0.0.1:1/{path}\"}} 0"
         )
     };
     wait_for(

@@ -84,6 +84,38 @@ pub struct Cli {
     /// scrape-pool syncs under churn).
     #[arg(long = "scrapeline.discovery.update-interval", default_value = "5s", value_parser = parse_flag_duration)]
     pub discovery_update_interval: std::time::Duration,
+    /// Agent mode: the directory of the write-ahead log remote write sends from. Every
+    /// scrape is written to it (one write(2) per scrape: a killed process loses nothing
+    /// committed) and fsynced at each segment cut and every 10s (a power loss loses at
+    /// most that last unsynced tail); each remote_write queue saves its position in it and
+    /// resumes from there after a restart.
+    #[arg(
+        long = "storage.agent.path",
+        default_value = "data-agent/",
+        value_name = "DIR"
+    )]
+    pub agent_path: PathBuf,
+    /// Agent mode: size at which a WAL segment file is cut (B, KB, MB, GB; base 2).
+    #[arg(long = "storage.agent.wal-segment-size", default_value = "128MB", value_parser = parse_size)]
+    pub agent_wal_segment_size: u64,
+    /// Agent mode: WAL segments older than this are deleted even when not yet sent
+    /// (counted in scrapeline_wal_samples_dropped_total); 0s: no limit.
+    #[arg(long = "storage.agent.retention.max-time", default_value = "0s", value_parser = parse_limit_duration)]
+    pub agent_retention_max_time: std::time::Duration,
+    /// Agent mode (Scrapeline's own flag): the WAL's disk bound; beyond it the oldest
+    /// segments are deleted even when not yet sent (counted in
+    /// scrapeline_wal_samples_dropped_total); 0B: no bound.
+    #[arg(long = "scrapeline.storage.agent.retention.size", default_value = "1GB", value_parser = parse_size)]
+    pub agent_retention_size: u64,
+    /// Server mode: keep a write-ahead log of the store's appends in this directory and
+    /// replay it on start, so a restart keeps the data (same fsync policy as the agent's
+    /// WAL). Without it the store is in memory only.
+    #[arg(long = "storage.tsdb.path", value_name = "DIR")]
+    pub tsdb_path: Option<PathBuf>,
+    /// Server mode: how long the store keeps samples (overrides the config file's
+    /// `storage.retention`); the WAL keeps the same window.
+    #[arg(long = "storage.tsdb.retention.time", value_parser = parse_flag_duration)]
+    pub tsdb_retention_time: Option<std::time::Duration>,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -128,6 +160,40 @@ fn parse_flag_duration(s: &str) -> Result<std::time::Duration, String> {
         .map_err(|_| format!("{s:?} is negative"))
 }
 
+/// A duration flag where zero means "no limit": `0`, `0s` or a duration.
+fn parse_limit_duration(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim_end_matches(['s', 'm', 'h', 'd']) == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_flag_duration(s)
+}
+
+/// A size flag as Prometheus parses it (`units.ParseBase2Bytes`): a number and a unit of
+/// B, KB, MB, GB, TB (or KiB, MiB, …), all base 2; a plain number is bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: want a number and a unit (B, KB, MB, GB, TB)"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "KB" | "KIB" | "K" => 10,
+        "MB" | "MIB" | "M" => 20,
+        "GB" | "GIB" | "G" => 30,
+        "TB" | "TIB" | "T" => 40,
+        _ => return Err(format!("invalid size {s:?}: unknown unit {unit:?}")),
+    };
+    let v = n * (1u64 << shift) as f64;
+    if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
+        return Err(format!("invalid size {s:?}: out of range"));
+    }
+    Ok(v as u64)
+}
+
 /// Runs the server (the main job) until SIGTERM or SIGINT.
 fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
     init_logging(&cli.log_level, &cli.log_format)?;
@@ -153,6 +219,14 @@ fn run_server(cli: Cli) -> Result<ExitCode, CliError> {
             config_file: cli.web_config_file,
         },
         discovery_update_interval: cli.discovery_update_interval,
+        storage: crate::run::StorageOptions {
+            agent_path: cli.agent_path,
+            agent_segment_size: cli.agent_wal_segment_size,
+            agent_max_time: cli.agent_retention_max_time,
+            agent_max_size: cli.agent_retention_size,
+            tsdb_path: cli.tsdb_path,
+            tsdb_retention: cli.tsdb_retention_time,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -208,5 +282,25 @@ mod tests {
                 .contains("--scrapeline.discovery.update-interval"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_as_prometheus_base2_units() {
+        assert_eq!(parse_size("128MB"), Ok(128 << 20));
+        assert_eq!(parse_size("1GB"), Ok(1 << 30));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("0B"), Ok(0));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(
+            parse_size("1XB"),
+            Err("invalid size \"1XB\": unknown unit \"XB\"".to_owned())
+        );
+        assert!(parse_size("-1MB").is_err());
+        assert!(parse_size("").is_err());
     }
 }

@@ -32,6 +32,7 @@ pub mod chunk;
 mod head_metrics;
 pub mod matcher;
 mod slab;
+mod wal_replay;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
