@@ -164,19 +164,6 @@ impl Client {
         authorization_header(&self.http_client_config).map_err(|e| e.to_string())
     }
 
-    /// POSTs one snappy-compressed `WriteRequest`.
-    pub async fn send(&self, body: Bytes) -> Result<(), SendError> {
-        let req = EncodedRequest {
-            body,
-            message: WriteMessage::V1,
-            counts: WrittenCounts::default(),
-        };
-        self.send_message(&req)
-            .await
-            .map(|_| ())
-            .map_err(MessageError::into_send_error)
-    }
-
     /// POSTs one request with its message's headers and checks the answer as the 2.0 spec
     /// says: the `X-Prometheus-Remote-Write-*-Written` headers are read (an unparsable value
     /// counts as 0, as in Prometheus); a 2.0 request answered 2xx with none of them, or with

@@ -1,4 +1,5 @@
-//! Prometheus remote write 1.0 to any number of endpoints, as a library.
+//! Prometheus remote write (1.0, or 2.0 with `protobuf_message`) to any number of endpoints,
+//! as a library.
 //!
 //! This is what Prometheus' `storage/remote` package does for the sending side: a
 //! [`RemoteWriteConfig`] (the `remote_write` section of `prometheus.yml`, with Prometheus'
@@ -85,6 +86,12 @@
 //!   shard calculation (`calculateDesiredShards`: rates of samples in and out, time per
 //!   sample, the backlog), resharding between `min_shards` and `max_shards` after the
 //!   shards have sent what they hold, so no series is split over two shards.
+//! - **Protocol**: 1.0 (`prometheus.WriteRequest`) unless `protobuf_message:
+//!   io.prometheus.write.v2.Request` asks for 2.0 (symbol table, label refs). An endpoint that
+//!   answers a 2.0 request as a 1.0 receiver does (`415`, or `2xx` without any
+//!   `X-Prometheus-Remote-Write-*-Written` header) falls back to 1.0 for the queue's life
+//!   (logged once) and the refused batch is sent again as 1.0 at once (see [`v2`]). The
+//!   metrics count samples and bytes the same way in both.
 //! - **Logs**: a failing endpoint logs its first failure (`Failed to send batch,
 //!   retrying`, with `remote_name`, `url`, `err`), then at most one line a minute with the
 //!   count of failures not logged, and one line when sending works again.
@@ -108,9 +115,6 @@ mod metrics;
 mod proto;
 mod sharding;
 mod url;
-// TODO(rw2 wiring): remote write 2.0 is built but not yet used by `Queue`; how to wire it
-// (a `v2::Negotiation` per queue, a `v2::Codec` per shard, `v2::send_negotiated` in
-// `send_batch`) is in the `v2` module docs.
 pub mod v2;
 mod wal_source;
 
@@ -119,7 +123,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use scrapeline_exposition::{Labels, LabelsBuilder};
 use scrapeline_relabel::{self as relabel, Rule};
 use scrapeline_scrape::{AppendError, Appendable, Appender, SeriesRef};
@@ -203,6 +206,9 @@ struct Queue {
     wal: Option<WalSource>,
     reader_task: Mutex<Option<JoinHandle<()>>>,
     fail_log: fail_log::FailLog,
+    /// The message requests are built in: the configured one, until a 1.0 receiver makes
+    /// the endpoint fall back (shared by the shards).
+    negotiation: v2::Negotiation,
     /// Shards in use (the first `active` of `shards`).
     active: AtomicUsize,
     /// What the shard calculation wants (applied by a WAL-fed queue's reader).
@@ -262,25 +268,6 @@ impl Counters {
 struct Shard {
     queue: Mutex<ShardQueue>,
     notify: Notify,
-}
-
-/// What a shard keeps from one request to the next: the snappy encoder (its hash table is
-/// allocated once, not per request), the buffer the request is assembled in and the one it
-/// is compressed into (sized once instead of allocated and zeroed per request).
-struct BatchCodec {
-    encoder: snap::raw::Encoder,
-    raw: Vec<u8>,
-    compressed: Vec<u8>,
-}
-
-impl Default for BatchCodec {
-    fn default() -> Self {
-        BatchCodec {
-            encoder: snap::raw::Encoder::new(),
-            raw: Vec::new(),
-            compressed: Vec::new(),
-        }
-    }
 }
 
 /// Where a sample goes, as [`Queue::resolve`] decides.
@@ -374,6 +361,7 @@ impl RemoteWrite {
             }),
             reader_task: Mutex::new(None),
             fail_log: fail_log::FailLog::default(),
+            negotiation: v2::Negotiation::new(cfg.write_message()),
             active: AtomicUsize::new(n),
             desired: AtomicUsize::new(n),
         });
@@ -741,7 +729,9 @@ impl Queue {
         let mut flushing = false;
         let mut fired = false;
         let mut last_gc = Instant::now();
-        let mut codec = BatchCodec::default();
+        // What the shard keeps from one request to the next, in both protocols: the snappy
+        // encoder, the request buffers, 2.0's symbol table.
+        let mut codec = v2::Codec::default();
         loop {
             if self.hard.is_cancelled() {
                 return;
@@ -783,65 +773,117 @@ impl Queue {
 
     /// Sends one batch, retrying what may succeed later. `true` when its samples are
     /// finished (sent, refused for good, too old), `false` when a hard stop interrupted it.
-    async fn send_batch(&self, batch: Vec<Chunk>, codec: &mut BatchCodec) -> bool {
-        // The request is the queued `TimeSeries` messages back to back (one per sample, as
-        // Prometheus sends them), less those older than `sample_age_limit`.
+    ///
+    /// The request is built in the endpoint's current message: 1.0 is the queued
+    /// `TimeSeries` records back to back (one per sample, as Prometheus sends them), 2.0 is
+    /// built from the same records by the shard's [`v2::Codec`]; both leave out samples
+    /// older than `sample_age_limit`. A 2.0 request keeps the batch until it is done, so a
+    /// receiver refusing 2.0 gets the same samples again as 1.0 (see
+    /// [`v2::send_negotiated`]).
+    async fn send_batch(&self, batch: Vec<Chunk>, codec: &mut v2::Codec) -> bool {
         let total: usize = batch.iter().map(Chunk::len).sum();
-        let raw = &mut codec.raw;
-        raw.clear();
-        raw.reserve(batch.iter().map(|c| c.bytes().len()).sum());
-        let mut n = 0u64;
-        let mut highest = i64::MIN;
-        if self.cfg.sample_age_limit.is_zero() {
-            for c in &batch {
-                raw.extend_from_slice(c.bytes());
-                highest = highest.max(c.highest_timestamp());
-            }
-            n = total as u64;
+        let oldest = if self.cfg.sample_age_limit.is_zero() {
+            None
         } else {
-            let oldest = system_time_ms(std::time::SystemTime::now())
-                - self.cfg.sample_age_limit.as_millis() as i64;
-            for (bytes, t) in batch.iter().flat_map(Chunk::iter) {
-                if t >= oldest {
-                    raw.extend_from_slice(bytes);
-                    highest = highest.max(t);
-                    n += 1;
-                }
-            }
-            self.m
-                .dropped_too_old
-                .fetch_add(total as u64 - n, Ordering::Relaxed);
-        }
-        drop(batch);
+            Some(
+                system_time_ms(std::time::SystemTime::now())
+                    - self.cfg.sample_age_limit.as_millis() as i64,
+            )
+        };
+        let (n, highest) = match oldest {
+            None => (
+                total as u64,
+                batch
+                    .iter()
+                    .map(Chunk::highest_timestamp)
+                    .max()
+                    .unwrap_or(i64::MIN),
+            ),
+            Some(oldest) => batch
+                .iter()
+                .flat_map(Chunk::iter)
+                .filter(|&(_, t)| t >= oldest)
+                .fold((0u64, i64::MIN), |(n, h), (_, t)| (n + 1, h.max(t))),
+        };
+        self.m
+            .dropped_too_old
+            .fetch_add(total as u64 - n, Ordering::Relaxed);
         if n == 0 {
             return true;
         }
-        let body = match proto::compress(&mut codec.encoder, raw, &mut codec.compressed) {
-            Ok(b) => Bytes::copy_from_slice(b),
+        let message = self.negotiation.message();
+        let built = match (message, oldest) {
+            (v2::WriteMessage::V1, None) => {
+                codec.request_v1_plain(batch.iter().map(Chunk::bytes), samples(n))
+            }
+            (v2::WriteMessage::V1, Some(oldest)) => {
+                codec.request_v1_plain(records(&batch, oldest), samples(n))
+            }
+            (v2::WriteMessage::V2, _) => {
+                codec.request(message, records(&batch, oldest.unwrap_or(i64::MIN)))
+            }
+        };
+        let mut request = match built {
+            Ok(r) => r,
             Err(e) => {
                 self.m.failed.fetch_add(n, Ordering::Relaxed);
                 tracing::error!(remote_name = %self.name, err = %e, "encoding a remote write request failed");
                 return true;
             }
         };
+        // Only a 2.0 request may have to be built again (as 1.0): a 1.0 one frees the
+        // batch's memory now.
+        let kept = if request.message == v2::WriteMessage::V2 {
+            batch
+        } else {
+            drop(batch);
+            Vec::new()
+        };
+        let oldest = oldest.unwrap_or(i64::MIN);
+        let kept_records = || records(&kept, oldest);
         let mut backoff = self.cfg.min_backoff;
         loop {
+            if request.message != self.negotiation.message() {
+                // Another shard found the endpoint takes only 1.0 while this 2.0 request
+                // waited: build it as 1.0 rather than have it refused first.
+                match codec.request(v2::WriteMessage::V1, kept_records()) {
+                    Ok(r) => request = r,
+                    Err(e) => {
+                        self.m.failed.fetch_add(n, Ordering::Relaxed);
+                        tracing::error!(remote_name = %self.name, err = %e, "encoding a remote write request failed");
+                        return true;
+                    }
+                }
+            }
+            let message = request.message;
             self.m.requests.fetch_add(1, Ordering::Relaxed);
             let attempt_started = Instant::now();
             let res = tokio::select! {
-                r = self.client.send(body.clone()) => r,
+                r = v2::send_negotiated(
+                    &self.client,
+                    &self.negotiation,
+                    codec,
+                    &mut request,
+                    kept_records,
+                    &self.name,
+                    &self.url,
+                ) => r,
                 _ = self.hard.cancelled() => {
                     self.count_unfinished(n);
                     return false;
                 }
             };
+            if request.message != message {
+                // Refused as 2.0, sent again as 1.0: two requests.
+                self.m.requests.fetch_add(1, Ordering::Relaxed);
+            }
             match res {
-                Ok(()) => {
+                Ok(_) => {
                     self.failing.store(false, Ordering::Relaxed);
                     self.m.sent.fetch_add(n, Ordering::Relaxed);
                     self.m
                         .sent_bytes
-                        .fetch_add(body.len() as u64, Ordering::Relaxed);
+                        .fetch_add(request.body.len() as u64, Ordering::Relaxed);
                     self.m.highest_sent_ms.fetch_max(highest, Ordering::Relaxed);
                     self.m.observe_sent_batch(attempt_started.elapsed());
                     self.fail_log.recovered(&self.name, &self.url);
@@ -1029,6 +1071,23 @@ impl FromIterator<RemoteWrite> for RemoteWriteSet {
         RemoteWriteSet {
             queues: queues.into_iter().collect(),
         }
+    }
+}
+
+/// The per-sample records of `batch` whose timestamp is `oldest` or newer, in order.
+fn records(batch: &[Chunk], oldest: i64) -> impl Iterator<Item = &[u8]> {
+    batch
+        .iter()
+        .flat_map(Chunk::iter)
+        .filter(move |&(_, t)| t >= oldest)
+        .map(|(b, _)| b)
+}
+
+/// The counts of a request of `n` float samples.
+fn samples(n: u64) -> v2::WrittenCounts {
+    v2::WrittenCounts {
+        samples: n,
+        ..v2::WrittenCounts::default()
     }
 }
 

@@ -180,22 +180,6 @@ pub fn with_external<'a>(
     })
 }
 
-/// Compresses an encoded `WriteRequest` with snappy's block format, as remote write requires,
-/// into `out` (grown as needed, reused by the caller across requests); returns the compressed
-/// bytes.
-pub fn compress<'o>(
-    encoder: &mut snap::raw::Encoder,
-    raw: &[u8],
-    out: &'o mut Vec<u8>,
-) -> Result<&'o [u8], snap::Error> {
-    let need = snap::raw::max_compress_len(raw.len());
-    if out.len() < need {
-        out.resize(need, 0);
-    }
-    let n = encoder.compress(raw, out)?;
-    Ok(out.get(..n).unwrap_or_default())
-}
-
 /// Encodes `req` and compresses it with snappy's block format, as remote write requires.
 #[cfg(test)]
 pub fn encode(req: &WriteRequest) -> Result<Vec<u8>, snap::Error> {

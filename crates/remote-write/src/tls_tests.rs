@@ -5,6 +5,7 @@ use std::process::Command;
 
 use super::tests::config;
 use super::*;
+use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};

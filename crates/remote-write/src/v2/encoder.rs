@@ -114,6 +114,36 @@ impl Codec {
             WriteMessage::V1 => self.build_v1(records)?,
             WriteMessage::V2 => self.build_v2(records)?,
         };
+        self.compress(message, counts)
+    }
+
+    /// A 1.0 request from records known to carry none of 2.0's private fields (what the
+    /// queue's appender writes: plain 1.0 `TimeSeries`): their concatenation, compressed,
+    /// without reading them, which is what the 1.0 queue always did. `counts` are the
+    /// records' own (the caller knows them; they are not read here).
+    pub fn request_v1_plain<'r>(
+        &mut self,
+        records: impl IntoIterator<Item = &'r [u8]>,
+        counts: WrittenCounts,
+    ) -> Result<EncodedRequest, EncodeError> {
+        self.raw.clear();
+        for r in records {
+            self.raw.extend_from_slice(r);
+        }
+        let e = self.compress(WriteMessage::V1, counts)?;
+        Ok(EncodedRequest {
+            body: Bytes::copy_from_slice(e.body),
+            message: e.message,
+            counts: e.counts,
+        })
+    }
+
+    /// Compresses `self.raw`, the request just built.
+    fn compress(
+        &mut self,
+        message: WriteMessage,
+        counts: WrittenCounts,
+    ) -> Result<Encoded<'_>, EncodeError> {
         let need = snap::raw::max_compress_len(self.raw.len());
         if self.compressed.len() < need {
             self.compressed.resize(need, 0);

@@ -9,7 +9,7 @@
 //! record is exactly what the 1.0 queue stores today, so nothing changes on the append path
 //! until metadata and exemplars reach the appender.
 //!
-//! When a shard sends, a [`Codec`] (one per shard, like the 1.0 `BatchCodec`) turns the
+//! When a shard sends, a [`Codec`] (one per shard) turns the
 //! batch's records into a request of the endpoint's current [`WriteMessage`]: for 2.0 it
 //! interns every string into the request's symbol table (index 0 is `""`), writes label refs,
 //! samples (the created timestamp as each sample's `start_timestamp`), exemplars and metadata
@@ -20,12 +20,13 @@
 //! decoded the 2.0 body as an empty 1.0 message), makes the endpoint's [`Negotiation`] fall
 //! back to 1.0 for good (logged once), and the same records are sent again at once as 1.0.
 //!
-//! Wiring into `lib.rs` (left to the queue's owner): keep a `Negotiation` per queue (built
-//! from [`RemoteWriteConfig::write_message`](crate::RemoteWriteConfig::write_message)) and a
-//! `Codec` per shard; in `send_batch`, keep the batch's chunks until the request is done, build
-//! `codec.request(negotiation.message(), records())` where `records` yields the chunks'
-//! per-sample slices that pass `sample_age_limit`, and call `send_negotiated` where the loop
-//! calls `client.send(body.clone())` today.
+//! In the queue (`lib.rs`): one `Negotiation` per queue (built from
+//! [`RemoteWriteConfig::write_message`](crate::RemoteWriteConfig::write_message)), one
+//! `Codec` per shard. `send_batch` builds the request in `negotiation.message()` from the
+//! batch's per-sample slices that pass `sample_age_limit` (a 1.0 request from the queue's
+//! plain records is their concatenation, [`Codec::request_v1_plain`]), keeps a 2.0 request's
+//! batch until the request is done, and makes every attempt of its one retry loop through
+//! `send_negotiated`, whichever the message.
 //!
 //! # Receivers
 //!
@@ -177,8 +178,6 @@ impl Negotiation {
 /// Returns what the receiver confirmed (the request's own counts where a 1.0 receiver
 /// confirms nothing); errors are classified for the queue's retry loop as before (a 1.0
 /// request answered 415 is a permanent error).
-// TODO(wiring): called from `Queue::send_batch` once the lead wires 2.0 into lib.rs.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) async fn send_negotiated<'r, I>(
     client: &Client,
     negotiation: &Negotiation,
@@ -207,6 +206,8 @@ where
     }
 }
 
+#[cfg(test)]
+mod queue_tests;
 #[cfg(test)]
 mod real_receivers;
 #[cfg(test)]

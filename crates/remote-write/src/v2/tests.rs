@@ -579,7 +579,7 @@ async fn v2_requests_carry_the_spec_headers_and_written_counts() {
     let v1 = codec
         .request(WriteMessage::V1, records.iter().map(Vec::as_slice))
         .unwrap();
-    client.send(v1.body).await.unwrap();
+    client.send_message(&v1).await.unwrap();
     let seen = rx.requests();
     assert_eq!(
         seen[1].headers.get("content-type").unwrap(),
