@@ -134,9 +134,9 @@ pub mod target;
 
 pub use append::{AppendError, Appendable, Appender, Exemplar, Metadata, MetricType, SeriesRef};
 pub use config::{ConfigError, GlobalConfig, ScrapeConfig};
-pub use manager::ScrapeManager;
+pub use manager::{MAX_FAILED_TARGETS_PER_POOL, ScrapeManager};
 pub use outcome::{ScrapeError, TargetLimitExceeded};
 pub use pipeline::{LabelLimitError, PipelineError};
 pub use shared::{ManagerOptions, ScrapeCounters};
-pub use state::{ActiveTarget, DroppedTarget, Health, TargetsSnapshot};
+pub use state::{ActiveTarget, DroppedTarget, FailedTarget, Health, TargetsSnapshot};
 pub use target::{PopulateError, PopulateFailure};

@@ -19,10 +19,16 @@ use crate::outcome::TargetLimitExceeded;
 use crate::pipeline::{PipelineConfig, ScrapeCache};
 use crate::scrape_loop::LoopCtx;
 use crate::shared::{ManagerOptions, Shared};
-use crate::state::{DroppedTarget, HealthState, TargetInfo, TargetsSnapshot};
+use crate::state::{DroppedTarget, FailedTarget, HealthState, TargetInfo, TargetsSnapshot};
 use crate::target::{
-    PopulateError, interval_and_timeout, populate_labels, reload_key, target_hash, target_url,
+    PopulateError, PopulateFailure, interval_and_timeout, populate_target, reload_key, target_hash,
+    target_url,
 };
+
+/// The most targets that failed to be created a pool keeps (with their discovered labels and
+/// error) from one sync, whatever `keep_dropped_targets` allows: a discovery that yields
+/// thousands of broken targets must not grow memory without bound.
+pub const MAX_FAILED_TARGETS_PER_POOL: usize = 1000;
 
 struct LoopHandle {
     target: Arc<TargetInfo>,
@@ -47,7 +53,11 @@ struct Pool {
     dropped: Vec<Labels>,
     dropped_count: usize,
     forced: Arc<Mutex<Option<TargetLimitExceeded>>>,
-    sync_failures: Vec<PopulateError>,
+    /// Targets of the last sync that failed to be created, bounded like `dropped` and to
+    /// [`MAX_FAILED_TARGETS_PER_POOL`].
+    failed: Vec<PopulateFailure>,
+    /// All of them, kept or not (`prometheus_target_sync_failed_total` adds this per sync).
+    failed_count: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,7 +106,8 @@ impl Pool {
             dropped: Vec::new(),
             dropped_count: 0,
             forced: Arc::new(Mutex::new(None)),
-            sync_failures: Vec::new(),
+            failed: Vec::new(),
+            failed_count: 0,
         })
     }
 
@@ -109,17 +120,24 @@ impl Pool {
         let mut out = BTreeMap::new();
         self.dropped.clear();
         self.dropped_count = 0;
-        self.sync_failures.clear();
+        self.failed.clear();
+        self.failed_count = 0;
         let keep = match self.cfg.keep_dropped_targets.unwrap_or(0) {
             0 => keep_max,
             k => usize::try_from(k)
                 .unwrap_or(usize::MAX)
                 .min(keep_max.max(1)),
         };
+        let keep_failed = keep.min(MAX_FAILED_TARGETS_PER_POOL);
         for g in groups {
             for t in &g.targets {
-                match populate_labels(&mut lb, &self.cfg, &self.rules, t, &g.labels) {
-                    Err(e) => self.sync_failures.push(e),
+                match populate_target(&mut lb, &self.cfg, &self.rules, t, &g.labels) {
+                    Err(f) => {
+                        self.failed_count += 1;
+                        if self.failed.len() < keep_failed {
+                            self.failed.push(f);
+                        }
+                    }
                     Ok(p) => match p.labels {
                         None => {
                             self.dropped_count += 1;
@@ -257,11 +275,9 @@ impl Pool {
                 .fetch_add(1, Ordering::Relaxed);
         }
         *lock(&self.forced) = exceeded.then_some(TargetLimitExceeded { targets: n, limit });
-        shared.metrics.sync_done(
-            &self.cfg.job_name,
-            started.elapsed(),
-            self.sync_failures.len(),
-        );
+        shared
+            .metrics
+            .sync_done(&self.cfg.job_name, started.elapsed(), self.failed_count);
     }
 
     fn stop_all(&mut self) {
@@ -418,7 +434,7 @@ impl ScrapeManager {
         }
     }
 
-    /// Active and dropped targets of every job, for `/api/v1/targets`.
+    /// Active, dropped and failed targets of every job, for `/api/v1/targets`.
     pub fn targets(&self) -> TargetsSnapshot {
         let inner = lock(&self.inner);
         let mut snap = TargetsSnapshot::default();
@@ -431,17 +447,23 @@ impl ScrapeManager {
                 discovered_labels: d.clone(),
             }));
             snap.dropped_counts.push((job.clone(), p.dropped_count));
+            snap.failed.extend(p.failed.iter().map(|f| FailedTarget {
+                scrape_pool: job.clone(),
+                discovered_labels: f.discovered.clone(),
+                error: f.error.clone(),
+            }));
         }
         snap
     }
 
     /// Errors of targets that could not be created in the last sync of `job` (Prometheus logs
-    /// them as "Creating target failed").
+    /// them as "Creating target failed"), in discovery order; bounded like the failed targets
+    /// of [`targets`](Self::targets), which also carry their discovered labels.
     pub fn sync_failures(&self, job: &str) -> Vec<PopulateError> {
         lock(&self.inner)
             .pools
             .get(job)
-            .map(|p| p.sync_failures.clone())
+            .map(|p| p.failed.iter().map(|f| f.error.clone()).collect())
             .unwrap_or_default()
     }
 

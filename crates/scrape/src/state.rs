@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use scrapeline_exposition::Labels;
 
 use crate::outcome::ScrapeError;
+use crate::target::PopulateError;
 
 /// A target's health, as Prometheus shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +98,20 @@ pub struct DroppedTarget {
     pub discovered_labels: Labels,
 }
 
+/// A discovered target that could not be created (no `__address__` after relabeling, an
+/// address with a `/`, a bad interval label, …). Prometheus only logs these ("Creating target
+/// failed") and counts them in `prometheus_target_sync_failed_total`; they are kept here so
+/// that their discovered labels can be shown beside the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedTarget {
+    /// The job.
+    pub scrape_pool: String,
+    /// Labels before relabeling.
+    pub discovered_labels: Labels,
+    /// Why the target could not be created (Prometheus' error text).
+    pub error: PopulateError,
+}
+
 /// Everything `/api/v1/targets` needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TargetsSnapshot {
@@ -106,6 +121,11 @@ pub struct TargetsSnapshot {
     pub dropped: Vec<DroppedTarget>,
     /// Dropped targets counted per job, including those not kept.
     pub dropped_counts: Vec<(String, usize)>,
+    /// Targets that failed to be created in each job's last sync, ordered by job then
+    /// discovery order; bounded like `dropped` and to
+    /// [`MAX_FAILED_TARGETS_PER_POOL`](crate::MAX_FAILED_TARGETS_PER_POOL) per job. Not
+    /// counted in `dropped_counts`.
+    pub failed: Vec<FailedTarget>,
 }
 
 impl TargetInfo {

@@ -381,3 +381,120 @@ async fn redirects_are_not_followed_when_disabled() {
     assert_eq!(farm.hits("/ok"), 0);
     m.shutdown().await;
 }
+
+/// Issue 18: a target that fails to be created (an Ingress rule without a host gives an empty
+/// `__address__`, an address with a `/`) is kept with its discovered labels and Prometheus'
+/// error text, apart from the relabel-dropped ones and their counts; a good target of the same
+/// pool stays active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_targets_keep_discovered_labels_and_error() {
+    let rec = Recorder::default();
+    let m = ScrapeManager::new(Arc::new(rec.clone()), ManagerOptions::default());
+    m.apply_config(
+        vec![job("job_name: ing\nscrape_interval: 30s\n")],
+        &GlobalConfig::default(),
+    )
+    .unwrap();
+    let group = TargetGroup {
+        source: "ingress/default/web".into(),
+        targets: vec![
+            Labels::from_pairs([("__address__", ""), ("__meta_kubernetes_ingress_path", "/")]),
+            Labels::from_pairs([("__address__", "127.0.0.1:1")]),
+            Labels::from_pairs([("__address__", "10.0.0.1:80/x")]),
+        ],
+        labels: Labels::from_pairs([("__meta_kubernetes_namespace", "default")]),
+    };
+    m.sync("ing", vec![group]);
+    let s = m.targets();
+    // An empty value is no label (Prometheus' `labels.Builder`): the empty address is absent.
+    let discovered = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("__always_scrape_classic_histograms__", "false"),
+            ("__convert_classic_histograms_to_nhcb__", "false"),
+            ("__meta_kubernetes_namespace", "default"),
+            ("__metrics_path__", "/metrics"),
+            ("__scheme__", "http"),
+            ("__scrape_interval__", "30s"),
+            ("__scrape_native_histograms__", "false"),
+            ("__scrape_timeout__", "10s"),
+            ("job", "ing"),
+        ];
+        pairs.extend_from_slice(extra);
+        Labels::from_pairs(pairs)
+    };
+    assert_eq!(s.active.len(), 1);
+    assert_eq!(s.active[0].scrape_url, "http://127.0.0.1:1/metrics");
+    assert_eq!(s.dropped, vec![]);
+    assert_eq!(s.dropped_counts, vec![("ing".to_string(), 0)]);
+    assert_eq!(s.failed.len(), 2);
+    assert_eq!(s.failed[0].scrape_pool, "ing");
+    assert_eq!(
+        s.failed[0].discovered_labels,
+        discovered(&[("__meta_kubernetes_ingress_path", "/")])
+    );
+    assert_eq!(s.failed[0].error.to_string(), "no address");
+    assert_eq!(
+        s.failed[1].discovered_labels,
+        discovered(&[("__address__", "10.0.0.1:80/x")])
+    );
+    assert_eq!(
+        s.failed[1].error.to_string(),
+        r#""10.0.0.1:80/x" is not a valid hostname"#
+    );
+    let errors: Vec<String> = m
+        .sync_failures("ing")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errors,
+        ["no address", r#""10.0.0.1:80/x" is not a valid hostname"#]
+    );
+    // A later sync where the targets are fixed forgets them.
+    m.sync("ing", vec![targets("127.0.0.1:1", &["/metrics"])]);
+    assert_eq!(m.targets().failed, vec![]);
+    m.shutdown().await;
+}
+
+/// Failed targets are bounded like dropped ones (`keep_dropped_targets`) but all count in
+/// `prometheus_target_sync_failed_total`; a static target whose relabeling empties
+/// `__address__` is one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_targets_are_bounded_by_keep_dropped_targets() {
+    let rec = Recorder::default();
+    let m = ScrapeManager::new(Arc::new(rec.clone()), ManagerOptions::default());
+    m.apply_config(
+        vec![job(
+            "job_name: b\nkeep_dropped_targets: 2\nrelabel_configs:\n  - source_labels: [path]\n    regex: /bad.*\n    target_label: __address__\n    replacement: ''\n",
+        )],
+        &GlobalConfig::default(),
+    )
+    .unwrap();
+    m.sync(
+        "b",
+        vec![targets("127.0.0.1:1", &["/ok", "/bad1", "/bad2", "/bad3"])],
+    );
+    let s = m.targets();
+    assert_eq!(s.active.len(), 1);
+    assert_eq!(s.dropped_counts, vec![("b".to_string(), 0)]);
+    let kept: Vec<(Option<&str>, Option<&str>, String)> = s
+        .failed
+        .iter()
+        .map(|f| {
+            (
+                f.discovered_labels.get("__address__"),
+                f.discovered_labels.get("path"),
+                f.error.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (Some("127.0.0.1:1"), Some("/bad1"), "no address".to_string()),
+            (Some("127.0.0.1:1"), Some("/bad2"), "no address".to_string()),
+        ]
+    );
+    assert_eq!(m.target_metrics().jobs["b"].sync_failed_total, 3);
+    m.shutdown().await;
+}

@@ -233,15 +233,25 @@ impl TargetsSource for ScrapeTargets {
             .collect()
     }
 
+    /// Relabel-dropped targets, then the ones that could not be created (with their error);
+    /// the API orders them by pool, keeping this order within a pool.
     fn dropped(&self) -> Vec<DroppedTargetInfo> {
-        self.0
-            .targets()
-            .dropped
+        let TargetsSnapshot {
+            dropped, failed, ..
+        } = self.0.targets();
+        let failed = failed.into_iter().map(|f| DroppedTargetInfo {
+            discovered_labels: f.discovered_labels,
+            scrape_pool: f.scrape_pool,
+            error: Some(f.error.to_string()),
+        });
+        dropped
             .into_iter()
             .map(|d| DroppedTargetInfo {
                 discovered_labels: d.discovered_labels,
                 scrape_pool: d.scrape_pool,
+                error: None,
             })
+            .chain(failed)
             .collect()
     }
 

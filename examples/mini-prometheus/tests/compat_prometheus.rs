@@ -362,6 +362,11 @@ fn targets_view(v: &serde_json::Value) -> TargetsView {
         );
     }
     for t in data["droppedTargets"].as_array().into_iter().flatten() {
+        // Ours also lists targets that could not be created, with an `error` key (issue 18);
+        // Prometheus only logs those, so they are not compared.
+        if t.get("error").is_some() {
+            continue;
+        }
         let ls = label_map(&t["discoveredLabels"]);
         // 2.42 has no `scrapePool` on dropped targets; `job` is the pool here.
         let pool = ls.get("job").cloned().unwrap_or_default();

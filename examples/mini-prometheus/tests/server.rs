@@ -477,3 +477,88 @@ fn status_and_metadata_endpoints_follow_the_running_server() {
     assert_eq!(info["lastConfigTime"], loaded_at);
     assert_eq!(data("/api/v1/status/config")["yaml"], yaml.as_str());
 }
+
+/// Issue 18 on a running server: a static target whose relabeling empties `__address__` is
+/// listed in `droppedTargets` with its discovered labels and Prometheus' error, outside
+/// `droppedTargetCounts`, and counted in `prometheus_target_sync_failed_total`; the good
+/// target of the same pool stays active.
+#[test]
+fn targets_that_cannot_be_created_are_listed_with_their_discovered_labels() {
+    let dir = std::env::temp_dir().join(format!("mp-server-failed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: ing\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\", \"no-host.invalid:80\"]\n        labels: {{ingress: web}}\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: no-host.*\n        target_label: __address__\n        replacement: ''\n"
+        ),
+    )
+    .unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_mini-prometheus"))
+            .arg("--config.file")
+            .arg(&cfg)
+            .arg("--web.listen-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mini-prometheus"),
+    );
+    let data = |path: &str| -> serde_json::Value {
+        let (code, body) = http(port, "GET", path).unwrap();
+        assert_eq!(code, 200, "{path}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["data"].clone()
+    };
+    wait_for("the ing job's targets", Duration::from_secs(30), || {
+        http(port, "GET", "/api/v1/targets?state=active")
+            .is_some_and(|(_, b)| b.contains(r#""scrapePool":"ing""#))
+    });
+    assert_eq!(
+        data("/api/v1/targets?state=dropped"),
+        serde_json::json!({
+            "activeTargets": [],
+            "droppedTargets": [{
+                "discoveredLabels": {
+                    "__address__": "no-host.invalid:80",
+                    "__always_scrape_classic_histograms__": "false",
+                    "__convert_classic_histograms_to_nhcb__": "false",
+                    "__metrics_path__": "/metrics",
+                    "__scheme__": "http",
+                    "__scrape_interval__": "1s",
+                    "__scrape_native_histograms__": "false",
+                    "__scrape_timeout__": "1s",
+                    "ingress": "web",
+                    "job": "ing"
+                },
+                "scrapePool": "ing",
+                "error": "no address"
+            }],
+            "droppedTargetCounts": {"ing": 0}
+        })
+    );
+    let active = data("/api/v1/targets?state=active");
+    let urls: Vec<&str> = active["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["scrapeUrl"].as_str().unwrap())
+        .collect();
+    assert_eq!(urls, [format!("http://127.0.0.1:{port}/metrics")]);
+    let (_, metrics) = http(port, "GET", "/metrics").unwrap();
+    // One failure per sync: at least the first one.
+    let failed = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("prometheus_target_sync_failed_total{scrape_job=\"ing\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(failed.is_some_and(|n| n >= 1.0), "{metrics}");
+    let (_, page) = http(port, "GET", "/targets").unwrap();
+    assert!(
+        page.contains("<h2>Targets that could not be created (1)</h2>"),
+        "{page}"
+    );
+    assert!(page.contains("<td class=\"err\">no address</td>"), "{page}");
+}

@@ -6,7 +6,7 @@
 //! | `GET /metrics/cadvisor` | the body of the registered cAdvisor callback ([`Api::with_cadvisor`]) |
 //! | `GET /-/healthy`, `GET /-/ready` | liveness and readiness (see [`Api::ready_flag`]) |
 //! | `POST`/`PUT /-/reload`, `/-/quit` | the reload callback ([`Api::with_reload`]), graceful shutdown; 403 unless [`Api::with_lifecycle`] enables them |
-//! | `GET /api/v1/targets` | Prometheus' target JSON, `state` and `scrapePool` parameters |
+//! | `GET /api/v1/targets` | Prometheus' target JSON, `state` and `scrapePool` parameters; failed targets in `droppedTargets` with `error`, see [`targets`] |
 //! | `GET`/`POST /api/v1/query`, `/api/v1/query_range` | selectors only, see [`query`] |
 //! | `GET`/`POST /api/v1/series`, `/api/v1/labels`, `GET /api/v1/label/<name>/values` | browsing |
 //! | `GET /api/v1/status/buildinfo` | version info (Grafana probes it) |

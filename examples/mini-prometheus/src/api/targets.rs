@@ -3,6 +3,15 @@
 //! The scrape engine owns the state; the binary adapts it to [`TargetsSource`], which this
 //! module renders as Prometheus' JSON (same field names and order) and as a plain HTML page
 //! that needs no JavaScript.
+//!
+//! One extension (issue 18): targets that could not be created (no `__address__` after
+//! relabeling, as an Ingress rule without a host gives; an address with a `/`; a bad
+//! `__scrape_interval__`) are listed in `droppedTargets` too, after the pool's relabel-dropped
+//! ones, as `{"discoveredLabels":{…},"scrapePool":"…","error":"…"}` with Prometheus' error
+//! text. Prometheus only logs them ("Creating target failed") and counts them in
+//! `prometheus_target_sync_failed_total`. The extra `error` key is what tells them apart;
+//! `droppedTargetCounts` stays Prometheus-exact (relabel-dropped targets only). The HTML page
+//! lists them in a section of their own.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -61,25 +70,30 @@ pub struct TargetInfo {
     pub scrape_timeout: Duration,
 }
 
-/// One target dropped by relabeling.
+/// One target dropped by relabeling, or one that could not be created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DroppedTargetInfo {
     /// Labels before relabeling.
     pub discovered_labels: Labels,
     /// The scrape pool that dropped it.
     pub scrape_pool: String,
+    /// `None` for a target relabeling dropped (what Prometheus lists); for a target that could
+    /// not be created, why (Prometheus' error text, shown as the `error` key).
+    pub error: Option<String>,
 }
 
 /// Where the API reads target state; the binary implements it over the scrape manager.
 pub trait TargetsSource: Send + Sync {
     /// Active targets, in any order (the API sorts by pool, keeping the order within a pool).
     fn active(&self) -> Vec<TargetInfo>;
-    /// Dropped targets kept for display (Prometheus keeps up to `keep_dropped_targets`).
+    /// Dropped targets kept for display (Prometheus keeps up to `keep_dropped_targets`), then
+    /// targets that could not be created (with their `error`), each pool's in its own order.
     fn dropped(&self) -> Vec<DroppedTargetInfo>;
-    /// Number of dropped targets per pool, including ones not kept for display.
+    /// Number of targets relabeling dropped per pool, including ones not kept for display;
+    /// targets that could not be created are not counted (as in Prometheus).
     fn dropped_counts(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
-        for d in self.dropped() {
+        for d in self.dropped().into_iter().filter(|d| d.error.is_none()) {
             *m.entry(d.scrape_pool).or_insert(0) += 1;
         }
         m
@@ -153,6 +167,10 @@ pub fn write_json(src: &dyn TargetsSource, state: &str, pool: Option<&str>, out:
             json::labels(out, &t.discovered_labels);
             out.push_str(r#","scrapePool":"#);
             json::string(out, &t.scrape_pool);
+            if let Some(e) = &t.error {
+                out.push_str(r#","error":"#);
+                json::string(out, e);
+            }
             out.push('}');
         }
         out.push_str(r#"],"droppedTargetCounts":{"#);
@@ -220,7 +238,12 @@ pub fn render_html(src: &dyn TargetsSource, now: SystemTime) -> String {
     out.push_str(
         "</style>\n</head>\n<body>\n<nav><a href=\"/graph\">Graph</a></nav>\n<h1>Targets</h1>\n",
     );
-    if by_pool.is_empty() {
+    let failed: Vec<DroppedTargetInfo> = src
+        .dropped()
+        .into_iter()
+        .filter(|d| d.error.is_some())
+        .collect();
+    if by_pool.is_empty() && failed.is_empty() {
         out.push_str("<p>No targets.</p>\n");
     }
     for (pool, targets) in &by_pool {
@@ -269,6 +292,40 @@ pub fn render_html(src: &dyn TargetsSource, now: SystemTime) -> String {
         }
         out.push_str("</tbody>\n</table>\n</section>\n");
     }
+    render_failed_html(&failed, &mut out);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The section listing targets that could not be created: pool, discovered labels, error
+/// (nothing when there are none).
+fn render_failed_html(failed: &[DroppedTargetInfo], out: &mut String) {
+    if failed.is_empty() {
+        return;
+    }
+    let mut failed: Vec<&DroppedTargetInfo> = failed.iter().collect();
+    failed.sort_by(|a, b| a.scrape_pool.cmp(&b.scrape_pool));
+    let _ = writeln!(
+        out,
+        "<section>\n<h2>Targets that could not be created ({})</h2>",
+        failed.len()
+    );
+    out.push_str("<table>\n<thead><tr><th>Scrape pool</th><th>Discovered labels</th>");
+    out.push_str("<th>Error</th></tr></thead>\n<tbody>\n");
+    for t in failed {
+        out.push_str("<tr class=\"down\"><td>");
+        escape_html(&t.scrape_pool, out);
+        out.push_str("</td><td class=\"labels\">");
+        for l in t.discovered_labels.iter() {
+            out.push_str("<span>");
+            escape_html(l.name, out);
+            out.push_str("=\"");
+            escape_html(l.value, out);
+            out.push_str("\"</span> ");
+        }
+        out.push_str("</td><td class=\"err\">");
+        escape_html(t.error.as_deref().unwrap_or(""), out);
+        out.push_str("</td></tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
 }

@@ -427,6 +427,7 @@ impl TargetsSource for Fixed {
         vec![DroppedTargetInfo {
             discovered_labels: l(&[("__address__", "c:3"), ("job", "node")]),
             scrape_pool: "node".into(),
+            error: None,
         }]
     }
 }
@@ -655,4 +656,59 @@ async fn odd_inputs_never_panic() {
         let (got, body) = get(&api, uri).await;
         assert_eq!(got, code, "{uri}: {body}");
     }
+}
+
+/// A pool with a relabel-dropped target and one that could not be created (issue 18).
+struct WithFailed;
+
+impl TargetsSource for WithFailed {
+    fn active(&self) -> Vec<TargetInfo> {
+        Vec::new()
+    }
+    fn dropped(&self) -> Vec<DroppedTargetInfo> {
+        vec![
+            DroppedTargetInfo {
+                discovered_labels: l(&[("__address__", "c:3"), ("job", "ing")]),
+                scrape_pool: "ing".into(),
+                error: None,
+            },
+            DroppedTargetInfo {
+                discovered_labels: l(&[
+                    ("__meta_kubernetes_ingress_name", "<web>"),
+                    ("job", "ing"),
+                ]),
+                scrape_pool: "ing".into(),
+                error: Some("no address".into()),
+            },
+        ]
+    }
+}
+
+/// Failed targets are listed in `droppedTargets` with an `error` key, after the pool's
+/// relabel-dropped ones, and are not counted in `droppedTargetCounts`; the page shows them.
+#[tokio::test]
+async fn failed_targets_are_listed_with_their_error_but_not_counted() {
+    let api = Api::new(store()).with_targets(Arc::new(WithFailed));
+    let (code, body) = get(&api, "/api/v1/targets?state=dropped&scrapePool=ing").await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        concat!(
+            r#"{"status":"success","data":{"activeTargets":[],"droppedTargets":["#,
+            r#"{"discoveredLabels":{"__address__":"c:3","job":"ing"},"scrapePool":"ing"},"#,
+            r#"{"discoveredLabels":{"__meta_kubernetes_ingress_name":"\u003cweb\u003e","job":"ing"},"scrapePool":"ing","error":"no address"}"#,
+            r#"],"droppedTargetCounts":{"ing":1}}}"#
+        )
+    );
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+    let page = targets::render_html(&WithFailed, now);
+    assert!(
+        page.ends_with(concat!(
+            "<h1>Targets</h1>\n<section>\n<h2>Targets that could not be created (1)</h2>\n<table>\n",
+            "<thead><tr><th>Scrape pool</th><th>Discovered labels</th><th>Error</th></tr></thead>\n<tbody>\n",
+            "<tr class=\"down\"><td>ing</td><td class=\"labels\"><span>__meta_kubernetes_ingress_name=\"&lt;web&gt;\"</span> <span>job=\"ing\"</span> </td>",
+            "<td class=\"err\">no address</td></tr>\n</tbody>\n</table>\n</section>\n</body>\n</html>\n"
+        )),
+        "{page}"
+    );
 }
