@@ -172,7 +172,7 @@ fn forget_dropped_series(
     wal: &Wal,
     reader_segment: u32,
     last_checkpoint: &mut Option<u32>,
-    routes: &mut scrapeline_wal::RefMap<Known>,
+    routes: &mut scrapeline_wal::DenseRefMap<Known>,
 ) {
     let Some((n, keep)) = wal.checkpoint_series() else {
         return;
@@ -181,7 +181,7 @@ fn forget_dropped_series(
         return;
     }
     *last_checkpoint = Some(n);
-    routes.retain(|r, k| k.segment > n || keep.contains(r));
+    routes.retain(|r, k| k.segment > n || keep.contains(&r));
 }
 
 impl Queue {
@@ -211,7 +211,7 @@ impl Queue {
         let Some(src) = self.wal.as_ref() else { return };
         let mut reader = Reader::new(src.wal.clone(), start, false);
         let mut changed = src.wal.subscribe();
-        let mut routes: scrapeline_wal::RefMap<Known> = scrapeline_wal::RefMap::default();
+        let mut routes: scrapeline_wal::DenseRefMap<Known> = scrapeline_wal::DenseRefMap::default();
         let mut last_checkpoint = None;
         let mut segment = start.segment;
         let mut pending: Vec<Chunk> = (0..self.shards.len()).map(|_| Chunk::default()).collect();
@@ -252,7 +252,7 @@ impl Queue {
                         let mut routed = 0;
                         let mut newest = i64::MIN;
                         for x in s {
-                            match routes.get(&x.series).map(|k| &k.route) {
+                            match routes.get(x.series).map(|k| &k.route) {
                                 Some(Some((ls, hash))) => {
                                     newest = newest.max(x.t_ms);
                                     if let Some(p) = pending.get_mut((hash % active) as usize) {

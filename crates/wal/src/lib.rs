@@ -44,6 +44,7 @@
 mod appendable;
 mod batch;
 mod checkpoint;
+mod dense_refs;
 mod metrics;
 mod positions;
 mod reader;
@@ -57,6 +58,7 @@ use std::time::Duration;
 pub use appendable::WalAppendable;
 pub use batch::Batch;
 pub use checkpoint::Truncation;
+pub use dense_refs::DenseRefMap;
 pub use positions::{load_position, save_position};
 pub use reader::{Reader, ReaderEvent};
 pub use refmap::{RefHasher, RefMap};
