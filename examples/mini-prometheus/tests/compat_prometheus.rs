@@ -787,33 +787,19 @@ async fn mini_prometheus_agrees_with_prometheus_242() {
     std::fs::write(&cfg_path, config(&sd_dir, &hosts[5].addr()))
         .unwrap_or_else(|e| panic!("write config: {e}"));
 
-    let (prom_port, mini_port) = (free_port(), free_port());
-    let mut prom = Proc::spawn(
-        "prometheus",
+    let Pair {
+        prom,
+        prom_port,
+        mini,
+        mini_port,
+    } = Pair::start(
+        dir.path(),
         &prom_bin,
-        &[
-            format!("--config.file={}", cfg_path.display()),
-            format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("prom-data").display()
-            ),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &[],
-        dir.path().join("prometheus.log"),
-    );
-    let mut mini = Proc::spawn(
-        "mini-prometheus",
-        &mini_prometheus(),
-        &[
-            format!("--config.file={}", cfg_path.display()),
-            format!("--web.listen-address=127.0.0.1:{mini_port}"),
-        ],
-        &[],
-        dir.path().join("mini-prometheus.log"),
-    );
-    wait_ready(&mut prom, prom_port, "/-/ready", Duration::from_secs(20)).await;
-    wait_ready(&mut mini, mini_port, "/-/ready", Duration::from_secs(20)).await;
+        &cfg_path,
+        &cfg_path,
+        Duration::from_secs(20),
+    )
+    .await;
     let mut env = Env {
         prom,
         mini,

@@ -468,33 +468,19 @@ async fn promql_agrees_with_prometheus() {
         .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&mini_cfg, config(target.port, "/metrics/mini"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let (prom_port, mini_port) = (free_port(), free_port());
-    let mut prom = Proc::spawn(
-        "prometheus",
+    let Pair {
+        prom,
+        prom_port,
+        mini,
+        mini_port,
+    } = Pair::start(
+        dir.path(),
         &prom_bin,
-        &[
-            format!("--config.file={}", prom_cfg.display()),
-            format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("prom-data").display()
-            ),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &[],
-        dir.path().join("prometheus.log"),
-    );
-    let mut mini = Proc::spawn(
-        "mini-prometheus",
-        &mini_prometheus(),
-        &[
-            format!("--config.file={}", mini_cfg.display()),
-            format!("--web.listen-address=127.0.0.1:{mini_port}"),
-        ],
-        &[],
-        dir.path().join("mini-prometheus.log"),
-    );
-    wait_ready(&mut prom, prom_port, "/-/ready", Duration::from_secs(30)).await;
-    wait_ready(&mut mini, mini_port, "/-/ready", Duration::from_secs(30)).await;
+        &prom_cfg,
+        &mini_cfg,
+        Duration::from_secs(30),
+    )
+    .await;
 
     // Ingest: both scrapers walk the grid in lockstep.
     let deadline = Instant::now() + Duration::from_secs(60);

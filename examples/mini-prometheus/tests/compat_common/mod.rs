@@ -168,6 +168,62 @@ pub async fn wait_ready(proc_: &mut Proc, port: u16, path: &str, timeout: Durati
     }
 }
 
+/// Debian's Prometheus and mini-prometheus, each on a free loopback port with its own config,
+/// both ready: what every side-by-side suite starts with.
+pub struct Pair {
+    /// The referee Prometheus.
+    pub prom: Proc,
+    /// Its port.
+    pub prom_port: u16,
+    /// mini-prometheus.
+    pub mini: Proc,
+    /// Its port.
+    pub mini_port: u16,
+}
+
+impl Pair {
+    /// Starts both (Prometheus' data and both logs under `dir`) and waits until each answers
+    /// `/-/ready`, for at most `ready` each.
+    pub async fn start(
+        dir: &Path,
+        prom_bin: &Path,
+        prom_cfg: &Path,
+        mini_cfg: &Path,
+        ready: Duration,
+    ) -> Pair {
+        let (prom_port, mini_port) = (free_port(), free_port());
+        let mut prom = Proc::spawn(
+            "prometheus",
+            prom_bin,
+            &[
+                format!("--config.file={}", prom_cfg.display()),
+                format!("--storage.tsdb.path={}", dir.join("prom-data").display()),
+                format!("--web.listen-address=127.0.0.1:{prom_port}"),
+            ],
+            &[],
+            dir.join("prometheus.log"),
+        );
+        let mut mini = Proc::spawn(
+            "mini-prometheus",
+            &mini_prometheus(),
+            &[
+                format!("--config.file={}", mini_cfg.display()),
+                format!("--web.listen-address=127.0.0.1:{mini_port}"),
+            ],
+            &[],
+            dir.join("mini-prometheus.log"),
+        );
+        wait_ready(&mut prom, prom_port, "/-/ready", ready).await;
+        wait_ready(&mut mini, mini_port, "/-/ready", ready).await;
+        Pair {
+            prom,
+            prom_port,
+            mini,
+            mini_port,
+        }
+    }
+}
+
 /// One sample line of a `/federate` body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FedSample {
