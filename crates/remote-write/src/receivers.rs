@@ -12,13 +12,13 @@ use std::time::SystemTime;
 use super::*;
 
 /// A receiver process, killed when dropped.
-struct Proc {
+pub(crate) struct Proc {
     child: Option<Child>,
-    name: &'static str,
+    pub(crate) name: &'static str,
 }
 
 impl Proc {
-    fn spawn(name: &'static str, args: &[String]) -> Proc {
+    pub(crate) fn spawn(name: &'static str, args: &[String]) -> Proc {
         let child = Command::new(name)
             .args(args)
             .stdin(Stdio::null())
@@ -58,12 +58,12 @@ impl Drop for Proc {
     }
 }
 
-fn installed(bin: &str) -> bool {
+pub(crate) fn installed(bin: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -101,7 +101,7 @@ async fn http_get_with(port: u16, path: &str, headers: &str) -> Option<(u16, Str
         .flatten()
 }
 
-async fn wait_ready(port: u16, path: &str, what: &str) {
+pub(crate) async fn wait_ready(port: u16, path: &str, what: &str) {
     for _ in 0..400 {
         if let Some((200, _)) = http_get(port, path).await {
             return;
@@ -195,7 +195,7 @@ fn parse_vm_export(body: &str) -> Vec<(String, i64, String)> {
 
 /// Writes a config that scrapes nothing into `dir` and returns the arguments of a Prometheus
 /// that keeps its data there and takes remote writes on `127.0.0.1:port`.
-fn prometheus_receiver_args(dir: &std::path::Path, port: u16) -> Vec<String> {
+pub(crate) fn prometheus_receiver_args(dir: &std::path::Path, port: u16) -> Vec<String> {
     let cfg_path = dir.join("prometheus.yml");
     std::fs::write(&cfg_path, "global:\n  scrape_interval: 1h\n").unwrap();
     vec![
@@ -313,7 +313,7 @@ async fn victoria_metrics_receives_every_sample_across_a_restart() {
 
 /// The arguments of a VictoriaMetrics keeping its data in `dir` and listening on
 /// `127.0.0.1:port`, whose queries see samples as soon as they are flushed.
-fn victoria_metrics_args(dir: &std::path::Path, port: u16) -> Vec<String> {
+pub(crate) fn victoria_metrics_args(dir: &std::path::Path, port: u16) -> Vec<String> {
     vec![
         format!("-httpListenAddr=127.0.0.1:{port}"),
         format!("-storageDataPath={}", dir.display()),

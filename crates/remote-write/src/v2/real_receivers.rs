@@ -4,7 +4,6 @@
 //! the batch, and the samples must then be queryable. A test whose binary is missing prints
 //! why and passes without running.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use scrapeline_exposition::Labels;
@@ -12,6 +11,9 @@ use scrapeline_testkit::http;
 
 use super::*;
 use crate::client::{Client, MessageError};
+use crate::receivers::{
+    Proc, free_port, installed, prometheus_receiver_args, victoria_metrics_args, wait_ready,
+};
 
 /// What both receivers answer a 2.0 request: they decode it as an empty 1.0 request (its
 /// fields 1 to 3 are reserved) and answer 204 without the 2.0 `Written` headers.
@@ -19,50 +21,6 @@ const NO_WRITTEN_HEADERS: &str = "server returned HTTP status 204 No Content to 
     io.prometheus.write.v2.Request request without any X-Prometheus-Remote-Write-*-Written \
     header; assuming 415 Unsupported Media Type (a 1.0 receiver that does not check the \
     Content-Type)";
-
-/// A receiver process, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn installed(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn spawn(bin: &str, args: &[String]) -> Proc {
-    Proc(
-        Command::new(bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {bin}: {e}")),
-    )
-}
-
-async fn wait_ready(port: u16, path: &str) {
-    for _ in 0..400 {
-        if let Ok((200, _)) = http::get(port, path, Duration::from_secs(2)).await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("receiver on port {port} did not become ready");
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -128,20 +86,9 @@ async fn prometheus_2_42_gets_a_2_0_batch_as_1_0() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let cfg_path = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg_path, "global:\n  scrape_interval: 1h\n").unwrap();
     let port = free_port();
-    let _prom = spawn(
-        "prometheus",
-        &[
-            format!("--config.file={}", cfg_path.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--web.enable-remote-write-receiver".to_owned(),
-            "--log.level=error".to_owned(),
-        ],
-    );
-    wait_ready(port, "/-/ready").await;
+    let prom = Proc::spawn("prometheus", &prometheus_receiver_args(dir.path(), port));
+    wait_ready(port, "/-/ready", prom.name).await;
     let (message, written, t) = send_v2(
         &format!("http://127.0.0.1:{port}/api/v1/write"),
         NO_WRITTEN_HEADERS,
@@ -195,16 +142,8 @@ async fn victoria_metrics_1_79_gets_a_2_0_batch_as_1_0() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _vm = spawn(
-        "victoria-metrics",
-        &[
-            format!("-httpListenAddr=127.0.0.1:{port}"),
-            format!("-storageDataPath={}", dir.path().display()),
-            "-search.latencyOffset=0s".to_owned(),
-            "-loggerLevel=ERROR".to_owned(),
-        ],
-    );
-    wait_ready(port, "/health").await;
+    let vm = Proc::spawn("victoria-metrics", &victoria_metrics_args(dir.path(), port));
+    wait_ready(port, "/health", vm.name).await;
     let (message, written, t) = send_v2(
         &format!("http://127.0.0.1:{port}/api/v1/write"),
         NO_WRITTEN_HEADERS,
