@@ -2,7 +2,7 @@
 //! over HTTP, stopped with SIGTERM.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,13 +15,8 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod compat_common;
+use compat_common::free_port;
 
 /// A minimal HTTP/1.1 request on loopback; returns (status, body).
 fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
